@@ -1,0 +1,205 @@
+package event
+
+import (
+	"net/netip"
+)
+
+// Type is an event type as rules name it in `evt.type`.
+type Type uint8
+
+// The event types vigil produces. Their names are Falco's, so rule
+// conditions such as `evt.type in (open, openat)` select them unchanged.
+const (
+	TypeUnknown Type = iota
+	TypeExecve
+	TypeExecveat
+	TypeClone
+	TypeProcExit
+	TypeOpen
+	TypeOpenat
+	TypeOpenat2
+	TypeCreat
+	TypeConnect
+	numTypes
+)
+
+var typeNames = [numTypes]string{
+	TypeUnknown:  "unknown",
+	TypeExecve:   "execve",
+	TypeExecveat: "execveat",
+	TypeClone:    "clone",
+	TypeProcExit: "procexit",
+	TypeOpen:     "open",
+	TypeOpenat:   "openat",
+	TypeOpenat2:  "openat2",
+	TypeCreat:    "creat",
+	TypeConnect:  "connect",
+}
+
+// NumTypes is the number of event types, for tables indexed by Type.
+const NumTypes = int(numTypes)
+
+// String returns the Falco name of t.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return typeNames[TypeUnknown]
+}
+
+// Kind is the kernel hook family that produces a type; the sensor enables or
+// disables emission per kind.
+func (t Type) Kind() Kind {
+	switch t {
+	case TypeExecve, TypeExecveat:
+		return KindExec
+	case TypeClone:
+		return KindFork
+	case TypeProcExit:
+		return KindExit
+	case TypeOpen, TypeOpenat, TypeOpenat2, TypeCreat:
+		return KindOpen
+	case TypeConnect:
+		return KindConnect
+	}
+	return KindUnknown
+}
+
+// TypeByName maps a Falco event type name to a Type. ok is false for names
+// vigil does not produce (for example "ptrace" or "sendto").
+func TypeByName(name string) (t Type, ok bool) {
+	for i, n := range typeNames {
+		if i != int(TypeUnknown) && n == name {
+			return Type(i), true
+		}
+	}
+	return TypeUnknown, false
+}
+
+// Kind groups event types by the kernel hooks that produce them.
+type Kind uint8
+
+// Kinds, in the order of the kernel's per-kind counters (bpf/events.h).
+const (
+	KindUnknown Kind = iota
+	KindExec
+	KindFork
+	KindExit
+	KindOpen
+	KindConnect
+	numKinds
+)
+
+// NumKinds is the number of kinds, for tables indexed by Kind.
+const NumKinds = int(numKinds)
+
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect"}
+
+// String returns the kind's lower-case name, as used in metrics and drop records.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return kindNames[KindUnknown]
+}
+
+// Event is one decoded kernel record with its process and container. Exactly
+// one of Open, Connect and Exec is meaningful, chosen by Type.
+type Event struct {
+	Type Type
+	// Num is the sensor's sequence number for the event (evt.num).
+	Num uint64
+	// Time is the event time in nanoseconds since the Unix epoch.
+	Time int64
+	CPU  uint32
+	// PID and TID are the thread-group id and thread id as seen from the
+	// initial pid namespace.
+	PID, TID uint32
+	CgroupID uint64
+	// Res is the syscall's return value: a file descriptor or 0 on success,
+	// a negative errno on failure.
+	Res int64
+
+	// Proc is the process that caused the event; the sensor never leaves it
+	// nil. For a successful exec it is already the new image.
+	Proc *Process
+	// Container is the container the process runs in, nil on the host.
+	Container *Container
+
+	Open    Open
+	Connect Connect
+	Exec    Exec
+
+	// derived holds strings rendered on first use by field extractors
+	// (flags, socket tuples), in buffers kept across Reset.
+	derived derived
+}
+
+// derived caches one rendering per event for each field that is not a plain
+// slice of the record, so repeated reads cost nothing and allocate nothing
+// once the buffers have grown.
+type derived struct {
+	flags, tuple     []byte
+	flagsOK, tupleOK bool
+}
+
+// Reset clears e for reuse, keeping the capacity of its buffers.
+func (e *Event) Reset() {
+	open, raw, unix, file := e.Open.Name[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
+	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0]}
+	*e = Event{}
+	e.Open.Name, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, raw, unix, file
+	e.derived = d
+}
+
+// Open is the payload of open, openat, openat2 and creat.
+type Open struct {
+	// Flags are the open(2) flags as the caller passed them (O_* values).
+	Flags uint32
+	Mode  uint32
+	// DirFD is the directory descriptor of openat/openat2 (AT_FDCWD = -100).
+	DirFD int32
+	// Name is the absolute path of the file (fd.name): resolved by the kernel
+	// from the opened file on success, joined from cwd and Raw on failure.
+	Name []byte
+	// Raw is the path string exactly as the caller passed it (fd.nameraw).
+	Raw []byte
+	// NameTruncated and RawTruncated are set when a bound cut the string.
+	NameTruncated, RawTruncated bool
+	// FileType is the S_IFMT bits of the opened inode (0 when unknown), so
+	// rules can tell regular files from directories, pipes and devices.
+	FileType uint32
+}
+
+// Connect is the payload of connect.
+type Connect struct {
+	FD int32
+	// Family is the socket's address family: AF_INET, AF_INET6 or AF_UNIX.
+	Family uint16
+	// SockType is SOCK_STREAM, SOCK_DGRAM, ...
+	SockType uint16
+	// Proto is the L4 protocol number (IPPROTO_TCP, IPPROTO_UDP), 0 for unix.
+	Proto uint8
+	// Local and Remote are the socket's two ends; Local may be unspecified
+	// when the kernel had not bound the socket yet (failed connect).
+	Local, Remote netip.AddrPort
+	// UnixPath is the unix socket path (abstract names start with '@').
+	UnixPath []byte
+}
+
+// Exec is the payload of execve and execveat.
+type Exec struct {
+	// Filename is the path as passed to execve, before resolution.
+	Filename          []byte
+	FilenameTruncated bool
+}
+
+// Address families and protocols the model uses, from the Linux ABI.
+const (
+	AFUnix  = 1
+	AFInet  = 2
+	AFInet6 = 10
+
+	ProtoTCP = 6
+	ProtoUDP = 17
+)

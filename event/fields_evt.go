@@ -1,0 +1,72 @@
+package event
+
+import "golang.org/x/sys/unix"
+
+func evtFields() []Field {
+	return []Field{
+		str("evt.type", "Event type: execve, execveat, clone, procexit, open, openat, openat2, creat, connect.",
+			func(e *Event) (string, bool) { return e.Type.String(), true }),
+		num("evt.num", FieldUint, "Sequence number of the event, assigned by the sensor.",
+			func(e *Event) (int64, bool) { return int64(e.Num), true }),
+		num("evt.time", FieldAbsTime, "Event time (nanoseconds since the epoch; rendered as a time of day in text).",
+			func(e *Event) (int64, bool) { return e.Time, true }),
+		num("evt.rawtime", FieldAbsTime, "Event time in nanoseconds since the epoch.",
+			func(e *Event) (int64, bool) { return e.Time, true }),
+		str("evt.dir", "Event direction; vigil emits syscalls at exit, so always '<'.",
+			func(*Event) (string, bool) { return "<", true }),
+		num("evt.cpu", FieldUint, "CPU the event happened on.",
+			func(e *Event) (int64, bool) { return int64(e.CPU), true }),
+		str("evt.res", "Result: SUCCESS, or the error name (ENOENT, EACCES, EINPROGRESS, ...).",
+			func(e *Event) (string, bool) { return ErrnoName(e.Res), true }),
+		num("evt.rawres", FieldInt, "Result as a number: a file descriptor or 0 on success, a negative errno on failure.",
+			func(e *Event) (int64, bool) { return e.Res, true }),
+		boolean("evt.failed", "True when the syscall returned an error.",
+			func(e *Event) (bool, bool) { return e.Res < 0, true }),
+		only(boolean("evt.is_open_read", "True for an open with read access.",
+			func(e *Event) (bool, bool) {
+				if e.Type.Kind() != KindOpen {
+					return false, false
+				}
+				acc := e.Open.Flags & unix.O_ACCMODE
+				return acc == unix.O_RDONLY && e.Open.Flags&unix.O_PATH == 0 || acc == unix.O_RDWR, true
+			}), KindOpen),
+		only(boolean("evt.is_open_write", "True for an open with write access.",
+			func(e *Event) (bool, bool) {
+				if e.Type.Kind() != KindOpen {
+					return false, false
+				}
+				acc := e.Open.Flags & unix.O_ACCMODE
+				return acc == unix.O_WRONLY || acc == unix.O_RDWR, true
+			}), KindOpen),
+		only(str("evt.arg.flags", "Open flags (O_RDONLY|O_CLOEXEC), or for execve the executable's flags (EXE_FROM_MEMFD).",
+			func(e *Event) (string, bool) {
+				kind := e.Type.Kind()
+				if kind != KindOpen && (kind != KindExec || e.Proc == nil) {
+					return "", false
+				}
+				if !e.derived.flagsOK {
+					if kind == KindOpen {
+						e.derived.flags = AppendOpenFlags(e.derived.flags[:0], e.Open.Flags)
+					} else {
+						e.derived.flags = appendExecFlags(e.derived.flags[:0], e.Proc)
+					}
+					e.derived.flagsOK = true
+				}
+				return bytesString(e.derived.flags), true
+			}), KindOpen, KindExec),
+		only(num("evt.arg.mode", FieldUint, "Mode argument of an open that creates a file.",
+			func(e *Event) (int64, bool) { return int64(e.Open.Mode), e.Type.Kind() == KindOpen }), KindOpen),
+		only(num("evt.arg.dirfd", FieldInt, "Directory descriptor argument of openat/openat2 (-100 is AT_FDCWD).",
+			func(e *Event) (int64, bool) {
+				return int64(e.Open.DirFD), e.Type == TypeOpenat || e.Type == TypeOpenat2
+			}), KindOpen),
+		only(str("evt.arg.name", "Path argument of an open, as the caller passed it.",
+			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen),
+		only(str("evt.arg.filename", "Path argument of execve/execveat, as the caller passed it.",
+			func(e *Event) (string, bool) { return bytesString(e.Exec.Filename), e.Type.Kind() == KindExec }), KindExec),
+		only(num("evt.arg.fd", FieldInt, "File descriptor argument (connect) or result (open).",
+			func(e *Event) (int64, bool) { return fdNum(e) }), KindOpen, KindConnect),
+		num("evt.arg.res", FieldInt, "Result of the syscall, as evt.rawres.",
+			func(e *Event) (int64, bool) { return e.Res, true }),
+	}
+}

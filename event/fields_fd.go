@@ -1,0 +1,177 @@
+package event
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// fdNum is the descriptor an event is about: the result of a successful open
+// (-1 for a failed one, as Falco reports it) or the socket of a connect.
+func fdNum(e *Event) (int64, bool) {
+	switch e.Type.Kind() {
+	case KindOpen:
+		if e.Res < 0 {
+			return -1, true
+		}
+		return e.Res, true
+	case KindConnect:
+		return int64(e.Connect.FD), true
+	}
+	return 0, false
+}
+
+// S_IFMT values of the opened inode's mode.
+const (
+	sIFMT  = 0o170000
+	sIFDIR = 0o040000
+	sIFIFO = 0o010000
+	sIFSCK = 0o140000
+)
+
+// fdType returns Falco's fd.type and fd.typechar for the event's descriptor.
+func fdType(e *Event) (name string, char string, ok bool) {
+	switch e.Type.Kind() {
+	case KindOpen:
+		switch e.Open.FileType & sIFMT {
+		case sIFDIR:
+			return "directory", "d", true
+		case sIFIFO:
+			return "pipe", "p", true
+		case sIFSCK:
+			return "unix", "u", true
+		}
+		return "file", "f", true
+	case KindConnect:
+		switch e.Connect.Family {
+		case AFInet:
+			return "ipv4", "4", true
+		case AFInet6:
+			return "ipv6", "6", true
+		case AFUnix:
+			return "unix", "u", true
+		}
+	}
+	return "", "", false
+}
+
+// isInet reports whether the event is a connect on an IPv4 or IPv6 socket.
+func isInet(e *Event) bool {
+	return e.Type == TypeConnect && (e.Connect.Family == AFInet || e.Connect.Family == AFInet6)
+}
+
+// endpoint is an IP field reading one end of a connect: for a connect the
+// client is the local end and the server the remote one.
+func endpoint(name string, typ FieldType, desc string, local bool) Field {
+	return only(Field{Name: name, Type: typ, Desc: desc, IP: func(e *Event, _ Arg) (netip.Addr, bool) {
+		if !isInet(e) {
+			return netip.Addr{}, false
+		}
+		ap := e.Connect.Remote
+		if local {
+			ap = e.Connect.Local
+		}
+		return ap.Addr().Unmap(), ap.Addr().IsValid()
+	}}, KindConnect)
+}
+
+func port(name, desc string, local bool) Field {
+	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) {
+		if !isInet(e) {
+			return 0, false
+		}
+		if local {
+			return int64(e.Connect.Local.Port()), e.Connect.Local.IsValid()
+		}
+		return int64(e.Connect.Remote.Port()), true
+	}), KindConnect)
+}
+
+// fileName returns the event's file path for opens.
+func fileName(e *Event) ([]byte, bool) {
+	return e.Open.Name, e.Type.Kind() == KindOpen && len(e.Open.Name) > 0
+}
+
+func fdFields() []Field {
+	return []Field{
+		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect),
+		only(str("fd.name", "Absolute path of the file, the unix socket path, or client:port->server:port for IP sockets.",
+			func(e *Event) (string, bool) {
+				switch {
+				case e.Type.Kind() == KindOpen:
+					return bytesString(e.Open.Name), len(e.Open.Name) > 0
+				case isInet(e):
+					if !e.derived.tupleOK {
+						e.derived.tuple = AppendTuple(e.derived.tuple[:0], e.Connect.Local, e.Connect.Remote)
+						e.derived.tupleOK = true
+					}
+					return bytesString(e.derived.tuple), true
+				case e.Type == TypeConnect && e.Connect.Family == AFUnix:
+					return bytesString(e.Connect.UnixPath), len(e.Connect.UnixPath) > 0
+				}
+				return "", false
+			}), KindOpen, KindConnect),
+		only(str("fd.nameraw", "File path exactly as the process passed it, before resolution.",
+			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen),
+		only(str("fd.directory", "Directory part of fd.name for files.",
+			func(e *Event) (string, bool) {
+				name, ok := fileName(e)
+				if !ok {
+					return "", false
+				}
+				i := bytes.LastIndexByte(name, '/')
+				if i <= 0 {
+					return "/", true
+				}
+				return bytesString(name[:i]), true
+			}), KindOpen),
+		only(str("fd.filename", "File name part of fd.name for files.",
+			func(e *Event) (string, bool) {
+				name, ok := fileName(e)
+				if !ok {
+					return "", false
+				}
+				return bytesString(name[bytes.LastIndexByte(name, '/')+1:]), true
+			}), KindOpen),
+		only(str("fd.type", "Descriptor type: file, directory, pipe, ipv4, ipv6, unix.",
+			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect),
+		only(str("fd.typechar", "Descriptor type as one character: f, d, p, 4, 6, u.",
+			func(e *Event) (string, bool) { _, c, ok := fdType(e); return c, ok }), KindOpen, KindConnect),
+		only(str("fd.sockfamily", "Socket family: ip or unix.",
+			func(e *Event) (string, bool) {
+				switch {
+				case isInet(e):
+					return "ip", true
+				case e.Type == TypeConnect && e.Connect.Family == AFUnix:
+					return "unix", true
+				}
+				return "", false
+			}), KindConnect),
+		only(str("fd.l4proto", "Transport protocol of an IP socket: tcp, udp, raw.",
+			func(e *Event) (string, bool) {
+				if !isInet(e) {
+					return "", false
+				}
+				switch e.Connect.Proto {
+				case ProtoTCP:
+					return "tcp", true
+				case ProtoUDP:
+					return "udp", true
+				}
+				return "raw", true
+			}), KindConnect),
+		boolean("fd.connected", "True when a connect succeeded.",
+			func(e *Event) (bool, bool) { return e.Res == 0, e.Type == TypeConnect }),
+		endpoint("fd.cip", FieldIP, "Client IP address (the local end of a connect).", true),
+		endpoint("fd.sip", FieldIP, "Server IP address (the remote end of a connect).", false),
+		endpoint("fd.lip", FieldIP, "Local IP address.", true),
+		endpoint("fd.rip", FieldIP, "Remote IP address.", false),
+		endpoint("fd.cnet", FieldIPNet, "Client IP address, compared with networks (fd.cnet in (\"10.0.0.0/8\")).", true),
+		endpoint("fd.snet", FieldIPNet, "Server IP address, compared with networks.", false),
+		endpoint("fd.lnet", FieldIPNet, "Local IP address, compared with networks.", true),
+		endpoint("fd.rnet", FieldIPNet, "Remote IP address, compared with networks.", false),
+		port("fd.cport", "Client port.", true),
+		port("fd.sport", "Server port.", false),
+		port("fd.lport", "Local port.", true),
+		port("fd.rport", "Remote port.", false),
+	}
+}

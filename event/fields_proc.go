@@ -1,0 +1,166 @@
+package event
+
+// procStr is a string field of the event's process.
+func procStr(name, desc string, fn func(p *Process) string) Field {
+	return str(name, desc, func(e *Event) (string, bool) {
+		if e.Proc == nil {
+			return "", false
+		}
+		return nonEmpty(fn(e.Proc))
+	})
+}
+
+// parentStr is a string field of the parent of the event's process.
+func parentStr(name, desc string, fn func(p *Process) string) Field {
+	return str(name, desc, func(e *Event) (string, bool) {
+		if e.Proc == nil || e.Proc.Parent == nil {
+			return "", false
+		}
+		return nonEmpty(fn(e.Proc.Parent))
+	})
+}
+
+// ancestorStr is proc.aX[N]: N=0 is the process itself, 1 its parent, and
+// without an index the rule compiler tries every ancestor (Field.Ancestors).
+func ancestorStr(name, desc string, fn func(p *Process) string) Field {
+	return Field{
+		Name: name, Type: FieldString, Desc: desc, Arg: ArgIndex, Ancestors: true,
+		Str: func(e *Event, a Arg) (string, bool) {
+			n := 1
+			if a.Set {
+				n = a.Index
+			}
+			p := e.Proc.Ancestor(n)
+			if p == nil {
+				return "", false
+			}
+			return nonEmpty(fn(p))
+		},
+	}
+}
+
+func procFields() []Field {
+	name := func(p *Process) string { return p.Name }
+	exe := func(p *Process) string { return p.Exe }
+	exepath := func(p *Process) string { return p.ExePath }
+	cmdline := func(p *Process) string { return p.Cmdline }
+	return []Field{
+		num("proc.pid", FieldInt, "Process id (thread-group id) in the initial pid namespace.",
+			func(e *Event) (int64, bool) { return int64(e.PID), true }),
+		num("thread.tid", FieldInt, "Thread id in the initial pid namespace.",
+			func(e *Event) (int64, bool) { return int64(e.TID), true }),
+		num("proc.ppid", FieldInt, "Parent process id.",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				return int64(e.Proc.PPID), true
+			}),
+		procStr("proc.name", "Process name (the kernel's comm, at most 15 bytes).", name),
+		procStr("proc.exe", "First command-line argument (argv[0]) as the process was started.", exe),
+		procStr("proc.exepath", "Full path of the process's executable file.", exepath),
+		str("proc.args", "Command-line arguments after argv[0], joined by spaces.",
+			func(e *Event) (string, bool) {
+				if e.Proc == nil {
+					return "", false
+				}
+				return e.Proc.Args, true
+			}),
+		procStr("proc.cmdline", "Process name followed by its arguments.", cmdline),
+		procStr("proc.cwd", "Current working directory of the process.", func(p *Process) string { return p.Cwd }),
+		num("proc.tty", FieldInt, "Controlling terminal device number, 0 when the process has none.",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				return int64(e.Proc.TTY), true
+			}),
+		num("proc.duration", FieldRelTime, "Nanoseconds since the process (or its current image) started.",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil || e.Proc.StartTime == 0 {
+					return 0, false
+				}
+				return e.Time - e.Proc.StartTime, true
+			}),
+		boolean("proc.is_exe_from_memfd", "True when the executable was loaded from a memfd_create file.",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeFromMemfd, e.Proc != nil }),
+		boolean("proc.is_exe_deleted", "True when the executable file has been unlinked from every directory (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeDeleted, e.Proc != nil }),
+		boolean("proc.is_args_truncated", "True when the argument list was longer than the sensor's bound (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ArgsTruncated, e.Proc != nil }),
+		num("proc.cgroup_id", FieldUint, "Id of the process's cgroup v2 (vigil field).",
+			func(e *Event) (int64, bool) { return int64(e.CgroupID), true }),
+		parentStr("proc.pname", "Name of the parent process.", name),
+		parentStr("proc.pexe", "argv[0] of the parent process.", exe),
+		parentStr("proc.pexepath", "Executable path of the parent process.", exepath),
+		parentStr("proc.pcmdline", "Command line of the parent process.", cmdline),
+		ancestorStr("proc.aname", "Name of the N-th ancestor (0: the process, 1: its parent); without [N], any ancestor.", name),
+		ancestorStr("proc.aexe", "argv[0] of the N-th ancestor; without [N], any ancestor.", exe),
+		ancestorStr("proc.aexepath", "Executable path of the N-th ancestor; without [N], any ancestor.", exepath),
+		ancestorStr("proc.acmdline", "Command line of the N-th ancestor; without [N], any ancestor.", cmdline),
+		{
+			Name: "proc.apid", Type: FieldInt, Desc: "Pid of the N-th ancestor; without [N], any ancestor.",
+			Arg: ArgIndex, Ancestors: true,
+			Num: func(e *Event, a Arg) (int64, bool) {
+				n := 1
+				if a.Set {
+					n = a.Index
+				}
+				p := e.Proc.Ancestor(n)
+				if p == nil {
+					return 0, false
+				}
+				return int64(p.PID), true
+			},
+		},
+	}
+}
+
+// unsetUID is the kernel's "no login uid" value; Falco shows it as -1.
+const unsetUID = 1<<32 - 1
+
+func userFields() []Field {
+	return []Field{
+		num("user.uid", FieldInt, "User id of the process.",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				return int64(e.Proc.UID), true
+			}),
+		str("user.name", "User name of the process's uid, from its own user database (host or container).",
+			func(e *Event) (string, bool) {
+				if e.Proc == nil {
+					return "", false
+				}
+				if c := e.Container; c != nil && c.Users != nil {
+					return nonEmpty(c.Users[e.Proc.UID])
+				}
+				return nonEmpty(e.Proc.UserName)
+			}),
+		num("user.loginuid", FieldInt, "Audit login uid (-1 when the process never logged in).",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				if e.Proc.LoginUID == unsetUID {
+					return -1, true
+				}
+				return int64(e.Proc.LoginUID), true
+			}),
+		num("user.euid", FieldInt, "Effective user id of the process (vigil field).",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				return int64(e.Proc.EUID), true
+			}),
+		num("group.gid", FieldInt, "Group id of the process.",
+			func(e *Event) (int64, bool) {
+				if e.Proc == nil {
+					return 0, false
+				}
+				return int64(e.Proc.GID), true
+			}),
+	}
+}

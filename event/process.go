@@ -1,0 +1,50 @@
+package event
+
+// Process is a process (thread group) as the process table knows it. Its
+// fields are set when the process is created (fork, exec, or the /proc seed)
+// and replaced wholesale on exec: readers on the event path see a consistent
+// value without locks because only the pipeline goroutine writes them.
+type Process struct {
+	PID, PPID uint32
+	// Name is the kernel's comm (proc.name), at most 15 bytes.
+	Name string
+	// Exe is argv[0] as the process was started (proc.exe).
+	Exe string
+	// ExePath is the full path of the executable file (proc.exepath).
+	ExePath string
+	// Args is the argument list without argv[0], joined by spaces (proc.args).
+	Args string
+	// Cmdline is Name followed by Args (proc.cmdline), built once at exec.
+	Cmdline string
+	// ArgsTruncated is set when argv was longer than the kernel's bound.
+	ArgsTruncated bool
+	Cwd           string
+	UID, GID      uint32
+	EUID          uint32
+	// LoginUID is the audit login uid; 4294967295 (unset) is reported as -1.
+	LoginUID uint32
+	// TTY is the controlling terminal's device number, 0 when there is none.
+	TTY uint32
+	// UserName is the name of UID in the process's own user database (the
+	// host's or its container's); empty when unknown.
+	UserName string
+	// StartTime is when the process (or its current image) started, in ns
+	// since the Unix epoch.
+	StartTime int64
+	CgroupID  uint64
+	// ExeFromMemfd and ExeDeleted describe the executable: loaded from a
+	// memfd_create file, or from a file unlinked from every directory.
+	ExeFromMemfd, ExeDeleted bool
+	// Parent is the process's parent at the time it was created, possibly an
+	// exited process kept alive by this reference; nil at the top of the
+	// known tree.
+	Parent *Process
+}
+
+// Ancestor returns the n-th ancestor of p (1 is the parent) or nil.
+func (p *Process) Ancestor(n int) *Process {
+	for ; p != nil && n > 0; n-- {
+		p = p.Parent
+	}
+	return p
+}
