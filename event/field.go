@@ -86,6 +86,10 @@ type Field struct {
 	// comparison holds if it holds for any ancestor (Falco's semantics), and
 	// the compiler evaluates it over Arg{Set: true, Index: 1..MaxAncestors}.
 	Ancestors bool
+	// Alias marks a field whose value another field already carries under
+	// the name output prefers (evt.rawtime for evt.time, fd.lip for fd.cip on
+	// a connect); event records omit aliases.
+	Alias bool
 	// Kinds lists the event kinds the field can have a value for; empty
 	// means every kind.
 	Kinds []Kind

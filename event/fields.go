@@ -39,3 +39,9 @@ func only(f Field, kinds ...Kind) Field {
 }
 
 func nonEmpty(s string) (string, bool) { return s, s != "" }
+
+// alias marks f as carrying a value another field already carries.
+func alias(f Field) Field {
+	f.Alias = true
+	return f
+}

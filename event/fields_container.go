@@ -83,6 +83,6 @@ func containerFields() []Field {
 		ctrStr("k8s.ns.name", "Kubernetes namespace of the pod.", func(c *Container) string { return c.PodNamespace }),
 		ctrStr("k8s.pod.name", "Kubernetes pod name.", func(c *Container) string { return c.PodName }),
 		ctrStr("k8s.pod.uid", "Kubernetes pod uid.", func(c *Container) string { return c.PodUID }),
-		ctrStr("k8s.pod.id", "Kubernetes pod uid (deprecated Falco name of k8s.pod.uid).", func(c *Container) string { return c.PodUID }),
+		alias(ctrStr("k8s.pod.id", "Kubernetes pod uid (deprecated Falco name of k8s.pod.uid).", func(c *Container) string { return c.PodUID })),
 	}
 }

@@ -10,8 +10,8 @@ func evtFields() []Field {
 			func(e *Event) (int64, bool) { return int64(e.Num), true }),
 		num("evt.time", FieldAbsTime, "Event time (nanoseconds since the epoch; rendered as a time of day in text).",
 			func(e *Event) (int64, bool) { return e.Time, true }),
-		num("evt.rawtime", FieldAbsTime, "Event time in nanoseconds since the epoch.",
-			func(e *Event) (int64, bool) { return e.Time, true }),
+		alias(num("evt.rawtime", FieldAbsTime, "Event time in nanoseconds since the epoch.",
+			func(e *Event) (int64, bool) { return e.Time, true })),
 		str("evt.dir", "Event direction; vigil emits syscalls at exit, so always '<'.",
 			func(*Event) (string, bool) { return "<", true }),
 		num("evt.cpu", FieldUint, "CPU the event happened on.",
@@ -60,13 +60,13 @@ func evtFields() []Field {
 			func(e *Event) (int64, bool) {
 				return int64(e.Open.DirFD), e.Type == TypeOpenat || e.Type == TypeOpenat2
 			}), KindOpen),
-		only(str("evt.arg.name", "Path argument of an open, as the caller passed it.",
-			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen),
+		alias(only(str("evt.arg.name", "Path argument of an open, as the caller passed it.",
+			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen)),
 		only(str("evt.arg.filename", "Path argument of execve/execveat, as the caller passed it.",
 			func(e *Event) (string, bool) { return bytesString(e.Exec.Filename), e.Type.Kind() == KindExec }), KindExec),
-		only(num("evt.arg.fd", FieldInt, "File descriptor argument (connect) or result (open).",
-			func(e *Event) (int64, bool) { return fdNum(e) }), KindOpen, KindConnect),
-		num("evt.arg.res", FieldInt, "Result of the syscall, as evt.rawres.",
-			func(e *Event) (int64, bool) { return e.Res, true }),
+		alias(only(num("evt.arg.fd", FieldInt, "File descriptor argument (connect) or result (open).",
+			func(e *Event) (int64, bool) { return fdNum(e) }), KindOpen, KindConnect)),
+		alias(num("evt.arg.res", FieldInt, "Result of the syscall, as evt.rawres.",
+			func(e *Event) (int64, bool) { return e.Res, true })),
 	}
 }

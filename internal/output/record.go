@@ -1,0 +1,161 @@
+package output
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// Source names for the "source" member.
+const (
+	SourceSyscall  = "syscall"
+	SourceInternal = "internal"
+)
+
+// Encoder builds JSON lines. It holds the host name and, per event kind,
+// the fields an event record carries; it is immutable and safe to share.
+type Encoder struct {
+	hostname string
+	byKind   [event.NumKinds][]*event.Field
+}
+
+// NewEncoder returns an encoder that stamps records with hostname.
+func NewEncoder(hostname string) *Encoder {
+	enc := &Encoder{hostname: hostname}
+	fields := event.Fields()
+	for k := range event.NumKinds {
+		for i := range fields {
+			f := &fields[i]
+			// Fields that need an argument, or that walk ancestors, have no
+			// single value to list (proc.p* fields already name the parent), and
+			// aliases repeat another field.
+			if f.ArgRequired || f.Ancestors || f.Alias {
+				continue
+			}
+			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
+				enc.byKind[k] = append(enc.byKind[k], f)
+			}
+		}
+	}
+	return enc
+}
+
+// AppendEvent appends e as an event record: time, hostname, source, event
+// (evt.type) and fields, an object keyed by field name holding every field
+// of e's kind that has a value. It ends with a newline.
+func (enc *Encoder) AppendEvent(b []byte, e *event.Event) []byte {
+	b = enc.appendHead(b, e.Time, SourceSyscall)
+	b = append(b, `,"event":`...)
+	b = AppendString(b, e.Type.String())
+	b = append(b, `,"fields":{`...)
+	first := true
+	for _, f := range enc.byKind[e.Type.Kind()] {
+		mark := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		b = AppendString(b, f.Name)
+		b = append(b, ':')
+		v := len(b)
+		b = AppendValue(b, f, e, event.Arg{})
+		if string(b[v:]) == "null" {
+			b = b[:mark]
+			continue
+		}
+		first = false
+	}
+	return append(b, "}}\n"...)
+}
+
+func (enc *Encoder) appendHead(b []byte, ns int64, source string) []byte {
+	b = append(b, `{"time":`...)
+	b = AppendTime(b, ns)
+	b = append(b, `,"hostname":`...)
+	b = AppendString(b, enc.hostname)
+	b = append(b, `,"source":`...)
+	return AppendString(b, source)
+}
+
+// Alert is what an alert record needs from the rules engine.
+type Alert struct {
+	Time     int64
+	Rule     string
+	Priority string
+	Source   string
+	Tags     []string
+	// Output is the rendered template, without Falco's time and priority
+	// prefix, which AppendAlert adds.
+	Output []byte
+	// AppendFields appends the members of "output_fields" (`"name":value`
+	// pairs separated by commas, no braces).
+	AppendFields func(b []byte) []byte
+}
+
+// AppendAlert appends an alert in Falco's json_output shape, with a newline.
+func (enc *Encoder) AppendAlert(b []byte, a *Alert) []byte {
+	b = append(b, `{"time":`...)
+	b = AppendTime(b, a.Time)
+	b = append(b, `,"rule":`...)
+	b = AppendString(b, a.Rule)
+	b = append(b, `,"priority":`...)
+	b = AppendString(b, a.Priority)
+	b = append(b, `,"output":`...)
+	var text []byte
+	text = event.AppendTimeOfDay(text, a.Time)
+	text = append(text, ": "...)
+	text = append(text, a.Priority...)
+	text = append(text, ' ')
+	text = append(text, a.Output...)
+	b = AppendString(b, string(text))
+	b = append(b, `,"output_fields":{`...)
+	if a.AppendFields != nil {
+		b = a.AppendFields(b)
+	}
+	b = append(b, `},"hostname":`...)
+	b = AppendString(b, enc.hostname)
+	b = append(b, `,"source":`...)
+	b = AppendString(b, a.Source)
+	b = append(b, `,"tags":[`...)
+	for i, t := range a.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, t)
+	}
+	return append(b, "]}\n"...)
+}
+
+// Count is one named number of an internal record's output_fields.
+type Count struct {
+	Name  string
+	Value uint64
+}
+
+// AppendInternal appends an internal record (source "internal"), shaped like
+// an alert so one parser reads every line: rule names the condition
+// ("vigil internal: event drop"), counts become output_fields.
+func (enc *Encoder) AppendInternal(b []byte, ns int64, rule, priority, msg string, counts []Count) []byte {
+	var text []byte
+	text = append(text, msg...)
+	for _, c := range counts {
+		text = append(text, ' ')
+		text = append(text, c.Name...)
+		text = append(text, '=')
+		text = strconv.AppendUint(text, c.Value, 10)
+	}
+	return enc.AppendAlert(b, &Alert{
+		Time: ns, Rule: rule, Priority: priority, Source: SourceInternal, Output: text,
+		AppendFields: func(b []byte) []byte {
+			for i, c := range counts {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = AppendString(b, c.Name)
+				b = append(b, ':')
+				b = strconv.AppendUint(b, c.Value, 10)
+			}
+			return b
+		},
+	})
+}
