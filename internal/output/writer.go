@@ -26,7 +26,7 @@ type Writer struct {
 	// never sent on the closed queue.
 	mu     sync.RWMutex
 	closed bool
-	err       atomic.Pointer[error]
+	err    atomic.Pointer[error]
 
 	written, dropped, bytes atomic.Uint64
 }
