@@ -1,0 +1,59 @@
+# vigil: `make run` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/vigil
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Fuzz targets run for this long each in `make test` (hostile-input tier).
+FUZZTIME ?= 10s
+RULES ?=
+ARGS ?=
+
+.PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test bench lint clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+generate: ## rebuild BPF objects and Go bindings (needs clang, llvm, libbpf-dev)
+	$(GO) generate ./bpf/... ./bench/...
+
+check-generated: generate ## fail if committed BPF objects or bindings are stale
+	@git diff --exit-code --stat -- bpf bench || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- bpf bench)" || { git status --porcelain -- bpf bench; echo "make generate left untracked files" >&2; exit 1; }
+
+build: ## build bin/vigil (no clang needed: generated files are committed)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil
+
+run: build ## build and run the sensor with its embedded default rules (root)
+	$(BIN) run $(foreach r,$(RULES),--rules $(r)) $(ARGS)
+
+deps: ## install the Debian packages the tests need, when missing (root)
+	./scripts/install-deps.sh
+
+test: deps check-generated test-go test-fuzz vm-test ## every test tier: unit, privileged, containers, fuzz, kernel matrix
+
+test-go: ## unit, privileged (this kernel) and container tiers
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-fuzz: ## run each fuzz target for FUZZTIME
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+		done; \
+	done
+
+vm-test: ## boot Debian 6.1 and 6.12 kernels under qemu and run the privileged tier in each
+	./vagrant/matrix.sh
+
+bench: build ## Go micro-benchmarks and the macro harness against the eBPF floor (root)
+	$(GO) test -run '^$$' -bench . -benchmem ./sensor/... ./rules/... ./internal/output/...
+	$(GO) run ./bench/harness -vigil $(BIN)
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'))" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+clean: ## remove build output
+	rm -rf bin
