@@ -169,6 +169,11 @@ type Open struct {
 	// FileType is the S_IFMT bits of the opened inode (0 when unknown), so
 	// rules can tell regular files from directories, pipes and devices.
 	FileType uint32
+	// ViaHook is set when the sensor's optional file_open hook (LSM or
+	// fentry), not an open syscall, saw the open: io_uring's
+	// IORING_OP_OPENAT, open_by_handle_at and other opens that bypass the
+	// open syscalls. Res is then 0 and Raw empty.
+	ViaHook bool
 }
 
 // Connect is the payload of connect.

@@ -1,0 +1,493 @@
+package rules
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/rules/internal/ast"
+)
+
+// pred is a compiled condition.
+type pred func(c *evalCtx) bool
+
+// getter reads a value of one type for the current event. Exactly one of
+// str, num and ip is set, as typ says.
+type getter struct {
+	typ event.FieldType
+	str func(c *evalCtx) (string, bool)
+	num func(c *evalCtx) (int64, bool)
+	ip  func(c *evalCtx) (netip.Addr, bool)
+}
+
+// operand is a compiled left or right side of a check. A field of the
+// ancestors used without an index reads as each of anc[0..count) in turn.
+type operand struct {
+	getter
+	anyAncestor bool
+	anc         []getter
+	// key identifies a plain field (no transformer) for merging checks;
+	// empty otherwise.
+	key  string
+	name string
+	// src is set for plain string and numeric fields.
+	src *fieldSrc
+}
+
+// compileError is an error at a node of the condition.
+type compileError struct {
+	pos ast.Pos
+	msg string
+}
+
+func (e *compileError) Error() string { return e.msg }
+
+func errAt(p ast.Pos, format string, args ...any) *compileError {
+	return &compileError{pos: p, msg: fmt.Sprintf(format, args...)}
+}
+
+// compiler turns resolved condition trees into predicates bound to the
+// field table. Its slot table is shared by every rule of a ruleset so a
+// field read by several rules is extracted once per event.
+type compiler struct {
+	slots   map[slotKey]int
+	nslots  int
+	noCache bool
+
+	// Structurally equal subtrees (one macro used by several rules, the
+	// same check or the same macro body written twice, as Falco's
+	// open_read and vigil_open_read) get one id: they compile once and,
+	// when reached from several places and dearer than a lookup, cache
+	// their result per event.
+	ids      map[ast.Expr]int
+	sigs     map[string]int
+	kids     [][]int
+	uses     []int
+	done     map[int]pred
+	nresults int
+}
+
+type slotKey struct {
+	field string
+	arg   event.Arg
+}
+
+func newCompiler(noCache bool) *compiler {
+	return &compiler{
+		slots: map[slotKey]int{}, noCache: noCache,
+		ids: map[ast.Expr]int{}, sigs: map[string]int{}, done: map[int]pred{},
+	}
+}
+
+// intern gives e (and its subtrees) an id shared by every structurally
+// equal subtree.
+func (cc *compiler) intern(e ast.Expr) int {
+	if id, ok := cc.ids[e]; ok {
+		return id
+	}
+	var sig []byte
+	var kids []int
+	addKids := func(op byte, cs []ast.Expr) {
+		sig = append(sig, op)
+		for _, c := range cs {
+			k := cc.intern(c)
+			kids = append(kids, k)
+			sig = strconv.AppendInt(append(sig, ','), int64(k), 10)
+		}
+	}
+	switch x := e.(type) {
+	case *ast.And:
+		addKids('&', x.Children)
+	case *ast.Or:
+		addKids('|', x.Children)
+	case *ast.Not:
+		addKids('!', []ast.Expr{x.Child})
+	default:
+		sig = append([]byte{'c'}, e.String()...)
+	}
+	id, ok := cc.sigs[string(sig)]
+	if !ok {
+		id = len(cc.kids)
+		cc.sigs[string(sig)] = id
+		cc.kids = append(cc.kids, kids)
+		cc.uses = append(cc.uses, 0)
+	}
+	cc.ids[e] = id
+	return id
+}
+
+// count records the subtrees a rule's condition reaches. A subtree
+// reached again is not descended: its parts are reached through it.
+func (cc *compiler) count(e ast.Expr) { cc.countID(cc.intern(e)) }
+
+func (cc *compiler) countID(id int) {
+	cc.uses[id]++
+	if cc.uses[id] > 1 {
+		return
+	}
+	for _, k := range cc.kids[id] {
+		cc.countID(k)
+	}
+}
+
+// memo caches p's result per event in a new result slot.
+func (cc *compiler) memo(p pred) pred {
+	id := cc.nresults
+	cc.nresults++
+	return func(c *evalCtx) bool {
+		r := &c.results[id]
+		if r.gen != c.gen {
+			r.v = p(c)
+			r.gen = c.gen
+		}
+		return r.v
+	}
+}
+
+// bind makes the getter of field f with argument a, cached in a slot
+// shared by every use of the same field and argument. With noCache every
+// use gets its own slot, so each check extracts the value itself (the
+// benchmarks compare both).
+func (cc *compiler) bind(f *event.Field, a event.Arg) (getter, *fieldSrc) {
+	k := slotKey{field: f.Name, arg: a}
+	id, ok := cc.slots[k]
+	if !ok || cc.noCache {
+		id = cc.nslots
+		cc.slots[k] = id
+		cc.nslots++
+	}
+	src := &fieldSrc{id: id, arg: a, str: f.Str, num: f.Num, ip: f.IP}
+	g := getter{typ: f.Type}
+	switch {
+	case f.Str != nil:
+		g.str = func(c *evalCtx) (string, bool) { s := c.slotStr(src); return s.s, s.ok }
+	case f.Num != nil:
+		g.num = func(c *evalCtx) (int64, bool) { s := c.slotNum(src); return s.n, s.ok }
+	case f.IP != nil:
+		g.ip = func(c *evalCtx) (netip.Addr, bool) { s := c.slotIP(src); return s.ip, s.ok }
+	}
+	return g, src
+}
+
+// lookupField resolves a field reference and its argument.
+func lookupField(fr *ast.Field) (*event.Field, event.Arg, error) {
+	f, ok := event.LookupField(fr.Name)
+	if !ok {
+		return nil, event.Arg{}, errAt(fr.Pos, "unknown field '%s'", fr.Name)
+	}
+	var a event.Arg
+	if fr.HasArg {
+		a.Set = true
+		switch f.Arg {
+		case event.ArgNone:
+			return nil, a, errAt(fr.Pos, "field '%s' does not take an argument", fr.Name)
+		case event.ArgIndex:
+			n, err := strconv.Atoi(fr.Arg)
+			if err != nil || n < 0 {
+				return nil, a, errAt(fr.Pos, "field '%s' needs a non-negative index, not '%s'", fr.Name, fr.Arg)
+			}
+			a.Index = n
+		case event.ArgKey:
+			a.Key = fr.Arg
+		}
+	} else if f.ArgRequired {
+		return nil, a, errAt(fr.Pos, "field '%s' requires an argument", fr.Name)
+	}
+	if f.Str == nil && f.Num == nil && f.IP == nil {
+		return nil, a, errAt(fr.Pos, "field '%s' has no extractor", fr.Name)
+	}
+	return f, a, nil
+}
+
+func fieldKey(fr *ast.Field) string {
+	if fr.HasArg {
+		return fr.Name + "[" + fr.Arg + "]"
+	}
+	return fr.Name
+}
+
+// operand compiles a field or a transformed field.
+func (cc *compiler) operand(o ast.Operand) (*operand, error) {
+	switch x := o.(type) {
+	case *ast.Field:
+		f, a, err := lookupField(x)
+		if err != nil {
+			return nil, err
+		}
+		op := &operand{name: fieldKey(x), key: fieldKey(x)}
+		if f.Ancestors && !x.HasArg {
+			op.anyAncestor = true
+			op.getter = getter{typ: f.Type}
+			for i := 1; i <= event.MaxAncestors; i++ {
+				g, _ := cc.bind(f, event.Arg{Set: true, Index: i})
+				op.anc = append(op.anc, g)
+			}
+			return op, nil
+		}
+		op.getter, op.src = cc.bind(f, a)
+		return op, nil
+	case *ast.Transform:
+		if x.Name == "val" {
+			return nil, errAt(x.Pos, "'val' may only be used on the right of a comparison")
+		}
+		inner, err := cc.operand(x.Arg)
+		if err != nil {
+			return nil, err
+		}
+		out := &operand{name: x.Name + "(" + inner.name + ")", anyAncestor: inner.anyAncestor}
+		if out.getter, err = transform(x, inner.getter); err != nil {
+			return nil, err
+		}
+		for _, g := range inner.anc {
+			tg, _ := transform(x, g)
+			out.anc = append(out.anc, tg)
+		}
+		return out, nil
+	}
+	return nil, errAt(o.Position(), "expected a field, found %s", o.String())
+}
+
+// transform wraps g with a transformer.
+func transform(t *ast.Transform, g getter) (getter, error) {
+	if t.Name == "len" {
+		if g.str == nil {
+			return getter{}, errAt(t.Pos, "transformer 'len' needs a string field")
+		}
+		get := g.str
+		return getter{typ: event.FieldUint, num: func(c *evalCtx) (int64, bool) {
+			s, ok := get(c)
+			return int64(len(s)), ok
+		}}, nil
+	}
+	if g.str == nil {
+		return getter{}, errAt(t.Pos, "transformer '%s' needs a string field", t.Name)
+	}
+	get := g.str
+	var fn func(string) (string, bool)
+	switch t.Name {
+	case "tolower":
+		fn = func(s string) (string, bool) { return strings.ToLower(s), true }
+	case "toupper":
+		fn = func(s string) (string, bool) { return strings.ToUpper(s), true }
+	case "basename":
+		fn = func(s string) (string, bool) { return s[strings.LastIndexByte(s, '/')+1:], true }
+	case "b64":
+		fn = func(s string) (string, bool) {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return "", false
+			}
+			return string(b), true
+		}
+	default:
+		return getter{}, errAt(t.Pos, "unsupported transformer '%s'", t.Name)
+	}
+	return getter{typ: event.FieldString, str: func(c *evalCtx) (string, bool) {
+		s, ok := get(c)
+		if !ok {
+			return "", false
+		}
+		return fn(s)
+	}}, nil
+}
+
+// compile compiles a resolved tree (no macros, lists expanded).
+func (cc *compiler) compile(e ast.Expr) (pred, error) {
+	id := cc.intern(e)
+	if p, ok := cc.done[id]; ok {
+		return p, nil
+	}
+	var p pred
+	var err error
+	cheap := false
+	switch x := e.(type) {
+	case *ast.And:
+		var ps []pred
+		if ps, err = cc.compileAll(x.Children); err == nil {
+			p = andPred(ps)
+		}
+	case *ast.Or:
+		var ps []pred
+		if ps, err = cc.compileOr(x.Children); err == nil {
+			p = orPred(ps)
+		}
+	case *ast.Not:
+		var c pred
+		if c, err = cc.compile(x.Child); err == nil {
+			p = func(ctx *evalCtx) bool { return !c(ctx) }
+		}
+	case *ast.Check:
+		p, cheap, err = cc.check(x)
+	case *ast.Macro:
+		return nil, errAt(x.Pos, "undefined macro '%s'", x.Name)
+	default:
+		return nil, errAt(e.Position(), "unexpected node %T", e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cc.uses[id] > 1 && !cheap {
+		p = cc.memo(p)
+	}
+	cc.done[id] = p
+	return p, nil
+}
+
+func (cc *compiler) compileAll(es []ast.Expr) ([]pred, error) {
+	ps := make([]pred, 0, len(es))
+	for _, e := range es {
+		p, err := cc.compile(e)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func andPred(ps []pred) pred {
+	switch len(ps) {
+	case 1:
+		return ps[0]
+	case 2:
+		a, b := ps[0], ps[1]
+		return func(c *evalCtx) bool { return a(c) && b(c) }
+	case 3:
+		a, b, d := ps[0], ps[1], ps[2]
+		return func(c *evalCtx) bool { return a(c) && b(c) && d(c) }
+	}
+	return func(c *evalCtx) bool {
+		for _, p := range ps {
+			if !p(c) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func orPred(ps []pred) pred {
+	switch len(ps) {
+	case 1:
+		return ps[0]
+	case 2:
+		a, b := ps[0], ps[1]
+		return func(c *evalCtx) bool { return a(c) || b(c) }
+	case 3:
+		a, b, d := ps[0], ps[1], ps[2]
+		return func(c *evalCtx) bool { return a(c) || b(c) || d(c) }
+	}
+	return func(c *evalCtx) bool {
+		for _, p := range ps {
+			if p(c) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// memberGroup merges the checks of an "or" that test one plain string
+// field against literals (=, in, startswith) into one set lookup and one
+// prefix table: `proc.name = a or proc.name in (b, c) or proc.name
+// startswith d` reads the field once and does no linear scan.
+type memberGroup struct {
+	src      *fieldSrc
+	equals   []string
+	prefixes []string
+	at       int
+}
+
+// asMember recognizes a check a memberGroup can take.
+func (cc *compiler) asMember(e ast.Expr) (key string, eq, prefix []string, ok bool) {
+	ch, isCheck := e.(*ast.Check)
+	if !isCheck {
+		return "", nil, nil, false
+	}
+	fr, isField := ch.Left.(*ast.Field)
+	if !isField || fr.Name == "evt.type" {
+		return "", nil, nil, false
+	}
+	f, _, err := lookupField(fr)
+	if err != nil || f.Type != event.FieldString || f.Str == nil || f.Ancestors && !fr.HasArg {
+		return "", nil, nil, false
+	}
+	switch v := ch.Right.(type) {
+	case *ast.Value:
+		switch ch.Op {
+		case "=", "==":
+			return fieldKey(fr), []string{v.Text}, nil, true
+		case "startswith":
+			return fieldKey(fr), nil, []string{v.Text}, true
+		}
+	case *ast.List:
+		if ch.Op == "in" || ch.Op == "intersects" {
+			vals := make([]string, len(v.Items))
+			for i, it := range v.Items {
+				vals[i] = it.Text
+			}
+			return fieldKey(fr), vals, nil, true
+		}
+	}
+	return "", nil, nil, false
+}
+
+func (cc *compiler) compileOr(children []ast.Expr) ([]pred, error) {
+	groups := map[string]*memberGroup{}
+	counts := map[string]int{}
+	for _, ch := range children {
+		if key, _, _, ok := cc.asMember(ch); ok {
+			counts[key]++
+		}
+	}
+	var ps []pred
+	for _, ch := range children {
+		if key, eq, prefix, ok := cc.asMember(ch); ok && counts[key] > 1 {
+			g := groups[key]
+			if g == nil {
+				op, err := cc.operand(ch.(*ast.Check).Left)
+				if err != nil {
+					return nil, err
+				}
+				g = &memberGroup{src: op.src, at: len(ps)}
+				groups[key] = g
+				ps = append(ps, nil)
+			}
+			g.equals = append(g.equals, eq...)
+			g.prefixes = append(g.prefixes, prefix...)
+			continue
+		}
+		p, err := cc.compile(ch)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	for _, g := range groups {
+		src := g.src
+		set := newStrSet(g.equals)
+		switch {
+		case len(g.prefixes) == 0:
+			ps[g.at] = func(c *evalCtx) bool {
+				sl := c.slotStr(src)
+				return sl.ok && set.has(sl.s)
+			}
+		case len(g.equals) == 0:
+			pt := newPrefixTable(g.prefixes)
+			ps[g.at] = func(c *evalCtx) bool {
+				sl := c.slotStr(src)
+				return sl.ok && pt.match(sl.s)
+			}
+		default:
+			pt := newPrefixTable(g.prefixes)
+			ps[g.at] = func(c *evalCtx) bool {
+				sl := c.slotStr(src)
+				return sl.ok && (set.has(sl.s) || pt.match(sl.s))
+			}
+		}
+	}
+	return ps, nil
+}

@@ -1,0 +1,102 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vigil-sensor/vigil/rules/internal/ast"
+)
+
+func typeNames(s typeSet) string {
+	if s == allTypes {
+		return "all"
+	}
+	var names []string
+	for _, t := range s.types() {
+		names = append(names, t.String())
+	}
+	return strings.Join(names, ",")
+}
+
+// TestEventTypes checks the event types derived from conditions, as
+// libsinsp derives them.
+func TestEventTypes(t *testing.T) {
+	tests := []struct {
+		cond    string
+		want    string
+		unknown string
+	}{
+		{"evt.type = open", "open", ""},
+		{"evt.type == connect", "connect", ""},
+		{"evt.type in (open, openat, openat2)", "open,openat,openat2", ""},
+		{"evt.type != open", "execve,execveat,clone,procexit,openat,openat2,creat,connect", ""},
+		{"not evt.type = open", "execve,execveat,clone,procexit,openat,openat2,creat,connect", ""},
+		{"not evt.type != open", "open", ""},
+		{"proc.name = x", "all", ""},
+		{"not proc.name = x", "all", ""},
+		{"evt.type = open and proc.name = x", "open", ""},
+		{"evt.type = open or proc.name = x", "all", ""},
+		{"evt.type = open or evt.type = connect", "open,connect", ""},
+		{"evt.type in (open, connect) and evt.type in (connect, execve)", "connect", ""},
+		{"not (evt.type = open or evt.type = connect)", "execve,execveat,clone,procexit,openat,openat2,creat", ""},
+		{"not (evt.type = open and proc.name = x)", "all", ""},
+		{"evt.type = ptrace", "", "ptrace"},
+		{"evt.type in (ptrace, open)", "open", "ptrace"},
+		{"evt.type != ptrace", "all", "ptrace"},
+		{"evt.type = connect or (evt.type in (sendto, sendmsg) and fd.l4proto != tcp)", "connect", "sendto,sendmsg"},
+		{"evt.type startswith open", "all", ""},
+		{"evt.type exists", "all", ""},
+		{"evt.type = open and evt.type = connect", "", ""},
+	}
+	for _, tt := range tests {
+		e, err := ast.Parse(tt.cond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, unknown := eventTypes(e)
+		if got := typeNames(s); got != tt.want || strings.Join(unknown, ",") != tt.unknown {
+			t.Errorf("%s: got %s (unknown %v), want %s (unknown %s)", tt.cond, got, unknown, tt.want, tt.unknown)
+		}
+	}
+}
+
+// TestPrune checks that parts of conditions that can only hold for event
+// types vigil does not produce fold away.
+func TestPrune(t *testing.T) {
+	tests := []struct {
+		cond string
+		want string // canonical form, or "false" / "true"
+	}{
+		{"evt.type = open and proc.name = x", "evt.type = open and proc.name = x"},
+		{"evt.type = ptrace", "false"},
+		{"evt.type = ptrace and proc.name = x", "false"},
+		{"evt.type = ptrace or proc.name = x", "proc.name = x"},
+		{"not evt.type = ptrace", "true"},
+		{"evt.type != ptrace", "true"},
+		{"proc.name = x and not evt.type = ptrace", "proc.name = x"},
+		{"(evt.type = connect or (evt.type = sendto and fd.name_changed = true)) and fd.sport = 22",
+			"evt.type = connect and fd.sport = 22"},
+		{"evt.type in (ptrace, open) and proc.name = x", "evt.type in (ptrace, open) and proc.name = x"},
+		{"not (evt.type = ptrace and a.b = c)", "true"},
+		{"evt.type = open and (evt.type = ptrace or fd.name = x)", "evt.type = open and fd.name = x"},
+	}
+	for _, tt := range tests {
+		e, err := ast.Parse(tt.cond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, k := prune(e)
+		got := ""
+		switch k {
+		case constFalse:
+			got = "false"
+		case constTrue:
+			got = "true"
+		default:
+			got = p.String()
+		}
+		if got != tt.want {
+			t.Errorf("prune(%s) = %s, want %s", tt.cond, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package rules
+
+import (
+	"os"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary rules files to the loader: it must never panic,
+// and every error must say where it is.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(okRule))
+	f.Add(Default().Data)
+	if data, err := os.ReadFile("../../shared/falco/falco_rules.yaml"); err == nil {
+		f.Add(data[:min(len(data), 6000)])
+	}
+	f.Add([]byte("- list: l\n  items: [a, l]\n- macro: m\n  condition: proc.name in (l) and m\n- rule: r\n  desc: d\n  condition: m\n  output: '%proc.name'\n  priority: INFO\n"))
+	f.Add([]byte("- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      comps: [in, pmatch]\n      values:\n        - [[a, b], (c, d)]\n"))
+	f.Add([]byte("- rule: r\n  condition: x\n  override: {condition: append}\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	events := testEvents()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, res, err := Load([]Source{{Name: "fuzz.yaml", Data: data}}, Options{MatchAll: true})
+		if res == nil || len(res.Files) != 1 {
+			t.Fatal("no result")
+		}
+		if err != nil {
+			if res.OK() {
+				t.Fatalf("error %v but the result is OK", err)
+			}
+			for _, m := range res.Errors() {
+				if p := m.Pos(); p.Name != "fuzz.yaml" || p.Line < 1 || p.Column < 1 {
+					t.Fatalf("error without a position: %s", m.String())
+				}
+			}
+			return
+		}
+		for _, e := range events {
+			rs.Match(e, func(r *Rule) {
+				r.AppendOutput(nil, e)
+				r.AppendOutputFields(nil, e)
+			})
+		}
+	})
+}

@@ -1,0 +1,335 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/vigil-sensor/vigil/rules/internal/ast"
+)
+
+// ErrInvalid is returned (wrapped) by Load when a rules file has errors;
+// the LoadResult says which.
+var ErrInvalid = errors.New("invalid rules")
+
+// Source is one rules file: its name (used in messages) and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// Options tune Load.
+type Options struct {
+	// Strict makes a rule that needs a field or event type vigil does not
+	// provide an error instead of a skipped rule, unless the rule sets
+	// skip-if-unknown-filter.
+	Strict bool
+	// MinPriority leaves rules less severe than it out of matching (they
+	// still load). Zero means no minimum.
+	MinPriority Priority
+	// MatchAll makes Match report every matching rule of an event, not
+	// only the first (Falco's rule_matching: all).
+	MatchAll bool
+	// Enable and Disable name rules to switch on or off after loading,
+	// over their enabled key.
+	Enable, Disable []string
+	// Logger receives a summary of the load at debug level; nil discards.
+	Logger *slog.Logger
+
+	// noCache turns off the per-event field cache (benchmarks compare).
+	noCache bool
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	opts     Options
+	files    []*file
+	sources  []*textSource
+	col      collector
+	reported map[*loadError]bool
+}
+
+// Load reads rules files in order (later files extend and override
+// earlier ones, as in Falco), compiles every rule vigil can run and
+// indexes them by event type. The LoadResult is always returned; the
+// Ruleset is nil and the error wraps ErrInvalid when a file has errors.
+func Load(files []Source, opts Options) (*Ruleset, *LoadResult, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l := &loader{opts: opts, reported: map[*loadError]bool{}}
+	res := &LoadResult{}
+	for _, src := range files {
+		f := newFile(src.Name, src.Data)
+		l.files = append(l.files, f)
+		res.Files = append(res.Files, f.res)
+		l.readFile(f)
+	}
+	if !res.OK() {
+		return nil, res, l.invalid(res)
+	}
+	rs := l.compile()
+	if !res.OK() {
+		return nil, res, l.invalid(res)
+	}
+	log.Debug("rules loaded", "files", len(files), "rules", len(rs.rules), "active", len(rs.active),
+		"skipped", len(res.Skipped()), "warnings", len(res.Warnings()))
+	return rs, res, nil
+}
+
+func (l *loader) invalid(res *LoadResult) error {
+	errs := res.Errors()
+	return fmt.Errorf("loading rules: %w: %s", ErrInvalid, errs[0].String())
+}
+
+// fail records an error in the file it is about.
+func (l *loader) fail(err error) {
+	var le *loadError
+	if !errors.As(err, &le) {
+		le = &loadError{code: ErrValidate, msg: err.Error(), ctx: fileCtx(l.files[len(l.files)-1])}
+	}
+	if l.reported[le] {
+		return
+	}
+	l.reported[le] = true
+	res := le.ctx.f.res
+	res.Successful = false
+	res.Errors = append(res.Errors, le.ctx.message(le.code, le.msg))
+}
+
+// warn records a warning at c.
+func (l *loader) warn(c ctx, code, msg string) {
+	c.f.res.Warnings = append(c.f.res.Warnings, c.message(code, msg))
+}
+
+// addSource registers a text so tree positions can name it.
+func (l *loader) addSource(s *textSource) int {
+	l.sources = append(l.sources, s)
+	return len(l.sources) - 1
+}
+
+// locate maps a tree position to a file and position.
+func (l *loader) locate(p ast.Pos) (*file, Position, bool) {
+	if p.Src < 0 || p.Src >= len(l.sources) {
+		return nil, Position{}, false
+	}
+	f, pos := l.sources[p.Src].locate(p.Off)
+	return f, pos, true
+}
+
+// contextualize turns a parse or compile error into a load error at the
+// exact position it names, under the item context c.
+func (l *loader) contextualize(c ctx, code string, err error) error {
+	var le *loadError
+	if errors.As(err, &le) {
+		return le
+	}
+	var pos ast.Pos
+	msg := err.Error()
+	var perr *ast.Error
+	var cerr *compileError
+	switch {
+	case errors.As(err, &perr):
+		pos, msg = perr.Pos, perr.Msg
+	case errors.As(err, &cerr):
+		pos = cerr.pos
+	default:
+		return c.errorf(code, "%s", msg)
+	}
+	if f, p, ok := l.locate(pos); ok {
+		c = c.withPos(f, "condition expression", "", p)
+	}
+	return c.errorf(code, "%s", msg)
+}
+
+// compile resolves and compiles every collected rule.
+func (l *loader) compile() *Ruleset {
+	for _, m := range l.col.macros.order {
+		if _, err := l.macroTree(m); err != nil {
+			l.fail(err)
+		}
+	}
+	cc := newCompiler(l.opts.noCache)
+	rs := &Ruleset{matchAll: l.opts.MatchAll}
+	enable := map[string]*bool{}
+	for _, n := range l.opts.Enable {
+		t := true
+		enable[n] = &t
+	}
+	for _, n := range l.opts.Disable {
+		f := false
+		enable[n] = &f
+	}
+	// Prepare every rule first, so nodes shared between rules are known
+	// before compiling.
+	var preps []*prepared
+	for _, info := range l.col.rules.order {
+		if p := l.prepareRule(info); p != nil {
+			preps = append(preps, p)
+			if p.tree != nil {
+				cc.count(p.tree)
+			}
+		}
+	}
+	for _, p := range preps {
+		r := l.compileRule(cc, p)
+		if r == nil {
+			continue
+		}
+		info := p.info
+		if v := enable[r.Name]; v != nil {
+			r.Enabled = *v
+		}
+		rs.rules = append(rs.rules, r)
+		info.file.res.RulesLoaded = append(info.file.res.RulesLoaded, r.Name)
+		if !r.Enabled || !r.Priority.AtLeast(l.opts.MinPriority) {
+			continue
+		}
+		rs.active = append(rs.active, r)
+		for _, t := range r.types.types() {
+			rs.byType[t] = append(rs.byType[t], r)
+		}
+	}
+	for _, m := range l.col.macros.order {
+		if !m.used {
+			l.warn(m.ctx, WarnUnusedMacro, "Macro not referred to by any other rule/macro")
+		}
+	}
+	for _, li := range l.col.lists.order {
+		if !li.used {
+			l.warn(li.ctx, WarnUnusedList, "List not referred to by any other rule/macro")
+		}
+	}
+	rs.nslots, rs.nresults = cc.nslots, cc.nresults
+	rs.def = *rs.NewMatcher()
+	return rs
+}
+
+// skip records a rule vigil cannot run, or fails it in strict mode.
+func (l *loader) skip(info *ruleInfo, c ctx, code, reason string) {
+	if l.opts.Strict && !info.skipUnknown {
+		l.fail(c.errorf(ErrCompileCondition, "%s", reason))
+		return
+	}
+	l.warn(c, code, reason+"; skipping rule")
+	info.file.res.RulesSkipped = append(info.file.res.RulesSkipped,
+		SkippedRule{Name: info.name, Reason: reason, Pos: info.ctx.locs[len(info.ctx.locs)-1].Position})
+}
+
+// prepared is a rule whose condition is resolved and pruned, ready to
+// compile. tree is nil when the condition is always true.
+type prepared struct {
+	info  *ruleInfo
+	tree  ast.Expr
+	types typeSet
+}
+
+// prepareRule resolves a rule's condition and decides whether vigil can
+// run it; it returns nil when the rule is skipped or has errors (recorded
+// in the result).
+func (l *loader) prepareRule(info *ruleInfo) *prepared {
+	rc := info.ctx
+	if info.unknownSource {
+		info.file.res.RulesSkipped = append(info.file.res.RulesSkipped,
+			SkippedRule{Name: info.name, Reason: "source " + info.source + " is not supported (only syscall)", Pos: rc.locs[len(rc.locs)-1].Position})
+		return nil
+	}
+	tree, err := l.parseSource(info.cond)
+	if err != nil {
+		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		return nil
+	}
+	excs, err := l.exceptionsTree(info)
+	if err != nil {
+		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		return nil
+	}
+	if len(excs) > 0 {
+		tree = &ast.And{Pos: tree.Position(), Children: append([]ast.Expr{tree}, excs...)}
+	}
+	if tree, err = l.resolve(tree, 0); err != nil {
+		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		return nil
+	}
+	if treeSize(tree, maxTreeNodes) > maxTreeNodes {
+		l.fail(rc.errorf(ErrCompileCondition, "condition has more than %d nodes once macros and lists are expanded", maxTreeNodes))
+		return nil
+	}
+	_, unknownTypes := eventTypes(tree)
+	tree, k := prune(tree)
+	switch k {
+	case constFalse:
+		reason := "condition matches no event type"
+		if len(unknownTypes) > 0 {
+			reason = "only event types vigil does not trace: " + strings.Join(unknownTypes, ", ")
+		}
+		l.skip(info, rc, WarnUnknownFilter, reason)
+		return nil
+	case constTrue:
+		return &prepared{info: info, types: allTypes}
+	}
+	if unknown, at := unknownFields(tree); len(unknown) > 0 {
+		c := rc
+		if f, p, ok := l.locate(at); ok {
+			c = rc.withPos(f, "condition expression", "", p)
+		}
+		what := "unknown field"
+		if len(unknown) > 1 {
+			what = "unknown fields"
+		}
+		l.skip(info, c, WarnUnknownFilter, what+" "+strings.Join(unknown, ", "))
+		return nil
+	}
+	types, _ := eventTypes(tree)
+	return &prepared{info: info, tree: tree, types: types}
+}
+
+// compileRule compiles a prepared rule's condition and output, or returns
+// nil on errors (recorded in the result).
+func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
+	info, rc := pr.info, pr.info.ctx
+	p := pred(func(*evalCtx) bool { return true })
+	if pr.tree != nil {
+		var err error
+		if p, err = cc.compile(pr.tree); err != nil {
+			l.fail(l.contextualize(rc, ErrCompileCondition, err))
+			return nil
+		}
+	}
+	out, unknownOut, err := parseTemplate(info.output.text)
+	if err != nil {
+		var oerr *outputError
+		c := rc
+		if errors.As(err, &oerr) {
+			f, pos := info.output.locate(oerr.off)
+			c = rc.withPos(f, "rule output", "", pos)
+		}
+		l.fail(c.errorf(ErrCompileOutput, "%s", err.Error()))
+		return nil
+	}
+	if len(unknownOut) > 0 {
+		f, pos := info.output.locate(0)
+		l.warn(rc.withPos(f, "rule output", "", pos), WarnUnknownFilter,
+			"output fields vigil does not provide render as <NA>: "+strings.Join(unknownOut, ", "))
+	}
+	if info.warnEvttypes && pr.types == allTypes {
+		l.warn(rc, WarnNoEvtType, "Rule matches too many evt.type values. This has a significant performance penalty.")
+	}
+	return &Rule{
+		Name:      info.name,
+		Desc:      info.desc,
+		Priority:  info.priority,
+		Tags:      info.tags,
+		Source:    info.source,
+		Enabled:   info.enabled,
+		Condition: info.cond.text,
+		Output:    info.output.text,
+		Pos:       rc.locs[len(rc.locs)-1].Position,
+		types:     pr.types,
+		pred:      p,
+		out:       out,
+	}
+}
