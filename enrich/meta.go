@@ -1,0 +1,191 @@
+package enrich
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// CRI labels that containerd's CRI plugin puts on Kubernetes containers.
+const (
+	LabelContainerName = "io.kubernetes.container.name"
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelPodUID        = "io.kubernetes.pod.uid"
+	// labelNerdctlName is the name nerdctl gives a container.
+	labelNerdctlName = "nerdctl/name"
+)
+
+// ShortID is the 12-character form of a container id that Falco's
+// container.id shows.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// ParseImageRef splits an image reference into repository, tag and digest:
+// "docker.io/library/nginx:1.25@sha256:ab..." gives "docker.io/library/nginx",
+// "1.25" and "sha256:ab...". A registry port is not a tag. A reference with
+// neither tag nor digest means the "latest" tag. A bare digest (what CRI
+// records for images pulled by digest only) has no repository.
+func ParseImageRef(ref string) (repo, tag, digest string) {
+	if strings.HasPrefix(ref, "sha256:") {
+		return "", "", ref
+	}
+	repo = ref
+	if i := strings.IndexByte(repo, '@'); i >= 0 {
+		repo, digest = repo[:i], repo[i+1:]
+	}
+	if i := strings.LastIndexByte(repo, ':'); i > strings.LastIndexByte(repo, '/') {
+		repo, tag = repo[:i], repo[i+1:]
+	}
+	if tag == "" && digest == "" && repo != "" {
+		tag = "latest"
+	}
+	return repo, tag, digest
+}
+
+// specInfo is what enrichment reads from a container's OCI runtime spec.
+type specInfo struct {
+	// CgroupPath is the cgroup path the runtime creates (see
+	// CgroupsPathToPath), empty when the spec sets none.
+	CgroupPath string
+	Privileged bool
+}
+
+// ociSpec holds the parts of an OCI runtime spec enrichment needs.
+type ociSpec struct {
+	Process *struct {
+		Capabilities *struct {
+			Bounding []string `json:"bounding"`
+		} `json:"capabilities"`
+	} `json:"process"`
+	Linux *struct {
+		CgroupsPath string   `json:"cgroupsPath"`
+		MaskedPaths []string `json:"maskedPaths"`
+	} `json:"linux"`
+}
+
+// parseSpec reads an OCI runtime spec (JSON, as containerd stores it).
+// Privileged is what Docker's --privileged, CRI's privileged security
+// context and ctr's --privileged all produce: no masked paths and the
+// capabilities the runtime itself holds, which include CAP_SYS_ADMIN. The
+// full list is no test, since it is only what the runtime may grant (a
+// runtime in a sandbox without CAP_SYS_RESOURCE grants everything else); a
+// container that only adds capabilities keeps its masked paths and is not
+// privileged.
+func parseSpec(data []byte) (specInfo, error) {
+	var s ociSpec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return specInfo{}, fmt.Errorf("decoding runtime spec: %w", err)
+	}
+	var info specInfo
+	if s.Linux != nil {
+		info.CgroupPath = CgroupsPathToPath(s.Linux.CgroupsPath)
+	}
+	if s.Process == nil || s.Process.Capabilities == nil || (s.Linux != nil && len(s.Linux.MaskedPaths) > 0) {
+		return info, nil
+	}
+	info.Privileged = slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN")
+	return info, nil
+}
+
+// Bounds on what is read from a container's /etc/passwd, which the
+// container's owner controls.
+const (
+	maxPasswdBytes = 256 << 10
+	maxUsers       = 4096
+	maxUserName    = 64
+)
+
+// parsePasswd reads passwd(5) lines into uid -> name. It reads at most
+// maxPasswdBytes and keeps at most maxUsers entries; malformed lines and
+// names that are empty, too long or not printable are skipped; the first
+// entry of a uid wins, as getpwuid's does.
+func parsePasswd(r io.Reader) map[uint32]string {
+	users := map[uint32]string{}
+	sc := bufio.NewScanner(io.LimitReader(r, maxPasswdBytes))
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	for sc.Scan() && len(users) < maxUsers {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		f := bytes.SplitN(line, []byte(":"), 4)
+		if len(f) < 4 || !validName(f[0]) {
+			continue
+		}
+		uid, err := strconv.ParseUint(string(f[2]), 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, dup := users[uint32(uid)]; !dup {
+			users[uint32(uid)] = string(f[0])
+		}
+	}
+	return users
+}
+
+// validName reports whether a user name is safe to show: printable ASCII
+// without spaces, at most maxUserName bytes.
+func validName(b []byte) bool {
+	if len(b) == 0 || len(b) > maxUserName {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// containerName is what Falco shows as container.name: the Kubernetes
+// container name for CRI containers, nerdctl's name for nerdctl's, else
+// the containerd id (Falco names plain containerd containers by their id).
+func containerName(id string, labels map[string]string) string {
+	if n := labels[LabelContainerName]; n != "" {
+		return n
+	}
+	if n := labels[labelNerdctlName]; n != "" {
+		return n
+	}
+	return id
+}
+
+// newContainer builds the immutable Container of a known containerd
+// container. typ is the runtime type (containerd, or docker for Docker's
+// containers seen through its containerd).
+func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, start int64, users map[uint32]string) *event.Container {
+	repo, tag, digest := ParseImageRef(image)
+	if digest == "" {
+		digest = imageDigest
+	}
+	return &event.Container{
+		ID:              ShortID(id),
+		FullID:          id,
+		Type:            typ,
+		Known:           true,
+		Name:            containerName(id, labels),
+		Image:           image,
+		ImageRepository: repo,
+		ImageTag:        tag,
+		ImageDigest:     digest,
+		Privileged:      privileged,
+		Labels:          labels,
+		PodName:         labels[LabelPodName],
+		PodNamespace:    labels[LabelPodNamespace],
+		PodUID:          labels[LabelPodUID],
+		StartTime:       start,
+		Users:           users,
+	}
+}
