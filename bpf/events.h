@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Record layouts shared by the BPF programs and the Go decoder (through
+ * bpf2go -type). Every record starts with struct rec_hdr; its size field
+ * covers the whole record, including the variable string area at the end.
+ * Fixed-width types and explicit padding only: the Go side reads these
+ * structs byte for byte.
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+/* Event kinds, in the order of event.Kind: the index of the kinds switch map
+ * and of the per-kind counters. */
+enum event_kind {
+	VIGIL_KIND_UNKNOWN = 0,
+	VIGIL_KIND_EXEC = 1,
+	VIGIL_KIND_FORK = 2,
+	VIGIL_KIND_EXIT = 3,
+	VIGIL_KIND_OPEN = 4,
+	VIGIL_KIND_CONNECT = 5,
+	VIGIL_NUM_KINDS = 6,
+};
+
+/* Record types: the hdr.type of each record. */
+enum rec_type {
+	VIGIL_REC_EXEC = 1,        /* struct exec_rec, successful exec */
+	VIGIL_REC_EXEC_FAILED = 2, /* struct exec_rec, ret < 0, filename only */
+	VIGIL_REC_FORK = 3,        /* struct fork_rec */
+	VIGIL_REC_EXIT = 4,        /* struct exit_rec */
+	VIGIL_REC_OPEN = 5,        /* struct open_rec */
+	VIGIL_REC_CONNECT = 6,     /* struct connect_rec */
+};
+
+/* The syscall behind an exec or open record. */
+enum syscall_id {
+	VIGIL_SYS_NONE = 0,
+	VIGIL_SYS_EXECVE = 1,
+	VIGIL_SYS_EXECVEAT = 2,
+	VIGIL_SYS_OPEN = 3,
+	VIGIL_SYS_OPENAT = 4,
+	VIGIL_SYS_OPENAT2 = 5,
+	VIGIL_SYS_CREAT = 6,
+	VIGIL_SYS_CONNECT = 7,
+};
+
+/* Bounds of the strings a record carries. */
+enum str_bounds {
+	/* Every string (argv bytes, a path, a user string) is cut at this
+	 * many bytes and flagged truncated: PATH_MAX without its NUL, and
+	 * 2^12 - 1, so the BPF side also uses it as a mask. */
+	VIGIL_STR_MAX = 4095,
+	VIGIL_UNIX_PATH_MAX = 108, /* sizeof(sockaddr_un.sun_path) */
+	VIGIL_COMM_LEN = 16,
+};
+
+/* Exec record flags. */
+enum exec_rec_flags {
+	VIGIL_EXEC_ARGS_TRUNC = 1 << 0,
+	VIGIL_EXEC_FILENAME_TRUNC = 1 << 1,
+	VIGIL_EXEC_EXE_TRUNC = 1 << 2,
+	VIGIL_EXEC_CWD_TRUNC = 1 << 3,
+	/* The executable lives on the internal shmem/hugetlbfs mount and is
+	 * named "memfd:...": it came from memfd_create. */
+	VIGIL_EXEC_EXE_MEMFD = 1 << 4,
+	/* The executable's inode has no links left. */
+	VIGIL_EXEC_EXE_DELETED = 1 << 5,
+};
+
+/* Open record flags. */
+enum open_rec_flags {
+	VIGIL_OPEN_NAME_TRUNC = 1 << 0,
+	VIGIL_OPEN_RAW_TRUNC = 1 << 1,
+	/* Failed open of a relative path: name holds the directory it was
+	 * relative to (the cwd or the dirfd's path), for userspace to join. */
+	VIGIL_OPEN_NAME_IS_DIR = 1 << 2,
+	/* Seen by the file_open hook (LSM or fentry) rather than the open
+	 * syscalls: an open that bypassed them, such as io_uring's
+	 * IORING_OP_OPENAT. ret is 0 and raw is empty. */
+	VIGIL_OPEN_VIA_HOOK = 1 << 3,
+};
+
+/* Common header of every record. */
+struct rec_hdr {
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;  /* cgroup v2 id of the task */
+	__u32 tgid;       /* in the initial pid namespace */
+	__u32 tid;
+	__u16 type;       /* enum rec_type */
+	__u16 size;       /* bytes of the whole record */
+	__u32 cpu;
+};
+
+/* Exec (successful or failed). The string area holds, in this order and
+ * without NULs between them: filename, args (NUL-separated argv), exe path,
+ * cwd. A failed exec carries the filename only. */
+struct exec_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 loginuid;
+	__u32 tty_major;
+	__u32 tty_minor;
+	__u32 flags;     /* enum exec_rec_flags */
+	__u16 syscall;   /* VIGIL_SYS_EXECVE or VIGIL_SYS_EXECVEAT */
+	__u16 filename_len;
+	__u16 args_len;
+	__u16 exe_len;
+	__u16 cwd_len;
+	__u8 pad[6];
+	__u8 comm[VIGIL_COMM_LEN];
+	__u8 data[];
+};
+
+/* A new process (not a new thread). hdr.tgid/tid are the child's; the
+ * parent is the child's real parent, which CLONE_PARENT can make differ
+ * from the forking task. */
+struct fork_rec {
+	struct rec_hdr hdr;
+	__u64 start_boot_ns; /* child's task->start_boottime */
+	__u32 parent_tgid;
+	__u32 parent_tid;    /* the forking thread */
+};
+
+/* The last thread of a thread group exited. */
+struct exit_rec {
+	struct rec_hdr hdr;
+	__u32 exit_code; /* wait status: code << 8 | signal */
+	__u32 pad;
+};
+
+/* An open, emitted at syscall exit. The string area holds raw (the user's
+ * string) then name (the resolved absolute path, or the directory when
+ * VIGIL_OPEN_NAME_IS_DIR is set). */
+struct open_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__u32 flags;     /* O_* as passed (openat2: how.flags) */
+	__u32 mode;
+	__s32 dirfd;
+	__u32 file_type; /* S_IFMT bits of the opened inode, 0 on failure */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum open_rec_flags */
+	__u16 raw_len;
+	__u16 name_len;
+	__u8 data[];
+};
+
+/* A connect, emitted at syscall exit. Addresses are in network byte order
+ * (IPv4 in the first 4 bytes), ports in host byte order. */
+struct connect_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__s32 fd;
+	__u16 family;    /* the socket's family */
+	__u16 sock_type;
+	__u16 proto;
+	__u16 lport;
+	__u16 rport;
+	__u16 unix_len;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u8 unix_path[VIGIL_UNIX_PATH_MAX];
+	__u16 sa_family; /* family of the caller's sockaddr (remote) */
+	__u8 pad[2];
+};
+
+/* Per-CPU, per-kind counters. */
+struct kind_counters {
+	__u64 emitted;
+	__u64 dropped; /* failed ring-buffer reserve/output */
+};
+
+#endif /* VIGIL_EVENTS_H */

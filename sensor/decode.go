@@ -1,0 +1,356 @@
+package sensor
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"unsafe"
+
+	"github.com/vigil-sensor/vigil/bpf"
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// Record types and flags, named once in bpf/events.h.
+const (
+	recExec       = uint16(bpf.VigilRecTypeVIGIL_REC_EXEC)
+	recExecFailed = uint16(bpf.VigilRecTypeVIGIL_REC_EXEC_FAILED)
+	recFork       = uint16(bpf.VigilRecTypeVIGIL_REC_FORK)
+	recExit       = uint16(bpf.VigilRecTypeVIGIL_REC_EXIT)
+	recOpen       = uint16(bpf.VigilRecTypeVIGIL_REC_OPEN)
+	recConnect    = uint16(bpf.VigilRecTypeVIGIL_REC_CONNECT)
+
+	sysExecveat = uint16(bpf.VigilSyscallIdVIGIL_SYS_EXECVEAT)
+	sysOpen     = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN)
+	sysOpenat   = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPENAT)
+	sysOpenat2  = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPENAT2)
+	sysCreat    = uint16(bpf.VigilSyscallIdVIGIL_SYS_CREAT)
+
+	execArgsTrunc     = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_ARGS_TRUNC)
+	execFilenameTrunc = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_FILENAME_TRUNC)
+	execExeTrunc      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_TRUNC)
+	execCwdTrunc      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_CWD_TRUNC)
+	execExeMemfd      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_MEMFD)
+	execExeDeleted    = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_DELETED)
+
+	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
+	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
+	openNameIsDir = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR)
+	openViaHook   = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK)
+
+	unixPathMax = int(bpf.VigilStrBoundsVIGIL_UNIX_PATH_MAX)
+)
+
+// Fixed sizes of the records, from the generated layouts. A record with a
+// string area ends where its flexible array starts (Go pads a struct that
+// ends in a zero-size field, so Sizeof would overstate it).
+const (
+	hdrSize     = int(unsafe.Sizeof(bpf.VigilRecHdr{}))
+	execSize    = int(unsafe.Offsetof(bpf.VigilExecRec{}.Data))
+	forkSize    = int(unsafe.Sizeof(bpf.VigilForkRec{}))
+	exitSize    = int(unsafe.Sizeof(bpf.VigilExitRec{}))
+	openSize    = int(unsafe.Offsetof(bpf.VigilOpenRec{}.Data))
+	connectSize = int(unsafe.Sizeof(bpf.VigilConnectRec{}))
+	// maxRecord bounds a record; the kernel's never exceed its u16 size.
+	maxRecord = 1 << 16
+)
+
+// DecodeReason classifies why a record could not be decoded.
+type DecodeReason uint8
+
+// Decode failure reasons, counted separately in Stats.
+const (
+	// DecodeShort: the record is shorter than its header or fixed part.
+	DecodeShort DecodeReason = iota + 1
+	// DecodeSize: the header's size disagrees with the record's length.
+	DecodeSize
+	// DecodeUnknownType: the header names no known record type.
+	DecodeUnknownType
+	// DecodeStrings: the string lengths overrun the record.
+	DecodeStrings
+	numDecodeReasons
+)
+
+// NumDecodeReasons sizes tables indexed by DecodeReason; index 0 is unused.
+const NumDecodeReasons = int(numDecodeReasons)
+
+var decodeReasonNames = [numDecodeReasons]string{"", "short", "size", "unknown_type", "strings"}
+
+// String returns the reason's metric name.
+func (r DecodeReason) String() string {
+	if r < numDecodeReasons {
+		return decodeReasonNames[r]
+	}
+	return "invalid"
+}
+
+// DecodeError is the error Decode returns for a malformed record.
+type DecodeError struct {
+	Reason DecodeReason
+	// Type is the record type from the header, if the header was readable.
+	Type uint16
+	// Len is the raw record's length.
+	Len int
+}
+
+// Error describes the malformed record.
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("decoding record type %d (%d bytes): %s", e.Type, e.Len, e.Reason)
+}
+
+// Decoder turns raw ring-buffer records into Records. It is pure Go, needs
+// no privileges, checks every length against the record and allocates
+// nothing for open and connect records once its Event's buffers have grown.
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	// BootOffset is added to the kernel's boot-time clock (ns) to give
+	// wall-clock time in ns since the Unix epoch.
+	BootOffset int64
+	// aligned holds a copy of a record whose bytes are not 8-byte aligned.
+	aligned []uint64
+}
+
+// Decode decodes raw into r, reusing r's buffers. On error r is left reset
+// and the error is a *DecodeError.
+func (d *Decoder) Decode(raw []byte, r *Record) error {
+	r.reset()
+	if len(raw) < hdrSize {
+		return &DecodeError{Reason: DecodeShort, Len: len(raw)}
+	}
+	raw = d.align(raw)
+	h := view[bpf.VigilRecHdr](raw)
+	if int(h.Size) != len(raw) {
+		return &DecodeError{Reason: DecodeSize, Type: h.Type, Len: len(raw)}
+	}
+	e := &r.Event
+	e.Time = int64(h.TsBootNs) + d.BootOffset
+	e.CPU = h.Cpu
+	e.PID, e.TID = h.Tgid, h.Tid
+	e.CgroupID = h.CgroupId
+
+	var reason DecodeReason
+	switch h.Type {
+	case recExec, recExecFailed:
+		reason = decodeExec(raw, r, h.Type == recExecFailed)
+	case recFork:
+		reason = decodeFork(raw, r, d.BootOffset)
+	case recExit:
+		reason = decodeExit(raw, r)
+	case recOpen:
+		reason = decodeOpen(raw, r)
+	case recConnect:
+		reason = decodeConnect(raw, r)
+	default:
+		reason = DecodeUnknownType
+	}
+	if reason != 0 {
+		r.reset()
+		return &DecodeError{Reason: reason, Type: h.Type, Len: len(raw)}
+	}
+	return nil
+}
+
+// align returns raw itself when a record type can be viewed in place, or a
+// copy in d's 8-byte aligned buffer.
+func (d *Decoder) align(raw []byte) []byte {
+	if uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%8 == 0 {
+		return raw
+	}
+	if len(raw) > maxRecord {
+		raw = raw[:maxRecord]
+	}
+	words := (len(raw) + 7) / 8
+	if cap(d.aligned) < words {
+		d.aligned = make([]uint64, words, maxRecord/8)
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d.aligned[:words]))), len(raw))
+	copy(buf, raw)
+	return buf
+}
+
+// view returns the record layout T over b. Callers check len(b) against
+// sizeof(T) first; b is 8-byte aligned (Decoder.align), which is the
+// strictest alignment of any generated record type.
+func view[T any](b []byte) *T {
+	return (*T)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// cut splits the next string of length n off the string area data; ok is
+// false when n overruns it.
+func cut(data []byte, n uint16) (piece, rest []byte, ok bool) {
+	if int(n) > len(data) {
+		return nil, nil, false
+	}
+	return data[:n:n], data[n:], true
+}
+
+func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
+	if len(raw) < execSize {
+		return DecodeShort
+	}
+	x := view[bpf.VigilExecRec](raw)
+	e := &r.Event
+	e.Type = event.TypeExecve
+	if x.Syscall == sysExecveat {
+		e.Type = event.TypeExecveat
+	}
+	e.Res = x.Ret
+	f := &r.Exec
+	f.PPID = x.Ppid
+	f.Comm = cstring(x.Comm[:])
+	data := raw[execSize:]
+	var ok bool
+	var filename []byte
+	if filename, data, ok = cut(data, x.FilenameLen); !ok {
+		return DecodeStrings
+	}
+	e.Exec.Filename = append(e.Exec.Filename, filename...)
+	e.Exec.FilenameTruncated = x.Flags&execFilenameTrunc != 0
+	if failed {
+		return 0
+	}
+	if f.Args, data, ok = cut(data, x.ArgsLen); !ok {
+		return DecodeStrings
+	}
+	if f.ExePath, data, ok = cut(data, x.ExeLen); !ok {
+		return DecodeStrings
+	}
+	if f.Cwd, _, ok = cut(data, x.CwdLen); !ok {
+		return DecodeStrings
+	}
+	f.UID, f.GID, f.EUID, f.LoginUID = x.Uid, x.Gid, x.Euid, x.Loginuid
+	if x.TtyMajor != 0 || x.TtyMinor != 0 {
+		f.TTY = encodeTTY(x.TtyMajor, x.TtyMinor)
+	}
+	f.ArgsTruncated = x.Flags&execArgsTrunc != 0
+	f.ExeTruncated = x.Flags&execExeTrunc != 0
+	f.CwdTruncated = x.Flags&execCwdTrunc != 0
+	f.ExeFromMemfd = x.Flags&execExeMemfd != 0
+	f.ExeDeleted = x.Flags&execExeDeleted != 0
+	return 0
+}
+
+// encodeTTY encodes a device number as /proc/<pid>/stat's tty_nr does.
+func encodeTTY(major, minor uint32) uint32 {
+	return minor&0xff | major<<8 | (minor&^0xff)<<12
+}
+
+func decodeFork(raw []byte, r *Record, bootOffset int64) DecodeReason {
+	if len(raw) < forkSize {
+		return DecodeShort
+	}
+	x := view[bpf.VigilForkRec](raw)
+	r.Event.Type = event.TypeClone
+	r.Fork = ForkFacts{
+		ParentPID: x.ParentTgid,
+		ParentTID: x.ParentTid,
+		StartTime: int64(x.StartBootNs) + bootOffset,
+	}
+	return 0
+}
+
+func decodeExit(raw []byte, r *Record) DecodeReason {
+	if len(raw) < exitSize {
+		return DecodeShort
+	}
+	x := view[bpf.VigilExitRec](raw)
+	r.Event.Type = event.TypeProcExit
+	r.Event.Res = int64(x.ExitCode)
+	return 0
+}
+
+func decodeOpen(raw []byte, r *Record) DecodeReason {
+	if len(raw) < openSize {
+		return DecodeShort
+	}
+	x := view[bpf.VigilOpenRec](raw)
+	e := &r.Event
+	switch x.Syscall {
+	case sysOpen:
+		e.Type = event.TypeOpen
+	case sysOpenat2:
+		e.Type = event.TypeOpenat2
+	case sysCreat:
+		e.Type = event.TypeCreat
+	default:
+		e.Type = event.TypeOpenat
+	}
+	e.Res = x.Ret
+	o := &e.Open
+	o.Flags, o.Mode, o.DirFD, o.FileType = x.Flags, x.Mode, x.Dirfd, x.FileType
+	o.RawTruncated = x.Rflags&openRawTrunc != 0
+	o.NameTruncated = x.Rflags&openNameTrunc != 0
+	o.ViaHook = x.Rflags&openViaHook != 0
+	data := raw[openSize:]
+	rawName, data, ok := cut(data, x.RawLen)
+	if !ok {
+		return DecodeStrings
+	}
+	name, _, ok := cut(data, x.NameLen)
+	if !ok {
+		return DecodeStrings
+	}
+	o.Raw = append(o.Raw, rawName...)
+	switch {
+	case x.Rflags&openNameIsDir != 0:
+		r.openDir = name
+		r.openJoin = true
+	case len(name) == 0 && len(rawName) > 0:
+		// Failed absolute open, or a file without a path (pipes and
+		// sockets reopened through /proc): the caller's string it is.
+		r.openJoin = true
+	default:
+		o.Name = append(o.Name, name...)
+	}
+	return 0
+}
+
+func decodeConnect(raw []byte, r *Record) DecodeReason {
+	if len(raw) < connectSize {
+		return DecodeShort
+	}
+	x := view[bpf.VigilConnectRec](raw)
+	e := &r.Event
+	e.Type = event.TypeConnect
+	e.Res = x.Ret
+	c := &e.Connect
+	c.FD = x.Fd
+	c.Family = x.Family
+	c.SockType = x.SockType
+	c.Proto = uint8(x.Proto)
+	switch x.Family {
+	case event.AFInet:
+		if a := netip.AddrFrom4([4]byte(x.Laddr[:4])); x.Lport != 0 || !a.IsUnspecified() {
+			c.Local = netip.AddrPortFrom(a, x.Lport)
+		}
+	case event.AFInet6:
+		if a := netip.AddrFrom16(x.Laddr); x.Lport != 0 || !a.IsUnspecified() {
+			c.Local = netip.AddrPortFrom(a, x.Lport)
+		}
+	}
+	switch x.SaFamily {
+	case event.AFInet:
+		c.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(x.Raddr[:4])), x.Rport)
+	case event.AFInet6:
+		c.Remote = netip.AddrPortFrom(netip.AddrFrom16(x.Raddr), x.Rport)
+	case event.AFUnix:
+		n := min(int(x.UnixLen), unixPathMax)
+		p := x.UnixPath[:n]
+		if n > 0 && p[0] == 0 {
+			// Abstract name: shown with a leading '@', as ss and Falco do;
+			// its length is the address length, NULs included.
+			c.UnixPath = append(c.UnixPath, '@')
+			c.UnixPath = append(c.UnixPath, p[1:]...)
+		} else {
+			c.UnixPath = append(c.UnixPath, cstring(p)...)
+		}
+	}
+	return 0
+}
+
+// cstring returns b up to its first NUL.
+func cstring(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}

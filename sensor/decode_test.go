@@ -1,0 +1,396 @@
+package sensor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/vigil-sensor/vigil/bpf"
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// encode builds a raw record the way the kernel lays it out: the fixed part
+// from a generated type, then the strings, with hdr.size patched to the
+// total.
+func encode(t testing.TB, fixed any, strs ...[]byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := binary.Write(&b, binary.LittleEndian, fixed); err != nil {
+		t.Fatalf("encoding %T: %v", fixed, err)
+	}
+	for _, s := range strs {
+		b.Write(s)
+	}
+	raw := b.Bytes()
+	binary.LittleEndian.PutUint16(raw[unsafe.Offsetof(bpf.VigilRecHdr{}.Size):], uint16(len(raw)))
+	return raw
+}
+
+func hdr(typ uint16) bpf.VigilRecHdr {
+	return bpf.VigilRecHdr{TsBootNs: 5_000_000_000, CgroupId: 77, Tgid: 100, Tid: 101, Type: typ, Cpu: 1}
+}
+
+// TestLayouts checks that the generated types have no implicit padding, so
+// the packed encoding above and the kernel's C layout agree, and that the
+// fixed sizes the decoder uses are the C sizes.
+func TestLayouts(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want int
+	}{
+		{bpf.VigilRecHdr{}, hdrSize},
+		{bpf.VigilExecRec{}, execSize},
+		{bpf.VigilForkRec{}, forkSize},
+		{bpf.VigilExitRec{}, exitSize},
+		{bpf.VigilOpenRec{}, openSize},
+		{bpf.VigilConnectRec{}, connectSize},
+	} {
+		if got := binary.Size(tc.v); got != tc.want {
+			t.Errorf("%T: packed size %d, decoder uses %d", tc.v, got, tc.want)
+		}
+	}
+	if execSize%8 != 0 || openSize%8 != 0 {
+		t.Errorf("string areas must start 8-byte aligned: exec %d, open %d", execSize, openSize)
+	}
+}
+
+const bootOff = 1_700_000_000_000_000_000
+
+func decode(t testing.TB, raw []byte) *Record {
+	t.Helper()
+	d := Decoder{BootOffset: bootOff}
+	var r Record
+	if err := d.Decode(raw, &r); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	return &r
+}
+
+func TestDecodeHeader(t *testing.T) {
+	r := decode(t, encode(t, bpf.VigilExitRec{Hdr: hdr(recExit), ExitCode: 3 << 8}))
+	e := r.Event
+	if e.Time != bootOff+5_000_000_000 || e.CPU != 1 || e.PID != 100 || e.TID != 101 || e.CgroupID != 77 {
+		t.Errorf("header fields: %+v", e)
+	}
+	if e.Type != event.TypeProcExit || e.Res != 3<<8 {
+		t.Errorf("exit: type %v res %d", e.Type, e.Res)
+	}
+}
+
+func TestDecodeOpen(t *testing.T) {
+	raw := []byte("sub/../file\n\"q'\xff")
+	name := []byte("/tmp/x/file\n\"q'\xff")
+	for _, tc := range []struct {
+		sys  uint16
+		want event.Type
+	}{
+		{sysOpen, event.TypeOpen},
+		{sysOpenat, event.TypeOpenat},
+		{sysOpenat2, event.TypeOpenat2},
+		{sysCreat, event.TypeCreat},
+	} {
+		rec := bpf.VigilOpenRec{
+			Hdr: hdr(recOpen), Ret: 3, Flags: 0o100101, Mode: 0o640, Dirfd: -100, FileType: 0o100000,
+			Syscall: tc.sys, Rflags: openNameTrunc, RawLen: uint16(len(raw)), NameLen: uint16(len(name)),
+		}
+		r := decode(t, encode(t, rec, raw, name))
+		o := r.Event.Open
+		if r.Event.Type != tc.want || r.Event.Res != 3 {
+			t.Errorf("syscall %d: type %v res %d", tc.sys, r.Event.Type, r.Event.Res)
+		}
+		if o.Flags != 0o100101 || o.Mode != 0o640 || o.DirFD != -100 || o.FileType != 0o100000 {
+			t.Errorf("open fields: %+v", o)
+		}
+		if !bytes.Equal(o.Raw, raw) || !bytes.Equal(o.Name, name) {
+			t.Errorf("strings: raw %q name %q", o.Raw, o.Name)
+		}
+		if !o.NameTruncated || o.RawTruncated || o.ViaHook || r.openJoin {
+			t.Errorf("flags: %+v join %v", o, r.openJoin)
+		}
+	}
+}
+
+func TestDecodeOpenFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		rflags        uint16
+		raw, kname    string
+		cwd           string
+		want          string
+		wantRawTrunc  bool
+		wantNameTrunc bool
+	}{
+		{name: "relative, dir from kernel", rflags: openNameIsDir, raw: "a/./b/../c", kname: "/srv/d", cwd: "/elsewhere", want: "/srv/d/a/c"},
+		{name: "relative, no dir from kernel", rflags: openNameIsDir, raw: "x//y", cwd: "/home/u", want: "/home/u/x/y"},
+		{name: "absolute", raw: "/etc/../etc//shadow", want: "/etc/shadow"},
+		{name: "dotdot above root", raw: "/../../x", want: "/x"},
+		{name: "relative, nothing known", rflags: openNameIsDir, raw: "rel/p", want: "rel/p"},
+		{name: "truncated raw", rflags: openNameIsDir | openRawTrunc, raw: "t", kname: "/", want: "/t", wantRawTrunc: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: -2, Syscall: sysOpenat, Dirfd: -100, Rflags: tc.rflags,
+				RawLen: uint16(len(tc.raw)), NameLen: uint16(len(tc.kname))}
+			r := decode(t, encode(t, rec, []byte(tc.raw), []byte(tc.kname)))
+			tab := NewProcessTable(TableConfig{ProcRoot: t.TempDir()})
+			tab.insert(&event.Process{PID: 100, Cwd: tc.cwd})
+			tab.Apply(r)
+			o := r.Event.Open
+			if string(o.Name) != tc.want || string(o.Raw) != tc.raw || r.Event.Res != -2 {
+				t.Errorf("got name %q raw %q res %d, want name %q", o.Name, o.Raw, r.Event.Res, tc.want)
+			}
+			if o.RawTruncated != tc.wantRawTrunc || o.NameTruncated != tc.wantNameTrunc {
+				t.Errorf("truncation flags: %+v", o)
+			}
+		})
+	}
+}
+
+func TestDecodeOpenViaHook(t *testing.T) {
+	name := []byte("/srv/data")
+	rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Syscall: sysOpenat, Rflags: openViaHook, NameLen: uint16(len(name)), FileType: 0o40000}
+	r := decode(t, encode(t, rec, name))
+	if !r.Event.Open.ViaHook || r.Event.Type != event.TypeOpenat || string(r.Event.Open.Name) != "/srv/data" || len(r.Event.Open.Raw) != 0 {
+		t.Errorf("hook open: %+v", r.Event.Open)
+	}
+}
+
+func TestDecodeExec(t *testing.T) {
+	filename := []byte("/dev/fd/3")
+	args := []byte("prog\x00-a\x00b c\x00")
+	exe := []byte("/memfd:payload")
+	cwd := []byte("/root")
+	rec := bpf.VigilExecRec{
+		Hdr: hdr(recExec), Ppid: 1, Uid: 1000, Gid: 1001, Euid: 0, Loginuid: 1000, TtyMajor: 136, TtyMinor: 300,
+		Flags:   execArgsTrunc | execExeMemfd | execExeDeleted | execCwdTrunc,
+		Syscall: sysExecveat, FilenameLen: uint16(len(filename)), ArgsLen: uint16(len(args)),
+		ExeLen: uint16(len(exe)), CwdLen: uint16(len(cwd)),
+	}
+	copy(rec.Comm[:], "prog")
+	r := decode(t, encode(t, rec, filename, args, exe, cwd))
+	if r.Event.Type != event.TypeExecveat || r.Event.Res != 0 || string(r.Event.Exec.Filename) != "/dev/fd/3" {
+		t.Errorf("event: %+v", r.Event)
+	}
+	want := ExecFacts{
+		PPID: 1, UID: 1000, GID: 1001, EUID: 0, LoginUID: 1000, TTY: 136<<8 | 300&0xff | (300&^0xff)<<12,
+		Comm: []byte("prog"), Args: args, ExePath: exe, Cwd: cwd,
+		ArgsTruncated: true, CwdTruncated: true, ExeFromMemfd: true, ExeDeleted: true,
+	}
+	if !reflect.DeepEqual(r.Exec, want) {
+		t.Errorf("facts:\n got %+v\nwant %+v", r.Exec, want)
+	}
+
+	tab := NewProcessTable(TableConfig{ProcRoot: t.TempDir()})
+	tab.insert(&event.Process{PID: 1, Name: "init"})
+	tab.Apply(r)
+	p := r.Event.Proc
+	if p.Name != "prog" || p.Exe != "prog" || p.Args != "-a b c" || p.Cmdline != "prog -a b c" || p.ExePath != "/memfd:payload" ||
+		!p.ExeFromMemfd || p.ExeDeleted || !p.ArgsTruncated || p.Cwd != "/root" || p.Parent == nil || p.Parent.Name != "init" ||
+		p.StartTime != r.Event.Time || p.CgroupID != 77 {
+		t.Errorf("process: %+v", p)
+	}
+}
+
+func TestDecodeExecFailed(t *testing.T) {
+	filename := []byte("/nope")
+	rec := bpf.VigilExecRec{Hdr: hdr(recExecFailed), Ret: -2, Ppid: 9, Syscall: 1, FilenameLen: uint16(len(filename)), ArgsLen: 99}
+	r := decode(t, encode(t, rec, filename))
+	if r.Event.Type != event.TypeExecve || r.Event.Res != -2 || string(r.Event.Exec.Filename) != "/nope" || r.Exec.PPID != 9 {
+		t.Errorf("failed exec: %+v facts %+v", r.Event, r.Exec)
+	}
+}
+
+func TestDecodeFork(t *testing.T) {
+	r := decode(t, encode(t, bpf.VigilForkRec{Hdr: hdr(recFork), StartBootNs: 42, ParentTgid: 7, ParentTid: 8}))
+	if r.Event.Type != event.TypeClone || r.Fork != (ForkFacts{ParentPID: 7, ParentTID: 8, StartTime: bootOff + 42}) {
+		t.Errorf("fork: %+v %+v", r.Event, r.Fork)
+	}
+}
+
+func TestDecodeConnect(t *testing.T) {
+	v4 := func(a string) (b [16]byte) {
+		ip := netip.MustParseAddr(a).As4()
+		copy(b[:], ip[:])
+		return b
+	}
+	v6 := func(a string) [16]byte { return netip.MustParseAddr(a).As16() }
+	path := func(s string) (b [108]uint8) {
+		copy(b[:], s)
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		rec  bpf.VigilConnectRec
+		want event.Connect
+	}{{
+		name: "tcp4",
+		rec: bpf.VigilConnectRec{Ret: -115, Fd: 3, Family: event.AFInet, SaFamily: event.AFInet, SockType: 1, Proto: 6,
+			Laddr: v4("127.0.0.1"), Lport: 40000, Raddr: v4("198.18.0.2"), Rport: 8080},
+		want: event.Connect{FD: 3, Family: event.AFInet, SockType: 1, Proto: 6,
+			Local: netip.MustParseAddrPort("127.0.0.1:40000"), Remote: netip.MustParseAddrPort("198.18.0.2:8080")},
+	}, {
+		name: "udp6, unbound local",
+		rec:  bpf.VigilConnectRec{Fd: 4, Family: event.AFInet6, SaFamily: event.AFInet6, SockType: 2, Proto: 17, Raddr: v6("::1"), Rport: 53},
+		want: event.Connect{FD: 4, Family: event.AFInet6, SockType: 2, Proto: 17, Remote: netip.MustParseAddrPort("[::1]:53")},
+	}, {
+		name: "unix path",
+		rec:  bpf.VigilConnectRec{Fd: 5, Family: event.AFUnix, SaFamily: event.AFUnix, SockType: 1, UnixLen: 14, UnixPath: path("/run/x.sock\x00\x00\x00")},
+		want: event.Connect{FD: 5, Family: event.AFUnix, SockType: 1, UnixPath: []byte("/run/x.sock")},
+	}, {
+		name: "unix abstract",
+		rec:  bpf.VigilConnectRec{Fd: 6, Family: event.AFUnix, SaFamily: event.AFUnix, SockType: 2, UnixLen: 5, UnixPath: path("\x00ab\x00c")},
+		want: event.Connect{FD: 6, Family: event.AFUnix, SockType: 2, UnixPath: []byte("@ab\x00c")},
+	}, {
+		name: "bad unix length is capped",
+		rec:  bpf.VigilConnectRec{Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 500, UnixPath: path("/p")},
+		want: event.Connect{Family: event.AFUnix, UnixPath: []byte("/p")},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rec.Hdr = hdr(recConnect)
+			r := decode(t, encode(t, tc.rec))
+			got := r.Event.Connect
+			if got.UnixPath == nil && tc.want.UnixPath == nil {
+				got.UnixPath = nil
+			}
+			if r.Event.Type != event.TypeConnect || r.Event.Res != tc.rec.Ret || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("connect:\n got %+v res %d\nwant %+v", got, r.Event.Res, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	open := encode(t, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 2, NameLen: 2}, []byte("ab"), []byte("cd"))
+	overrun := bytes.Clone(open)
+	binary.LittleEndian.PutUint16(overrun[unsafe.Offsetof(bpf.VigilOpenRec{}.NameLen):], 3)
+	unknown := encode(t, bpf.VigilExitRec{Hdr: hdr(99)})
+	shortFixed := encode(t, hdr(recConnect))
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		want DecodeReason
+	}{
+		{"empty", nil, DecodeShort},
+		{"short header", open[:hdrSize-1], DecodeShort},
+		{"size larger than record", open[:len(open)-1], DecodeSize},
+		{"size smaller than record", append(bytes.Clone(open), 0), DecodeSize},
+		{"strings overrun", overrun, DecodeStrings},
+		{"unknown type", unknown, DecodeUnknownType},
+		{"fixed part missing", shortFixed, DecodeShort},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d Decoder
+			var r Record
+			r.Event.PID = 5
+			err := d.Decode(tc.raw, &r)
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason != tc.want {
+				t.Fatalf("got %v, want reason %v", err, tc.want)
+			}
+			if r.Event.PID != 0 || r.Event.Type != event.TypeUnknown {
+				t.Errorf("record not reset after error: %+v", r.Event)
+			}
+		})
+	}
+}
+
+// TestDecodeMisaligned decodes a record whose bytes do not start on an
+// 8-byte boundary, as a fuzzer or a caller's sub-slice may give.
+func TestDecodeMisaligned(t *testing.T) {
+	raw := encode(t, bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: 4, RawLen: 2}, []byte("/x"))
+	buf := make([]byte, len(raw)+1)
+	copy(buf[1:], raw)
+	r := decode(t, buf[1:])
+	if r.Event.Res != 4 || string(r.Event.Open.Raw) != "/x" {
+		t.Errorf("misaligned: %+v", r.Event)
+	}
+}
+
+// TestDecodeReuse checks that a reused Record keeps nothing of the last one.
+func TestDecodeReuse(t *testing.T) {
+	var d Decoder
+	var r Record
+	long := encode(t, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 6, NameLen: 6, Rflags: openRawTrunc}, []byte("/aaaaa"), []byte("/bbbbb"))
+	short := encode(t, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 2, UnixPath: [108]uint8{'/', 'u'}})
+	for _, raw := range [][]byte{long, short, long} {
+		if err := d.Decode(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Decode(short, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Event.Open.Name) != 0 || len(r.Event.Open.Raw) != 0 || r.Event.Open.RawTruncated || string(r.Event.Connect.UnixPath) != "/u" {
+		t.Errorf("stale fields: %+v", r.Event)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 2, NameLen: 2, Rflags: openNameIsDir}, []byte("ab"), []byte("/d")))
+	f.Add(encode(f, bpf.VigilExecRec{Hdr: hdr(recExec), FilenameLen: 1, ArgsLen: 2, ExeLen: 1, CwdLen: 1}, []byte("f"), []byte("a\x00"), []byte("e"), []byte("c")))
+	f.Add(encode(f, bpf.VigilExecRec{Hdr: hdr(recExecFailed), Ret: -2, FilenameLen: 1}, []byte("f")))
+	f.Add(encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 1}))
+	f.Add(encode(f, bpf.VigilForkRec{Hdr: hdr(recFork)}))
+	f.Add(encode(f, bpf.VigilExitRec{Hdr: hdr(recExit)}))
+	tab := NewProcessTable(TableConfig{ProcRoot: f.TempDir(), MaxProcesses: 16})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var d Decoder
+		var r Record
+		if err := d.Decode(raw, &r); err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason == 0 || de.Reason >= numDecodeReasons {
+				t.Fatalf("error without a reason: %v", err)
+			}
+			return
+		}
+		if n := len(r.Event.Open.Raw) + len(r.Event.Open.Name) + len(r.Event.Exec.Filename) + len(r.Exec.Args); n > len(raw) {
+			t.Fatalf("decoded %d string bytes from a %d-byte record", n, len(raw))
+		}
+		tab.Apply(&r)
+		if r.Event.Proc == nil {
+			t.Fatal("Apply left Proc nil")
+		}
+		tab.Release(&r)
+	})
+}
+
+func TestAppendJoin(t *testing.T) {
+	for _, tc := range []struct{ dir, rel, want string }{
+		{"/a/b", "c", "/a/b/c"},
+		{"/a/b", "../c", "/a/c"},
+		{"/a/b", "../../../c", "/c"},
+		{"/", "c/", "/c"},
+		{"/a", ".", "/a"},
+		{"/a", "./..", "/"},
+		{"/a//b/", "c//d/./e/..", "/a/b/c/d"},
+		{"/a", "/abs/../x", "/x"},
+		{"", "rel", "rel"},
+		{"rel-dir", "x", "x"},
+		{"/d", "..a/.b/...", "/d/..a/.b/..."},
+		{"/d", "", "/d"},
+	} {
+		buf := []byte("keep:")
+		got := appendJoin(buf, []byte(tc.dir), []byte(tc.rel))
+		if string(got) != "keep:"+tc.want {
+			t.Errorf("appendJoin(%q, %q) = %q, want %q", tc.dir, tc.rel, got[5:], tc.want)
+		}
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	for _, tc := range []struct{ argv, exe, args string }{
+		{"sh\x00-c\x00echo hi\x00", "sh", "-c echo hi"},
+		{"sh\x00", "sh", ""},
+		{"", "", ""},
+		{"a\x00b\x00tru", "a", "b tru"},
+		{"a\x00\x00b\x00", "a", " b"},
+	} {
+		exe, args := splitArgs([]byte(tc.argv))
+		if exe != tc.exe || args != tc.args {
+			t.Errorf("splitArgs(%q) = %q, %q; want %q, %q", tc.argv, exe, args, tc.exe, tc.args)
+		}
+	}
+}

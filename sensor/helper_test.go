@@ -1,0 +1,190 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// helperEnv selects a helper mode: the test binary, re-executed with it set,
+// does one thing in a child process and exits. The privileged tests need
+// children because the sensor filters out its own process, and re-executing
+// the test binary keeps them free of any tool (the kernel-matrix VMs have
+// only busybox).
+const helperEnv = "VIGIL_SENSOR_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode, os.Args[1:]))
+	}
+	code := m.Run()
+	closeHarness()
+	os.Exit(code)
+}
+
+// runHelper runs a helper mode and returns the exit code. Results of
+// syscalls are printed one per line as "res=N" (a negative errno on error).
+func runHelper(mode string, args []string) int {
+	switch mode {
+	case "exit":
+		if len(args) > 0 {
+			code, _ := strconv.Atoi(args[0])
+			return code
+		}
+		return 0
+	case "open":
+		for _, op := range args {
+			fmt.Printf("res=%d\n", helperOpen(op))
+		}
+		return 0
+	case "connect":
+		fmt.Printf("res=%d\n", helperConnect(args[0], args[1], args[2] == "nonblock"))
+		return 0
+	case "execfail":
+		err := syscall.Exec(args[0], args, os.Environ())
+		fmt.Printf("res=%d\n", errnoRes(err))
+		return 3
+	case "memfd":
+		fmt.Fprintln(os.Stderr, helperMemfdExec())
+		return 3
+	case "probe":
+		s, err := New(Config{})
+		if err == nil {
+			s.Close()
+			fmt.Println("probe=ok")
+			return 0
+		}
+		fmt.Printf("privileges=%v\n%v\n", errors.Is(err, ErrPrivileges), err)
+		return 0
+	case "uring":
+		res, err := uringOpenat(args[0], unix.O_RDONLY|unix.O_CLOEXEC)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		fmt.Printf("res=%d\n", res)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
+	return 2
+}
+
+func errnoRes(err error) int {
+	if err == nil {
+		return 0
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		return -int(errno)
+	}
+	return -1000
+}
+
+// helperOpen runs one open described as "op:path" (or "dirfd:dir:rel") and
+// returns the fd or -errno. Files it opens stay open until exit.
+func helperOpen(op string) int {
+	kind, path, _ := strings.Cut(op, ":")
+	var (
+		fd  int
+		err error
+	)
+	switch kind {
+	case "openat":
+		fd, err = unix.Openat(unix.AT_FDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	case "openat-creat":
+		fd, err = unix.Openat(unix.AT_FDCWD, path, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o640)
+	case "openat2":
+		fd, err = unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_DIRECTORY})
+	case "open":
+		fd, err = rawOpen(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	case "creat":
+		fd, err = rawCreat(path, 0o600)
+	case "dirfd":
+		dir, rel, _ := strings.Cut(path, ":")
+		var dfd int
+		if dfd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			fd, err = unix.Openat(dfd, rel, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
+	default:
+		return -1000
+	}
+	if err != nil {
+		return errnoRes(err)
+	}
+	return fd
+}
+
+// helperConnect connects a new socket to addr ("tcp4", "tcp6", "udp4" or
+// "unix") and returns 0 or -errno.
+func helperConnect(network, addr string, nonblock bool) int {
+	typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
+	if strings.HasPrefix(network, "udp") {
+		typ = unix.SOCK_DGRAM | unix.SOCK_CLOEXEC
+	}
+	if nonblock {
+		typ |= unix.SOCK_NONBLOCK
+	}
+	var (
+		family int
+		sa     unix.Sockaddr
+	)
+	switch network {
+	case "unix":
+		family, sa = unix.AF_UNIX, &unix.SockaddrUnix{Name: addr}
+	default:
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return -1000
+		}
+		if ap.Addr().Is4() {
+			family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+		} else {
+			family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		}
+	}
+	fd, err := unix.Socket(family, typ, 0)
+	if err != nil {
+		return -1000
+	}
+	return errnoRes(unix.Connect(fd, sa))
+}
+
+// helperMemfdExec copies the test binary into a memfd and executes it with
+// execveat(AT_EMPTY_PATH), as fileless malware does; the new image runs
+// helper mode "exit". It returns only on error.
+func helperMemfdExec() error {
+	fd, err := unix.MemfdCreate("vigil-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("memfd_create: %w", err)
+	}
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(os.NewFile(uintptr(fd), "memfd"), self); err != nil {
+		return fmt.Errorf("copying the binary: %w", err)
+	}
+	argv, err := syscall.SlicePtrFromStrings([]string{"vigil-memfd", "from-memfd"})
+	if err != nil {
+		return err
+	}
+	envv, err := syscall.SlicePtrFromStrings([]string{helperEnv + "=exit"})
+	if err != nil {
+		return err
+	}
+	empty, err := syscall.BytePtrFromString("")
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
+	return fmt.Errorf("execveat: %w", errno)
+}

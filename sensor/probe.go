@@ -1,0 +1,183 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Requirements the start-up probe checks. New's error wraps one of them in a
+// *ProbeError, so callers can test with errors.Is and print the explanation.
+var (
+	ErrPrivileges = errors.New("missing privileges")
+	ErrMemlock    = errors.New("memlock rlimit")
+	ErrNoBTF      = errors.New("no kernel BTF")
+	ErrNoRingBuf  = errors.New("no BPF ring buffer")
+	ErrNoTracefs  = errors.New("no tracefs")
+	ErrNoHook     = errors.New("missing kernel hook")
+)
+
+// ProbeError says which requirement the machine misses and what to do.
+type ProbeError struct {
+	// Missing is one of the Err* requirements above.
+	Missing error
+	// Hint explains the requirement and the fix, for a person.
+	Hint string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error names the requirement, the explanation and the cause.
+func (e *ProbeError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v: %s: %v", e.Missing, e.Hint, e.Err)
+	}
+	return fmt.Sprintf("%v: %s", e.Missing, e.Hint)
+}
+
+// Unwrap returns the requirement and the underlying error.
+func (e *ProbeError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Missing, e.Err}
+	}
+	return []error{e.Missing}
+}
+
+// Mount points the sensor relies on.
+const (
+	btfPath     = "/sys/kernel/btf/vmlinux"
+	tracefsPath = "/sys/kernel/tracing"
+	debugfsPath = "/sys/kernel/debug/tracing"
+	bpffsPath   = "/sys/fs/bpf"
+)
+
+// probe checks, in order, everything the baseline programs need, fixing what
+// it can (memlock rlimit, an unmounted tracefs). It returns the tracefs
+// events directory.
+func probe(log *slog.Logger) (string, error) {
+	if err := probePrivileges(); err != nil {
+		return "", err
+	}
+	if err := removeMemlock(); err != nil {
+		return "", &ProbeError{Missing: ErrMemlock, Hint: "cannot lift RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF maps to (run as root or raise it with ulimit -l unlimited)", Err: err}
+	}
+	if _, err := os.Stat(btfPath); err != nil {
+		return "", &ProbeError{Missing: ErrNoBTF, Hint: btfPath + " is missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y (vigil's programs are CO-RE)", Err: err}
+	}
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		return "", &ProbeError{Missing: ErrNoBTF, Hint: "cannot parse " + btfPath, Err: err}
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return "", &ProbeError{Missing: ErrNoRingBuf, Hint: "the kernel lacks BPF_MAP_TYPE_RINGBUF (Linux 5.8 or later is required)", Err: err}
+	}
+	events, err := tracefsEvents(log)
+	if err != nil {
+		return "", err
+	}
+	if !isMounted(bpffsPath, unix.BPF_FS_MAGIC) {
+		log.Debug("bpffs is not mounted; vigil pins nothing, so it does not need it", "path", bpffsPath)
+	}
+	return events, nil
+}
+
+// removeMemlock lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF
+// maps to. Lifting it outright also keeps the loader from blaming the limit
+// for unrelated EPERMs; without CAP_SYS_RESOURCE it is left alone where the
+// kernel accounts BPF memory to the memory cgroup instead.
+func removeMemlock() error {
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf) == nil {
+		return nil
+	}
+	return rlimit.RemoveMemlock()
+}
+
+// probePrivileges checks for CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON
+// (loading tracing programs and opening tracepoint perf events).
+func probePrivileges() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return &ProbeError{Missing: ErrPrivileges, Hint: "cannot read the process capabilities", Err: err}
+	}
+	has := func(c int) bool { return data[c/32].Effective&(1<<(uint(c)%32)) != 0 }
+	if has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON)) {
+		return nil
+	}
+	return &ProbeError{Missing: ErrPrivileges, Hint: fmt.Sprintf("loading and attaching tracing programs needs root, or CAP_BPF and CAP_PERFMON (euid %d)", os.Geteuid())}
+}
+
+// tracefsEvents returns the tracefs events directory, mounting tracefs at
+// /sys/kernel/tracing when it is not mounted anywhere. Syscall tracepoints
+// are attached by their tracefs id.
+func tracefsEvents(log *slog.Logger) (string, error) {
+	for _, dir := range []string{tracefsPath, debugfsPath} {
+		if isMounted(dir, unix.TRACEFS_MAGIC) {
+			return filepath.Join(dir, "events"), nil
+		}
+	}
+	if err := unix.Mount("tracefs", tracefsPath, "tracefs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return "", &ProbeError{Missing: ErrNoTracefs, Hint: "tracefs is not mounted and mounting it failed; mount it with `mount -t tracefs nodev " + tracefsPath + "` (CONFIG_TRACING)", Err: err}
+	}
+	log.Info("mounted tracefs", "path", tracefsPath)
+	return filepath.Join(tracefsPath, "events"), nil
+}
+
+func isMounted(dir string, magic int64) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && int64(st.Type) == magic
+}
+
+// haveTracepoint reports whether tracefs lists group/name.
+func haveTracepoint(events, group, name string) bool {
+	_, err := os.Stat(filepath.Join(events, group, name, "id"))
+	return err == nil
+}
+
+// probeFileOpenHook tells whether a hook program of the given kind loads and
+// attaches on this kernel, with a program that does nothing. fentry needs
+// BPF trampolines; lsm also needs "bpf" in the active LSM list.
+func probeFileOpenHook(kind string) error {
+	spec := &ebpf.ProgramSpec{
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.LoadImm(asm.R0, 0, asm.DWord), asm.Return()},
+	}
+	switch kind {
+	case FileOpenHookFentry:
+		spec.Type, spec.AttachType, spec.AttachTo = ebpf.Tracing, ebpf.AttachTraceFEntry, "security_file_open"
+	case FileOpenHookLSM:
+		spec.Type, spec.AttachType, spec.AttachTo = ebpf.LSM, ebpf.AttachLSMMac, "file_open"
+	default:
+		return fmt.Errorf("unknown hook kind %q", kind)
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if errors.Is(err, unix.EPERM) {
+		// Refused before the verifier ran (the loader then blames the
+		// memlock limit, which probe has already lifted).
+		return fmt.Errorf("loading probe program: the kernel refuses %s programs: %w", kind, unix.EPERM)
+	}
+	if err != nil {
+		return fmt.Errorf("loading probe program: %w", err)
+	}
+	defer prog.Close()
+	var l link.Link
+	if kind == FileOpenHookLSM {
+		l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+	} else {
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+	}
+	if err != nil {
+		return fmt.Errorf("attaching probe program: %w", err)
+	}
+	return l.Close()
+}

@@ -1,0 +1,215 @@
+package sensor
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// rootCgroupID is the id of a cgroup v2 hierarchy's root (its kernfs node).
+const rootCgroupID = 1
+
+// userHZ is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on every
+// architecture's user ABI.
+const userHZ = 100
+
+// procfs reads processes from /proc for the seed and for table misses.
+type procfs struct {
+	root       string
+	cgroupRoot string
+	bootOffset int64
+}
+
+// scan reads every process in /proc, oldest first.
+func (fs procfs) scan(users *userDB) ([]*event.Process, error) {
+	ents, err := os.ReadDir(fs.root)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", fs.root, err)
+	}
+	out := make([]*event.Process, 0, len(ents))
+	for _, de := range ents {
+		pid, err := strconv.ParseUint(de.Name(), 10, 32)
+		if err != nil || pid == 0 {
+			continue
+		}
+		// A process may exit between the listing and the read.
+		if p, ok := fs.read(uint32(pid), users); ok {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *event.Process) int { return cmp.Compare(a.StartTime, b.StartTime) })
+	return out, nil
+}
+
+// read builds a Process from /proc/<pid>; ok is false when it is gone.
+func (fs procfs) read(pid uint32, users *userDB) (*event.Process, bool) {
+	dir := filepath.Join(fs.root, strconv.FormatUint(uint64(pid), 10))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return nil, false
+	}
+	p := &event.Process{PID: pid}
+	if !parseStat(stat, p, fs.bootOffset) {
+		return nil, false
+	}
+	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+		parseStatus(status, p)
+	}
+	p.LoginUID = ^uint32(0)
+	if b, err := os.ReadFile(filepath.Join(dir, "loginuid")); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			p.LoginUID = uint32(v)
+		}
+	}
+	if argv, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+		p.Exe, p.Args = splitArgs(argv)
+	}
+	p.Cmdline = cmdline(p.Name, p.Args)
+	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+		if s, ok := strings.CutSuffix(exe, " (deleted)"); ok {
+			exe = s
+			p.ExeDeleted = true
+		}
+		if strings.HasPrefix(exe, "/memfd:") {
+			p.ExeFromMemfd = true
+			p.ExeDeleted = false
+		}
+		p.ExePath = exe
+	}
+	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
+		p.Cwd = cwd
+	}
+	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+		p.CgroupID = fs.cgroupID(cg)
+	}
+	p.UserName = users.nameNow(p.UID)
+	return p, true
+}
+
+// parseStat reads comm, ppid, tty_nr and starttime from /proc/<pid>/stat.
+func parseStat(b []byte, p *event.Process, bootOffset int64) bool {
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open || end+2 > len(b) {
+		return false
+	}
+	p.Name = string(b[open+1 : end])
+	// Fields after the comm start at field 3 (state).
+	f := strings.Fields(string(b[end+2:]))
+	const ppid, ttyNr, startTime = 4 - 3, 7 - 3, 22 - 3
+	if len(f) <= startTime {
+		return false
+	}
+	if v, err := strconv.ParseUint(f[ppid], 10, 32); err == nil {
+		p.PPID = uint32(v)
+	}
+	if v, err := strconv.ParseInt(f[ttyNr], 10, 64); err == nil {
+		p.TTY = uint32(v)
+	}
+	if v, err := strconv.ParseUint(f[startTime], 10, 64); err == nil {
+		p.StartTime = int64(v)*(1e9/userHZ) + bootOffset
+	}
+	return true
+}
+
+// parseStatus reads the real and effective uid and the real gid.
+func parseStatus(b []byte, p *event.Process) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "Uid" && key != "Gid") {
+			continue
+		}
+		f := strings.Fields(val)
+		if len(f) < 2 {
+			continue
+		}
+		real, err1 := strconv.ParseUint(f[0], 10, 32)
+		eff, err2 := strconv.ParseUint(f[1], 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if key == "Uid" {
+			p.UID, p.EUID = uint32(real), uint32(eff)
+		} else {
+			p.GID = uint32(real)
+		}
+	}
+}
+
+// cgroupID turns /proc/<pid>/cgroup's v2 line ("0::/path") into the cgroup
+// id BPF reports: the inode number of the cgroup's directory.
+func (fs procfs) cgroupID(b []byte) uint64 {
+	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+		rest, ok := bytes.CutPrefix(line, []byte("0::"))
+		if !ok {
+			continue
+		}
+		if fs.cgroupRoot == "" {
+			// cgroup v2 is not mounted, so nothing can have moved a
+			// process out of its root, whose id is 1.
+			if string(rest) == "/" {
+				return rootCgroupID
+			}
+			return 0
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(fs.cgroupRoot, string(rest)), &st); err != nil {
+			return 0
+		}
+		return st.Ino
+	}
+	return 0
+}
+
+// findCgroup2 returns the mount point of the cgroup v2 hierarchy from
+// mountinfo ("/sys/fs/cgroup" on a v2 system, "/sys/fs/cgroup/unified" in
+// hybrid mode), or "" when it is not mounted.
+func findCgroup2(procRoot string) string {
+	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	if err != nil {
+		return ""
+	}
+	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+		// id parent major:minor root mountpoint options... - fstype source super
+		pre, post, ok := bytes.Cut(line, []byte(" - "))
+		if !ok {
+			continue
+		}
+		if fstype, _, _ := bytes.Cut(post, []byte{' '}); string(fstype) != "cgroup2" {
+			continue
+		}
+		if f := bytes.Fields(pre); len(f) >= 5 {
+			return unescapeMount(string(f[4]))
+		}
+	}
+	return ""
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,52 @@
+package sensor
+
+import "github.com/vigil-sensor/vigil/event"
+
+// Record is one kernel record decoded: the Event the pipeline passes on and,
+// for records that create or change a process, the facts the process table
+// builds the new Process from. The byte slices in Exec alias the raw record
+// and are valid only until the next Decode into the same Decoder.
+type Record struct {
+	Event event.Event
+	// Exec holds what a successful exec record says of the new image; a
+	// failed exec sets only PPID and Comm.
+	Exec ExecFacts
+	// Fork is set for clone records.
+	Fork ForkFacts
+
+	// openDir is, for a failed relative open, the directory the kernel
+	// resolved the path against (cwd or dirfd); empty when it could not.
+	openDir []byte
+	// openJoin is set when Open.Name must be joined in userspace.
+	openJoin bool
+}
+
+// ExecFacts are the process facts of an exec record.
+type ExecFacts struct {
+	PPID, UID, GID, EUID, LoginUID uint32
+	// TTY is encoded as in /proc/<pid>/stat (tty_nr), 0 without a tty.
+	TTY uint32
+	// Comm is the task's comm after exec; Args the NUL-separated argv;
+	// ExePath the executable's path resolved in the kernel; Cwd likewise.
+	Comm, Args, ExePath, Cwd    []byte
+	ArgsTruncated, ExeTruncated bool
+	CwdTruncated                bool
+	ExeFromMemfd, ExeDeleted    bool
+}
+
+// ForkFacts are the facts of a fork (clone) record. The Event's PID and TID
+// are the child's.
+type ForkFacts struct {
+	ParentPID, ParentTID uint32
+	// StartTime is the child's start in ns since the Unix epoch.
+	StartTime int64
+}
+
+// reset clears r for reuse, keeping the Event's buffers.
+func (r *Record) reset() {
+	r.Event.Reset()
+	r.Exec = ExecFacts{}
+	r.Fork = ForkFacts{}
+	r.openDir = nil
+	r.openJoin = false
+}

@@ -1,0 +1,518 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/vigil-sensor/vigil/bpf"
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultRingBufferSize = 8 << 20
+	DefaultPollInterval   = 10 * time.Millisecond
+)
+
+// File-open hook choices for Config.FileOpenHook.
+const (
+	// FileOpenHookAuto uses fentry where it works, else the BPF LSM, else
+	// nothing.
+	FileOpenHookAuto = ""
+	// FileOpenHookFentry and FileOpenHookLSM require that hook.
+	FileOpenHookFentry = "fentry"
+	FileOpenHookLSM    = "lsm"
+	// FileOpenHookNone attaches no file_open hook.
+	FileOpenHookNone = "none"
+)
+
+// ErrRunning is returned by a second call of Run: a Sensor runs once.
+var ErrRunning = errors.New("sensor is already running")
+
+// Config configures a Sensor.
+type Config struct {
+	// RingBufferSize is the ring buffer's size in bytes: a power of two
+	// and a multiple of the page size. Default 8 MiB.
+	RingBufferSize int
+	// Kinds selects the event kinds delivered to Run's handler. Exec,
+	// fork and exit records are always produced in the kernel, because the
+	// process table needs them; they reach the handler only when selected
+	// here. Open and connect records are not produced at all unless
+	// selected, so an unselected kind costs only a map lookup per syscall.
+	Kinds [event.NumKinds]bool
+	// MaxProcesses bounds the process table; default DefaultMaxProcesses.
+	MaxProcesses int
+	// PollInterval is how long the reader waits for a wakeup before it
+	// reads the ring anyway; records are submitted without a wakeup until
+	// a quarter of the ring is full. Default 10 ms.
+	PollInterval time.Duration
+	// FileOpenHook selects the optional hook on file_open, which reports
+	// opens that bypass the open syscalls (io_uring): one of the
+	// FileOpenHook constants. Auto by default; a hook named explicitly
+	// and unavailable makes New fail.
+	FileOpenHook string
+	// Table overrides process-table settings (ProcRoot, Passwd); its
+	// MaxProcesses, BootOffset and Logger are set by New.
+	Table  TableConfig
+	Logger *slog.Logger
+}
+
+// AllKinds selects every kind, for Config.Kinds.
+func AllKinds() [event.NumKinds]bool {
+	var k [event.NumKinds]bool
+	for i := range k {
+		k[i] = i != int(event.KindUnknown)
+	}
+	return k
+}
+
+// KindStats are a kind's counters.
+type KindStats struct {
+	// Emitted and Dropped are the kernel's counts, summed over CPUs:
+	// records written to the ring buffer, and records lost because it was
+	// full (or because the per-thread argument map was).
+	Emitted, Dropped uint64
+	// Delivered counts the events passed to the handler.
+	Delivered uint64
+}
+
+// Stats are the sensor's counters.
+type Stats struct {
+	Kinds [event.NumKinds]KindStats
+	// DecodeErrors counts malformed records, indexed by DecodeReason.
+	DecodeErrors [NumDecodeReasons]uint64
+	// Processes is the process table's size; ProcessesEvicted counts live
+	// entries dropped because it was full; ProcessMisses counts events
+	// from processes it did not know.
+	Processes        int
+	ProcessesEvicted uint64
+	ProcessMisses    uint64
+}
+
+// Sensor loads vigil's BPF programs, reads their ring buffer and turns the
+// records into events with their processes.
+type Sensor struct {
+	log      *slog.Logger
+	poll     time.Duration
+	coll     *ebpf.Collection
+	kindsMap *ebpf.Map
+	counters *ebpf.Map
+	links    []link.Link
+	hooks    []string
+	// fileOpenErr says why no optional file_open hook is attached.
+	fileOpenErr error
+	reader      *ringbuf.Reader
+	table       *ProcessTable
+	dec         Decoder
+
+	// deliver is the bit mask of kinds passed to the handler.
+	deliver   atomic.Uint32
+	delivered [event.NumKinds]atomic.Uint64
+	decodeErr [numDecodeReasons]atomic.Uint64
+	seq       uint64
+
+	mu       sync.Mutex // guards running, closed, kind updates
+	running  bool
+	closed   bool
+	stopping atomic.Bool
+	runDone  chan struct{}
+	closeErr error
+}
+
+// New probes the machine, loads and attaches the programs, and seeds the
+// process table from /proc. A machine that cannot run the sensor yields a
+// *ProbeError naming what is missing.
+func New(cfg Config) (*Sensor, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RingBufferSize == 0 {
+		cfg.RingBufferSize = DefaultRingBufferSize
+	}
+	if n := cfg.RingBufferSize; n < os.Getpagesize() || n&(n-1) != 0 {
+		return nil, fmt.Errorf("ring buffer size %d is not a power of two of at least a page", n)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	s := &Sensor{log: cfg.Logger, poll: cfg.PollInterval}
+	if err := s.load(cfg); err != nil {
+		s.closeObjects()
+		return nil, err
+	}
+	offset := bootOffset()
+	s.dec.BootOffset = offset
+	tc := cfg.Table
+	tc.MaxProcesses, tc.BootOffset, tc.Logger = cfg.MaxProcesses, offset, cfg.Logger
+	s.table = NewProcessTable(tc)
+	if err := s.table.Seed(); err != nil {
+		s.closeObjects()
+		return nil, fmt.Errorf("seeding process table: %w", err)
+	}
+	s.log.Info("sensor attached", "hooks", len(s.hooks), "ring_buffer", cfg.RingBufferSize, "processes", s.table.Len())
+	return s, nil
+}
+
+// program is one program of the object with where it attaches.
+type program struct {
+	name string
+	// kind is "tp_btf", "tracepoint", FileOpenHookFentry or FileOpenHookLSM.
+	kind string
+	// group and event name a tracepoint.
+	group, event string
+	// optional tracepoints are skipped when the kernel lacks them (open
+	// and creat do not exist on arm64).
+	optional bool
+}
+
+func tracepoints(names ...string) []program {
+	var out []program
+	for _, n := range names {
+		optional := n == "open" || n == "creat"
+		out = append(out,
+			program{name: "sys_enter_" + n, kind: "tracepoint", group: "syscalls", event: "sys_enter_" + n, optional: optional},
+			program{name: "sys_exit_" + n, kind: "tracepoint", group: "syscalls", event: "sys_exit_" + n, optional: optional})
+	}
+	return out
+}
+
+func (s *Sensor) load(cfg Config) error {
+	events, err := probe(s.log)
+	if err != nil {
+		return err
+	}
+	progs := []program{
+		{name: bpf.VigilProgSchedProcessExec, kind: "tp_btf", event: "sched_process_exec"},
+		{name: bpf.VigilProgSchedProcessFork, kind: "tp_btf", event: "sched_process_fork"},
+		{name: bpf.VigilProgSchedProcessExit, kind: "tp_btf", event: "sched_process_exit"},
+	}
+	for _, p := range tracepoints("execve", "execveat", "open", "openat", "openat2", "creat", "connect") {
+		switch {
+		case haveTracepoint(events, p.group, p.event):
+			progs = append(progs, p)
+		case p.optional:
+			s.log.Debug("kernel lacks tracepoint, skipping", "tracepoint", p.group+"/"+p.event)
+		default:
+			return &ProbeError{Missing: ErrNoHook, Hint: "the kernel lacks tracepoint " + p.group + "/" + p.event + " (CONFIG_FTRACE_SYSCALLS)"}
+		}
+	}
+	hook, err := s.chooseFileOpenHook(cfg.FileOpenHook)
+	if err != nil {
+		return err
+	}
+	if hook != "" {
+		name := bpf.VigilProgFentryFileOpen
+		if hook == FileOpenHookLSM {
+			name = bpf.VigilProgLsmFileOpen
+		}
+		progs = append(progs, program{name: name, kind: hook, event: "file_open"})
+	}
+
+	spec, err := bpf.LoadVigil()
+	if err != nil {
+		return fmt.Errorf("loading object spec: %w", err)
+	}
+	for name := range spec.Programs {
+		if !slices.ContainsFunc(progs, func(p program) bool { return p.name == name }) {
+			delete(spec.Programs, name)
+		}
+	}
+	spec.Maps[bpf.VigilMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
+	if err := spec.Variables[bpf.VigilVarSelfTgid].Set(uint32(os.Getpid())); err != nil {
+		return fmt.Errorf("setting self_tgid: %w", err)
+	}
+	if err := spec.Variables[bpf.VigilVarWakeupBytes].Set(uint64(cfg.RingBufferSize / 4)); err != nil {
+		return fmt.Errorf("setting wakeup_bytes: %w", err)
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			s.log.Error("verifier rejected a program", "log", fmt.Sprintf("%+v", verr))
+		}
+		return fmt.Errorf("loading programs: %w", err)
+	}
+	s.coll = coll
+	s.kindsMap = coll.Maps[bpf.VigilMapKinds]
+	s.counters = coll.Maps[bpf.VigilMapCounters]
+	if err := s.setKinds(cfg.Kinds); err != nil {
+		return err
+	}
+	s.reader, err = ringbuf.NewReader(coll.Maps[bpf.VigilMapEvents])
+	if err != nil {
+		return fmt.Errorf("opening ring buffer reader: %w", err)
+	}
+	for _, p := range progs {
+		if err := s.attach(p, coll.Programs[p.name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chooseFileOpenHook picks the optional file_open hook. A hook is used only
+// where a do-nothing program of its kind loads and attaches; after that, a
+// failure to load the real one is a real error.
+func (s *Sensor) chooseFileOpenHook(want string) (string, error) {
+	var candidates []string
+	switch want {
+	case FileOpenHookAuto:
+		candidates = []string{FileOpenHookFentry, FileOpenHookLSM}
+	case FileOpenHookFentry, FileOpenHookLSM:
+		candidates = []string{want}
+	case FileOpenHookNone:
+		s.fileOpenErr = errors.New("disabled by configuration")
+		return "", nil
+	default:
+		return "", fmt.Errorf("unknown file_open hook %q", want)
+	}
+	var errs []error
+	for _, kind := range candidates {
+		err := probeFileOpenHook(kind)
+		if err == nil {
+			return kind, nil
+		}
+		s.log.Info("optional file_open hook unavailable", "hook", kind, "reason", err)
+		errs = append(errs, fmt.Errorf("%s: %w", kind, err))
+	}
+	s.fileOpenErr = errors.Join(errs...)
+	if want != FileOpenHookAuto {
+		return "", &ProbeError{Missing: ErrNoHook, Hint: "the requested " + want + " file_open hook does not load on this kernel", Err: s.fileOpenErr}
+	}
+	return "", nil
+}
+
+func (s *Sensor) attach(p program, prog *ebpf.Program) error {
+	var (
+		l    link.Link
+		err  error
+		hook string
+	)
+	switch p.kind {
+	case "tp_btf":
+		hook = "tp_btf/" + p.event
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+	case "tracepoint":
+		hook = "tracepoint/" + p.group + "/" + p.event
+		l, err = link.Tracepoint(p.group, p.event, prog, nil)
+	case FileOpenHookFentry:
+		hook = "fentry/security_file_open"
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+	case FileOpenHookLSM:
+		hook = "lsm/file_open"
+		l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+	}
+	if err != nil {
+		return fmt.Errorf("attaching %s: %w", hook, err)
+	}
+	s.links = append(s.links, l)
+	s.hooks = append(s.hooks, hook)
+	return nil
+}
+
+// Hooks returns the kernel hooks the sensor attached, such as
+// "tp_btf/sched_process_exec" or "lsm/file_open".
+func (s *Sensor) Hooks() []string { return slices.Clone(s.hooks) }
+
+// Table returns the process table. It belongs to Run's goroutine: read it
+// only from the handler, or once Run has returned.
+func (s *Sensor) Table() *ProcessTable { return s.table }
+
+// SetKinds changes the kinds delivered to the handler and produced in the
+// kernel, effective at once; see Config.Kinds.
+func (s *Sensor) SetKinds(k [event.NumKinds]bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	return s.setKinds(k)
+}
+
+func (s *Sensor) setKinds(k [event.NumKinds]bool) error {
+	var mask uint32
+	for kind, on := range k {
+		if on && kind != int(event.KindUnknown) {
+			mask |= 1 << kind
+		}
+		// The process table needs exec, fork and exit whatever is
+		// delivered.
+		trace := on || kind == int(event.KindExec) || kind == int(event.KindFork) || kind == int(event.KindExit)
+		v := uint32(0)
+		if trace && kind != int(event.KindUnknown) {
+			v = 1
+		}
+		if err := s.kindsMap.Update(uint32(kind), v, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("updating kinds map: %w", err)
+		}
+	}
+	s.deliver.Store(mask)
+	return nil
+}
+
+// Stats returns the counters. It reads the kernel's per-CPU counters, so it
+// is meant for periodic reporting, not for every event.
+func (s *Sensor) Stats() Stats {
+	var st Stats
+	var percpu []bpf.VigilKindCounters
+	for k := range st.Kinds {
+		ks := &st.Kinds[k]
+		ks.Delivered = s.delivered[k].Load()
+		if s.counters == nil || s.counters.Lookup(uint32(k), &percpu) != nil {
+			continue
+		}
+		for _, c := range percpu {
+			ks.Emitted += c.Emitted
+			ks.Dropped += c.Dropped
+		}
+	}
+	for r := range st.DecodeErrors {
+		st.DecodeErrors[r] = s.decodeErr[r].Load()
+	}
+	if s.table != nil {
+		st.Processes = s.table.Len()
+		st.ProcessesEvicted = s.table.Evicted()
+		st.ProcessMisses = s.table.Misses()
+	}
+	return st
+}
+
+// Run reads records until ctx is done or Close is called, and calls handle
+// for each event of a selected kind, synchronously and with one Event that
+// is reused: handle must copy what it keeps (the Process is immutable and
+// may be kept). On shutdown it drains what the ring buffer holds, then
+// returns nil. A Sensor runs once; the process table belongs to Run's
+// goroutine while it runs.
+func (s *Sensor) Run(ctx context.Context, handle func(*event.Event)) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return os.ErrClosed
+	case s.running:
+		s.mu.Unlock()
+		return ErrRunning
+	}
+	s.running = true
+	s.runDone = make(chan struct{})
+	s.mu.Unlock()
+	defer close(s.runDone)
+
+	stop := context.AfterFunc(ctx, s.stop)
+	defer stop()
+
+	var (
+		rec       ringbuf.Record
+		r         Record
+		lastClock = time.Now()
+	)
+	s.reader.SetDeadline(time.Now().Add(s.poll))
+	for {
+		err := s.reader.ReadInto(&rec)
+		switch {
+		case err == nil:
+			s.process(rec.RawSample, &r, handle)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.stopping.Load() {
+				return nil
+			}
+			now := time.Now()
+			if now.Sub(lastClock) >= time.Second {
+				// Follow clock steps (NTP, settimeofday).
+				lastClock = now
+				s.dec.BootOffset = bootOffset()
+				s.table.SetBootOffset(s.dec.BootOffset)
+			}
+			s.reader.SetDeadline(now.Add(s.poll))
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
+			return nil
+		default:
+			return fmt.Errorf("reading ring buffer: %w", err)
+		}
+	}
+}
+
+// stop makes Run drain the ring buffer and return.
+func (s *Sensor) stop() {
+	s.stopping.Store(true)
+	if err := s.reader.Flush(); err != nil {
+		s.log.Warn("flushing ring buffer reader", "error", err)
+	}
+}
+
+// process is the hot path: decode, process table, handler.
+func (s *Sensor) process(raw []byte, r *Record, handle func(*event.Event)) {
+	if err := s.dec.Decode(raw, r); err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) && de.Reason < numDecodeReasons {
+			s.decodeErr[de.Reason].Add(1)
+		}
+		return
+	}
+	s.table.Apply(r)
+	kind := r.Event.Type.Kind()
+	if s.deliver.Load()&(1<<kind) != 0 {
+		s.seq++
+		r.Event.Num = s.seq
+		s.delivered[kind].Add(1)
+		handle(&r.Event)
+	}
+	s.table.Release(r)
+}
+
+// Close detaches the programs, lets a running Run drain the ring buffer and
+// return, and frees everything. It is safe to call more than once.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.closeErr
+	}
+	s.closed = true
+	running, done := s.running, s.runDone
+	s.mu.Unlock()
+
+	var errs []error
+	for _, l := range s.links {
+		errs = append(errs, l.Close())
+	}
+	s.links = nil
+	if running {
+		s.stop()
+		<-done
+	}
+	errs = append(errs, s.closeObjects())
+	err := errors.Join(errs...)
+	s.mu.Lock()
+	s.closeErr = err
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Sensor) closeObjects() error {
+	var errs []error
+	for _, l := range s.links {
+		errs = append(errs, l.Close())
+	}
+	s.links = nil
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+		s.reader = nil
+	}
+	if s.coll != nil {
+		s.coll.Close()
+		s.coll = nil
+	}
+	return errors.Join(errs...)
+}
