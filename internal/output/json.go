@@ -1,6 +1,7 @@
 package output
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -67,29 +68,41 @@ func AppendString(b []byte, s string) []byte {
 // numbers, bools as booleans, addresses and strings as strings, and null
 // when the event has no value.
 func AppendValue(b []byte, f *event.Field, e *event.Event, a event.Arg) []byte {
+	var (
+		str string
+		num int64
+		ip  netip.Addr
+		ok  bool
+	)
 	switch {
 	case f.Str != nil:
-		if s, ok := f.Str(e, a); ok {
-			return AppendString(b, s)
-		}
+		str, ok = f.Str(e, a)
 	case f.Num != nil:
-		if n, ok := f.Num(e, a); ok {
-			switch f.Type {
-			case event.FieldBool:
-				return strconv.AppendBool(b, n != 0)
-			case event.FieldUint, event.FieldPort:
-				return strconv.AppendUint(b, uint64(n), 10)
-			}
-			return strconv.AppendInt(b, n, 10)
-		}
+		num, ok = f.Num(e, a)
 	case f.IP != nil:
-		if ip, ok := f.IP(e, a); ok {
-			b = append(b, '"')
-			b = ip.AppendTo(b)
-			return append(b, '"')
-		}
+		ip, ok = f.IP(e, a)
 	}
-	return append(b, "null"...)
+	return AppendTyped(b, f.Type, ok, str, num, ip)
+}
+
+// AppendTyped appends an extracted value of type t as JSON: the one of str,
+// num and ip that t uses, or null when ok is false or t is unknown (0).
+func AppendTyped(b []byte, t event.FieldType, ok bool, str string, num int64, ip netip.Addr) []byte {
+	switch {
+	case !ok || t == 0:
+		return append(b, "null"...)
+	case t == event.FieldString:
+		return AppendString(b, str)
+	case t == event.FieldBool:
+		return strconv.AppendBool(b, num != 0)
+	case t == event.FieldUint || t == event.FieldPort:
+		return strconv.AppendUint(b, uint64(num), 10)
+	case t.Numeric():
+		return strconv.AppendInt(b, num, 10)
+	}
+	b = append(b, '"')
+	b = ip.AppendTo(b)
+	return append(b, '"')
 }
 
 // AppendTime appends ns since the epoch as an RFC 3339 UTC time with

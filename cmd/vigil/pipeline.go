@@ -1,0 +1,112 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/rules"
+)
+
+// containerLookup is what the pipeline needs of enrichment.
+type containerLookup interface {
+	Lookup(cgroupID uint64) *event.Container
+}
+
+// pipeline is the per-event work after the sensor: container, rules,
+// output. handle runs on the sensor's reader goroutine only; an event that
+// matches nothing allocates nothing and takes no lock.
+type pipeline struct {
+	containers containerLookup
+	ruleset    atomic.Pointer[rules.Ruleset]
+	events     bool
+	enc        *output.Encoder
+	w          *output.Writer
+
+	// Reused across events: the event being matched, the rendered
+	// output and its fields, the alert, and method values bound once.
+	ev       *event.Event
+	text     []byte
+	fields   []rules.FieldValue
+	alert    output.Alert
+	onMatch  func(*rules.Rule)
+	appendFV func([]byte) []byte
+
+	matches ruleCounters
+}
+
+func newPipeline(containers containerLookup, rs *rules.Ruleset, events bool, enc *output.Encoder, w *output.Writer) *pipeline {
+	p := &pipeline{containers: containers, events: events, enc: enc, w: w}
+	p.ruleset.Store(rs)
+	p.onMatch = p.match
+	p.appendFV = p.appendFields
+	p.alert.Source = output.SourceSyscall
+	return p
+}
+
+// handle is the sensor's event handler.
+func (p *pipeline) handle(e *event.Event) {
+	if p.containers != nil {
+		e.Container = p.containers.Lookup(e.CgroupID)
+	}
+	p.ev = e
+	p.ruleset.Load().Match(e, p.onMatch)
+	if p.events {
+		p.w.Submit(p.enc.AppendEvent(p.w.Buffer(), e))
+	}
+	p.ev = nil
+}
+
+// match turns a rule match into an alert line.
+func (p *pipeline) match(r *rules.Rule) {
+	e := p.ev
+	p.text = r.AppendOutput(p.text[:0], e)
+	p.fields = r.AppendOutputFields(p.fields[:0], e)
+	p.alert.Time = e.Time
+	p.alert.Rule = r.Name
+	p.alert.Priority = r.Priority.String()
+	p.alert.Tags = r.Tags
+	p.alert.Output = p.text
+	p.alert.AppendFields = p.appendFV
+	p.w.Submit(p.enc.AppendAlert(p.w.Buffer(), &p.alert))
+	p.matches.inc(r.Name)
+}
+
+func (p *pipeline) appendFields(b []byte) []byte {
+	for i, f := range p.fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = output.AppendString(b, f.Name)
+		b = append(b, ':')
+		b = output.AppendTyped(b, f.Type, f.OK, f.Str, f.Num, f.IP)
+	}
+	return b
+}
+
+// ruleCounters counts matches per rule name, across reloads, for metrics.
+// It is touched only when a rule matches.
+type ruleCounters struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (c *ruleCounters) inc(name string) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = make(map[string]uint64)
+	}
+	c.n[name]++
+	c.mu.Unlock()
+}
+
+func (c *ruleCounters) snapshot() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]uint64, len(c.n))
+	for k, v := range c.n {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/vigil-sensor/vigil/rules"
+)
+
+// readRuleFiles reads paths, or returns the embedded default rules when
+// there are none.
+func readRuleFiles(paths []string) ([]rules.Source, error) {
+	if len(paths) == 0 {
+		return []rules.Source{rules.Default()}, nil
+	}
+	srcs := make([]rules.Source, 0, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("reading rules: %w", err)}
+		}
+		srcs = append(srcs, rules.Source{Name: p, Data: data})
+	}
+	return srcs, nil
+}
+
+// loadRules reads and compiles rule files. A rule error becomes a
+// usageError listing every error with its file:line:col.
+func loadRules(paths []string, opts rules.Options) (*rules.Ruleset, *rules.LoadResult, error) {
+	srcs, err := readRuleFiles(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, res, err := rules.Load(srcs, opts)
+	if err != nil {
+		if errors.Is(err, rules.ErrInvalid) {
+			return nil, res, usageError{fmt.Errorf("loading rules:\n%s", formatMessages(res.Errors()))}
+		}
+		return nil, res, fmt.Errorf("loading rules: %w", err)
+	}
+	return rs, res, nil
+}
+
+func formatMessages(msgs []rules.Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString("  ")
+		b.WriteString(m.String())
+		b.WriteByte('\n')
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}

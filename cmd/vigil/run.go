@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/metrics"
+	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/rules"
+	"github.com/vigil-sensor/vigil/sensor"
+)
+
+// runConfig is `vigil run`'s command line.
+type runConfig struct {
+	rules            stringList
+	events           bool
+	duration         time.Duration
+	ringBufferSize   int
+	metricsAddr      string
+	containerdSocket string
+	noContainerd     bool
+	minPriority      string
+	strict           bool
+	outputQueue      int
+	statusInterval   time.Duration
+}
+
+func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
+	var cfg runConfig
+	fs := newFlagSet("run", stderr)
+	fs.Var(&cfg.rules, "rules", "rules file to load (repeatable; default: the embedded vigil rules)")
+	fs.BoolVar(&cfg.events, "events", false, "also write every event as a JSON line")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop cleanly after this long (0: run until SIGINT/SIGTERM)")
+	fs.IntVar(&cfg.ringBufferSize, "ring-buffer-size", sensor.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics and /healthz on this address (\":9090\" binds loopback)")
+	fs.StringVar(&cfg.containerdSocket, "containerd-socket", enrich.DefaultContainerdSocket, "containerd's socket, for container metadata")
+	fs.BoolVar(&cfg.noContainerd, "no-containerd", false, "do not ask containerd for metadata (containers are still identified by id)")
+	fs.StringVar(&cfg.minPriority, "min-priority", "", "leave out rules less severe than this priority (e.g. Warning)")
+	fs.BoolVar(&cfg.strict, "strict", false, "fail on rules that need a field or event vigil lacks, instead of skipping them")
+	fs.IntVar(&cfg.outputQueue, "output-queue", 16384, "records queued for stdout before new ones are dropped and counted")
+	fs.DurationVar(&cfg.statusInterval, "status-interval", time.Second, "how often drops are checked and reported as internal records")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("run takes no arguments, got %q", fs.Args())}
+	}
+	opts, err := cfg.ruleOptions(logger)
+	if err != nil {
+		return err
+	}
+	rs, res, err := loadRules(cfg.rules, opts)
+	if err != nil {
+		return err
+	}
+	logLoad(logger, res, rs)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	hostname, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("reading hostname: %w", err)
+	}
+	w := output.NewWriter(stdout, cfg.outputQueue)
+	defer w.Close()
+	enc := output.NewEncoder(hostname)
+
+	enr, err := enrich.New(enrich.Config{Logger: logger.With("component", "enrich"),
+		ContainerdSocket: cfg.containerdSocket, DisableContainerd: cfg.noContainerd})
+	if err != nil {
+		return fmt.Errorf("starting container enrichment: %w", err)
+	}
+	defer enr.Close()
+	go func() {
+		if err := enr.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("container enrichment stopped", "err", err)
+		}
+	}()
+
+	s, err := sensor.New(sensor.Config{RingBufferSize: cfg.ringBufferSize, Kinds: kindsFor(rs, cfg.events),
+		Logger: logger.With("component", "sensor")})
+	if err != nil {
+		return fmt.Errorf("starting sensor: %w", err)
+	}
+	defer s.Close()
+	logger.Info("hooks active", "hooks", s.Hooks())
+
+	p := newPipeline(enr, rs, cfg.events, enc, w)
+	st := &status{sensor: s, enricher: enr, writer: w, pipeline: p, enc: enc, logger: logger}
+
+	go func() {
+		select {
+		case <-w.Failed():
+			cancel(fmt.Errorf("writing output: %w", w.Err()))
+		case <-ctx.Done():
+		}
+	}()
+	go st.report(ctx, cfg.statusInterval)
+	go reloadOnHUP(ctx, logger, func() error { return cfg.reload(logger, p, s) })
+
+	if cfg.metricsAddr != "" {
+		srv, err := metrics.Listen(cfg.metricsAddr, st.collect, st.healthy, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		logger.Info("serving metrics", "addr", srv.Addr())
+	}
+
+	runErr := s.Run(ctx, p.handle)
+	st.runErr.Store(&runErr)
+	closeErr := s.Close()
+	st.flush()
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	if runErr != nil {
+		return fmt.Errorf("reading events: %w", runErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("closing sensor: %w", closeErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
+	opts := rules.Options{Strict: cfg.strict, Logger: logger}
+	if cfg.minPriority != "" {
+		p, err := rules.ParsePriority(cfg.minPriority)
+		if err != nil {
+			return opts, usageError{fmt.Errorf("--min-priority: %w", err)}
+		}
+		opts.MinPriority = p
+	}
+	return opts, nil
+}
+
+// reload loads the rule files again and swaps them in atomically; on error
+// the running rules stay.
+func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor) error {
+	opts, err := cfg.ruleOptions(logger)
+	if err != nil {
+		return err
+	}
+	rs, res, err := loadRules(cfg.rules, opts)
+	if err != nil {
+		return err
+	}
+	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
+		return fmt.Errorf("updating kernel event filter: %w", err)
+	}
+	p.ruleset.Store(rs)
+	logLoad(logger, res, rs)
+	return nil
+}
+
+func reloadOnHUP(ctx context.Context, logger *slog.Logger, reload func() error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reload(); err != nil {
+				logger.Error("reloading rules failed; keeping the running rules", "err", err)
+				continue
+			}
+			logger.Info("rules reloaded")
+		}
+	}
+}
+
+// kindsFor selects the event kinds the sensor must deliver: those the rules
+// need, or all of them when every event is written.
+func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
+	if all {
+		return sensor.AllKinds()
+	}
+	var k [event.NumKinds]bool
+	for _, kind := range rs.Kinds() {
+		k[kind] = true
+	}
+	return k
+}
+
+func logLoad(logger *slog.Logger, res *rules.LoadResult, rs *rules.Ruleset) {
+	for _, m := range res.Warnings() {
+		logger.Debug("rules warning", "msg", m.String())
+	}
+	for _, sk := range res.Skipped() {
+		logger.Info("rule skipped", "rule", sk.Name, "reason", sk.Reason)
+	}
+	logger.Info("rules loaded", "rules", len(rs.Active()), "skipped", len(res.Skipped()), "warnings", len(res.Warnings()))
+}
