@@ -82,9 +82,11 @@ type Field struct {
 	// says the field is meaningless without one.
 	Arg         ArgKind
 	ArgRequired bool
-	// Ancestors marks the proc.a* fields: used without an index, a
-	// comparison holds if it holds for any ancestor (Falco's semantics), and
-	// the compiler evaluates it over Arg{Set: true, Index: 1..MaxAncestors}.
+	// Multi is set on fields with several values per event (one per
+	// ancestor, one per end of a connection); see Multi.
+	Multi *Multi
+	// Ancestors marks the proc.a* fields, whose Multi walks the process's
+	// ancestors; event records leave them out (proc.p* name the parent).
 	Ancestors bool
 	// Alias marks a field whose value another field already carries under
 	// the name output prefers (evt.rawtime for evt.time, fd.lip for fd.cip on
@@ -103,6 +105,28 @@ type Field struct {
 
 // MaxAncestors bounds the walk of an ancestor field used without an index.
 const MaxAncestors = 16
+
+// Multi describes a field that has several values for one event: the proc.a*
+// fields (one per ancestor) and fd.ip, fd.net, fd.port and fd.proto (one per
+// end of the connection). Used in a condition without a bracketed argument,
+// a comparison holds if it holds for any of the values, as in Falco; with
+// NotEqualAll, "!=" instead holds only if no value equals (Falco's fd.ip
+// != 0.0.0.0 means neither end is 0.0.0.0, while proc.aname != bash means
+// some ancestor is not bash). The rule compiler reads value i (0 <= i <
+// Count) with the field's extractor and Arg{Set: true, Index: First + i}.
+// Output, which has no "any", renders the value of Arg{}: the field's
+// description says which one that is.
+type Multi struct {
+	// Of names what the values belong to ("ancestor", "end of the
+	// connection"), for error messages.
+	Of string
+	// First is the index of the first value; Max bounds Count.
+	First, Max int
+	// Count returns how many values e has (0 to Max).
+	Count func(e *Event) int
+	// NotEqualAll makes "!=" hold when every present value differs.
+	NotEqualAll bool
+}
 
 // LookupField returns the field named name (without any bracketed argument).
 func LookupField(name string) (*Field, bool) {

@@ -27,6 +27,64 @@ func TestFieldTableConsistent(t *testing.T) {
 		if f.Desc == "" || f.Type.String() == "" {
 			t.Errorf("%s: missing description or type name", f.Name)
 		}
+		if m := f.Multi; m != nil && (m.Count == nil || m.Max < 1 || m.Of == "") {
+			t.Errorf("%s: incomplete Multi %+v", f.Name, m)
+		}
+		if f.Ancestors && f.Multi == nil {
+			t.Errorf("%s: ancestor field without Multi", f.Name)
+		}
+	}
+}
+
+// TestMultiValues checks the fields with several values: how many each
+// event has, and which value each argument reads.
+func TestMultiValues(t *testing.T) {
+	open := sampleOpen()
+	conn := &Event{Type: TypeConnect, Proc: open.Proc}
+	conn.Connect = Connect{FD: 5, Family: AFInet, Proto: ProtoTCP,
+		Local: netip.MustParseAddrPort("10.0.0.2:40000"), Remote: netip.MustParseAddrPort("[::ffff:93.184.216.34]:443")}
+	aname, _ := LookupField("proc.aname")
+	if n := aname.Multi.Count(open); n != 1 {
+		t.Errorf("proc.aname: %d values, want 1 (the parent)", n)
+	}
+	if got, ok := aname.Str(open, Arg{Set: true, Index: aname.Multi.First}); !ok || got != "systemd" {
+		t.Errorf("proc.aname first value = %q, %v", got, ok)
+	}
+	if got, _ := aname.Str(open, Arg{}); got != "systemd" {
+		t.Errorf("proc.aname without index = %q, want the parent", got)
+	}
+	for _, tt := range []struct {
+		field          string
+		client, server string
+	}{
+		{"fd.ip", "10.0.0.2", "93.184.216.34"},
+		{"fd.net", "10.0.0.2", "93.184.216.34"},
+		{"fd.port", "40000", "443"},
+		{"fd.proto", "40000", "443"},
+	} {
+		f, ok := LookupField(tt.field)
+		if !ok || f.Multi == nil || !f.Multi.NotEqualAll || !f.Alias {
+			t.Fatalf("%s: %+v", tt.field, f)
+		}
+		if n := f.Multi.Count(conn); n != 2 {
+			t.Errorf("%s: %d values on a connect, want 2", tt.field, n)
+		}
+		if n := f.Multi.Count(open); n != 0 {
+			t.Errorf("%s: %d values on an open, want 0", tt.field, n)
+		}
+		text := func(a Arg) string { b, _ := f.AppendText(nil, conn, a); return string(b) }
+		if got := text(Arg{Set: true, Index: f.Multi.First}); got != tt.client {
+			t.Errorf("%s value 0 = %q, want the client end %q", tt.field, got, tt.client)
+		}
+		if got := text(Arg{Set: true, Index: f.Multi.First + 1}); got != tt.server {
+			t.Errorf("%s value 1 = %q, want the server end %q", tt.field, got, tt.server)
+		}
+		if got := text(Arg{}); got != tt.server {
+			t.Errorf("%s in output = %q, want the server end %q", tt.field, got, tt.server)
+		}
+		if _, ok := f.AppendText(nil, open, Arg{}); ok {
+			t.Errorf("%s has a value on an open", tt.field)
+		}
 	}
 }
 

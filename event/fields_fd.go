@@ -63,27 +63,63 @@ func isInet(e *Event) bool {
 // client is the local end and the server the remote one.
 func endpoint(name string, typ FieldType, desc string, local bool) Field {
 	return only(Field{Name: name, Type: typ, Desc: desc, IP: func(e *Event, _ Arg) (netip.Addr, bool) {
-		if !isInet(e) {
-			return netip.Addr{}, false
-		}
-		ap := e.Connect.Remote
-		if local {
-			ap = e.Connect.Local
-		}
-		return ap.Addr().Unmap(), ap.Addr().IsValid()
+		return endIP(e, local)
 	}}, KindConnect)
 }
 
+func endIP(e *Event, local bool) (netip.Addr, bool) {
+	if !isInet(e) {
+		return netip.Addr{}, false
+	}
+	ap := e.Connect.Remote
+	if local {
+		ap = e.Connect.Local
+	}
+	return ap.Addr().Unmap(), ap.Addr().IsValid()
+}
+
 func port(name, desc string, local bool) Field {
-	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) {
-		if !isInet(e) {
-			return 0, false
+	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) { return endPort(e, local) }), KindConnect)
+}
+
+func endPort(e *Event, local bool) (int64, bool) {
+	if !isInet(e) {
+		return 0, false
+	}
+	if local {
+		return int64(e.Connect.Local.Port()), e.Connect.Local.IsValid()
+	}
+	return int64(e.Connect.Remote.Port()), true
+}
+
+// connectionEnds is the Multi of the "either end" fields: value 0 is the
+// client (local) end, value 1 the server (remote) end.
+func connectionEnds() *Multi {
+	return &Multi{Of: "end of the connection", First: 0, Max: 2, NotEqualAll: true, Count: func(e *Event) int {
+		if isInet(e) {
+			return 2
 		}
-		if local {
-			return int64(e.Connect.Local.Port()), e.Connect.Local.IsValid()
-		}
-		return int64(e.Connect.Remote.Port()), true
-	}), KindConnect)
+		return 0
+	}}
+}
+
+// isClient reports whether a reads the client end of an "either end" field:
+// only the compiler's Arg{Set: true, Index: 0} does; output (Arg{}) reads
+// the server end.
+func isClient(a Arg) bool { return a.Set && a.Index == 0 }
+
+// eitherIP is fd.ip and fd.net, Falco's filter-only fields that match
+// either end of a connection. They repeat fd.cip and fd.sip, so event
+// records leave them out (Alias).
+func eitherIP(name string, typ FieldType, desc string, ends *Multi) Field {
+	return alias(only(Field{Name: name, Type: typ, Desc: desc, Multi: ends,
+		IP: func(e *Event, a Arg) (netip.Addr, bool) { return endIP(e, isClient(a)) }}, KindConnect))
+}
+
+// eitherPort is fd.port and fd.proto: Falco compares fd.proto as a port.
+func eitherPort(name, desc string, ends *Multi) Field {
+	return alias(only(Field{Name: name, Type: FieldPort, Desc: desc, Multi: ends,
+		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, isClient(a)) }}, KindConnect))
 }
 
 // fileName returns the event's file path for opens.
@@ -92,6 +128,7 @@ func fileName(e *Event) ([]byte, bool) {
 }
 
 func fdFields() []Field {
+	ends := connectionEnds()
 	return []Field{
 		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect),
 		only(str("fd.name", "Absolute path of the file, the unix socket path, or client:port->server:port for IP sockets.",
@@ -169,6 +206,13 @@ func fdFields() []Field {
 		alias(endpoint("fd.snet", FieldIPNet, "Server IP address, compared with networks.", false)),
 		alias(endpoint("fd.lnet", FieldIPNet, "Local IP address, compared with networks.", true)),
 		alias(endpoint("fd.rnet", FieldIPNet, "Remote IP address, compared with networks.", false)),
+		eitherIP("fd.ip", FieldIP, "IP address of either end: a condition holds if it holds for the client or the server "+
+			"address (!= only if it holds for both); output shows the server address.", ends),
+		eitherIP("fd.net", FieldIPNet, "IP address of either end, compared with networks (fd.net != \"127.0.0.0/8\": "+
+			"neither end is loopback); output shows the server address.", ends),
+		eitherPort("fd.port", "Port of either end: a condition holds if it holds for the client or the server port "+
+			"(!= only if it holds for both); output shows the server port.", ends),
+		eitherPort("fd.proto", "Port of either end, as fd.port (Falco compares fd.proto as a port).", ends),
 		port("fd.cport", "Client port.", true),
 		port("fd.sport", "Server port.", false),
 		alias(port("fd.lport", "Local port.", true)),

@@ -20,11 +20,26 @@ func parentStr(name, desc string, fn func(p *Process) string) Field {
 	})
 }
 
+// ancestorValues is the Multi of the proc.a* fields: value i is the
+// (i+1)-th ancestor, up to MaxAncestors.
+func ancestorValues() *Multi {
+	return &Multi{Of: "ancestor", First: 1, Max: MaxAncestors, Count: func(e *Event) int {
+		n := 0
+		if e.Proc != nil {
+			for p := e.Proc.Parent; p != nil && n < MaxAncestors; p = p.Parent {
+				n++
+			}
+		}
+		return n
+	}}
+}
+
 // ancestorStr is proc.aX[N]: N=0 is the process itself, 1 its parent, and
-// without an index the rule compiler tries every ancestor (Field.Ancestors).
-func ancestorStr(name, desc string, fn func(p *Process) string) Field {
+// without an index the rule compiler tries every ancestor (anc); output
+// without an index shows the parent.
+func ancestorStr(name, desc string, anc *Multi, fn func(p *Process) string) Field {
 	return Field{
-		Name: name, Type: FieldString, Desc: desc, Arg: ArgIndex, Ancestors: true,
+		Name: name, Type: FieldString, Desc: desc, Arg: ArgIndex, Multi: anc, Ancestors: true,
 		Str: func(e *Event, a Arg) (string, bool) {
 			n := 1
 			if a.Set {
@@ -44,6 +59,7 @@ func procFields() []Field {
 	exe := func(p *Process) string { return p.Exe }
 	exepath := func(p *Process) string { return p.ExePath }
 	cmdline := func(p *Process) string { return p.Cmdline }
+	anc := ancestorValues()
 	return []Field{
 		num("proc.pid", FieldInt, "Process id (thread-group id) in the initial pid namespace.",
 			func(e *Event) (int64, bool) { return int64(e.PID), true }),
@@ -94,13 +110,13 @@ func procFields() []Field {
 		parentStr("proc.pexe", "argv[0] of the parent process.", exe),
 		parentStr("proc.pexepath", "Executable path of the parent process.", exepath),
 		parentStr("proc.pcmdline", "Command line of the parent process.", cmdline),
-		ancestorStr("proc.aname", "Name of the N-th ancestor (0: the process, 1: its parent); without [N], any ancestor.", name),
-		ancestorStr("proc.aexe", "argv[0] of the N-th ancestor; without [N], any ancestor.", exe),
-		ancestorStr("proc.aexepath", "Executable path of the N-th ancestor; without [N], any ancestor.", exepath),
-		ancestorStr("proc.acmdline", "Command line of the N-th ancestor; without [N], any ancestor.", cmdline),
+		ancestorStr("proc.aname", "Name of the N-th ancestor (0: the process, 1: its parent); without [N], any ancestor in conditions and the parent in output.", anc, name),
+		ancestorStr("proc.aexe", "argv[0] of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.", anc, exe),
+		ancestorStr("proc.aexepath", "Executable path of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.", anc, exepath),
+		ancestorStr("proc.acmdline", "Command line of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.", anc, cmdline),
 		{
-			Name: "proc.apid", Type: FieldInt, Desc: "Pid of the N-th ancestor; without [N], any ancestor.",
-			Arg: ArgIndex, Ancestors: true,
+			Name: "proc.apid", Type: FieldInt, Desc: "Pid of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.",
+			Arg: ArgIndex, Multi: anc, Ancestors: true,
 			Num: func(e *Event, a Arg) (int64, bool) {
 				n := 1
 				if a.Set {

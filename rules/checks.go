@@ -35,13 +35,13 @@ func (cc *compiler) check(ch *ast.Check) (p pred, cheap bool, err error) {
 		if p := fastStrPred(ch, left); p != nil {
 			return p, ch.Op == "=" || ch.Op == "==" || ch.Op == "!=", nil
 		}
-		return strPred(left, t), false, nil
+		return strPred(left, t, allValues(ch, left)), false, nil
 	case event.FieldIP, event.FieldIPNet:
 		t, err := cc.ipTest(ch, left)
 		if err != nil {
 			return nil, false, err
 		}
-		return ipPred(left, t), false, nil
+		return ipPred(left, t, allValues(ch, left)), false, nil
 	}
 	t, err := cc.numTest(ch, left)
 	if err != nil {
@@ -50,7 +50,7 @@ func (cc *compiler) check(ch *ast.Check) (p pred, cheap bool, err error) {
 	if p := fastNumPred(ch, left); p != nil {
 		return p, true, nil
 	}
-	return numPred(left, t), false, nil
+	return numPred(left, t, allValues(ch, left)), false, nil
 }
 
 // fastStrPred compiles the common string checks of a plain field against
@@ -163,12 +163,12 @@ func evtTypePred(ch *ast.Check) (pred, bool) {
 }
 
 func existsPred(o *operand) pred {
-	if o.anyAncestor {
-		anc := o.anc
+	if o.multi != nil {
+		vals, count := o.vals, o.count
 		return func(c *evalCtx) bool {
-			n := c.ancestorCount()
+			n := count(c)
 			for i := 0; i < n; i++ {
-				if present(anc[i], c) {
+				if present(vals[i], c) {
 					return true
 				}
 			}
@@ -192,18 +192,50 @@ func present(g getter, c *evalCtx) bool {
 	return ok
 }
 
-func strPred(o *operand, t func(c *evalCtx, v string) bool) pred {
-	if o.anyAncestor {
-		anc := o.anc
+// allValues says whether a check of a field with several values must hold
+// for every value rather than for any: "!=" on an event.Multi with
+// NotEqualAll (fd.ip != x: neither end is x).
+func allValues(ch *ast.Check, o *operand) bool {
+	return o.multi != nil && o.multi.NotEqualAll && ch.Op == "!="
+}
+
+// multiPred tests the values of a field with several values: true when t
+// holds for any present value or, with all, when at least one value is
+// present and t holds for every present value.
+func multiPred[T any](o *operand, read func(g *getter, c *evalCtx) (T, bool), t func(c *evalCtx, v T) bool, all bool) pred {
+	vals, count := o.vals, o.count
+	if all {
 		return func(c *evalCtx) bool {
-			n := c.ancestorCount()
+			n, seen := count(c), false
 			for i := 0; i < n; i++ {
-				if v, ok := anc[i].str(c); ok && t(c, v) {
-					return true
+				if v, ok := read(&vals[i], c); ok {
+					if !t(c, v) {
+						return false
+					}
+					seen = true
 				}
 			}
-			return false
+			return seen
 		}
+	}
+	return func(c *evalCtx) bool {
+		n := count(c)
+		for i := 0; i < n; i++ {
+			if v, ok := read(&vals[i], c); ok && t(c, v) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func readStr(g *getter, c *evalCtx) (string, bool)    { return g.str(c) }
+func readNum(g *getter, c *evalCtx) (int64, bool)     { return g.num(c) }
+func readIP(g *getter, c *evalCtx) (netip.Addr, bool) { return g.ip(c) }
+
+func strPred(o *operand, t func(c *evalCtx, v string) bool, all bool) pred {
+	if o.multi != nil {
+		return multiPred(o, readStr, t, all)
 	}
 	get := o.str
 	return func(c *evalCtx) bool {
@@ -212,18 +244,9 @@ func strPred(o *operand, t func(c *evalCtx, v string) bool) pred {
 	}
 }
 
-func numPred(o *operand, t func(c *evalCtx, v int64) bool) pred {
-	if o.anyAncestor {
-		anc := o.anc
-		return func(c *evalCtx) bool {
-			n := c.ancestorCount()
-			for i := 0; i < n; i++ {
-				if v, ok := anc[i].num(c); ok && t(c, v) {
-					return true
-				}
-			}
-			return false
-		}
+func numPred(o *operand, t func(c *evalCtx, v int64) bool, all bool) pred {
+	if o.multi != nil {
+		return multiPred(o, readNum, t, all)
 	}
 	get := o.num
 	return func(c *evalCtx) bool {
@@ -232,18 +255,9 @@ func numPred(o *operand, t func(c *evalCtx, v int64) bool) pred {
 	}
 }
 
-func ipPred(o *operand, t func(c *evalCtx, v netip.Addr) bool) pred {
-	if o.anyAncestor {
-		anc := o.anc
-		return func(c *evalCtx) bool {
-			n := c.ancestorCount()
-			for i := 0; i < n; i++ {
-				if v, ok := anc[i].ip(c); ok && t(c, v) {
-					return true
-				}
-			}
-			return false
-		}
+func ipPred(o *operand, t func(c *evalCtx, v netip.Addr) bool, all bool) pred {
+	if o.multi != nil {
+		return multiPred(o, readIP, t, all)
 	}
 	get := o.ip
 	return func(c *evalCtx) bool {
@@ -269,8 +283,8 @@ func (cc *compiler) rightField(ch *ast.Check, left *operand) (*operand, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.anyAncestor {
-		return nil, errAt(t.Pos, "'%s' needs an ancestor index on the right of a comparison", r.name)
+	if r.multi != nil {
+		return nil, errAt(t.Pos, "'%s' has one value per %s and cannot be on the right of a comparison", r.name, r.multi.Of)
 	}
 	if (left.typ == event.FieldString) != (r.typ == event.FieldString) ||
 		(left.typ == event.FieldIP || left.typ == event.FieldIPNet) != (r.typ == event.FieldIP || r.typ == event.FieldIPNet) {

@@ -23,12 +23,14 @@ type getter struct {
 	ip  func(c *evalCtx) (netip.Addr, bool)
 }
 
-// operand is a compiled left or right side of a check. A field of the
-// ancestors used without an index reads as each of anc[0..count) in turn.
+// operand is a compiled left or right side of a check. A field with
+// several values (event.Multi) used without an argument reads as each of
+// vals[0..count) in turn.
 type operand struct {
 	getter
-	anyAncestor bool
-	anc         []getter
+	multi *event.Multi
+	vals  []getter
+	count func(c *evalCtx) int
 	// key identifies a plain field (no transformer) for merging checks;
 	// empty otherwise.
 	key  string
@@ -56,6 +58,9 @@ type compiler struct {
 	slots   map[slotKey]int
 	nslots  int
 	noCache bool
+	// counts holds the slot of each Multi's value count: the proc.a*
+	// fields share one, so the ancestors are counted once per event.
+	counts map[*event.Multi]int
 
 	// Structurally equal subtrees (one macro used by several rules, the
 	// same check or the same macro body written twice, as Falco's
@@ -77,7 +82,7 @@ type slotKey struct {
 
 func newCompiler(noCache bool) *compiler {
 	return &compiler{
-		slots: map[slotKey]int{}, noCache: noCache,
+		slots: map[slotKey]int{}, noCache: noCache, counts: map[*event.Multi]int{},
 		ids: map[ast.Expr]int{}, sigs: map[string]int{}, done: map[int]pred{},
 	}
 }
@@ -172,6 +177,20 @@ func (cc *compiler) bind(f *event.Field, a event.Arg) (getter, *fieldSrc) {
 	return g, src
 }
 
+// bindCount makes the value count of m, cached in a slot shared by every
+// field of m.
+func (cc *compiler) bindCount(m *event.Multi) func(c *evalCtx) int {
+	id, ok := cc.counts[m]
+	if !ok || cc.noCache {
+		id = cc.nslots
+		cc.counts[m] = id
+		cc.nslots++
+	}
+	count, most := m.Count, m.Max
+	src := &fieldSrc{id: id, num: func(e *event.Event, _ event.Arg) (int64, bool) { return int64(min(count(e), most)), true }}
+	return func(c *evalCtx) int { return int(c.slotNum(src).n) }
+}
+
 // lookupField resolves a field reference and its argument.
 func lookupField(fr *ast.Field) (*event.Field, event.Arg, error) {
 	f, ok := event.LookupField(fr.Name)
@@ -218,12 +237,12 @@ func (cc *compiler) operand(o ast.Operand) (*operand, error) {
 			return nil, err
 		}
 		op := &operand{name: fieldKey(x), key: fieldKey(x)}
-		if f.Ancestors && !x.HasArg {
-			op.anyAncestor = true
+		if m := f.Multi; m != nil && !x.HasArg {
+			op.multi, op.count = m, cc.bindCount(m)
 			op.getter = getter{typ: f.Type}
-			for i := 1; i <= event.MaxAncestors; i++ {
-				g, _ := cc.bind(f, event.Arg{Set: true, Index: i})
-				op.anc = append(op.anc, g)
+			for i := range m.Max {
+				g, _ := cc.bind(f, event.Arg{Set: true, Index: m.First + i})
+				op.vals = append(op.vals, g)
 			}
 			return op, nil
 		}
@@ -237,13 +256,13 @@ func (cc *compiler) operand(o ast.Operand) (*operand, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := &operand{name: x.Name + "(" + inner.name + ")", anyAncestor: inner.anyAncestor}
+		out := &operand{name: x.Name + "(" + inner.name + ")", multi: inner.multi, count: inner.count}
 		if out.getter, err = transform(x, inner.getter); err != nil {
 			return nil, err
 		}
-		for _, g := range inner.anc {
+		for _, g := range inner.vals {
 			tg, _ := transform(x, g)
-			out.anc = append(out.anc, tg)
+			out.vals = append(out.vals, tg)
 		}
 		return out, nil
 	}
@@ -412,7 +431,7 @@ func (cc *compiler) asMember(e ast.Expr) (key string, eq, prefix []string, ok bo
 		return "", nil, nil, false
 	}
 	f, _, err := lookupField(fr)
-	if err != nil || f.Type != event.FieldString || f.Str == nil || f.Ancestors && !fr.HasArg {
+	if err != nil || f.Type != event.FieldString || f.Str == nil || f.Multi != nil && !fr.HasArg {
 		return "", nil, nil, false
 	}
 	switch v := ch.Right.(type) {

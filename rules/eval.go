@@ -14,10 +14,6 @@ type evalCtx struct {
 	gen     uint32
 	slots   []slot
 	results []result
-	// ancestors is the number of known ancestors of e.Proc (up to
-	// event.MaxAncestors), valid when ancGen == gen.
-	ancestors int
-	ancGen    uint32
 }
 
 type slot struct {
@@ -103,23 +99,6 @@ func (c *evalCtx) reset(e *event.Event) {
 		for i := range c.results {
 			c.results[i].gen = 0
 		}
-		c.ancGen = 0
 		c.gen = 1
 	}
-}
-
-// ancestorCount returns how many ancestors the event's process has,
-// capped at event.MaxAncestors.
-func (c *evalCtx) ancestorCount() int {
-	if c.ancGen == c.gen {
-		return c.ancestors
-	}
-	n := 0
-	if c.e.Proc != nil {
-		for p := c.e.Proc.Parent; p != nil && n < event.MaxAncestors; p = p.Parent {
-			n++
-		}
-	}
-	c.ancestors, c.ancGen = n, c.gen
-	return n
 }

