@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+//go:build ignore
+
+/*
+ * The eBPF floor: the least work a tracer can do on the hooks vigil's
+ * sensor uses (bpf/vigil.bpf.c), so the benchmark can show how much of
+ * vigil's overhead is the kernel's price for having a program attached at
+ * all. Every program bumps a per-CPU counter; with emit_records set, the
+ * hooks where vigil emits an event also submit a 16-byte ring-buffer record
+ * without waking the reader. Built against the sensor's vendored headers.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The hooks, in the order of the counters map. */
+enum hook {
+	HOOK_OPENAT_ENTER = 0,
+	HOOK_OPENAT_EXIT = 1,
+	HOOK_CONNECT_ENTER = 2,
+	HOOK_CONNECT_EXIT = 3,
+	HOOK_EXECVE_ENTER = 4,
+	HOOK_EXECVE_EXIT = 5,
+	HOOK_FORK = 6,
+	HOOK_EXEC = 7,
+	HOOK_EXIT = 8,
+	NUM_HOOKS = 9,
+};
+
+/* One ring-buffer record. ptgid is the parent's tgid, filled only on exec
+ * and exit, where the benchmark attributes a child's event to the load
+ * generator that forked it. */
+struct record {
+	__u32 hook;
+	__u32 tgid;
+	__u32 ptgid;
+	__s32 ret;
+};
+
+/* Per-CPU, per-hook counts: hits are program runs, drops failed reserves. */
+struct counter {
+	__u64 hits;
+	__u64 drops;
+};
+
+/* Set from Go before load; the verifier prunes the record path when 0. */
+const volatile __u32 emit_records = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NUM_HOOKS);
+	__type(key, enum hook);
+	__type(value, struct counter);
+} counts SEC(".maps");
+
+/* 4 MiB holds 170k records: 17 ms of a million events per second, longer
+ * than the reader's 10 ms poll. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+	__type(value, struct record);
+} records SEC(".maps");
+
+static __always_inline struct counter *count(enum hook hook)
+{
+	struct counter *c = bpf_map_lookup_elem(&counts, &hook);
+
+	if (c)
+		c->hits++;
+	return c;
+}
+
+static __always_inline void emit(struct counter *c, enum hook hook, __u32 ptgid, __s32 ret)
+{
+	struct record *r;
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	r->hook = hook;
+	r->tgid = bpf_get_current_pid_tgid() >> 32;
+	r->ptgid = ptgid;
+	r->ret = ret;
+	/* No wakeup: the reader polls, so a busy producer never pays for one. */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int floor_openat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	count(HOOK_OPENAT_ENTER);
+	return 0;
+}
+
+/* vigil emits opens at exit, with the result. */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int floor_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct counter *c = count(HOOK_OPENAT_EXIT);
+
+	if (emit_records)
+		emit(c, HOOK_OPENAT_EXIT, 0, ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int floor_connect_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	count(HOOK_CONNECT_ENTER);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int floor_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct counter *c = count(HOOK_CONNECT_EXIT);
+
+	if (emit_records)
+		emit(c, HOOK_CONNECT_EXIT, 0, ctx->ret);
+	return 0;
+}
+
+/* vigil marks execve at enter and reports failures at exit; a successful
+ * exec is emitted from sched_process_exec. */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int floor_execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	count(HOOK_EXECVE_ENTER);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int floor_execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	count(HOOK_EXECVE_EXIT);
+	return 0;
+}
+
+/* The process lifecycle hooks a process table needs; the exec loop fires
+ * all three per operation. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct counter *c = count(HOOK_FORK);
+
+	if (emit_records)
+		emit(c, HOOK_FORK, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(floor_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct counter *c = count(HOOK_EXEC);
+
+	if (emit_records)
+		emit(c, HOOK_EXEC, BPF_CORE_READ(task, real_parent, tgid), 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(floor_exit, struct task_struct *task)
+{
+	struct counter *c = count(HOOK_EXIT);
+
+	if (emit_records)
+		emit(c, HOOK_EXIT, BPF_CORE_READ(task, real_parent, tgid), 0);
+	return 0;
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-sensor/vigil/bench/loadgen"
+)
+
+// paths are the programs the harness runs.
+type paths struct {
+	loadgen, floor, vigil string
+	// vigilErr says why there is no vigil binary (vigil is then empty).
+	vigilErr   error
+	falcoRules string
+}
+
+// tracer is one configuration the harness measures against no tracer.
+type tracer struct {
+	name  string
+	about string
+	// loops lists the loops the tracer has something to trace in; nil is
+	// all of them.
+	loops []loadgen.Loop
+	// argv is the tracer's command for loop l, attributing events to pid;
+	// nil for no tracer. safety is a run time the tracer may stop itself
+	// after, should the harness die without stopping it.
+	argv func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string
+	// readyLine is the stderr text the tracer logs once attached. Tools
+	// that print none are probed instead: the harness issues operations of
+	// the loop until the tool reports one of them (match with its pid).
+	readyLine string
+	match     func(l loadgen.Loop) lineMatcher
+	// settle is how the harness waits, after the load, for the tracer to
+	// catch up before stopping it.
+	settle settleKind
+	// collect reads the tracer's output once it stopped.
+	collect func(stdout *os.File, stderr []byte, l loadgen.Loop, pid int) (observed, error)
+	// command is the program that must be present to run the tracer.
+	command func(p *paths) (string, error)
+}
+
+// appliesTo reports whether t runs in loop l.
+func (t *tracer) appliesTo(l loadgen.Loop) bool {
+	if t.loops == nil {
+		return true
+	}
+	for _, x := range t.loops {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// settleKind is a way to tell that a tracer has caught up with the load.
+type settleKind int
+
+const (
+	// settleNone: the tracer drains its buffers itself when stopped (the
+	// floor), or has nothing to drain.
+	settleNone settleKind = iota
+	// settleMarker: the harness issues an operation of its own and waits
+	// for the tracer to print it (match), which it does after every event
+	// queued before it.
+	settleMarker
+	// settleQuiet: the tracer prints nothing per event; wait until its
+	// CPU use falls quiet.
+	settleQuiet
+)
+
+// tracers returns every configuration, in the order rounds run them.
+func tracers() []*tracer {
+	floorTracer := func(mode, about string) *tracer {
+		return &tracer{
+			name:  "floor-" + mode,
+			about: about,
+			argv: func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string {
+				return []string{p.floor, "-mode", mode, "-pid", strconv.Itoa(pid), "-duration", safety.String()}
+			},
+			readyLine: "floor attached",
+			collect: func(stdout *os.File, _ []byte, l loadgen.Loop, _ int) (observed, error) {
+				b, err := os.ReadFile(stdout.Name())
+				if err != nil {
+					return observed{}, fmt.Errorf("reading floor report: %w", err)
+				}
+				return parseFloorReport(b, l)
+			},
+			command: func(p *paths) (string, error) { return p.floor, nil },
+		}
+	}
+	vigilTracer := func(name, about string, falco, events bool) *tracer {
+		settle, match := settleQuiet, func(loadgen.Loop) lineMatcher { return nil }
+		if events {
+			settle, match = settleMarker, vigilMatch
+		}
+		return &tracer{
+			name:   name,
+			about:  about,
+			settle: settle,
+			match:  match,
+			argv: func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string {
+				argv := []string{p.vigil, "run", "--duration", safety.String()}
+				if falco {
+					argv = append(argv, "--rules", p.falcoRules)
+				}
+				if events {
+					argv = append(argv, "--events")
+				}
+				return argv
+			},
+			readyLine: "sensor attached",
+			collect: func(stdout *os.File, _ []byte, l loadgen.Loop, pid int) (observed, error) {
+				if _, err := stdout.Seek(0, 0); err != nil {
+					return observed{}, fmt.Errorf("rewinding vigil output: %w", err)
+				}
+				return parseVigilOutput(stdout, l, pid, events)
+			},
+			command: func(p *paths) (string, error) {
+				if p.vigil == "" {
+					return "", fmt.Errorf("no vigil binary: %w", p.vigilErr)
+				}
+				if falco {
+					if _, err := os.Stat(p.falcoRules); err != nil {
+						return "", fmt.Errorf("falco rules: %w", err)
+					}
+				}
+				return p.vigil, nil
+			},
+		}
+	}
+	toolTracer := func(name, about string, loops []loadgen.Loop, argv func(l loadgen.Loop) []string, match func(l loadgen.Loop) lineMatcher) *tracer {
+		return &tracer{
+			name:  name,
+			about: about,
+			loops: loops,
+			argv: func(_ *paths, l loadgen.Loop, _ int, _ time.Duration) []string {
+				return argv(l)
+			},
+			match:  match,
+			settle: settleMarker,
+			collect: func(stdout *os.File, stderr []byte, l loadgen.Loop, pid int) (observed, error) {
+				if _, err := stdout.Seek(0, 0); err != nil {
+					return observed{}, fmt.Errorf("rewinding %s output: %w", name, err)
+				}
+				return parseToolOutput(stdout, stderr, match(l), pid)
+			},
+			command: func(*paths) (string, error) { return exec.LookPath(argv(loadgen.LoopOpen)[0]) },
+		}
+	}
+	return []*tracer{
+		{name: "none", about: "no tracer: the baseline every ratio divides by"},
+		floorTracer("counter", "eBPF floor: a per-CPU counter on each hook vigil uses"),
+		floorTracer("ringbuf", "eBPF floor: + a 16-byte ring-buffer record per event, no wakeup, Go reader polling every 10 ms"),
+		vigilTracer("vigil", "vigil run, default rules, alerts only", false, false),
+		vigilTracer("vigil-events", "vigil run --events, default rules (counts delivered events)", false, true),
+		vigilTracer("vigil-falco", "vigil run --rules falco_rules.yaml, alerts only", true, false),
+		vigilTracer("vigil-falco-events", "vigil run --rules falco_rules.yaml --events (counts delivered events)", true, true),
+		toolTracer("bpftrace", "bpftrace printing each event (sys_enter tracepoint of the loop's syscall)", nil,
+			func(l loadgen.Loop) []string { return []string{"bpftrace", "-B", "none", "-e", bpftraceScript(l)} },
+			func(l loadgen.Loop) lineMatcher {
+				if l == loadgen.LoopExec {
+					return fieldIs(1) // the parent's tgid
+				}
+				return fieldIs(0)
+			}),
+		toolTracer("opensnoop", "libbpf-tools opensnoop, line-buffered output", []loadgen.Loop{loadgen.LoopOpen},
+			func(loadgen.Loop) []string { return []string{"stdbuf", "-oL", "opensnoop"} },
+			func(loadgen.Loop) lineMatcher { return fieldIs(0) }), // PID COMM FD ERR PATH
+		toolTracer("execsnoop", "libbpf-tools execsnoop, line-buffered output", []loadgen.Loop{loadgen.LoopExec},
+			func(loadgen.Loop) []string { return []string{"stdbuf", "-oL", "execsnoop"} },
+			func(loadgen.Loop) lineMatcher { return fieldIs(2) }), // PCOMM PID PPID RET ARGS
+	}
+}
+
+// bpftraceScript is the one-liner a user would write to watch the loop's
+// syscall, printing the attributed pid first (for exec: the parent's).
+func bpftraceScript(l loadgen.Loop) string {
+	switch l {
+	case loadgen.LoopExec:
+		return `tracepoint:syscalls:sys_enter_execve { printf("%d %d %s\n", pid, curtask->real_parent->tgid, str(args->filename)); }`
+	case loadgen.LoopConnect:
+		return `tracepoint:syscalls:sys_enter_connect { printf("%d %s %d\n", pid, comm, args->fd); }`
+	}
+	return `tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\n", pid, comm, str(args->filename)); }`
+}
+
+// quickConfigs is -quick's default: one configuration of each kind (the
+// Falco one with --events exercises both flags), to stay under a minute.
+func quickConfigs() []string {
+	return []string{"none", "floor-counter", "floor-ringbuf", "vigil", "vigil-falco-events", "bpftrace"}
+}
+
+// selectTracers resolves a comma-separated list of names. "default" (or an
+// empty list) is every configuration whose programs are present, except
+// that vigil's are always included so a missing binary fails loudly;
+// "quick" is the same restricted to quickConfigs.
+func selectTracers(list string, p *paths) ([]*tracer, error) {
+	all := tracers()
+	if list == "" || list == "default" || list == "quick" {
+		var out []*tracer
+		for _, t := range all {
+			if list == "quick" && !slices.Contains(quickConfigs(), t.name) {
+				continue
+			}
+			if t.command != nil && !strings.HasPrefix(t.name, "vigil") {
+				if _, err := t.command(p); err != nil {
+					continue // an optional tool that is not installed
+				}
+			}
+			out = append(out, t)
+		}
+		return out, nil
+	}
+	var out []*tracer
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		var found *tracer
+		for _, t := range all {
+			if t.name == name {
+				found = t
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("unknown config %q (see -list)", name)
+		}
+		if found.name == "none" && len(out) > 0 {
+			continue
+		}
+		out = append(out, found)
+	}
+	if len(out) == 0 || out[0].name != "none" {
+		// Every ratio divides by it.
+		out = append([]*tracer{all[0]}, out...)
+	}
+	return out, nil
+}
+
+// checkTracers fails when a selected configuration cannot run, naming it
+// and the fix, before any time is spent measuring.
+func checkTracers(ts []*tracer, p *paths) error {
+	var msgs []string
+	for _, t := range ts {
+		if t.command == nil {
+			continue
+		}
+		if _, err := t.command(p); err != nil {
+			msgs = append(msgs, fmt.Sprintf("config %s: %v", t.name, err))
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("configs that cannot run (drop them with -configs, e.g. -configs none,floor-counter,floor-ringbuf):\n  %s",
+			strings.Join(msgs, "\n  "))
+	}
+	return nil
+}

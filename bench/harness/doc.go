@@ -1,0 +1,45 @@
+// Command harness is vigil's macro benchmark. In one run it alternates, for
+// each loop of the load generator (open, exec, connect), rounds of every
+// configuration: no tracer, the eBPF floor (counter; ring buffer), vigil
+// with its default rules and with the Falco rules (each alerts-only and
+// with --events), and, when installed, bpftrace and libbpf-tools'
+// opensnoop/execsnoop. It prints, per loop and configuration, the median
+// ns per operation and its ratio to no tracer (from wall time, and from the
+// loadgen's CPU time), the tracer's CPU time and peak RSS, events delivered
+// against operations issued, and drops; then a saturation search.
+//
+//	sudo go run ./bench/harness                  # full run, several minutes
+//	sudo go run ./bench/harness -quick           # smoke run, about a minute
+//	sudo go run ./bench/harness -configs none,floor-counter,floor-ringbuf -loops open -saturate=false
+//	go run ./bench/harness -list                 # the configurations
+//
+// It builds the loadgen and floor commands, and vigil from ./cmd/vigil
+// unless -vigil names a binary; vigil configurations fail up front, with
+// the reason, when vigil does not build.
+//
+// Each round starts the load generator, which prepares and waits; then the
+// tracer, told the generator's pid, until it is attached (its "attached"
+// line on stderr, or for tools without one, until it prints an operation
+// the harness issues itself); then releases the generator for the round's
+// duration. After the load the harness waits for the tracer to catch up
+// (until it prints a marker operation issued after the load, or its CPU use
+// falls quiet), reads its CPU time (/proc/<pid>/stat utime+stime over the
+// run and the catch-up) and VmHWM, interrupts it and parses its output.
+// Tracer output goes to a file and is parsed after the round, so the
+// harness competes for no CPU while measuring. BPF programs run in the
+// traced process's context, so their cost shows in ns/op, not in the
+// tracer's CPU time.
+//
+// Delivered events are counted only where they can be without distorting
+// the figure: the floor's ring-buffer reader counts records per pid in
+// process, and vigil's are counted from its --events output, a separate
+// configuration because encoding every event is work the alerts-only
+// configuration does not do. Drops are the floor's failed reserves, vigil's
+// internal drop records, and the tools' "Lost N events" reports.
+//
+// Saturation (-saturate, on by default outside -quick) steps a fixed rate
+// (open loop: the target is offered whatever the tracer costs), issued by
+// one loadgen worker per CPU, upward for each of -saturate-configs, finds
+// the highest rate without drops by bisection, and shows a few rates past
+// it. A search that the generator cannot push to drops says so.
+package main

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-sensor/vigil/bench/loadgen"
+)
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 3 || o.duration != 2*time.Second || !o.saturate || o.sat.duration != o.duration ||
+		!slices.Equal(o.satConfigs, []string{"vigil"}) ||
+		!slices.Equal(o.loops, loadgen.Loops()) || !slices.Equal(o.execArgv, []string{"/bin/busybox", "true"}) {
+		t.Errorf("defaults = %+v", o)
+	}
+	o, err = parseOptions([]string{"-quick"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 2 || o.duration != 250*time.Millisecond || o.saturate || o.configs != "quick" {
+		t.Errorf("-quick = rounds %d duration %v saturate %v configs %q", o.rounds, o.duration, o.saturate, o.configs)
+	}
+	// Flags given with -quick win over its defaults.
+	o, err = parseOptions([]string{"-quick", "-rounds", "4", "-saturate", "-loops", "exec"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 4 || !o.saturate || !slices.Equal(o.loops, []loadgen.Loop{loadgen.LoopExec}) {
+		t.Errorf("-quick with flags = %+v", o)
+	}
+	for _, bad := range [][]string{
+		{"-loops", "open,read"},
+		{"-rounds", "0"},
+		{"-duration", "-1s"},
+		{"-exec", ""},
+		{"-saturate-factor", "1"},
+		{"-saturate-loop", "x"},
+		{"extra"},
+	} {
+		if _, err := parseOptions(bad, io.Discard); err == nil {
+			t.Errorf("parseOptions(%q) succeeded", bad)
+		}
+	}
+}
+
+func names(ts []*tracer) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.name)
+	}
+	return out
+}
+
+func TestSelectTracers(t *testing.T) {
+	p := &paths{}
+	ts, err := selectTracers("floor-ringbuf,vigil", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(ts), []string{"none", "floor-ringbuf", "vigil"}; !slices.Equal(got, want) {
+		t.Errorf("selectTracers = %v, want %v (none first)", got, want)
+	}
+	ts, err = selectTracers("floor-counter,none", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(ts), []string{"none", "floor-counter"}; !slices.Equal(got, want) {
+		t.Errorf("selectTracers = %v, want %v", got, want)
+	}
+	if _, err := selectTracers("none,perf", p); err == nil {
+		t.Error("unknown config accepted")
+	}
+	// The default always has vigil's configs, so a missing binary fails
+	// loudly rather than silently shrinking the table.
+	ts, err = selectTracers("default", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(ts); !slices.Contains(got, "vigil") || !slices.Contains(got, "floor-counter") || got[0] != "none" {
+		t.Errorf("default = %v", got)
+	}
+	if err := checkTracers(ts, p); err == nil {
+		t.Error("checkTracers passed without a vigil binary")
+	}
+	ts, err = selectTracers("quick", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names(ts) {
+		if !slices.Contains(quickConfigs(), name) {
+			t.Errorf("quick selected %s", name)
+		}
+	}
+}
+
+func TestTracersApply(t *testing.T) {
+	for _, tr := range tracers() {
+		for _, l := range loadgen.Loops() {
+			if !tr.appliesTo(l) {
+				continue
+			}
+			if tr.argv == nil {
+				continue
+			}
+			argv := tr.argv(&paths{floor: "floor", vigil: "vigil", falcoRules: "rules.yaml"}, l, 42, time.Minute)
+			if len(argv) == 0 || argv[0] == "" {
+				t.Errorf("%s/%s: empty command", tr.name, l)
+			}
+			if tr.readyLine == "" && tr.match == nil {
+				t.Errorf("%s: neither a ready line nor a probe matcher", tr.name)
+			}
+		}
+	}
+	byName := map[string]*tracer{}
+	for _, tr := range tracers() {
+		byName[tr.name] = tr
+	}
+	if byName["opensnoop"].appliesTo(loadgen.LoopExec) || !byName["execsnoop"].appliesTo(loadgen.LoopExec) {
+		t.Error("snoop tools apply to the wrong loops")
+	}
+	argv := byName["vigil-falco-events"].argv(&paths{vigil: "vigil", falcoRules: "r.yaml"}, loadgen.LoopOpen, 1, time.Minute)
+	if want := []string{"vigil", "run", "--duration", "1m0s", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
+		t.Errorf("vigil-falco-events argv = %q, want %q", argv, want)
+	}
+}
