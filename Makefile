@@ -7,6 +7,8 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make test` (hostile-input tier).
 FUZZTIME ?= 10s
 RULES ?=
+# Extra flags for the macro harness, e.g. BENCH_ARGS="-rounds 9 -loops open".
+BENCH_ARGS ?=
 ARGS ?=
 
 .PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test bench lint clean
@@ -47,9 +49,10 @@ test-fuzz: ## run each fuzz target for FUZZTIME
 vm-test: ## boot Debian 6.1 and 6.12 kernels under qemu and run the privileged tier in each
 	./vagrant/matrix.sh
 
-bench: build ## Go micro-benchmarks and the macro harness against the eBPF floor (root)
-	$(GO) test -run '^$$' -bench . -benchmem ./sensor/... ./rules/... ./internal/output/...
-	$(GO) run ./bench/harness -vigil $(BIN)
+bench: build ## Go micro-benchmarks, then the macro harness against the eBPF floor and known tools (root)
+	./scripts/install-deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchmem ./sensor/... ./rules/... ./enrich/... ./internal/output/... ./cmd/vigil/...
+	$(GO) run ./bench/harness -vigil $(BIN) $(BENCH_ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'))" || { gofmt -l .; exit 1; }

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs, from Debian's archive, what vigil's build checks and test tiers
 # need, skipping packages that are already there. Runs as root (make test).
+# With the argument "bench" it also installs the tools the macro benchmark
+# compares vigil with (make bench).
 set -euo pipefail
 
 packages=(
 	clang llvm libbpf-dev bpftool    # make generate / check-generated
 	containerd runc busybox-static   # container tier: containerd + a hand-built busybox image
 	iproute2                         # network-namespace tests (ip netns)
-	qemu-system-x86 cpio xz-utils zstd kmod  # kernel matrix: boot Debian kernels with an initramfs
+	qemu-system-x86 cpio xz-utils zstd       # kernel matrix: boot Debian kernels with an initramfs
+	bash coreutils findutils grep dpkg       # default-rule tests trigger rules with real programs
 )
+if [ "${1:-}" = bench ]; then
+	packages+=(bpftrace libbpf-tools)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
