@@ -97,6 +97,24 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("decoding record type %d (%d bytes): %s", e.Type, e.Len, e.Reason)
 }
 
+// recordKind is the event kind a record type reports, KindUnknown for a
+// type the decoder does not know.
+func recordKind(typ uint16) event.Kind {
+	switch typ {
+	case recExec, recExecFailed:
+		return event.KindExec
+	case recFork:
+		return event.KindFork
+	case recExit:
+		return event.KindExit
+	case recOpen:
+		return event.KindOpen
+	case recConnect:
+		return event.KindConnect
+	}
+	return event.KindUnknown
+}
+
 // Decoder turns raw ring-buffer records into Records. It is pure Go, needs
 // no privileges, checks every length against the record and allocates
 // nothing for open and connect records once its Event's buffers have grown.

@@ -102,6 +102,11 @@ func removeMemlock() error {
 	return rlimit.RemoveMemlock()
 }
 
+// CheckPrivileges reports, as a *ProbeError wrapping ErrPrivileges, when
+// the process lacks the capabilities New needs. Callers use it to fail
+// early, before work that would fail less clearly without them.
+func CheckPrivileges() error { return probePrivileges() }
+
 // probePrivileges checks for CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON
 // (loading tracing programs and opening tracepoint perf events).
 func probePrivileges() error {

@@ -2,8 +2,11 @@ package sensor
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -298,6 +301,27 @@ func (t *ProcessTable) remove(en *procEntry) {
 	en.prev, en.next = nil, nil
 	delete(t.byPID, en.proc.PID)
 	t.size.Store(int64(len(t.byPID)))
+}
+
+// Sweep removes the entries of processes that procfs no longer lists: those
+// whose exit record was lost (dropped in the kernel or undecodable), which
+// would otherwise stay until evicted. It stats one /proc entry per process,
+// so it is for after a loss, not for every event; it returns how many
+// entries it removed.
+func (t *ProcessTable) Sweep() int {
+	n := 0
+	var st syscall.Stat_t
+	path := make([]byte, 0, len(t.procfs.root)+16)
+	for en := t.oldest; en != nil; {
+		next := en.next
+		path = strconv.AppendUint(append(append(path[:0], t.procfs.root...), '/'), uint64(en.proc.PID), 10)
+		if err := syscall.Stat(string(path), &st); errors.Is(err, syscall.ENOENT) {
+			t.remove(en)
+			n++
+		}
+		en = next
+	}
+	return n
 }
 
 // stringBytes views s as bytes without copying; callers only read it.

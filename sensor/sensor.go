@@ -83,8 +83,12 @@ type KindStats struct {
 	// records written to the ring buffer, and records lost because it was
 	// full (or because the per-thread argument map was).
 	Emitted, Dropped uint64
-	// Delivered counts the events passed to the handler.
-	Delivered uint64
+	// Delivered counts the events passed to the handler; Skipped the
+	// records read and decoded but not passed on because the kind is not
+	// selected (exec, fork and exit feed the process table regardless);
+	// Failed the records of the kind that could not be decoded. Once the
+	// ring buffer is drained, Emitted == Delivered + Skipped + Failed.
+	Delivered, Skipped, Failed uint64
 }
 
 // Stats are the sensor's counters.
@@ -119,16 +123,30 @@ type Sensor struct {
 	// deliver is the bit mask of kinds passed to the handler.
 	deliver   atomic.Uint32
 	delivered [event.NumKinds]atomic.Uint64
+	skipped   [event.NumKinds]atomic.Uint64
+	failed    [event.NumKinds]atomic.Uint64
 	decodeErr [numDecodeReasons]atomic.Uint64
 	seq       uint64
+	// exitLoss is the count of lost exit records at the last sweep.
+	exitLoss uint64
+
+	// kmu guards reading the kernel counters against closing their map;
+	// final holds them as they were when Close had drained the ring.
+	kmu   sync.Mutex
+	final []kernelCounts
 
 	mu       sync.Mutex // guards running, closed, kind updates
 	running  bool
 	closed   bool
 	stopping atomic.Bool
 	runDone  chan struct{}
-	closeErr error
+	// closeDone is closed when Close has finished, for later callers.
+	closeDone chan struct{}
+	closeErr  error
 }
+
+// kernelCounts are one kind's kernel counters summed over CPUs.
+type kernelCounts struct{ emitted, dropped uint64 }
 
 // New probes the machine, loads and attaches the programs, and seeds the
 // process table from /proc. A machine that cannot run the sensor yields a
@@ -146,7 +164,7 @@ func New(cfg Config) (*Sensor, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	s := &Sensor{log: cfg.Logger, poll: cfg.PollInterval}
+	s := &Sensor{log: cfg.Logger, poll: cfg.PollInterval, closeDone: make(chan struct{})}
 	if err := s.load(cfg); err != nil {
 		s.closeObjects()
 		return nil, err
@@ -362,19 +380,18 @@ func (s *Sensor) setKinds(k [event.NumKinds]bool) error {
 }
 
 // Stats returns the counters. It reads the kernel's per-CPU counters, so it
-// is meant for periodic reporting, not for every event.
+// is meant for periodic reporting, not for every event. After Close it
+// returns the counters as they were once the ring buffer was drained.
 func (s *Sensor) Stats() Stats {
 	var st Stats
-	var percpu []bpf.VigilKindCounters
+	kernel := s.kernelCounts()
 	for k := range st.Kinds {
 		ks := &st.Kinds[k]
 		ks.Delivered = s.delivered[k].Load()
-		if s.counters == nil || s.counters.Lookup(uint32(k), &percpu) != nil {
-			continue
-		}
-		for _, c := range percpu {
-			ks.Emitted += c.Emitted
-			ks.Dropped += c.Dropped
+		ks.Skipped = s.skipped[k].Load()
+		ks.Failed = s.failed[k].Load()
+		if k < len(kernel) {
+			ks.Emitted, ks.Dropped = kernel[k].emitted, kernel[k].dropped
 		}
 	}
 	for r := range st.DecodeErrors {
@@ -386,6 +403,31 @@ func (s *Sensor) Stats() Stats {
 		st.ProcessMisses = s.table.Misses()
 	}
 	return st
+}
+
+// kernelCounts reads the kernel counters of every kind, or returns those
+// saved by Close.
+func (s *Sensor) kernelCounts() []kernelCounts {
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
+	if s.final != nil {
+		return s.final
+	}
+	out := make([]kernelCounts, event.NumKinds)
+	if s.counters == nil {
+		return out
+	}
+	var percpu []bpf.VigilKindCounters
+	for k := range out {
+		if s.counters.Lookup(uint32(k), &percpu) != nil {
+			continue
+		}
+		for _, c := range percpu {
+			out[k].emitted += c.Emitted
+			out[k].dropped += c.Dropped
+		}
+	}
+	return out
 }
 
 // Run reads records until ctx is done or Close is called, and calls handle
@@ -433,6 +475,7 @@ func (s *Sensor) Run(ctx context.Context, handle func(*event.Event)) error {
 				lastClock = now
 				s.dec.BootOffset = bootOffset()
 				s.table.SetBootOffset(s.dec.BootOffset)
+				s.sweepAfterLoss()
 			}
 			s.reader.SetDeadline(now.Add(s.poll))
 		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
@@ -440,6 +483,21 @@ func (s *Sensor) Run(ctx context.Context, handle func(*event.Event)) error {
 		default:
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
+	}
+}
+
+// sweepAfterLoss sweeps the process table when exit records were lost
+// since the last sweep: their processes would otherwise linger in it. It
+// runs on Run's goroutine while the ring buffer is idle.
+func (s *Sensor) sweepAfterLoss() {
+	exit := event.KindExit
+	lost := s.kernelCounts()[exit].dropped + s.failed[exit].Load()
+	if lost == s.exitLoss {
+		return
+	}
+	s.exitLoss = lost
+	if n := s.table.Sweep(); n > 0 {
+		s.log.Info("removed exited processes whose exit record was lost", "processes", n)
 	}
 }
 
@@ -454,10 +512,7 @@ func (s *Sensor) stop() {
 // process is the hot path: decode, process table, handler.
 func (s *Sensor) process(raw []byte, r *Record, handle func(*event.Event)) {
 	if err := s.dec.Decode(raw, r); err != nil {
-		var de *DecodeError
-		if errors.As(err, &de) && de.Reason < numDecodeReasons {
-			s.decodeErr[de.Reason].Add(1)
-		}
+		s.countDecodeError(err)
 		return
 	}
 	s.table.Apply(r)
@@ -467,8 +522,25 @@ func (s *Sensor) process(raw []byte, r *Record, handle func(*event.Event)) {
 		r.Event.Num = s.seq
 		s.delivered[kind].Add(1)
 		handle(&r.Event)
+	} else {
+		s.skipped[kind].Add(1)
 	}
 	s.table.Release(r)
+}
+
+// countDecodeError counts a record Decode rejected, by reason and, when its
+// header named a known type, by kind.
+func (s *Sensor) countDecodeError(err error) {
+	reason, kind := DecodeShort, event.KindUnknown
+	var de *DecodeError
+	if errors.As(err, &de) {
+		if de.Reason > 0 && de.Reason < numDecodeReasons {
+			reason = de.Reason
+		}
+		kind = recordKind(de.Type)
+	}
+	s.decodeErr[reason].Add(1)
+	s.failed[kind].Add(1)
 }
 
 // Close detaches the programs, lets a running Run drain the ring buffer and
@@ -477,34 +549,44 @@ func (s *Sensor) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.closeDone
 		return s.closeErr
 	}
 	s.closed = true
 	running, done := s.running, s.runDone
 	s.mu.Unlock()
 
-	var errs []error
-	for _, l := range s.links {
-		errs = append(errs, l.Close())
-	}
+	errs := []error{closeLinks(s.links)}
 	s.links = nil
 	if running {
 		s.stop()
 		<-done
 	}
+	final := s.kernelCounts()
+	s.kmu.Lock()
+	s.final = final
 	errs = append(errs, s.closeObjects())
-	err := errors.Join(errs...)
-	s.mu.Lock()
-	s.closeErr = err
-	s.mu.Unlock()
-	return err
+	s.kmu.Unlock()
+	s.closeErr = errors.Join(errs...)
+	close(s.closeDone)
+	return s.closeErr
+}
+
+// closeLinks detaches links concurrently: each tracepoint detach waits for
+// an RCU grace period (tens of ms), which would otherwise add up to most of
+// a second.
+func closeLinks(links []link.Link) error {
+	errs := make([]error, len(links))
+	var wg sync.WaitGroup
+	for i, l := range links {
+		wg.Go(func() { errs[i] = l.Close() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (s *Sensor) closeObjects() error {
-	var errs []error
-	for _, l := range s.links {
-		errs = append(errs, l.Close())
-	}
+	errs := []error{closeLinks(s.links)}
 	s.links = nil
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())

@@ -26,14 +26,19 @@ type pipeline struct {
 
 	// Reused across events: the event being matched, the rendered
 	// output and its fields, the alert, and method values bound once.
-	ev       *event.Event
-	text     []byte
-	fields   []rules.FieldValue
-	alert    output.Alert
-	onMatch  func(*rules.Rule)
-	appendFV func([]byte) []byte
+	ev          *event.Event
+	text        []byte
+	fields      []rules.FieldValue
+	alert       output.Alert
+	onMatch     func(*rules.Rule)
+	appendFV    func([]byte) []byte
+	appendEvent func([]byte) []byte
 
 	matches ruleCounters
+	// eventDrops counts event records, per kind, and alertDrops alerts,
+	// that the output queue refused.
+	eventDrops [event.NumKinds]atomic.Uint64
+	alertDrops atomic.Uint64
 }
 
 func newPipeline(containers containerLookup, rs *rules.Ruleset, events bool, enc *output.Encoder, w *output.Writer) *pipeline {
@@ -41,6 +46,7 @@ func newPipeline(containers containerLookup, rs *rules.Ruleset, events bool, enc
 	p.ruleset.Store(rs)
 	p.onMatch = p.match
 	p.appendFV = p.appendFields
+	p.appendEvent = func(b []byte) []byte { return p.enc.AppendEvent(b, p.ev) }
 	p.alert.Source = output.SourceSyscall
 	return p
 }
@@ -52,8 +58,8 @@ func (p *pipeline) handle(e *event.Event) {
 	}
 	p.ev = e
 	p.ruleset.Load().Match(e, p.onMatch)
-	if p.events {
-		p.w.Submit(p.enc.AppendEvent(p.w.Buffer(), e))
+	if p.events && !p.w.SubmitFunc(p.appendEvent) {
+		p.eventDrops[e.Type.Kind()].Add(1)
 	}
 	p.ev = nil
 }
@@ -69,7 +75,9 @@ func (p *pipeline) match(r *rules.Rule) {
 	p.alert.Tags = r.Tags
 	p.alert.Output = p.text
 	p.alert.AppendFields = p.appendFV
-	p.w.Submit(p.enc.AppendAlert(p.w.Buffer(), &p.alert))
+	if !p.w.Submit(p.enc.AppendAlert(p.w.Buffer(), &p.alert)) {
+		p.alertDrops.Add(1)
+	}
 	p.matches.inc(r.Name)
 }
 

@@ -31,7 +31,10 @@ type runConfig struct {
 	minPriority      string
 	strict           bool
 	outputQueue      int
+	outputQueueBytes int
 	statusInterval   time.Duration
+	drainTimeout     time.Duration
+	lockFile         string
 }
 
 func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -47,13 +50,29 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	fs.StringVar(&cfg.minPriority, "min-priority", "", "leave out rules less severe than this priority (e.g. Warning)")
 	fs.BoolVar(&cfg.strict, "strict", false, "fail on rules that need a field or event vigil lacks, instead of skipping them")
 	fs.IntVar(&cfg.outputQueue, "output-queue", 16384, "records queued for stdout before new ones are dropped and counted")
+	fs.IntVar(&cfg.outputQueueBytes, "output-queue-bytes", output.DefaultMaxQueueBytes, "bytes queued for stdout before new records are dropped and counted")
 	fs.DurationVar(&cfg.statusInterval, "status-interval", time.Second, "how often drops are checked and reported as internal records")
+	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Second, "at shutdown, how long stdout may take to accept the queued records")
+	fs.StringVar(&cfg.lockFile, "lock-file", defaultLockFile, "lock held while running, so that only one vigil runs (empty: no lock)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("run takes no arguments, got %q", fs.Args())}
 	}
+	if cfg.statusInterval <= 0 || cfg.drainTimeout < 0 {
+		return usageError{errors.New("--status-interval must be positive and --drain-timeout not negative")}
+	}
+	// Signals are claimed before any slow work: a SIGHUP that arrives while
+	// the programs load must not kill the agent (its default action), and
+	// a closed stdout must surface as EPIPE, not as a SIGPIPE death.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
 	opts, err := cfg.ruleOptions(logger)
 	if err != nil {
 		return err
@@ -63,9 +82,17 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		return err
 	}
 	logLoad(logger, res, rs)
+	if err := sensor.CheckPrivileges(); err != nil {
+		return fmt.Errorf("starting sensor: %w", err)
+	}
+	if cfg.lockFile != "" {
+		lock, err := acquireLock(cfg.lockFile)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
@@ -78,8 +105,23 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("reading hostname: %w", err)
 	}
-	w := output.NewWriter(stdout, cfg.outputQueue)
-	defer w.Close()
+	w := output.NewWriterSize(stdout, cfg.outputQueue, cfg.outputQueueBytes)
+	var (
+		outputDone bool
+		outputErr  error
+	)
+	// closeOutput writes what is queued, giving up after the drain timeout
+	// when stdout does not take it; it runs once.
+	closeOutput := func() error {
+		if !outputDone {
+			outputDone = true
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
+			outputErr = w.Shutdown(ctx)
+			cancel()
+		}
+		return outputErr
+	}
+	defer closeOutput()
 	enc := output.NewEncoder(hostname)
 
 	enr, err := enrich.New(enrich.Config{Logger: logger.With("component", "enrich"),
@@ -113,7 +155,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		}
 	}()
 	go st.report(ctx, cfg.statusInterval)
-	go reloadOnHUP(ctx, logger, func() error { return cfg.reload(logger, p, s) })
+	go reloadOnHUP(ctx, hup, logger, st, func() error { return cfg.reload(logger, p, s) })
 
 	if cfg.metricsAddr != "" {
 		srv, err := metrics.Listen(cfg.metricsAddr, st.collect, st.healthy, logger)
@@ -124,12 +166,20 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		logger.Info("serving metrics", "addr", srv.Addr())
 	}
 
-	runErr := s.Run(ctx, p.handle)
-	st.runErr.Store(&runErr)
+	// Shutdown detaches the programs first, then drains what the ring
+	// buffer holds, so every record the kernel counted is read before the
+	// final counts are taken and reported.
+	go func() {
+		<-ctx.Done()
+		s.Close()
+	}()
+	runErr := s.Run(context.Background(), p.handle)
 	closeErr := s.Close()
-	st.flush()
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("writing output: %w", err)
+	st.runErr.Store(&runErr)
+	st.flush(true)
+	st.logTotals()
+	if err := closeOutput(); err != nil {
+		return outputError(err, cfg.drainTimeout)
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
 		return cause
@@ -142,6 +192,17 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// outputError explains a failure to write stdout.
+func outputError(err error, drain time.Duration) error {
+	switch {
+	case errors.Is(err, syscall.EPIPE):
+		return fmt.Errorf("writing output: stdout was closed by its reader: %w", err)
+	case errors.Is(err, output.ErrStalled):
+		return fmt.Errorf("writing output: stdout did not take the queued records within %s of shutdown (is its reader stuck?): %w", drain, err)
+	}
+	return fmt.Errorf("writing output: %w", err)
 }
 
 func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
@@ -175,19 +236,19 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	return nil
 }
 
-func reloadOnHUP(ctx context.Context, logger *slog.Logger, reload func() error) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnHUP reloads the rules on every SIGHUP until ctx is done.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger, st *status, reload func() error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 			if err := reload(); err != nil {
+				st.reloads.failed.Add(1)
 				logger.Error("reloading rules failed; keeping the running rules", "err", err)
 				continue
 			}
+			st.reloads.ok.Add(1)
 			logger.Info("rules reloaded")
 		}
 	}

@@ -20,38 +20,73 @@ const (
 	ruleEventDrop     = "vigil internal: event drop"
 	ruleDecodeFailure = "vigil internal: decode failure"
 	ruleOutputDrop    = "vigil internal: output drop"
+	ruleEnrichFailure = "vigil internal: enrichment failure"
 )
+
+// enrichReportInterval spaces enrichment failure records: containerd being
+// away loses no event (events keep the container id), and while it stays
+// away every reconnection attempt fails again.
+const enrichReportInterval = time.Minute
+
+// sensorStats and enricherStats are what status reads of the sensor and the
+// enricher.
+type (
+	sensorStats   interface{ Stats() sensor.Stats }
+	enricherStats interface{ Stats() enrich.Stats }
+)
+
+// recordWriter is what status needs of the output writer.
+type recordWriter interface {
+	Buffer() []byte
+	SubmitUrgent(b []byte) bool
+	Stats() output.Stats
+	Err() error
+}
 
 // status turns the counters of every stage into internal records (when
 // something was lost) and metrics.
 type status struct {
-	sensor   *sensor.Sensor
-	enricher *enrich.Enricher
-	writer   *output.Writer
+	sensor   sensorStats
+	enricher enricherStats
+	writer   recordWriter
 	pipeline *pipeline
 	enc      *output.Encoder
 	logger   *slog.Logger
 	runErr   atomic.Pointer[error]
+	reloads  struct{ ok, failed atomic.Uint64 }
 
-	mu   sync.Mutex // guards last, against report and the final flush
+	mu   sync.Mutex // guards last and lastEnrich, against report and the final flush
 	last lossCounts
+	// lastEnrich is when the last enrichment failure record was emitted.
+	lastEnrich time.Time
 }
 
 // lossCounts are the counters that must be reported when they grow.
 type lossCounts struct {
-	kernel [event.NumKinds]uint64
-	decode []uint64
-	output uint64
+	kernel       [event.NumKinds]uint64
+	decode       [sensor.NumDecodeReasons]uint64
+	decodeKind   [event.NumKinds]uint64
+	output       uint64
+	outputKind   [event.NumKinds]uint64
+	outputAlerts uint64
+	enrich       uint64
+	enrichQueue  uint64
 }
 
 func (st *status) current() lossCounts {
 	ss := st.sensor.Stats()
+	es := st.enricher.Stats()
 	var c lossCounts
 	for k := range ss.Kinds {
 		c.kernel[k] = ss.Kinds[k].Dropped
+		c.decodeKind[k] = ss.Kinds[k].Failed
+		c.outputKind[k] = st.pipeline.eventDrops[k].Load()
 	}
-	c.decode = append(c.decode, ss.DecodeErrors[:]...)
+	c.decode = ss.DecodeErrors
 	c.output = st.writer.Stats().Dropped
+	c.outputAlerts = st.pipeline.alertDrops.Load()
+	c.enrich = es.Failures
+	c.enrichQueue = es.Dropped
 	return c
 }
 
@@ -65,53 +100,127 @@ func (st *status) report(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			st.flush()
+			st.flush(false)
 		}
 	}
 }
 
-// flush emits internal records for whatever was lost since the last call.
-func (st *status) flush() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := time.Now().UnixNano()
-	cur := st.current()
-	var kernel []output.Count
+// since is the growth of a counter; a counter never goes backwards, and if
+// one did the record would rather say nothing than a wrapped number.
+func since(cur, prev uint64) uint64 {
+	if cur < prev {
+		return 0
+	}
+	return cur - prev
+}
+
+// kindCounts builds the output_fields of a record: every kind whose counter
+// grew, by name, then extra named counts, then "total". It returns nil when
+// nothing grew.
+func kindCounts(cur, prev *[event.NumKinds]uint64, extra ...output.Count) []output.Count {
+	var out []output.Count
 	var total uint64
-	for k := range cur.kernel {
-		if d := cur.kernel[k] - st.last.kernel[k]; d > 0 {
-			kernel = append(kernel, output.Count{Name: event.Kind(k).String(), Value: d})
+	for k := range cur {
+		if d := since(cur[k], prev[k]); d > 0 {
+			out = append(out, output.Count{Name: event.Kind(k).String(), Value: d})
 			total += d
 		}
 	}
-	if len(kernel) > 0 {
-		kernel = append(kernel, output.Count{Name: "total", Value: total})
-		st.emit(now, ruleEventDrop, "Kernel events dropped: ring buffer full", kernel)
-		st.logger.Warn("kernel events dropped", "count", total)
-	}
-	var decode []output.Count
-	for r := range cur.decode {
-		var prev uint64
-		if r < len(st.last.decode) {
-			prev = st.last.decode[r]
-		}
-		if d := cur.decode[r] - prev; d > 0 {
-			decode = append(decode, output.Count{Name: sensor.DecodeReason(r).String(), Value: d})
+	for _, c := range extra {
+		if c.Value > 0 {
+			out = append(out, c)
+			total += c.Value
 		}
 	}
-	if len(decode) > 0 {
-		st.emit(now, ruleDecodeFailure, "Kernel records that could not be decoded", decode)
+	if total == 0 {
+		return nil
 	}
-	if d := cur.output - st.last.output; d > 0 {
-		st.emit(now, ruleOutputDrop, "Records dropped: stdout is not keeping up",
-			[]output.Count{{Name: "records", Value: d}})
-		st.logger.Warn("output records dropped", "count", d)
+	return append(out, output.Count{Name: "total", Value: total})
+}
+
+// flush emits internal records for whatever was lost since the last call;
+// final flushes enrichment failures whatever the time since the last.
+func (st *status) flush(final bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	wall := time.Now()
+	now := wall.UnixNano()
+	cur := st.current()
+	last := &st.last
+
+	if c := kindCounts(&cur.kernel, &last.kernel); c != nil {
+		st.emit(now, ruleEventDrop, "Warning", "Kernel events dropped: ring buffer full", c)
+		st.logger.Warn("kernel events dropped", "count", c[len(c)-1].Value)
+	}
+
+	var reasons []output.Count
+	for r := 1; r < len(cur.decode); r++ {
+		if d := since(cur.decode[r], last.decode[r]); d > 0 {
+			reasons = append(reasons, output.Count{Name: sensor.DecodeReason(r).String(), Value: d})
+		}
+	}
+	if len(reasons) > 0 {
+		// The per-kind counts (the record type the header named; "unknown"
+		// when it named none) add up to the total, as do the reasons.
+		c := append(reasons, kindCounts(&cur.decodeKind, &last.decodeKind)...)
+		st.emit(now, ruleDecodeFailure, "Warning", "Kernel records that could not be decoded", c)
+		st.logger.Warn("kernel records could not be decoded", "count", c[len(c)-1].Value)
+	}
+
+	total := since(cur.output, last.output)
+	if total > 0 {
+		alerts := since(cur.outputAlerts, last.outputAlerts)
+		var events uint64
+		for k := range cur.outputKind {
+			events += since(cur.outputKind[k], last.outputKind[k])
+		}
+		// What is neither an event nor an alert is an internal record
+		// refused by its own, small queue.
+		other := since(total, events+alerts)
+		c := kindCounts(&cur.outputKind, &last.outputKind,
+			output.Count{Name: "alert", Value: alerts}, output.Count{Name: "internal", Value: other})
+		st.emit(now, ruleOutputDrop, "Warning", "Records dropped: stdout is not keeping up", c)
+		st.logger.Warn("output records dropped", "count", total)
+	}
+
+	failures, queue := since(cur.enrich, last.enrich), since(cur.enrichQueue, last.enrichQueue)
+	if (failures > 0 || queue > 0) && (final || st.lastEnrich.IsZero() || wall.Sub(st.lastEnrich) >= enrichReportInterval) {
+		connected := uint64(0)
+		if st.enricher.Stats().Connected {
+			connected = 1
+		}
+		st.emit(now, ruleEnrichFailure, "Notice",
+			"Container metadata lookups failed (containerd unreachable or cgroup unresolved); events still carry the container id",
+			[]output.Count{{Name: "failures", Value: failures}, {Name: "queue_full", Value: queue}, {Name: "containerd_connected", Value: connected}})
+		st.lastEnrich = wall
+	} else {
+		// Not reported yet: keep counting from the last record.
+		cur.enrich, cur.enrichQueue = last.enrich, last.enrichQueue
 	}
 	st.last = cur
 }
 
-func (st *status) emit(ns int64, rule, msg string, counts []output.Count) {
-	st.writer.Submit(st.enc.AppendInternal(st.writer.Buffer(), ns, rule, "Warning", msg, counts))
+func (st *status) emit(ns int64, rule, priority, msg string, counts []output.Count) {
+	st.writer.SubmitUrgent(st.enc.AppendInternal(st.writer.Buffer(), ns, rule, priority, msg, counts))
+}
+
+// logTotals logs every stage's final counters, per kind: for each kind,
+// emitted + dropped is what the kernel saw; emitted = delivered + skipped
+// + undecodable once the ring is drained; delivered events either reached
+// the output or were counted in output_dropped (with --events).
+func (st *status) logTotals() {
+	ss := st.sensor.Stats()
+	ws := st.writer.Stats()
+	var attrs []any
+	for k := 1; k < event.NumKinds; k++ {
+		ks := ss.Kinds[k]
+		attrs = append(attrs, slog.Group(event.Kind(k).String(),
+			"emitted", ks.Emitted, "dropped", ks.Dropped, "delivered", ks.Delivered, "skipped", ks.Skipped,
+			"undecodable", ks.Failed, "output_dropped", st.pipeline.eventDrops[k].Load()))
+	}
+	attrs = append(attrs, "undecodable", ss.Kinds[event.KindUnknown].Failed,
+		"records_written", ws.Written, "records_dropped", ws.Dropped, "alerts_dropped", st.pipeline.alertDrops.Load())
+	st.logger.Info("final counts", attrs...)
 }
 
 // healthy reports an error once events no longer flow.
@@ -146,6 +255,15 @@ func (st *status) collect() []metrics.Family {
 		decode.Samples = append(decode.Samples, metrics.Sample{
 			Labels: []metrics.Label{{Name: "reason", Value: sensor.DecodeReason(r).String()}}, Value: float64(ss.DecodeErrors[r])})
 	}
+	outputKinds := metrics.Family{Name: "vigil_output_event_drops_total", Help: "Event records (--events) dropped because stdout did not keep up, by kind.", Kind: "counter"}
+	for k := 1; k < event.NumKinds; k++ {
+		outputKinds.Samples = append(outputKinds.Samples, metrics.Sample{
+			Labels: []metrics.Label{{Name: "kind", Value: event.Kind(k).String()}}, Value: float64(st.pipeline.eventDrops[k].Load())})
+	}
+	reloads := metrics.Family{Name: "vigil_rule_reloads_total", Help: "Rule reloads on SIGHUP, by result.", Kind: "counter", Samples: []metrics.Sample{
+		{Labels: []metrics.Label{{Name: "result", Value: "ok"}}, Value: float64(st.reloads.ok.Load())},
+		{Labels: []metrics.Label{{Name: "result", Value: "error"}}, Value: float64(st.reloads.failed.Load())},
+	}}
 	matches := metrics.Family{Name: "vigil_rule_matches_total", Help: "Alerts raised, by rule.", Kind: "counter"}
 	for name, n := range st.pipeline.matches.snapshot() {
 		matches.Samples = append(matches.Samples, metrics.Sample{Labels: []metrics.Label{{Name: "rule", Value: name}}, Value: float64(n)})
@@ -164,16 +282,23 @@ func (st *status) collect() []metrics.Family {
 		kindFamily("vigil_kernel_events_total", "Records the kernel wrote to the ring buffer, by kind.", func(k sensor.KindStats) uint64 { return k.Emitted }),
 		kindFamily("vigil_kernel_drops_total", "Records the kernel lost because the ring buffer was full, by kind.", func(k sensor.KindStats) uint64 { return k.Dropped }),
 		kindFamily("vigil_events_total", "Events delivered to rules and output, by kind.", func(k sensor.KindStats) uint64 { return k.Delivered }),
-		decode, matches,
+		kindFamily("vigil_events_skipped_total", "Records read for the process table only: no rule or output needs their kind.", func(k sensor.KindStats) uint64 { return k.Skipped }),
+		kindFamily("vigil_events_undecodable_total", "Kernel records that could not be decoded, by the kind their header named.", func(k sensor.KindStats) uint64 { return k.Failed }),
+		outputKinds, decode, matches,
 		gauge("vigil_process_table_size", "Processes in the process table.", float64(ss.Processes)),
 		counter("vigil_process_table_evictions_total", "Live processes evicted because the table was full.", ss.ProcessesEvicted),
 		counter("vigil_process_table_misses_total", "Events from processes the table did not know.", ss.ProcessMisses),
 		gauge("vigil_output_queue_depth", "Records waiting to be written to stdout.", float64(ws.Queued)),
+		gauge("vigil_output_queue_bytes", "Bytes of records waiting to be written to stdout.", float64(ws.QueuedBytes)),
 		counter("vigil_output_records_total", "Records written to stdout.", ws.Written),
-		counter("vigil_output_drops_total", "Records dropped because stdout did not keep up.", ws.Dropped),
+		counter("vigil_output_drops_total", "Records dropped because stdout did not keep up (or failed).", ws.Dropped),
+		counter("vigil_output_alert_drops_total", "Alerts dropped because stdout did not keep up.", st.pipeline.alertDrops.Load()),
+		gauge("vigil_rules_active", "Rules in the running rule set.", float64(len(st.pipeline.ruleset.Load().Active()))),
+		reloads,
 		counter("vigil_enrich_cache_hits_total", "Container lookups answered from the cache.", es.Hits),
 		counter("vigil_enrich_cache_misses_total", "Container lookups for cgroups not yet resolved.", es.Misses),
 		counter("vigil_enrich_failures_total", "Container resolution and containerd failures.", es.Failures),
+		counter("vigil_enrich_queue_drops_total", "Container lookups not queued for resolution because the queue was full.", es.Dropped),
 		gauge("vigil_enrich_containers", "Containers known from containerd.", float64(es.Containers)),
 		gauge("vigil_containerd_connected", "1 while the containerd session is up.", connected),
 	}

@@ -2,7 +2,9 @@ package output
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -11,16 +13,36 @@ import (
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("output writer closed")
 
+// ErrStalled is returned by Shutdown when the destination did not take the
+// queued records in time (stdout blocked).
+var ErrStalled = errors.New("output stalled")
+
+// Default bounds of a Writer's queue.
+const (
+	// DefaultMaxQueueBytes bounds the bytes of queued records.
+	DefaultMaxQueueBytes = 16 << 20
+	// UrgentDepth is the queue of records submitted with SubmitUrgent.
+	UrgentDepth = 64
+	// maxPooled bounds the recycled buffers, and maxPooledCap the capacity
+	// of one (a record built for a huge event is not kept).
+	maxPooled    = 256
+	maxPooledCap = 16 << 10
+)
+
 // Writer writes records to an io.Writer from its own goroutine, through a
-// queue of at most Depth records. The producer never blocks: when the queue
-// is full the record is dropped and counted. The first write error stops
-// the writer; Failed is closed and Err returns it (for stdout closed by the
-// reader, EPIPE: the caller exits with that error).
+// queue bounded both in records and in bytes. The producer never blocks:
+// when the queue is full the record is dropped and counted. A second, small
+// queue takes urgent records (the internal drop reports), which are written
+// first and do not compete with events for room. The first write error
+// stops the writer; Failed is closed and Err returns it (for stdout closed
+// by the reader, EPIPE: the caller exits with that error).
 type Writer struct {
-	queue  chan []byte
-	free   chan []byte
-	failed chan struct{}
-	done   chan struct{}
+	queue    chan []byte
+	urgent   chan []byte
+	free     chan []byte
+	failed   chan struct{}
+	done     chan struct{}
+	maxBytes int64
 
 	// mu orders Submit (read side) before Close (write side), so a record is
 	// never sent on the closed queue.
@@ -29,18 +51,26 @@ type Writer struct {
 	err    atomic.Pointer[error]
 
 	written, dropped, bytes atomic.Uint64
+	queuedBytes             atomic.Int64
 }
 
-// NewWriter starts a writer to w holding at most depth queued records.
+// NewWriter starts a writer to w holding at most depth queued records and
+// DefaultMaxQueueBytes bytes.
 func NewWriter(w io.Writer, depth int) *Writer {
-	if depth < 1 {
-		depth = 1
-	}
+	return NewWriterSize(w, depth, DefaultMaxQueueBytes)
+}
+
+// NewWriterSize starts a writer to w holding at most depth queued records
+// and maxBytes bytes of them (at least one record is always accepted).
+func NewWriterSize(w io.Writer, depth, maxBytes int) *Writer {
+	depth = max(depth, 1)
 	wr := &Writer{
-		queue:  make(chan []byte, depth),
-		free:   make(chan []byte, depth),
-		failed: make(chan struct{}),
-		done:   make(chan struct{}),
+		queue:    make(chan []byte, depth),
+		urgent:   make(chan []byte, UrgentDepth),
+		free:     make(chan []byte, min(depth, maxPooled)),
+		failed:   make(chan struct{}),
+		done:     make(chan struct{}),
+		maxBytes: int64(max(maxBytes, 1)),
 	}
 	go wr.loop(bufio.NewWriterSize(w, 64<<10))
 	return wr
@@ -58,19 +88,55 @@ func (w *Writer) Buffer() []byte {
 }
 
 // Submit queues one encoded record (ending in a newline). It reports false
-// when the record was dropped because the queue is full or the writer
-// failed or closed; drops are counted in Stats.
+// when the record was dropped because the queue is full (in records or in
+// bytes) or the writer failed or closed; drops are counted in Stats.
 func (w *Writer) Submit(b []byte) bool {
+	return w.submit(w.queue, b, true)
+}
+
+// SubmitFunc is Submit for a record that appendRecord encodes into one of
+// the writer's buffers; it is called only when the queue has room, so a
+// full queue costs no encoding.
+func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
+	if len(w.queue) == cap(w.queue) || w.queuedBytes.Load() >= w.maxBytes {
+		w.dropped.Add(1)
+		return false
+	}
+	return w.Submit(appendRecord(w.Buffer()))
+}
+
+// SubmitUrgent queues a record ahead of those of Submit, in a queue of its
+// own of UrgentDepth records that is not charged to the byte bound; it
+// drops and counts like Submit when that queue is full.
+func (w *Writer) SubmitUrgent(b []byte) bool {
+	return w.submit(w.urgent, b, false)
+}
+
+func (w *Writer) submit(q chan []byte, b []byte, charge bool) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed || w.err.Load() != nil {
 		w.dropped.Add(1)
 		return false
 	}
+	n := int64(len(b))
+	if charge {
+		// The first record is always let in, however large, so that a
+		// single huge record cannot wedge the queue.
+		if total := w.queuedBytes.Add(n); total > w.maxBytes && total != n {
+			w.queuedBytes.Add(-n)
+			w.dropped.Add(1)
+			w.recycle(b)
+			return false
+		}
+	}
 	select {
-	case w.queue <- b:
+	case q <- b:
 		return true
 	default:
+		if charge {
+			w.queuedBytes.Add(-n)
+		}
 		w.dropped.Add(1)
 		w.recycle(b)
 		return false
@@ -78,7 +144,7 @@ func (w *Writer) Submit(b []byte) bool {
 }
 
 func (w *Writer) recycle(b []byte) {
-	if cap(b) > 256<<10 {
+	if cap(b) > maxPooledCap {
 		return // do not keep a huge buffer for every later record
 	}
 	select {
@@ -87,9 +153,46 @@ func (w *Writer) recycle(b []byte) {
 	}
 }
 
+// next returns the next record, urgent ones first; ok is false once both
+// queues are closed and empty.
+func (w *Writer) next(queue, urgent *chan []byte) (b []byte, fromQueue, ok bool) {
+	for *queue != nil || *urgent != nil {
+		select {
+		case b, ok := <-*urgent:
+			if ok {
+				return b, false, true
+			}
+			*urgent = nil
+			continue
+		default:
+		}
+		select {
+		case b, ok := <-*urgent:
+			if ok {
+				return b, false, true
+			}
+			*urgent = nil
+		case b, ok := <-*queue:
+			if ok {
+				return b, true, true
+			}
+			*queue = nil
+		}
+	}
+	return nil, false, false
+}
+
 func (w *Writer) loop(bw *bufio.Writer) {
 	defer close(w.done)
-	for b := range w.queue {
+	queue, urgent := w.queue, w.urgent
+	for {
+		b, fromQueue, ok := w.next(&queue, &urgent)
+		if !ok {
+			break
+		}
+		if fromQueue {
+			w.queuedBytes.Add(-int64(len(b)))
+		}
 		if w.err.Load() != nil {
 			w.dropped.Add(1)
 			continue
@@ -101,7 +204,7 @@ func (w *Writer) loop(bw *bufio.Writer) {
 		w.written.Add(1)
 		w.bytes.Add(uint64(len(b)))
 		w.recycle(b)
-		if len(w.queue) == 0 {
+		if len(w.queue) == 0 && len(w.urgent) == 0 {
 			if err := bw.Flush(); err != nil {
 				w.fail(err)
 			}
@@ -131,26 +234,48 @@ func (w *Writer) Err() error {
 	return nil
 }
 
-// Stats are the writer's counters.
+// Stats are the writer's counters: records written and dropped, bytes
+// written, and what is queued now (records and bytes of Submit's queue,
+// plus urgent records).
 type Stats struct {
 	Written, Dropped, Bytes uint64
 	Queued                  int
+	QueuedBytes             int64
 }
 
 // Stats returns the current counters.
 func (w *Writer) Stats() Stats {
-	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Bytes: w.bytes.Load(), Queued: len(w.queue)}
+	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Bytes: w.bytes.Load(),
+		Queued: len(w.queue) + len(w.urgent), QueuedBytes: w.queuedBytes.Load()}
 }
 
 // Close writes what is queued, flushes and stops the writer. It returns the
 // first write error. It is safe to call twice and concurrently with Submit.
 func (w *Writer) Close() error {
+	return w.Shutdown(context.Background())
+}
+
+// Shutdown is Close with a deadline: when ctx ends before the queued
+// records are written (the destination blocks), it returns an error
+// wrapping ErrStalled and saying how many records were left; the writer's
+// goroutine stays blocked in the write.
+func (w *Writer) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
 		close(w.queue)
+		close(w.urgent)
 	}
 	w.mu.Unlock()
-	<-w.done
-	return w.Err()
+	select {
+	case <-w.done:
+		return w.Err()
+	default:
+	}
+	select {
+	case <-w.done:
+		return w.Err()
+	case <-ctx.Done():
+		return fmt.Errorf("%d queued records not written: %w", len(w.queue)+len(w.urgent), ErrStalled)
+	}
 }

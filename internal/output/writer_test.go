@@ -1,0 +1,133 @@
+package output
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// blockedWriter blocks every Write until release is closed.
+type blockedWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	w       io.Writer
+}
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.w.Write(p)
+}
+
+func TestWriterBoundsBytes(t *testing.T) {
+	bw := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{}), w: io.Discard}
+	w := NewWriterSize(bw, 1000, 10<<10)
+	rec := func(n int) []byte { return append(append(w.Buffer(), strings.Repeat("x", n-1)...), '\n') }
+	// The first record reaches the blocked writer (through its bufio
+	// buffer, flushed once the queue is empty); wait until it does.
+	w.Submit(rec(100))
+	<-bw.entered
+	accepted := 0
+	for range 100 {
+		if w.Submit(rec(1 << 10)) {
+			accepted++
+		}
+	}
+	if accepted != 10 {
+		t.Errorf("accepted %d records of 1 KiB with a 10 KiB bound, want 10", accepted)
+	}
+	if st := w.Stats(); st.Dropped != 90 || st.QueuedBytes != 10<<10 {
+		t.Errorf("stats %+v, want 90 dropped and 10 KiB queued", st)
+	}
+	close(bw.release)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != 11 || st.QueuedBytes != 0 || st.Queued != 0 {
+		t.Errorf("after close: %+v, want 11 written and nothing queued", st)
+	}
+}
+
+func TestWriterHugeRecordAlone(t *testing.T) {
+	var out strings.Builder
+	w := NewWriterSize(&out, 4, 1<<10)
+	big := append(w.Buffer(), strings.Repeat("y", 64<<10)+"\n"...)
+	if !w.Submit(big) {
+		t.Fatal("a record larger than the byte bound must still pass through an empty queue")
+	}
+	if err := w.Close(); err != nil || out.Len() != 64<<10+1 {
+		t.Fatalf("close: %v, wrote %d bytes", err, out.Len())
+	}
+}
+
+func TestWriterUrgentFirst(t *testing.T) {
+	var out strings.Builder
+	bw := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{}), w: &out}
+	w := NewWriter(bw, 8)
+	w.Submit(append(w.Buffer(), "first\n"...))
+	<-bw.entered
+	// The writer blocks on "first": fill the queue, then an urgent record,
+	// which must overtake the queued ones and not be dropped.
+	for range 20 {
+		w.Submit(append(w.Buffer(), "event\n"...))
+	}
+	if !w.SubmitUrgent(append(w.Buffer(), "urgent\n"...)) {
+		t.Fatal("urgent record dropped while the normal queue was full")
+	}
+	close(bw.release)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "first\nurgent\n"+strings.Repeat("event\n", 8); got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+}
+
+func TestWriterShutdownStalled(t *testing.T) {
+	bw := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{}), w: io.Discard}
+	defer close(bw.release)
+	w := NewWriter(bw, 16)
+	w.Submit(append(w.Buffer(), "x\n"...))
+	<-bw.entered
+	for range 4 {
+		w.Submit(append(w.Buffer(), "x\n"...))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := w.Shutdown(ctx)
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "4 queued records") {
+		t.Errorf("Shutdown = %v, want ErrStalled with 4 queued records", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with a 50ms deadline", d)
+	}
+	if w.Submit(append(w.Buffer(), "late\n"...)) {
+		t.Error("Submit accepted a record after Shutdown")
+	}
+}
+
+func TestWriterSubmitFuncSkipsEncodingWhenFull(t *testing.T) {
+	bw := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{}), w: io.Discard}
+	w := NewWriter(bw, 2)
+	encoded := 0
+	enc := func(b []byte) []byte { encoded++; return append(b, "x\n"...) }
+	w.SubmitFunc(enc)
+	<-bw.entered
+	for range 10 {
+		w.SubmitFunc(enc)
+	}
+	if encoded != 3 || w.Stats().Dropped != 8 {
+		t.Errorf("encoded %d records and dropped %d with a queue of 2; want 3 and 8", encoded, w.Stats().Dropped)
+	}
+	close(bw.release)
+	if err := w.Close(); err != nil || w.Stats().Written != 3 {
+		t.Errorf("close: %v, written %d", err, w.Stats().Written)
+	}
+}
