@@ -85,9 +85,6 @@ type Field struct {
 	// Multi is set on fields with several values per event (one per
 	// ancestor, one per end of a connection); see Multi.
 	Multi *Multi
-	// Ancestors marks the proc.a* fields, whose Multi walks the process's
-	// ancestors; event records leave them out (proc.p* name the parent).
-	Ancestors bool
 	// Alias marks a field whose value another field already carries under
 	// the name output prefers (evt.rawtime for evt.time, fd.lip for fd.cip on
 	// a connect); event records omit aliases.

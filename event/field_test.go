@@ -30,9 +30,6 @@ func TestFieldTableConsistent(t *testing.T) {
 		if m := f.Multi; m != nil && (m.Count == nil || m.Max < 1 || m.Of == "") {
 			t.Errorf("%s: incomplete Multi %+v", f.Name, m)
 		}
-		if f.Ancestors && f.Multi == nil {
-			t.Errorf("%s: ancestor field without Multi", f.Name)
-		}
 	}
 }
 

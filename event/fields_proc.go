@@ -39,7 +39,7 @@ func ancestorValues() *Multi {
 // without an index shows the parent.
 func ancestorStr(name, desc string, anc *Multi, fn func(p *Process) string) Field {
 	return Field{
-		Name: name, Type: FieldString, Desc: desc, Arg: ArgIndex, Multi: anc, Ancestors: true,
+		Name: name, Type: FieldString, Desc: desc, Arg: ArgIndex, Multi: anc,
 		Str: func(e *Event, a Arg) (string, bool) {
 			n := 1
 			if a.Set {
@@ -116,7 +116,7 @@ func procFields() []Field {
 		ancestorStr("proc.acmdline", "Command line of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.", anc, cmdline),
 		{
 			Name: "proc.apid", Type: FieldInt, Desc: "Pid of the N-th ancestor; without [N], any ancestor in conditions and the parent in output.",
-			Arg: ArgIndex, Multi: anc, Ancestors: true,
+			Arg: ArgIndex, Multi: anc,
 			Num: func(e *Event, a Arg) (int64, bool) {
 				n := 1
 				if a.Set {

@@ -27,10 +27,11 @@ func NewEncoder(hostname string) *Encoder {
 	for k := range event.NumKinds {
 		for i := range fields {
 			f := &fields[i]
-			// Fields that need an argument, or that walk ancestors, have no
-			// single value to list (proc.p* fields already name the parent), and
-			// aliases repeat another field.
-			if f.ArgRequired || f.Ancestors || f.Alias {
+			// Fields that need an argument or have several values (one per
+			// ancestor or connection end) have no single value to list
+			// (proc.p* and fd.s*/fd.c* name those), and aliases repeat
+			// another field.
+			if f.ArgRequired || f.Multi != nil || f.Alias {
 				continue
 			}
 			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
