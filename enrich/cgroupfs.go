@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vigil-sensor/vigil/internal/mountinfo"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -42,52 +44,21 @@ type cgroupFS struct {
 func openCgroupFS(mount string) (*cgroupFS, error) {
 	root := "/"
 	if mount == "" {
-		data, err := os.ReadFile("/proc/self/mountinfo")
+		mounts, err := mountinfo.Read("/proc")
 		if err != nil {
-			return nil, fmt.Errorf("reading mountinfo: %w", err)
+			return nil, err
 		}
-		var ok bool
-		if mount, root, ok = findCgroup2(string(data)); !ok {
+		m, ok := mountinfo.Cgroup2(mounts)
+		if !ok {
 			return nil, ErrNoCgroup2
 		}
+		mount, root = m.Point, m.Root
 	}
 	fd, err := unix.Open(mount, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening cgroup2 mount: %w", err)
 	}
 	return &cgroupFS{mount: mount, root: root, fd: fd, handles: true}, nil
-}
-
-// findCgroup2 returns the mount point and root of the first cgroup2 mount in
-// mountinfo text.
-func findCgroup2(mountinfo string) (mount, root string, ok bool) {
-	for _, line := range strings.Split(mountinfo, "\n") {
-		pre, post, found := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if found && len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" {
-			return unescapeOctal(f[4]), unescapeOctal(f[3]), true
-		}
-	}
-	return "", "", false
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func (c *cgroupFS) close() { unix.Close(c.fd) }

@@ -7,37 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-sensor/vigil/internal/mountinfo"
 	"github.com/vigil-sensor/vigil/internal/testutil"
 	"golang.org/x/sys/unix"
 )
-
-func TestFindCgroup2(t *testing.T) {
-	tests := []struct {
-		name, mountinfo, mount, root string
-		ok                           bool
-	}{
-		{"unified", "" +
-			"24 30 0:22 / /sys rw,nosuid - sysfs sysfs rw\n" +
-			"28 24 0:25 / /sys/fs/cgroup rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw,nsdelegate\n",
-			"/sys/fs/cgroup", "/", true},
-		{"hybrid", "" +
-			"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" +
-			"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n" +
-			"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
-			"/sys/fs/cgroup/unified", "/", true},
-		{"sub-tree mount with optional fields and escapes", "" +
-			"50 40 0:30 /kubepods.slice /host\\040cgroup rw shared:5 master:1 - cgroup2 cgroup2 rw\n",
-			"/host cgroup", "/kubepods.slice", true},
-		{"v1 only", "" +
-			"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n", "", "", false},
-	}
-	for _, tt := range tests {
-		mount, root, ok := findCgroup2(tt.mountinfo)
-		if mount != tt.mount || root != tt.root || ok != tt.ok {
-			t.Errorf("%s: findCgroup2 = %q, %q, %v; want %q, %q, %v", tt.name, mount, root, ok, tt.mount, tt.root, tt.ok)
-		}
-	}
-}
 
 // testCgroups creates cgroups for a test under the real cgroup2 mount.
 type testCgroups struct {
@@ -48,15 +21,15 @@ type testCgroups struct {
 func newTestCgroups(t *testing.T) *testCgroups {
 	t.Helper()
 	testutil.RequireRoot(t)
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mount, _, ok := findCgroup2(string(data))
+	m, ok := mountinfo.Cgroup2(mounts)
 	if !ok {
 		testutil.SkipKernelLacks(t, "a cgroup2 mount", ErrNoCgroup2)
 	}
-	return &testCgroups{t: t, mount: mount}
+	return &testCgroups{t: t, mount: m.Point}
 }
 
 // make creates cgroup rel (and its parents), removed when the test ends,

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vigil-sensor/vigil/internal/mountinfo"
+
 	"github.com/vigil-sensor/vigil/event"
 )
 
@@ -171,45 +173,13 @@ func (fs procfs) cgroupID(b []byte) uint64 {
 	return 0
 }
 
-// findCgroup2 returns the mount point of the cgroup v2 hierarchy from
-// mountinfo ("/sys/fs/cgroup" on a v2 system, "/sys/fs/cgroup/unified" in
-// hybrid mode), or "" when it is not mounted.
+// findCgroup2 returns the mount point of the cgroup v2 hierarchy, or ""
+// when it is not mounted.
 func findCgroup2(procRoot string) string {
-	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	mounts, err := mountinfo.Read(procRoot)
 	if err != nil {
 		return ""
 	}
-	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
-		// id parent major:minor root mountpoint options... - fstype source super
-		pre, post, ok := bytes.Cut(line, []byte(" - "))
-		if !ok {
-			continue
-		}
-		if fstype, _, _ := bytes.Cut(post, []byte{' '}); string(fstype) != "cgroup2" {
-			continue
-		}
-		if f := bytes.Fields(pre); len(f) >= 5 {
-			return unescapeMount(string(f[4]))
-		}
-	}
-	return ""
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	m, _ := mountinfo.Cgroup2(mounts)
+	return m.Point
 }

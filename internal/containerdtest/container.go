@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sensor/vigil/internal/mountinfo"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -260,16 +262,12 @@ func ProcessCgroup(pid int) (path string, id uint64, err error) {
 // Cgroup2Mount returns where the cgroup v2 hierarchy is mounted:
 // /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones.
 func Cgroup2Mount() (string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read("/proc")
 	if err != nil {
-		return "", fmt.Errorf("reading mountinfo: %w", err)
+		return "", err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" {
-			return unescapeMount(f[4]), nil
-		}
+	if m, ok := mountinfo.Cgroup2(mounts); ok {
+		return m.Point, nil
 	}
 	return "", errors.New("finding cgroup2 mount: none mounted")
 }
