@@ -88,7 +88,7 @@ func startAgent(t *testing.T, args ...string) *agent {
 	t.Helper()
 	testutil.RequireRoot(t)
 	a := &agent{lines: make(chan record, 100000), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	a.cmd = exec.Command(vigilBin, append([]string{"run"}, args...)...)
+	a.cmd = exec.Command(vigilBin, append([]string{"run"}, relLockArgs(t, args)...)...)
 	a.cmd.Stderr = a.stderr
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {

@@ -30,7 +30,7 @@ func (e usageError) Unwrap() error { return e.err }
 const usage = `vigil: eBPF runtime security sensor
 
 Usage:
-  vigil run [--rules PATH]... [--events] [--duration D] [--ring-buffer-size BYTES] [--metrics-addr ADDR]
+  vigil run [--rules PATH]... [--events] [--duration D] [--ring-buffer-size BYTES] [--metrics-addr ADDR] [...]
   vigil validate [--json] [--strict] PATH...
   vigil fields
   vigil version
