@@ -59,8 +59,18 @@ var errTimeout = errors.New("guest did not finish in time")
 
 // args returns qemu's command line.
 func (b boot) args() []string {
+	accel := b.accel
+	if accel == accelTCG {
+		// One host thread runs every vCPU in turn. With multi-threaded TCG
+		// a 6.12 guest oopsed on an int3 in syscall_trace_enter: the kernel
+		// patches tracepoint jump labels with text_poke_bp while another
+		// vCPU executes that code, and MTTCG does not always see the
+		// modification in time. Serialising the vCPUs keeps SMP (per-CPU
+		// maps still see two CPUs) without that race.
+		accel = "tcg,thread=single"
+	}
 	args := []string{
-		"-accel", b.accel,
+		"-accel", accel,
 		"-m", b.memory,
 		"-smp", strconv.Itoa(b.cpus),
 		"-nographic", "-no-reboot",
