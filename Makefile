@@ -11,7 +11,7 @@ RULES ?=
 BENCH_ARGS ?=
 ARGS ?=
 
-.PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test bench lint clean
+.PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test vagrant-validate bench lint clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ run: build ## build and run the sensor with its embedded default rules (root)
 deps: ## install the Debian packages the tests need, when missing (root)
 	./scripts/install-deps.sh
 
-test: deps check-generated test-go test-fuzz vm-test ## every test tier: unit, privileged, containers, fuzz, kernel matrix
+test: deps check-generated test-go test-fuzz vm-test vagrant-validate ## every test tier: unit, privileged, containers, fuzz, kernel matrix
 
 test-go: ## unit, privileged (this kernel) and container tiers
 	$(GO) vet ./...
@@ -48,6 +48,9 @@ test-fuzz: ## run each fuzz target for FUZZTIME
 
 vm-test: ## boot Debian 6.1 and 6.12 kernels under qemu and run the privileged tier in each
 	./vagrant/matrix.sh
+
+vagrant-validate: ## check the users' Vagrantfile (offline: no box is downloaded)
+	cd vagrant && vagrant validate
 
 bench: build ## Go micro-benchmarks, then the macro harness against the eBPF floor and known tools (root)
 	./scripts/install-deps.sh bench

@@ -11,6 +11,7 @@ packages=(
 	iproute2                         # network-namespace tests (ip netns)
 	qemu-system-x86 cpio xz-utils zstd       # kernel matrix: boot Debian kernels with an initramfs
 	bash coreutils findutils grep dpkg       # default-rule tests trigger rules with real programs
+	vagrant                                  # vagrant validate of the users' Vagrantfile
 )
 if [ "${1:-}" = bench ]; then
 	packages+=(bpftrace libbpf-tools)
