@@ -224,25 +224,7 @@ func (p *parser) leave() { p.depth-- }
 func (p *parser) at() Pos { return Pos{Src: p.id, Off: p.pos} }
 
 func (p *parser) parseOr() Expr {
-	p.enter()
-	defer p.leave()
-	p.blank()
-	start := p.at()
-	children := []Expr{p.parseAnd()}
-	p.blank()
-	for p.lit("or") {
-		var child Expr
-		if !p.blank() {
-			if !p.lit("(") {
-				p.fail("expected blank or '(' after 'or'")
-			}
-			child = p.parseEmbedded()
-		} else {
-			child = p.parseAnd()
-		}
-		children = append(children, child)
-		p.blank()
-	}
+	start, children := p.parseChain("or", p.parseAnd)
 	if len(children) == 1 {
 		return children[0]
 	}
@@ -250,29 +232,36 @@ func (p *parser) parseOr() Expr {
 }
 
 func (p *parser) parseAnd() Expr {
-	p.enter()
-	defer p.leave()
-	p.blank()
-	start := p.at()
-	children := []Expr{p.parseNot()}
-	p.blank()
-	for p.lit("and") {
-		var child Expr
-		if !p.blank() {
-			if !p.lit("(") {
-				p.fail("expected blank or '(' after 'and'")
-			}
-			child = p.parseEmbedded()
-		} else {
-			child = p.parseNot()
-		}
-		children = append(children, child)
-		p.blank()
-	}
+	start, children := p.parseChain("and", p.parseNot)
 	if len(children) == 1 {
 		return children[0]
 	}
 	return &And{Pos: start, Children: children}
+}
+
+// parseChain parses operands joined by the keyword op ("and", "or"). The
+// keyword needs a blank after it unless a parenthesis follows.
+func (p *parser) parseChain(op string, operand func() Expr) (Pos, []Expr) {
+	p.enter()
+	defer p.leave()
+	p.blank()
+	start := p.at()
+	children := []Expr{operand()}
+	p.blank()
+	for p.lit(op) {
+		var child Expr
+		if !p.blank() {
+			if !p.lit("(") {
+				p.fail("expected blank or '(' after '" + op + "'")
+			}
+			child = p.parseEmbedded()
+		} else {
+			child = operand()
+		}
+		children = append(children, child)
+		p.blank()
+	}
+	return start, children
 }
 
 func (p *parser) parseNot() Expr {
