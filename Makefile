@@ -32,7 +32,7 @@ run: build ## build and run the sensor with its embedded default rules (root)
 deps: ## install the Debian packages the tests need, when missing (root)
 	./scripts/install-deps.sh
 
-test: deps check-generated test-go test-fuzz vm-test vagrant-validate ## every test tier: unit, privileged, containers, fuzz, kernel matrix
+test: deps check-generated vagrant-validate test-go test-fuzz vm-test ## every test tier: unit, privileged, containers, fuzz, kernel matrix
 
 test-go: ## unit, privileged (this kernel) and container tiers
 	$(GO) vet ./...
