@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,7 +50,7 @@ type relRecord struct {
 // blocked or closed, its stderr kept, its exit status observed.
 type relAgent struct {
 	cmd     *exec.Cmd
-	stderr  *relBuffer
+	stderr  *syncBuffer
 	lines   chan relRecord
 	exited  chan struct{}
 	state   *os.ProcessState
@@ -62,24 +60,6 @@ type relAgent struct {
 	mu      sync.Mutex
 	invalid []string // stdout lines that were not JSON
 	seen    []relRecord
-}
-
-// relBuffer is a goroutine-safe bytes.Buffer for stderr.
-type relBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *relBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *relBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // relLockArgs gives each agent its own lock file (unless args name one), so
@@ -100,7 +80,7 @@ func relStart(t *testing.T, mode relStdout, args ...string) *relAgent {
 	t.Helper()
 	testutil.RequireRoot(t)
 	args = relLockArgs(t, args)
-	a := &relAgent{stderr: &relBuffer{}, lines: make(chan relRecord, 200000), exited: make(chan struct{})}
+	a := &relAgent{stderr: &syncBuffer{}, lines: make(chan relRecord, 200000), exited: make(chan struct{})}
 	a.cmd = exec.Command(vigilBin, append([]string{"run"}, args...)...)
 	a.cmd.Stderr = a.stderr
 	r, w, err := os.Pipe()
@@ -425,26 +405,11 @@ func relNum(v any) int64 {
 	return int64(f)
 }
 
-// relRun runs a command to completion, failing the test on a start error,
-// and returns its pid.
-func relRun(t *testing.T, name string, args ...string) int {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("running %s: %v", name, err)
-		}
-	}
-	return cmd.Process.Pid
-}
-
 // relRunToExit runs vigil (or a wrapper) that is expected to fail at start
 // and returns its exit code and stderr.
 func relRunToExit(t *testing.T, cmd *exec.Cmd) (int, string) {
 	t.Helper()
-	var stderr relBuffer
+	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

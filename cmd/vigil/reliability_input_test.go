@@ -171,7 +171,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	for i := range args {
 		args[i] = strings.Repeat(string(rune('a'+i)), 64<<10-1)
 	}
-	pid := relRun(t, trueBin, args...)
+	pid := runCommand(t, trueBin, args...)
 	r := a.expect(t, "exec with a 1 MiB argv", isAlert("hostile exec", pid))
 	if r.OutputFields["proc.is_args_truncated"] != true {
 		t.Errorf("1 MiB argv not flagged truncated: %v", r.OutputFields["proc.is_args_truncated"])
@@ -186,7 +186,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	// A path of exactly PATH_MAX - 1 bytes, then one past it: the first is
 	// whole, the second cut from the top.
 	long := relPathMax(t, dir)
-	pid = relRun(t, "cat", long)
+	pid = runCommand(t, "cat", long)
 	r = a.expect(t, "open of a 4095-byte path", isAlert("hostile open", pid))
 	if r.OutputFields["fd.name"] != long {
 		t.Errorf("4095-byte path reported as %d bytes", len(fmt.Sprint(r.OutputFields["fd.name"])))
@@ -226,7 +226,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	if err := os.Symlink("/bin/true", evil); err != nil {
 		t.Fatal(err)
 	}
-	pid = relRun(t, evil, "arg\n\"\xfe", "\x01\x7f")
+	pid = runCommand(t, evil, "arg\n\"\xfe", "\x01\x7f")
 	r = a.expect(t, "exec of a hostile name", isAlert("hostile exec", pid))
 	if got, want := r.OutputFields["proc.name"], "ev\nil\"q\ufffd"; got != want {
 		t.Errorf("proc.name = %q, want %q", got, want)

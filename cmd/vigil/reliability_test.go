@@ -250,7 +250,7 @@ func TestReliabilityStdoutBlocked(t *testing.T) {
 func TestReliabilityStdoutClosed(t *testing.T) {
 	a := relStart(t, relClosed, "--events", "--no-containerd")
 	start := time.Now()
-	relRun(t, "true")
+	runCommand(t, "true")
 	code, took := a.wait(t, 10*time.Second, start)
 	stderr := a.stderr.String()
 	if code != 1 || took > 5*time.Second {
@@ -297,7 +297,7 @@ func TestReliabilitySignals(t *testing.T) {
 		return func(r relRecord) bool { return r.Rule == rule && r.OutputFields["fd.name"] != nil }
 	}
 
-	relRun(t, "cat", markA)
+	runCommand(t, "cat", markA)
 	a.expect(t, "rule A before the reload", isAlert("reload marker A"))
 
 	// A second vigil refuses to start and names the first.
@@ -322,8 +322,8 @@ func TestReliabilitySignals(t *testing.T) {
 	relRules(t, rulesFile, "reload marker B", markB)
 	a.cmd.Process.Signal(syscall.SIGHUP)
 	reloaded(1)
-	relRun(t, "cat", markA)
-	relRun(t, "cat", markB)
+	runCommand(t, "cat", markA)
+	runCommand(t, "cat", markB)
 	if r := a.expect(t, "rule B after the reload", func(r relRecord) bool {
 		return isAlert("reload marker A")(r) || isAlert("reload marker B")(r)
 	}); r.Rule != "reload marker B" {
@@ -340,11 +340,11 @@ func TestReliabilitySignals(t *testing.T) {
 	if !regexp.MustCompile(`reloading rules failed; keeping the running rules" err=.*` + regexp.QuoteMeta(rulesFile) + `:3:\d+: rule 'broken'`).MatchString(a.stderr.String()) {
 		t.Errorf("reload error does not name file:line:col and the rule:\n%s", relTail(a.stderr.String(), 2000))
 	}
-	relRun(t, "cat", markB)
+	runCommand(t, "cat", markB)
 	a.expect(t, "rule B still active after a failed reload", isAlert("reload marker B"))
 
 	// SIGTERM right after an event: it is still written.
-	pid := relRun(t, "cat", markB)
+	pid := runCommand(t, "cat", markB)
 	code, took := a.signal(t, syscall.SIGTERM, 20*time.Second)
 	var found bool
 	for _, r := range a.rest(t) {
@@ -437,7 +437,7 @@ func TestReliabilityContainerdHung(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		pid := relRun(t, "cat", probe)
+		pid := runCommand(t, "cat", probe)
 		r := a.expect(t, "probe open under a hung containerd", func(r relRecord) bool {
 			return r.Rule == "probe open" && r.OutputFields["fd.name"] == probe
 		})
