@@ -140,13 +140,19 @@ func TestFieldValues(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %q", name, got, ok, want)
 		}
 	}
-	nums := map[string]int64{"fd.num": 3, "evt.is_open_read": 1, "evt.is_open_write": 0, "user.loginuid": -1, "proc.duration": 1e9}
+	nums := map[string]int64{"fd.name_truncated": 0, "fd.num": 3, "evt.is_open_read": 1, "evt.is_open_write": 0, "user.loginuid": -1, "proc.duration": 1e9}
 	for name, want := range nums {
 		f, _ := LookupField(name)
 		if got, ok := f.Num(e, Arg{}); !ok || got != want {
 			t.Errorf("%s = %d, %v; want %d", name, got, ok, want)
 		}
 	}
+	trunc, _ := LookupField("fd.name_truncated")
+	e.Open.NameTruncated = true
+	if got, ok := trunc.Num(e, Arg{}); !ok || got != 1 {
+		t.Errorf("fd.name_truncated = %d, %v on a cut path", got, ok)
+	}
+	e.Open.NameTruncated = false
 	aname, _ := LookupField("proc.aname")
 	if got, ok := aname.Str(e, Arg{Set: true, Index: 0}); !ok || got != "cat" {
 		t.Errorf("proc.aname[0] = %q, %v", got, ok)

@@ -147,6 +147,10 @@ func fdFields() []Field {
 				}
 				return "", false
 			}), KindOpen, KindConnect),
+		only(boolean("fd.name_truncated", "True when fd.name or fd.nameraw was longer than the sensor's bound and only its end is shown (vigil field).",
+			func(e *Event) (bool, bool) {
+				return e.Open.NameTruncated || e.Open.RawTruncated, e.Type.Kind() == KindOpen
+			}), KindOpen),
 		only(str("fd.nameraw", "File path exactly as the process passed it, before resolution.",
 			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen),
 		only(str("fd.directory", "Directory part of fd.name for files.",
