@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/hex"
 	"net/netip"
 	"regexp"
@@ -388,14 +389,31 @@ func (cc *compiler) strTest(ch *ast.Check, left *operand) (func(c *evalCtx, v st
 	return nil, errAt(ch.Pos, "operator '%s' is not supported for string field '%s'", ch.Op, left.name)
 }
 
+// orderedCmp returns the comparison of two values of one field type for
+// the equality and ordering operators, nil for any other.
+func orderedCmp[T cmp.Ordered](op string) func(v, r T) bool {
+	switch op {
+	case "=", "==", "in", "intersects":
+		return func(v, r T) bool { return v == r }
+	case "!=":
+		return func(v, r T) bool { return v != r }
+	case "<":
+		return func(v, r T) bool { return v < r }
+	case "<=":
+		return func(v, r T) bool { return v <= r }
+	case ">":
+		return func(v, r T) bool { return v > r }
+	case ">=":
+		return func(v, r T) bool { return v >= r }
+	}
+	return nil
+}
+
 // strFieldTest compares with another string field of the same event.
 func strFieldTest(ch *ast.Check, get func(c *evalCtx) (string, bool)) (func(c *evalCtx, v string) bool, error) {
-	var cmp func(v, r string) bool
+	cmp := orderedCmp[string](ch.Op)
 	switch ch.Op {
-	case "=", "==", "in", "intersects":
-		cmp = func(v, r string) bool { return v == r }
-	case "!=":
-		cmp = func(v, r string) bool { return v != r }
+	case "=", "==", "in", "intersects", "!=", "<", "<=", ">", ">=":
 	case "contains", "bcontains":
 		cmp = strings.Contains
 	case "icontains":
@@ -409,15 +427,7 @@ func strFieldTest(ch *ast.Check, get func(c *evalCtx) (string, bool)) (func(c *e
 	case "iglob":
 		cmp = func(v, r string) bool { return globMatch(r, v, true) }
 	case "pmatch":
-		cmp = func(v, r string) bool { return newPathTrie([]string{r}).match(v) }
-	case "<":
-		cmp = func(v, r string) bool { return v < r }
-	case "<=":
-		cmp = func(v, r string) bool { return v <= r }
-	case ">":
-		cmp = func(v, r string) bool { return v > r }
-	case ">=":
-		cmp = func(v, r string) bool { return v >= r }
+		cmp = func(v, r string) bool { return pathMatch(r, v) }
 	default:
 		return nil, errAt(ch.Pos, "operator '%s' cannot compare two fields", ch.Op)
 	}
@@ -459,21 +469,8 @@ func (cc *compiler) numTest(ch *ast.Check, left *operand) (func(c *evalCtx, v in
 		return nil, err
 	}
 	if r != nil {
-		var cmp func(v, r int64) bool
-		switch ch.Op {
-		case "=", "==", "in", "intersects":
-			cmp = func(v, r int64) bool { return v == r }
-		case "!=":
-			cmp = func(v, r int64) bool { return v != r }
-		case "<":
-			cmp = func(v, r int64) bool { return v < r }
-		case "<=":
-			cmp = func(v, r int64) bool { return v <= r }
-		case ">":
-			cmp = func(v, r int64) bool { return v > r }
-		case ">=":
-			cmp = func(v, r int64) bool { return v >= r }
-		default:
+		cmp := orderedCmp[int64](ch.Op)
+		if cmp == nil {
 			return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 		}
 		get := r.num

@@ -173,6 +173,26 @@ func (n *pathNode) match(path string) bool {
 	return false
 }
 
+// pathMatch reports whether path lies at or below pattern, component by
+// component, as a pathTrie holding only pattern would, without building
+// one: for pmatch against another field's value, on every event.
+func pathMatch(pattern, path string) bool {
+	for {
+		pc, prest, ok := nextComponent(pattern)
+		if !ok {
+			return true
+		}
+		c, rest, ok := nextComponent(path)
+		if !ok {
+			return false
+		}
+		if pc != c && !(strings.ContainsAny(pc, "?*[") && globMatch(pc, c, false)) {
+			return false
+		}
+		pattern, path = prest, rest
+	}
+}
+
 // nextComponent returns the first non-empty component of a path and the
 // rest after it.
 func nextComponent(path string) (comp, rest string, ok bool) {

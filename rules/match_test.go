@@ -128,3 +128,18 @@ func FuzzGlobMatch(f *testing.F) {
 		}
 	})
 }
+
+// pathMatch is pmatch against another field's value: it must agree with a
+// trie holding that one pattern.
+func TestPathMatchAgreesWithTrie(t *testing.T) {
+	patterns := []string{"/etc", "/etc/", "/usr/*/bin", "/", "", "/home/[a-c]*/.ssh", "etc"}
+	paths := []string{"/etc", "/etc/shadow", "/etcx", "/usr/local/bin/x", "/usr/bin", "/home/bob/.ssh/id", "/home/dan/.ssh", "", "/"}
+	for _, pat := range patterns {
+		trie := newPathTrie([]string{pat})
+		for _, path := range paths {
+			if got, want := pathMatch(pat, path), trie.match(path); got != want {
+				t.Errorf("pathMatch(%q, %q) = %v, trie says %v", pat, path, got, want)
+			}
+		}
+	}
+}

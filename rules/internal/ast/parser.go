@@ -709,22 +709,14 @@ func (p *parser) quoted() (string, bool) {
 	panic(bail{p.errorAt(p.pos, "unterminated quoted string")})
 }
 
-func (p *parser) bare() (string, bool) {
-	end := p.pos
-	for end < len(p.src) && isBareChar(p.src[end]) {
-		end++
-	}
-	if end == p.pos {
-		return "", false
-	}
-	s := p.src[p.pos:end]
-	p.advance(end)
-	return s, true
-}
+func (p *parser) bare() (string, bool) { return p.span(isBareChar) }
 
-func (p *parser) fieldArgBare() (string, bool) {
+func (p *parser) fieldArgBare() (string, bool) { return p.span(isFieldArgChar) }
+
+// span consumes the longest run of bytes that in accepts.
+func (p *parser) span(in func(byte) bool) (string, bool) {
 	end := p.pos
-	for end < len(p.src) && isFieldArgChar(p.src[end]) {
+	for end < len(p.src) && in(p.src[end]) {
 		end++
 	}
 	if end == p.pos {
