@@ -57,6 +57,17 @@ char LICENSE[] SEC("license") = "GPL";
 /* Settings fixed at load time by the Go side. */
 const volatile __u32 self_tgid = 0;
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* 1 when opens and connects come from the raw sys_exit program rather than
+ * the syscalls tracepoints (sensor/probe.go decides). */
+const volatile __u32 raw_syscalls = 0;
+
+/* Linux 6.2+: lets the program see any kernel address as a read-only BTF
+ * object and load its fields directly, where a faulting load is caught,
+ * instead of paying a bpf_probe_read_kernel call (about 24 ns each on the
+ * reference machine) per field. The verifier turns the call into a move.
+ * Only the raw syscall program uses it; elsewhere nothing references it. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define RDONLY(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -106,8 +117,8 @@ struct rec_buf {
 };
 
 struct path_buf {
-	__u32 pos; /* walk_path's write position */
-	__u32 pad;
+	__u32 pos;  /* walk_path's write position */
+	__u32 mode; /* walk_fd_direct: S_IFMT bits of the file */
 	__u8 b[PATH_BUF_SIZE];
 };
 
@@ -222,9 +233,18 @@ struct mount_head {
 /* Each helper call costs tens of nanoseconds on every traced open, so the
  * neighbouring fields are read with one call where CO-RE confirms the
  * layout (a load-time constant: the verifier drops the other branch). */
-static __always_inline void read_dentry(struct dentry *d, struct dentry_head *h)
+static __always_inline void read_dentry(struct dentry *d, struct dentry_head *h, const bool direct)
 {
 	__u32 base = bpf_core_field_offset(struct dentry, d_parent);
+
+	if (direct) {
+		struct dentry *dp = RDONLY(struct dentry, d);
+
+		h->parent = dp->d_parent;
+		h->len = dp->d_name.len;
+		h->name = dp->d_name.name;
+		return;
+	}
 
 	if (bpf_core_field_offset(struct dentry, d_name.len) == base + offsetof(struct dentry_head, len) &&
 	    bpf_core_field_offset(struct dentry, d_name.name) == base + offsetof(struct dentry_head, name)) {
@@ -236,9 +256,18 @@ static __always_inline void read_dentry(struct dentry *d, struct dentry_head *h)
 	h->name = BPF_CORE_READ(d, d_name.name);
 }
 
-static __always_inline void read_mount(struct mount *m, struct mount_head *h)
+static __always_inline void read_mount(struct mount *m, struct mount_head *h, const bool direct)
 {
 	__u32 base = bpf_core_field_offset(struct mount, mnt_parent);
+
+	if (direct) {
+		struct mount *mp = RDONLY(struct mount, m);
+
+		h->parent = mp->mnt_parent;
+		h->mountpoint = mp->mnt_mountpoint;
+		h->root = mp->mnt.mnt_root;
+		return;
+	}
 
 	if (bpf_core_field_offset(struct mount, mnt_mountpoint) == base + offsetof(struct mount_head, mountpoint) &&
 	    bpf_core_field_offset(struct mount, mnt.mnt_root) == base + offsetof(struct mount_head, root)) {
@@ -259,17 +288,17 @@ static __always_inline void read_mount(struct mount *m, struct mount_head *h)
  * length, with PATH_TRUNC set when the path did not fit or had too many
  * components.
  *
- * It is a global function so the verifier checks it once, not per caller,
- * and the write position lives in map memory, read back through a volatile
- * access each step: an imprecise position lets the verifier prune the loop's
- * states instead of tracking a shrinking range through every iteration.
+ * Its callers are global functions, so the verifier checks it once per
+ * variant, not per call site, and the write position lives in map memory,
+ * read back through a volatile access each step: an imprecise position lets
+ * the verifier prune the loop's states instead of tracking a shrinking range
+ * through every iteration. direct (a constant) picks direct loads through
+ * bpf_rdonly_cast over bpf_probe_read_kernel calls.
  */
-__noinline int walk_path(__u64 dentry_ptr, __u64 vfsmnt_ptr)
+static __always_inline int walk_path_impl(struct dentry *dentry, struct vfsmount *vfsmnt, const bool direct)
 {
-	struct dentry *dentry = (void *)dentry_ptr;
-	struct vfsmount *vfsmnt = (void *)vfsmnt_ptr;
-	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct mount *mnt;
+	struct dentry *mnt_root;
 	struct dentry_head dh;
 	struct mount_head mh;
 	volatile __u32 *vpos;
@@ -280,11 +309,21 @@ __noinline int walk_path(__u64 dentry_ptr, __u64 vfsmnt_ptr)
 	pb = bpf_map_lookup_elem(&path_bufs, &zero);
 	if (!pb || !dentry || !vfsmnt)
 		return 0;
+	if (direct) {
+		/* One pointer type for every iteration, whatever the caller's
+		 * pointers were (trusted, RCU or untrusted). */
+		dentry = RDONLY(struct dentry, dentry);
+		mnt = RDONLY(struct mount, (__u64)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+		mnt_root = mnt->mnt.mnt_root;
+	} else {
+		mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	}
 	vpos = &pb->pos;
 	*vpos = PATH_END;
 	for (i = 0; i < PATH_MAX_STEPS; i++) {
 		if (dentry == mnt_root) {
-			read_mount(mnt, &mh);
+			read_mount(mnt, &mh, direct);
 			/* A mount that is its own parent is the top. */
 			if (mh.parent == mnt) {
 				trunc = 0;
@@ -292,11 +331,14 @@ __noinline int walk_path(__u64 dentry_ptr, __u64 vfsmnt_ptr)
 			}
 			dentry = mh.mountpoint;
 			mnt = mh.parent;
-			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			if (direct)
+				mnt_root = mnt->mnt.mnt_root;
+			else
+				mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 			continue;
 		}
 
-		read_dentry(dentry, &dh);
+		read_dentry(dentry, &dh, direct);
 		len = dh.len;
 		if (len > NAME_MAX)
 			len = NAME_MAX;
@@ -325,21 +367,34 @@ __noinline int walk_path(__u64 dentry_ptr, __u64 vfsmnt_ptr)
 	return ((PATH_END - pos) & STR_MASK) | trunc;
 }
 
-/* Resolve path p into rec at off; returns the length, PATH_TRUNC possibly set. */
-static __always_inline __u32 put_path(struct rec_buf *rb, __u32 off, const struct path *p)
+/* The helper-read walk, for kernels without bpf_rdonly_cast. */
+__noinline int walk_path(__u64 dentry_ptr, __u64 vfsmnt_ptr)
 {
-	__u32 zero = 0, n, len;
-	struct path_buf *pb;
-	struct path path = {};
+	return walk_path_impl((void *)dentry_ptr, (void *)vfsmnt_ptr, false);
+}
 
-	bpf_core_read(&path, sizeof(path), p);
-	n = walk_path((__u64)path.dentry, (__u64)path.mnt);
+/* Copy the path a walk of length n (PATH_TRUNC possibly set) left in the
+ * path buffer into rec at off; returns n. */
+static __always_inline __u32 copy_path(struct rec_buf *rb, __u32 off, __u32 n)
+{
+	__u32 zero = 0, len;
+	struct path_buf *pb;
+
 	pb = bpf_map_lookup_elem(&path_bufs, &zero);
 	if (!pb)
 		return 0;
 	len = BOUNDED(n);
 	bpf_probe_read_kernel(&rb->b[off], len, &pb->b[(PATH_END - len) & STR_MASK]);
 	return n;
+}
+
+/* Resolve path p into rec at off; returns the length, PATH_TRUNC possibly set. */
+static __always_inline __u32 put_path(struct rec_buf *rb, __u32 off, const struct path *p)
+{
+	struct path path = {};
+
+	bpf_core_read(&path, sizeof(path), p);
+	return copy_path(rb, off, walk_path((__u64)path.dentry, (__u64)path.mnt));
 }
 
 /* Read a NUL-terminated user string into rec at off; returns its length
@@ -380,6 +435,48 @@ static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &h.fd[fd]);
 	return f;
+}
+
+/* fd_file with direct loads (raw syscall program). The fd array is an
+ * array of pointers, which BTF walking cannot index, so that one entry is
+ * still read with a helper. */
+static __always_inline struct file *fd_file_direct(struct task_struct *task, __s64 fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct file **arr = fdt->fd;
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f ? RDONLY(struct file, f) : NULL;
+}
+
+/*
+ * Walk the path of the current task's fd, or of its cwd for AT_FDCWD, into
+ * the path buffer with direct loads; the buffer's mode gets the file's
+ * S_IFMT bits (0 for the cwd). Returns walk_path's length, 0 when fd is not
+ * open. It takes the fd rather than pointers because a global function's
+ * arguments cannot carry BTF pointers on the kernels this must load on.
+ */
+__noinline int walk_fd_direct(__s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct path_buf *pb;
+	struct file *f;
+	__u32 zero = 0;
+
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	if (!pb)
+		return 0;
+	pb->mode = 0;
+	if (fd == AT_FDCWD)
+		return walk_path_impl(task->fs->pwd.dentry, task->fs->pwd.mnt, true);
+	f = fd_file_direct(task, fd);
+	if (!f)
+		return 0;
+	pb->mode = f->f_inode->i_mode & S_IFMT;
+	return walk_path_impl(f->f_path.dentry, f->f_path.mnt, true);
 }
 
 static __always_inline bool is_self(void)
@@ -674,6 +771,52 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 	return 0;
 }
 
+/* ---- syscall numbers, for the raw sys_exit program ---- */
+
+#define TS_COMPAT 0x0002
+#define X32_SYSCALL_BIT 0x40000000
+
+/* x86-64 and ia32 syscall numbers. */
+#define X64_OPEN 2
+#define X64_CONNECT 42
+#define X64_CREAT 85
+#define X64_OPENAT 257
+#define X64_OPENAT2 437
+#define IA32_OPEN 5
+#define IA32_CREAT 8
+#define IA32_OPENAT 295
+#define IA32_CONNECT 362
+#define IA32_OPENAT2 437
+
+static __always_inline bool in_compat_syscall(struct task_struct *task)
+{
+	return task->thread_info.status & TS_COMPAT;
+}
+
+/* The vigil syscall id of syscall nr, VIGIL_SYS_NONE for the others. x32
+ * shares the x86-64 numbers for these, plus a marker bit. */
+static __always_inline __u16 traced_syscall(long nr, bool compat)
+{
+	if (compat) {
+		switch (nr) {
+		case IA32_OPEN: return VIGIL_SYS_OPEN;
+		case IA32_CREAT: return VIGIL_SYS_CREAT;
+		case IA32_OPENAT: return VIGIL_SYS_OPENAT;
+		case IA32_OPENAT2: return VIGIL_SYS_OPENAT2;
+		case IA32_CONNECT: return VIGIL_SYS_CONNECT;
+		}
+		return VIGIL_SYS_NONE;
+	}
+	switch (nr & ~(long)X32_SYSCALL_BIT) {
+	case X64_OPEN: return VIGIL_SYS_OPEN;
+	case X64_CREAT: return VIGIL_SYS_CREAT;
+	case X64_OPENAT: return VIGIL_SYS_OPENAT;
+	case X64_OPENAT2: return VIGIL_SYS_OPENAT2;
+	case X64_CONNECT: return VIGIL_SYS_CONNECT;
+	}
+	return VIGIL_SYS_NONE;
+}
+
 /* ---- open ---- */
 
 static __always_inline int open_enter(__u16 sys, __s32 dirfd, __u64 filename, __u32 flags, __u32 mode, __u64 how)
@@ -732,25 +875,35 @@ static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct
 	return BOUNDED(n);
 }
 
-static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx)
+/* Path of fd (AT_FDCWD: the cwd) into rec at off with direct loads; sets
+ * *ftype to the file's type. Returns the length, PATH_TRUNC possibly set. */
+static __always_inline __u32 put_fd_path_direct(struct rec_buf *rb, __u32 off, __s64 fd, __u32 *ftype)
 {
-	__u16 sys = 0;
-	struct inflight *in = inflight_take((__u32)bpf_get_current_pid_tgid(), VIGIL_SYS_OPEN, VIGIL_SYS_CREAT, &sys);
+	__u32 zero = 0, n = walk_fd_direct(fd);
+	struct path_buf *pb = bpf_map_lookup_elem(&path_bufs, &zero);
+
+	if (pb)
+		*ftype = pb->mode;
+	return copy_path(rb, off, n);
+}
+
+/* Build and emit the open record of syscall sys with arguments in, which
+ * returned ret. direct (a constant) picks the raw program's direct loads. */
+static __always_inline int open_report(struct inflight *in, __u16 sys, long ret, const bool direct)
+{
 	struct task_struct *task;
 	struct open_rec *r;
 	struct rec_buf *rb;
 	bool trunc = false;
-	__u32 n, off;
+	__u32 n, off, ftype = 0;
 	char first = 0;
 
-	if (!in)
-		return 0;
 	rb = get_rec_buf();
 	if (!rb)
 		return 0;
 	r = (void *)rb->b;
 	__builtin_memset(r, 0, sizeof(*r));
-	r->ret = ctx->ret;
+	r->ret = ret;
 	r->syscall = sys;
 	r->dirfd = in->fd;
 	r->flags = in->flags;
@@ -774,10 +927,23 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx)
 
 	task = (void *)bpf_get_current_task();
 	n = 0;
-	if (ctx->ret >= 0) {
+	if (direct && (ret >= 0 || (r->raw_len > 0 && first != '/'))) {
+		/* Success: the opened file. Failed relative open: the
+		 * directory it was relative to. */
+		n = put_fd_path_direct(rb, off, ret >= 0 ? ret : r->dirfd, &ftype);
+		if (n & PATH_TRUNC)
+			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+		n = BOUNDED(n);
+		if (ret >= 0)
+			r->file_type = ftype;
+		else
+			r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
+	} else if (direct) {
+		/* A failed absolute open: the raw path is all there is. */
+	} else if (ret >= 0) {
 		/* The fd is installed by now: its file gives the real target
 		 * whatever relative path, "..", dirfd or symlink led to it. */
-		n = open_put_file(rb, off, r, fd_file(task, ctx->ret));
+		n = open_put_file(rb, off, r, fd_file(task, ret));
 	} else if (r->raw_len > 0 && first != '/') {
 		/* Failed relative open: hand userspace the directory. */
 		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
@@ -805,6 +971,16 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx)
 	fill_hdr(&r->hdr, VIGIL_REC_OPEN, off);
 	emit(r, off, VIGIL_KIND_OPEN);
 	return 0;
+}
+
+static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u16 sys = 0;
+	struct inflight *in = inflight_take((__u32)bpf_get_current_pid_tgid(), VIGIL_SYS_OPEN, VIGIL_SYS_CREAT, &sys);
+
+	if (!in)
+		return 0;
+	return open_report(in, sys, ctx->ret, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
@@ -853,9 +1029,17 @@ static __always_inline int file_open_hook(struct file *file)
 		return 0;
 	if (BPF_CORE_READ(file, f_mode) & FMODE_EXEC)
 		return 0;
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (in && in->syscall != VIGIL_SYS_NONE)
-		return 0;
+	if (raw_syscalls) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct pt_regs *regs = (void *)bpf_task_pt_regs(t);
+
+		if (traced_syscall(regs->orig_ax, in_compat_syscall(t)) != VIGIL_SYS_NONE)
+			return 0;
+	} else {
+		in = bpf_map_lookup_elem(&inflight, &tid);
+		if (in && in->syscall != VIGIL_SYS_NONE)
+			return 0;
+	}
 	rb = get_rec_buf();
 	if (!rb)
 		return 0;
@@ -981,15 +1165,11 @@ static __always_inline void connect_sock(struct connect_rec *r, struct file *fil
 	}
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+/* Build and emit the connect record of the call with arguments in. */
+static __always_inline int connect_report(struct inflight *in, long ret)
 {
-	__u16 sys = 0;
-	struct inflight *in = inflight_take((__u32)bpf_get_current_pid_tgid(), VIGIL_SYS_CONNECT, VIGIL_SYS_CONNECT, &sys);
 	struct connect_rec *r;
 
-	if (!in)
-		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(VIGIL_KIND_CONNECT, false);
@@ -997,7 +1177,7 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	fill_hdr(&r->hdr, VIGIL_REC_CONNECT, sizeof(*r));
-	r->ret = ctx->ret;
+	r->ret = ret;
 	r->fd = in->fd;
 	connect_remote_user(r, in);
 	connect_sock(r, fd_file((void *)bpf_get_current_task(), in->fd));
@@ -1006,4 +1186,90 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	bpf_ringbuf_submit(r, wakeup_flags());
 	count(VIGIL_KIND_CONNECT, true);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u16 sys = 0;
+	struct inflight *in = inflight_take((__u32)bpf_get_current_pid_tgid(), VIGIL_SYS_CONNECT, VIGIL_SYS_CONNECT, &sys);
+
+	if (!in)
+		return 0;
+	return connect_report(in, ctx->ret);
+}
+
+/* ---- the raw sys_exit program ---- */
+
+/*
+ * Where the kernel allows it (x86-64 and bpf_rdonly_cast, Linux 6.2+; the
+ * Go side probes), one program on the raw sys_exit tracepoint replaces the
+ * syscalls tracepoint pairs of open, openat, openat2, creat and connect:
+ * - it runs with the registers the syscall ran with, so the arguments need
+ *   no sys_enter program and no per-thread slot: x86-64 leaves them in
+ *   pt_regs until the syscall returns (only execve rewrites its registers,
+ *   which is why exec keeps its tracepoints);
+ * - raw tracepoints skip the perf buffer each syscalls tracepoint fills
+ *   before its program runs;
+ * - the path walk loads fields directly.
+ * It also sees 32-bit syscalls (ia32 processes and int 0x80), which the
+ * syscalls tracepoints ignore on x86-64.
+ */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = in_compat_syscall(task);
+	__u16 sys = traced_syscall(regs->orig_ax, compat);
+	struct inflight a = {};
+	__u64 p0, p1, p2, p3;
+
+	if (sys == VIGIL_SYS_NONE || is_self())
+		return 0;
+	if (!kind_on(sys == VIGIL_SYS_CONNECT ? VIGIL_KIND_CONNECT : VIGIL_KIND_OPEN))
+		return 0;
+	if (compat) {
+		p0 = (__u32)regs->bx;
+		p1 = (__u32)regs->cx;
+		p2 = (__u32)regs->dx;
+		p3 = (__u32)regs->si;
+	} else {
+		p0 = regs->di;
+		p1 = regs->si;
+		p2 = regs->dx;
+		p3 = regs->r10;
+	}
+	a.syscall = sys;
+	switch (sys) {
+	case VIGIL_SYS_CONNECT:
+		a.fd = p0;
+		a.ptr = p1;
+		a.len = p2;
+		return connect_report(&a, ret);
+	case VIGIL_SYS_OPEN:
+		a.fd = AT_FDCWD;
+		a.ptr = p0;
+		a.flags = p1;
+		a.mode = p2;
+		break;
+	case VIGIL_SYS_OPENAT:
+		a.fd = p0;
+		a.ptr = p1;
+		a.flags = p2;
+		a.mode = p3;
+		break;
+	case VIGIL_SYS_OPENAT2:
+		a.fd = p0;
+		a.ptr = p1;
+		a.ptr2 = p2;
+		break;
+	case VIGIL_SYS_CREAT:
+		a.fd = AT_FDCWD;
+		a.ptr = p0;
+		a.flags = O_CREAT | O_WRONLY | O_TRUNC;
+		a.mode = p1;
+		break;
+	}
+	return open_report(&a, sys, ret, true);
 }

@@ -134,10 +134,10 @@ const (
 )
 
 type VigilPathBuf struct {
-	_   structs.HostLayout
-	Pos uint32
-	Pad uint32
-	B   [8192]uint8
+	_    structs.HostLayout
+	Pos  uint32
+	Mode uint32
+	B    [8192]uint8
 }
 
 type VigilRecBuf struct {
@@ -217,6 +217,8 @@ const (
 	VigilProgSysExitOpen      = "sys_exit_open"
 	VigilProgSysExitOpenat    = "sys_exit_openat"
 	VigilProgSysExitOpenat2   = "sys_exit_openat2"
+	VigilProgSysExitRaw       = "sys_exit_raw"
+	VigilVarRawSyscalls       = "raw_syscalls"
 	VigilVarSelfTgid          = "self_tgid"
 	VigilVarUnusedBtfAnchor   = "unused_btf_anchor"
 	VigilVarUnusedExecRec     = "unused_exec_rec"
@@ -285,6 +287,7 @@ type VigilProgramSpecs struct {
 	SysExitOpen      *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
 	SysExitOpenat    *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
 	SysExitOpenat2   *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
+	SysExitRaw       *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
 }
 
 // VigilMapSpecs contains maps before they are loaded into the kernel.
@@ -303,6 +306,7 @@ type VigilMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilVariableSpecs struct {
+	RawSyscalls     *ebpf.VariableSpec `ebpf:"raw_syscalls"`
 	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedBtfAnchor *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
 	UnusedExecRec   *ebpf.VariableSpec `ebpf:"unused_exec_rec"`
@@ -353,6 +357,7 @@ func (m *VigilMaps) Close() error {
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilVariables struct {
+	RawSyscalls     *ebpf.Variable `ebpf:"raw_syscalls"`
 	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedBtfAnchor *ebpf.Variable `ebpf:"unused_btf_anchor"`
 	UnusedExecRec   *ebpf.Variable `ebpf:"unused_exec_rec"`
@@ -383,6 +388,7 @@ type VigilPrograms struct {
 	SysExitOpen      *ebpf.Program `ebpf:"sys_exit_open"`
 	SysExitOpenat    *ebpf.Program `ebpf:"sys_exit_openat"`
 	SysExitOpenat2   *ebpf.Program `ebpf:"sys_exit_openat2"`
+	SysExitRaw       *ebpf.Program `ebpf:"sys_exit_raw"`
 }
 
 func (p *VigilPrograms) Close() error {
@@ -406,6 +412,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitOpen,
 		p.SysExitOpenat,
 		p.SysExitOpenat2,
+		p.SysExitRaw,
 	)
 }
 

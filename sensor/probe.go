@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -147,6 +148,29 @@ func isMounted(dir string, magic int64) bool {
 func haveTracepoint(events, group, name string) bool {
 	_, err := os.Stat(filepath.Join(events, group, name, "id"))
 	return err == nil
+}
+
+// probeRawSyscalls tells whether the raw sys_exit program can run here: it
+// reads x86-64 registers, attaches to the raw sys_exit tracepoint and calls
+// the bpf_rdonly_cast kfunc (Linux 6.2), all of which the kernel's BTF
+// names when present.
+func probeRawSyscalls() error {
+	if runtime.GOARCH != "amd64" {
+		return fmt.Errorf("it reads x86-64 syscall registers; this is %s", runtime.GOARCH)
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName("bpf_rdonly_cast", &fn); err != nil {
+		return fmt.Errorf("the kernel lacks the bpf_rdonly_cast kfunc (Linux 6.2): %w", err)
+	}
+	var tp *btf.Typedef
+	if err := spec.TypeByName("btf_trace_sys_exit", &tp); err != nil {
+		return fmt.Errorf("the kernel lacks the raw sys_exit tracepoint: %w", err)
+	}
+	return nil
 }
 
 // probeFileOpenHook tells whether a hook program of the given kind loads and

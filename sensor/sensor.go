@@ -37,6 +37,22 @@ const (
 	FileOpenHookNone = "none"
 )
 
+// Syscall hook choices for Config.SyscallHooks: how open, openat, openat2,
+// creat and connect are traced.
+const (
+	// SyscallHooksAuto uses the raw sys_exit program where the kernel
+	// supports it, else the syscalls tracepoints.
+	SyscallHooksAuto = ""
+	// SyscallHooksRaw requires one tp_btf program on the raw sys_exit
+	// tracepoint that reads the arguments from the syscall's registers and
+	// walks paths with direct loads: x86-64 and Linux 6.2 (bpf_rdonly_cast).
+	// Cheaper per syscall, and it also sees 32-bit (ia32) syscalls.
+	SyscallHooksRaw = "raw"
+	// SyscallHooksTracepoint uses a sys_enter and sys_exit tracepoint pair
+	// per syscall, which every supported kernel has.
+	SyscallHooksTracepoint = "tracepoint"
+)
+
 // ErrRunning is returned by a second call of Run: a Sensor runs once.
 var ErrRunning = errors.New("sensor is already running")
 
@@ -62,6 +78,10 @@ type Config struct {
 	// FileOpenHook constants. Auto by default; a hook named explicitly
 	// and unavailable makes New fail.
 	FileOpenHook string
+	// SyscallHooks selects how the open and connect syscalls are traced:
+	// one of the SyscallHooks constants. Auto by default; raw named
+	// explicitly and unsupported makes New fail.
+	SyscallHooks string
 	// Table overrides process-table settings (ProcRoot, Passwd); its
 	// MaxProcesses, BootOffset and Logger are set by New.
 	Table  TableConfig
@@ -116,6 +136,10 @@ type Sensor struct {
 	hooks    []string
 	// fileOpenErr says why no optional file_open hook is attached.
 	fileOpenErr error
+	// rawSyscalls: open and connect come from the raw sys_exit program;
+	// rawErr says why not, when auto chose the tracepoints.
+	rawSyscalls bool
+	rawErr      error
 	reader      *ringbuf.Reader
 	table       *ProcessTable
 	dec         Decoder
@@ -215,7 +239,17 @@ func (s *Sensor) load(cfg Config) error {
 		{name: bpf.VigilProgSchedProcessFork, kind: "tp_btf", event: "sched_process_fork"},
 		{name: bpf.VigilProgSchedProcessExit, kind: "tp_btf", event: "sched_process_exit"},
 	}
-	for _, p := range tracepoints("execve", "execveat", "open", "openat", "openat2", "creat", "connect") {
+	raw, err := s.chooseSyscallHooks(cfg.SyscallHooks)
+	if err != nil {
+		return err
+	}
+	syscalls := []string{"execve", "execveat"}
+	if raw {
+		progs = append(progs, program{name: bpf.VigilProgSysExitRaw, kind: "tp_btf", event: "sys_exit"})
+	} else {
+		syscalls = append(syscalls, "open", "openat", "openat2", "creat", "connect")
+	}
+	for _, p := range tracepoints(syscalls...) {
 		switch {
 		case haveTracepoint(events, p.group, p.event):
 			progs = append(progs, p)
@@ -253,6 +287,9 @@ func (s *Sensor) load(cfg Config) error {
 	if err := spec.Variables[bpf.VigilVarWakeupBytes].Set(uint64(cfg.RingBufferSize / 4)); err != nil {
 		return fmt.Errorf("setting wakeup_bytes: %w", err)
 	}
+	if err := spec.Variables[bpf.VigilVarRawSyscalls].Set(uint32(btoi(raw))); err != nil {
+		return fmt.Errorf("setting raw_syscalls: %w", err)
+	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
 	if err != nil {
 		var verr *ebpf.VerifierError
@@ -277,6 +314,38 @@ func (s *Sensor) load(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// chooseSyscallHooks decides whether the raw sys_exit program traces open
+// and connect. Auto takes it where probeRawSyscalls finds what it needs;
+// after that, a failure to load it is a real error, not a reason to fall
+// back.
+func (s *Sensor) chooseSyscallHooks(want string) (bool, error) {
+	switch want {
+	case SyscallHooksTracepoint:
+		s.rawErr = errors.New("disabled by configuration")
+		return false, nil
+	case SyscallHooksAuto, SyscallHooksRaw:
+	default:
+		return false, fmt.Errorf("unknown syscall hooks %q", want)
+	}
+	if err := probeRawSyscalls(); err != nil {
+		if want == SyscallHooksRaw {
+			return false, &ProbeError{Missing: ErrNoHook, Hint: "the raw sys_exit program needs x86-64 and Linux 6.2 or later", Err: err}
+		}
+		s.log.Info("raw syscall hook unavailable, using the syscalls tracepoints", "reason", err)
+		s.rawErr = err
+		return false, nil
+	}
+	s.rawSyscalls = true
+	return true, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // chooseFileOpenHook picks the optional file_open hook. A hook is used only
