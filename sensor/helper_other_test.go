@@ -2,7 +2,12 @@
 
 package sensor
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
 
 // haveLegacyOpen: only amd64 of vigil's architectures has open(2) and creat(2).
 const haveLegacyOpen = false
@@ -10,3 +15,9 @@ const haveLegacyOpen = false
 func rawOpen(string, int, int) (int, error) { return -1, unix.ENOSYS }
 
 func rawCreat(string, int) (int, error) { return -1, unix.ENOSYS }
+
+// helperCompat: ia32 syscalls exist on amd64 only.
+func helperCompat([]string) int {
+	fmt.Fprintln(os.Stderr, "no ia32 syscalls on this architecture")
+	return 2
+}

@@ -65,6 +65,8 @@ func runHelper(mode string, args []string) int {
 		}
 		fmt.Printf("privileges=%v\n%v\n", errors.Is(err, ErrPrivileges), err)
 		return 0
+	case "compat":
+		return helperCompat(args)
 	case "uring":
 		res, err := uringOpenat(args[0], unix.O_RDONLY|unix.O_CLOEXEC)
 		if err != nil {

@@ -35,6 +35,7 @@ type runConfig struct {
 	statusInterval   time.Duration
 	drainTimeout     time.Duration
 	lockFile         string
+	syscallHooks     string
 }
 
 func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -54,6 +55,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	fs.DurationVar(&cfg.statusInterval, "status-interval", time.Second, "how often drops are checked and reported as internal records")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Second, "at shutdown, how long stdout may take to accept the queued records")
 	fs.StringVar(&cfg.lockFile, "lock-file", defaultLockFile, "lock held while running, so that only one vigil runs (empty: no lock)")
+	fs.StringVar(&cfg.syscallHooks, "syscall-hooks", "auto", "how open and connect are traced: auto, raw (one raw sys_exit program, x86-64 and Linux 6.2+) or tracepoint")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +64,10 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 	if cfg.statusInterval <= 0 || cfg.drainTimeout < 0 {
 		return usageError{errors.New("--status-interval must be positive and --drain-timeout not negative")}
+	}
+	syscallHooks, err := parseSyscallHooks(cfg.syscallHooks)
+	if err != nil {
+		return err
 	}
 	// Signals are claimed before any slow work: a SIGHUP that arrives while
 	// the programs load must not kill the agent (its default action), and
@@ -137,7 +143,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}()
 
 	s, err := sensor.New(sensor.Config{RingBufferSize: cfg.ringBufferSize, Kinds: kindsFor(rs, cfg.events),
-		Logger: logger.With("component", "sensor")})
+		SyscallHooks: syscallHooks, Logger: logger.With("component", "sensor")})
 	if err != nil {
 		return fmt.Errorf("starting sensor: %w", err)
 	}
@@ -203,6 +209,17 @@ func outputError(err error, drain time.Duration) error {
 		return fmt.Errorf("writing output: stdout did not take the queued records within %s of shutdown (is its reader stuck?): %w", drain, err)
 	}
 	return fmt.Errorf("writing output: %w", err)
+}
+
+// parseSyscallHooks maps --syscall-hooks to sensor.Config.SyscallHooks.
+func parseSyscallHooks(s string) (string, error) {
+	switch s {
+	case "auto":
+		return sensor.SyscallHooksAuto, nil
+	case sensor.SyscallHooksRaw, sensor.SyscallHooksTracepoint:
+		return s, nil
+	}
+	return "", usageError{fmt.Errorf("--syscall-hooks: %q is not auto, raw or tracepoint", s)}
 }
 
 func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {

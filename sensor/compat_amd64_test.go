@@ -1,0 +1,197 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/testutil"
+	"github.com/vigil-sensor/vigil/internal/testutil/ia32"
+)
+
+// helperCompat makes ia32 syscalls with int $0x80 from this 64-bit process,
+// all from one thread: openat(AT_FDCWD, args[0]), open(args[1]),
+// creat(args[2]), openat2(AT_FDCWD, args[3], O_DIRECTORY), open(args[4]) of
+// a missing file, and connect to the TCP address args[5] with a socket made
+// by the 64-bit call. The strings, the open_how and the sockaddr live below
+// 4 GiB, where 32-bit registers reach. It prints the thread's id and then
+// each syscall's result (socket's too, before connect's).
+func helperCompat(args []string) int {
+	runtime.LockOSThread()
+	mem, err := unix.Mmap(-1, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_32BIT)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mmap below 4 GiB:", err)
+		return 3
+	}
+	defer unix.Munmap(mem)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	if base+uintptr(len(mem)) > 1<<32 {
+		fmt.Fprintf(os.Stderr, "MAP_32BIT memory at %#x\n", base)
+		return 3
+	}
+	used := 0
+	// place copies b into mem and returns its 32-bit address.
+	place := func(b []byte) uint32 {
+		addr := uint32(base) + uint32(used)
+		used += copy(mem[used:], b)
+		used = (used + 7) &^ 7
+		return addr
+	}
+	str := func(s string) uint32 { return place(append([]byte(s), 0)) }
+	ap, err := netip.ParseAddrPort(args[5])
+	if err != nil || !ap.Addr().Is4() {
+		fmt.Fprintln(os.Stderr, "not an IPv4 address:", args[5])
+		return 3
+	}
+	sa := make([]byte, unix.SizeofSockaddrInet4)
+	binary.NativeEndian.PutUint16(sa, unix.AF_INET)
+	binary.BigEndian.PutUint16(sa[2:], ap.Port())
+	ip := ap.Addr().As4()
+	copy(sa[4:], ip[:])
+	how := make([]byte, unix.SizeofOpenHow)
+	binary.NativeEndian.PutUint64(how, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_DIRECTORY)
+
+	openatPath, openPath, creatPath, openat2Path, missingPath := str(args[0]), str(args[1]), str(args[2]), str(args[3]), str(args[4])
+	howAddr, saAddr := place(how), place(sa)
+	cwd := int32(unix.AT_FDCWD)
+	rdonly := uint32(unix.O_RDONLY | unix.O_CLOEXEC)
+
+	fmt.Printf("res=%d\n", unix.Gettid())
+	var fds []int32
+	for _, call := range [][5]uint32{
+		{ia32.SysOpenat, uint32(cwd), openatPath, rdonly, 0},
+		{ia32.SysOpen, openPath, rdonly, 0, 0},
+		{ia32.SysCreat, creatPath, 0o600, 0, 0},
+		{ia32.SysOpenat2, uint32(cwd), openat2Path, howAddr, unix.SizeofOpenHow},
+		{ia32.SysOpen, missingPath, rdonly, 0, 0},
+	} {
+		fd := ia32.Syscall(call[0], call[1], call[2], call[3], call[4])
+		fmt.Printf("res=%d\n", fd)
+		fds = append(fds, fd)
+	}
+	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "socket:", err)
+		return 3
+	}
+	fmt.Printf("res=%d\n", sock)
+	fmt.Printf("res=%d\n", ia32.Syscall(ia32.SysConnect, uint32(sock), saAddr, unix.SizeofSockaddrInet4, 0))
+	for _, fd := range append(fds, int32(sock)) {
+		if fd >= 0 {
+			unix.Close(int(fd))
+		}
+	}
+	return 0
+}
+
+// TestCompatSyscalls makes 32-bit syscalls (int $0x80 from a 64-bit helper,
+// as an ia32 program would) and requires the raw sys_exit program to report
+// them with their arguments read from the 32-bit registers. The syscalls
+// tracepoints skip compat syscalls on x86-64, so a sensor on them must not.
+func TestCompatSyscalls(t *testing.T) {
+	h := startHarness(t)
+	if !h.s.rawSyscalls {
+		testutil.SkipKernelLacks(t, "the raw sys_exit hook, the only one that sees compat syscalls", h.s.rawErr)
+	}
+	tp, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
+	if err != nil {
+		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", err)
+	}
+	defer tp.close()
+
+	upLoopback(t)
+	dir := realTempDir(t)
+	for _, f := range []string{"compat-openat.txt", "compat-open.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "compat-dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	remote := netip.MustParseAddrPort(ln.Addr().String())
+
+	openPath := filepath.Join(dir, "compat-open.txt")
+	c := h.spawn(t, dir, "compat", "compat-openat.txt", openPath, "compat-creat.txt", "compat-dir", "compat-missing", remote.String())
+	const ia32Emulation = "ia32 syscalls (CONFIG_IA32_EMULATION, not booted with ia32_emulation=false)"
+	if len(c.results) < 2 && strings.Contains(c.stderr, "SIGSEGV") {
+		testutil.SkipKernelLacks(t, ia32Emulation, errors.New("int $0x80 faults"))
+	}
+	if len(c.results) > 1 && c.results[1] == -int(unix.ENOSYS) {
+		testutil.SkipKernelLacks(t, ia32Emulation, unix.ENOSYS)
+	}
+	ok := len(c.results) == 8 && c.results[5] == -int(unix.ENOENT) && c.results[7] == 0
+	for i, res := range c.results {
+		ok = ok && (i == 5 || res >= 0)
+	}
+	if !ok {
+		t.Fatalf("helper results %v, want the tid, four fds, -ENOENT, a socket and 0 (stderr %s)", c.results, c.stderr)
+	}
+	// Every event comes from the helper's calling thread, in this cgroup.
+	self := syscallFields{PID: c.pid, TID: uint32(c.results[0]), CgroupID: readSelf(t).cgroupID}
+	open := func(typ event.Type, res int, raw, name string, flags, mode, fileType uint32) syscallFields {
+		f := self
+		f.Type, f.Res, f.DirFD = typ, int64(res), unix.AT_FDCWD
+		f.Raw, f.Name, f.Flags, f.Mode, f.FileType = raw, name, flags, mode, fileType
+		return f
+	}
+	rdonly := uint32(unix.O_RDONLY | unix.O_CLOEXEC)
+	connect := self
+	connect.Type, connect.Res, connect.FD = event.TypeConnect, int64(c.results[7]), int32(c.results[6])
+	connect.Family, connect.SockType, connect.Proto = event.AFInet, unix.SOCK_STREAM, event.ProtoTCP
+	connect.Local, connect.Remote = netip.AddrPortFrom(remote.Addr(), 0), remote
+	for _, want := range []syscallFields{
+		open(event.TypeOpenat, c.results[1], "compat-openat.txt", filepath.Join(dir, "compat-openat.txt"), rdonly, 0, unix.S_IFREG),
+		open(event.TypeOpen, c.results[2], openPath, openPath, rdonly, 0, unix.S_IFREG),
+		open(event.TypeCreat, c.results[3], "compat-creat.txt", filepath.Join(dir, "compat-creat.txt"), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, 0o600, unix.S_IFREG),
+		open(event.TypeOpenat2, c.results[4], "compat-dir", filepath.Join(dir, "compat-dir"), rdonly|unix.O_DIRECTORY, 0, unix.S_IFDIR),
+		open(event.TypeOpen, c.results[5], "compat-missing", filepath.Join(dir, "compat-missing"), rdonly, 0, 0),
+		connect,
+	} {
+		name := want.Type.String()
+		if want.Raw != "" {
+			name += " " + filepath.Base(want.Raw)
+		}
+		t.Run(name, func(t *testing.T) {
+			ev := h.wait(t, c.pid, "ia32 "+want.Type.String(), func(e *captured) bool {
+				return e.PID == c.pid && e.Type == want.Type && string(e.Open.Raw) == want.Raw
+			})
+			got := fieldsOf(&ev)
+			if want.Type == event.TypeConnect {
+				// The kernel picks the local port.
+				if got.Local.Port() == 0 {
+					t.Errorf("no local port: %s", ev.String())
+				}
+				got.Local = netip.AddrPortFrom(got.Local.Addr(), 0)
+			}
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+
+	// Records are ordered: once the helper's exit is read, so is any record
+	// the tracepoints made of its ia32 calls.
+	tp.wait(t, c.pid, "procexit", isType(c.pid, event.TypeProcExit))
+	for _, e := range tp.all(c.pid) {
+		if e.Type == event.TypeConnect || strings.HasPrefix(string(e.Open.Raw), "compat-") || string(e.Open.Raw) == openPath {
+			t.Errorf("the syscalls tracepoints reported an ia32 syscall: %s", e.String())
+		}
+	}
+}
