@@ -170,7 +170,49 @@ struct connect_rec {
 /* Per-CPU, per-kind counters. */
 struct kind_counters {
 	__u64 emitted;
-	__u64 dropped; /* failed ring-buffer reserve/output */
+	__u64 dropped;  /* failed ring-buffer reserve/output */
+	__u64 filtered; /* left out by the rules' open filter */
+};
+
+/* The open filter (rules/openfilter.go, sensor/openfilter.go): an open is
+ * emitted only when it may satisfy one of up to 32 clauses. combo gives,
+ * for each (syscall, access class, failed) triple, the clauses an open with
+ * those properties satisfies before its path is known; path_any the
+ * clauses that do not constrain the path. The paths are in open_prefixes
+ * (an LPM trie) and open_names (file names), under the filter's generation
+ * so that a reload never mixes two filters. Two bitmaps spare most paths
+ * the lookups: pairs has bit (path[1] << 8 | path[2]) set for the first two
+ * bytes after the slash of every prefix (all bits when a prefix is shorter
+ * than three bytes), name_lens bit n for every file name of n bytes. */
+enum open_filter_bounds {
+	VIGIL_OPEN_FILTER_COMBOS = 32,   /* 4 syscalls x 4 access classes x 2 results */
+	VIGIL_OPEN_PREFIX_MAX = 255,     /* bytes of path in a prefix key */
+};
+
+struct open_filter {
+	__u32 path_any;
+	__u32 pad;
+	__u32 combo[VIGIL_OPEN_FILTER_COMBOS];
+	__u32 name_lens[256 / 32];
+	__u32 pairs[65536 / 32];
+};
+
+/* data[0] is the generation, then the path prefix; prefixlen counts both,
+ * in bits. */
+struct open_prefix_key {
+	__u32 prefixlen;
+	__u8 data[1 + VIGIL_OPEN_PREFIX_MAX];
+};
+
+/* A file name by its length and its first and last 8 bytes (little
+ * endian): exact up to 16 bytes, and for longer names two that agree on
+ * all three only make the filter admit more. Names under 8 bytes have head
+ * zero-padded and tail 0; names of at most 8 bytes have tail 0. */
+struct open_name_key {
+	__u64 head;
+	__u64 tail;
+	__u32 len;
+	__u32 gen;
 };
 
 #endif /* VIGIL_EVENTS_H */

@@ -112,6 +112,38 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
+/* open_filter_gen[0]: the generation of the active open filter, 0 when
+ * opens are not filtered; its filter is open_filters[gen & 1]. Go writes
+ * a new filter under the next generation, then switches this. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} open_filter_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct open_filter);
+} open_filters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct open_prefix_key);
+	__type(value, __u32); /* clauses */
+} open_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct open_name_key);
+	__type(value, __u32); /* clauses */
+} open_names SEC(".maps");
+
 struct rec_buf {
 	__u8 b[REC_BUF_SIZE];
 };
@@ -119,6 +151,8 @@ struct rec_buf {
 struct path_buf {
 	__u32 pos;  /* walk_path's write position */
 	__u32 mode; /* walk_fd_direct: S_IFMT bits of the file */
+	__u32 leaf; /* length of the path's last component */
+	__u32 pad;
 	__u8 b[PATH_BUF_SIZE];
 };
 
@@ -152,6 +186,7 @@ struct btf_anchor {
 	enum str_bounds bounds;
 	enum exec_rec_flags exec_flags;
 	enum open_rec_flags open_flags;
+	enum open_filter_bounds open_filter_bounds;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));
@@ -162,6 +197,14 @@ static __always_inline bool kind_on(__u32 kind)
 	__u32 *on = bpf_map_lookup_elem(&kinds, &kind);
 
 	return on && *on;
+}
+
+static __always_inline void count_filtered(__u32 kind)
+{
+	struct kind_counters *c = bpf_map_lookup_elem(&counters, &kind);
+
+	if (c)
+		c->filtered++;
 }
 
 static __always_inline void count(__u32 kind, bool ok)
@@ -321,6 +364,7 @@ static __always_inline int walk_path_impl(struct dentry *dentry, struct vfsmount
 	}
 	vpos = &pb->pos;
 	*vpos = PATH_END;
+	pb->leaf = 0;
 	for (i = 0; i < PATH_MAX_STEPS; i++) {
 		if (dentry == mnt_root) {
 			read_mount(mnt, &mh, direct);
@@ -349,6 +393,8 @@ static __always_inline int walk_path_impl(struct dentry *dentry, struct vfsmount
 		bpf_probe_read_kernel(&pb->b[pos & STR_MASK], len & NAME_MAX, dh.name);
 		pos--;
 		pb->b[pos & STR_MASK] = '/';
+		if (*vpos == PATH_END)
+			pb->leaf = len;
 		*vpos = pos;
 		/* A root dentry that is not its mount's root is disconnected,
 		 * like memfd's and other pseudo files: its own name is all
@@ -861,6 +907,99 @@ int sys_enter_creat(struct trace_event_raw_sys_enter *ctx)
 	return open_enter(VIGIL_SYS_CREAT, AT_FDCWD, ctx->args[0], O_CREAT | O_WRONLY | O_TRUNC, ctx->args[1], 0);
 }
 
+/* ---- the open filter (events.h) ---- */
+
+#define O_ACCMODE 00000003
+#define O_PATH 010000000
+
+/* The clauses an open of syscall sys with flags and result ret may
+ * satisfy before its path is known, and in *gen the filter's generation;
+ * all clauses, and *gen 0, when opens are not filtered. */
+static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, __u32 *gen)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&open_filter_gen, &zero), slot, acc, i;
+	struct open_filter *f;
+
+	*gen = 0;
+	if (!g || !*g)
+		return ~0u;
+	slot = *g & 1;
+	f = bpf_map_lookup_elem(&open_filters, &slot);
+	if (!f)
+		return ~0u;
+	*gen = *g;
+	/* The access classes of event.OpenAccessOf. */
+	switch (flags & O_ACCMODE) {
+	case 0:
+		acc = flags & O_PATH ? 1 : 0;
+		break;
+	case 1:
+		acc = 2;
+		break;
+	case 2:
+		acc = 3;
+		break;
+	default:
+		acc = 1;
+	}
+	i = ((sys - VIGIL_SYS_OPEN) & 3) * 8 + acc * 2 + (ret < 0);
+	return f->combo[i & (VIGIL_OPEN_FILTER_COMBOS - 1)];
+}
+
+/*
+ * Whether a successful open whose path (length n, as walk_path returns it)
+ * is in the path buffer satisfies one of the clauses in mask: a clause
+ * without a path bound, a prefix in open_prefixes or a file name in
+ * open_names. A path the walk could not give whole is left to userspace.
+ * A global function: the verifier checks it once per program.
+ */
+__noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
+{
+	__u32 zero = 0, slot = gen & 1, len, klen, pos, leaf, pair, *m;
+	struct open_name_key nk = {};
+	struct open_filter *f;
+	struct path_buf *pb;
+
+	f = bpf_map_lookup_elem(&open_filters, &slot);
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	if (!f || !pb)
+		return 1;
+	if (mask & f->path_any)
+		return 1;
+	len = n & STR_MASK;
+	if (len == 0 || (n & PATH_TRUNC))
+		return 1;
+	pos = PATH_END - len;
+	if (pos < 5 || pos > PATH_END)
+		return 1;
+	pair = len < 3 ? ~0u : (__u32)pb->b[(pos + 1) & STR_MASK] << 8 | pb->b[(pos + 2) & STR_MASK];
+	if (pair == ~0u || f->pairs[(pair >> 5) & 2047] & (1u << (pair & 31))) {
+		/* The trie's key goes right before the path: prefix length,
+		 * the generation byte, then (at most 255 bytes of) the path. */
+		klen = len < VIGIL_OPEN_PREFIX_MAX ? len : VIGIL_OPEN_PREFIX_MAX;
+		*(__u32 *)&pb->b[pos - 5] = (klen + 1) * 8;
+		pb->b[pos - 1] = gen;
+		m = bpf_map_lookup_elem(&open_prefixes, &pb->b[pos - 5]);
+		if (m && (*m & mask))
+			return 1;
+	}
+	/* The last component: the leaf bytes before PATH_END. */
+	leaf = pb->leaf;
+	if (leaf > NAME_MAX)
+		return 1;
+	if (!(f->name_lens[(leaf >> 5) & 7] & (1u << (leaf & 31))))
+		return 0;
+	nk.head = *(__u64 *)&pb->b[(PATH_END - leaf) & STR_MASK];
+	if (leaf < 8)
+		nk.head &= (1ULL << (leaf * 8)) - 1;
+	if (leaf > 8)
+		nk.tail = *(__u64 *)&pb->b[PATH_END - 8];
+	nk.len = leaf;
+	nk.gen = gen;
+	m = bpf_map_lookup_elem(&open_names, &nk);
+	return m && (*m & mask);
+}
+
 /* Fill the fixed part and the name of an open record for file (may be NULL). */
 static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct open_rec *r, struct file *file)
 {
@@ -891,12 +1030,51 @@ static __always_inline __u32 put_fd_path_direct(struct rec_buf *rb, __u32 off, _
  * returned ret. direct (a constant) picks the raw program's direct loads. */
 static __always_inline int open_report(struct inflight *in, __u16 sys, long ret, const bool direct)
 {
-	struct task_struct *task;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 n, off, ftype = 0, mask, gen, flags = in->flags, mode = in->mode, name = 0, zero = 0;
+	struct path_buf *pb;
 	struct open_rec *r;
 	struct rec_buf *rb;
 	bool trunc = false;
-	__u32 n, off, ftype = 0;
 	char first = 0;
+
+	if (sys == VIGIL_SYS_OPENAT2) {
+		struct open_how how = {};
+
+		bpf_probe_read_user(&how, sizeof(how), (void *)in->ptr2);
+		flags = how.flags;
+		mode = how.mode;
+	}
+	/* What no rule can match stays here: judged on the syscall, access
+	 * and result first, and on the path once it is walked. */
+	mask = open_filter_mask(sys, flags, ret, &gen);
+	if (!mask) {
+		count_filtered(VIGIL_KIND_OPEN);
+		return 0;
+	}
+	if (ret >= 0) {
+		/* The fd is installed by now: its file gives the real target
+		 * whatever relative path, "..", dirfd or symlink led to it. */
+		if (direct) {
+			name = walk_fd_direct(ret);
+			pb = bpf_map_lookup_elem(&path_bufs, &zero);
+			if (pb)
+				ftype = pb->mode;
+		} else {
+			struct file *file = fd_file(task, ret);
+			struct path path = {};
+
+			if (file) {
+				ftype = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+				bpf_core_read(&path, sizeof(path), &file->f_path);
+				name = walk_path((__u64)path.dentry, (__u64)path.mnt);
+			}
+		}
+		if (gen && !open_path_admitted(mask, gen, name)) {
+			count_filtered(VIGIL_KIND_OPEN);
+			return 0;
+		}
+	}
 
 	rb = get_rec_buf();
 	if (!rb)
@@ -906,15 +1084,8 @@ static __always_inline int open_report(struct inflight *in, __u16 sys, long ret,
 	r->ret = ret;
 	r->syscall = sys;
 	r->dirfd = in->fd;
-	r->flags = in->flags;
-	r->mode = in->mode;
-	if (sys == VIGIL_SYS_OPENAT2) {
-		struct open_how how = {};
-
-		bpf_probe_read_user(&how, sizeof(how), (void *)in->ptr2);
-		r->flags = how.flags;
-		r->mode = how.mode;
-	}
+	r->flags = flags;
+	r->mode = mode;
 
 	off = sizeof(*r);
 	n = put_user_str(rb, off, (void *)in->ptr, &trunc);
@@ -925,25 +1096,23 @@ static __always_inline int open_report(struct inflight *in, __u16 sys, long ret,
 		first = rb->b[off & (REC_BUF_SIZE - 1)];
 	off += n;
 
-	task = (void *)bpf_get_current_task();
 	n = 0;
-	if (direct && (ret >= 0 || (r->raw_len > 0 && first != '/'))) {
-		/* Success: the opened file. Failed relative open: the
-		 * directory it was relative to. */
-		n = put_fd_path_direct(rb, off, ret >= 0 ? ret : r->dirfd, &ftype);
+	if (ret >= 0) {
+		/* The path walked above. */
+		n = copy_path(rb, off, name);
 		if (n & PATH_TRUNC)
 			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
 		n = BOUNDED(n);
-		if (ret >= 0)
-			r->file_type = ftype;
-		else
-			r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
+		r->file_type = ftype;
+	} else if (direct && r->raw_len > 0 && first != '/') {
+		/* Failed relative open: the directory it was relative to. */
+		n = put_fd_path_direct(rb, off, r->dirfd, &ftype);
+		if (n & PATH_TRUNC)
+			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+		n = BOUNDED(n);
+		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
 	} else if (direct) {
 		/* A failed absolute open: the raw path is all there is. */
-	} else if (ret >= 0) {
-		/* The fd is installed by now: its file gives the real target
-		 * whatever relative path, "..", dirfd or symlink led to it. */
-		n = open_put_file(rb, off, r, fd_file(task, ret));
 	} else if (r->raw_len > 0 && first != '/') {
 		/* Failed relative open: hand userspace the directory. */
 		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;

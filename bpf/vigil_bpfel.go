@@ -104,9 +104,40 @@ type VigilInflight struct {
 }
 
 type VigilKindCounters struct {
-	_       structs.HostLayout
-	Emitted uint64
-	Dropped uint64
+	_        structs.HostLayout
+	Emitted  uint64
+	Dropped  uint64
+	Filtered uint64
+}
+
+type VigilOpenFilter struct {
+	_        structs.HostLayout
+	PathAny  uint32
+	Pad      uint32
+	Combo    [32]uint32
+	NameLens [8]uint32
+	Pairs    [2048]uint32
+}
+
+type VigilOpenFilterBounds uint32
+
+const (
+	VigilOpenFilterBoundsVIGIL_OPEN_FILTER_COMBOS VigilOpenFilterBounds = 32
+	VigilOpenFilterBoundsVIGIL_OPEN_PREFIX_MAX    VigilOpenFilterBounds = 255
+)
+
+type VigilOpenNameKey struct {
+	_    structs.HostLayout
+	Head uint64
+	Tail uint64
+	Len  uint32
+	Gen  uint32
+}
+
+type VigilOpenPrefixKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Data      [256]uint8
 }
 
 type VigilOpenRec struct {
@@ -137,6 +168,8 @@ type VigilPathBuf struct {
 	_    structs.HostLayout
 	Pos  uint32
 	Mode uint32
+	Leaf uint32
+	Pad  uint32
 	B    [8192]uint8
 }
 
@@ -196,6 +229,10 @@ const (
 	VigilMapEvents            = "events"
 	VigilMapInflight          = "inflight"
 	VigilMapKinds             = "kinds"
+	VigilMapOpenFilterGen     = "open_filter_gen"
+	VigilMapOpenFilters       = "open_filters"
+	VigilMapOpenNames         = "open_names"
+	VigilMapOpenPrefixes      = "open_prefixes"
 	VigilMapPathBufs          = "path_bufs"
 	VigilMapRecBufs           = "rec_bufs"
 	VigilProgFentryFileOpen   = "fentry_file_open"
@@ -294,12 +331,16 @@ type VigilProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Inflight *ebpf.MapSpec `ebpf:"inflight"`
-	Kinds    *ebpf.MapSpec `ebpf:"kinds"`
-	PathBufs *ebpf.MapSpec `ebpf:"path_bufs"`
-	RecBufs  *ebpf.MapSpec `ebpf:"rec_bufs"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
+	Kinds         *ebpf.MapSpec `ebpf:"kinds"`
+	OpenFilterGen *ebpf.MapSpec `ebpf:"open_filter_gen"`
+	OpenFilters   *ebpf.MapSpec `ebpf:"open_filters"`
+	OpenNames     *ebpf.MapSpec `ebpf:"open_names"`
+	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
+	PathBufs      *ebpf.MapSpec `ebpf:"path_bufs"`
+	RecBufs       *ebpf.MapSpec `ebpf:"rec_bufs"`
 }
 
 // VigilVariableSpecs contains global variables before they are loaded into the kernel.
@@ -334,12 +375,16 @@ func (o *VigilObjects) Close() error {
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Inflight *ebpf.Map `ebpf:"inflight"`
-	Kinds    *ebpf.Map `ebpf:"kinds"`
-	PathBufs *ebpf.Map `ebpf:"path_bufs"`
-	RecBufs  *ebpf.Map `ebpf:"rec_bufs"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Inflight      *ebpf.Map `ebpf:"inflight"`
+	Kinds         *ebpf.Map `ebpf:"kinds"`
+	OpenFilterGen *ebpf.Map `ebpf:"open_filter_gen"`
+	OpenFilters   *ebpf.Map `ebpf:"open_filters"`
+	OpenNames     *ebpf.Map `ebpf:"open_names"`
+	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
+	PathBufs      *ebpf.Map `ebpf:"path_bufs"`
+	RecBufs       *ebpf.Map `ebpf:"rec_bufs"`
 }
 
 func (m *VigilMaps) Close() error {
@@ -348,6 +393,10 @@ func (m *VigilMaps) Close() error {
 		m.Events,
 		m.Inflight,
 		m.Kinds,
+		m.OpenFilterGen,
+		m.OpenFilters,
+		m.OpenNames,
+		m.OpenPrefixes,
 		m.PathBufs,
 		m.RecBufs,
 	)

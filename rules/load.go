@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/rules/internal/ast"
 )
 
@@ -225,6 +226,8 @@ type prepared struct {
 	info  *ruleInfo
 	tree  ast.Expr
 	types typeSet
+	// open bounds the opens the rule can match (openfilter.go).
+	open []event.OpenClause
 }
 
 // prepareRule resolves a rule's condition and decides whether vigil can
@@ -269,7 +272,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		l.skip(info, rc, WarnUnknownFilter, reason)
 		return nil
 	case constTrue:
-		return &prepared{info: info, types: allTypes}
+		return &prepared{info: info, types: allTypes, open: openClauses(nil)}
 	}
 	if unknown, at := unknownFields(tree); len(unknown) > 0 {
 		c := rc
@@ -284,7 +287,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		return nil
 	}
 	types, _ := eventTypes(tree)
-	return &prepared{info: info, tree: tree, types: types}
+	return &prepared{info: info, tree: tree, types: types, open: openClauses(tree)}
 }
 
 // compileRule compiles a prepared rule's condition and output, or returns
@@ -329,6 +332,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		Output:    info.output.text,
 		Pos:       rc.locs[len(rc.locs)-1].Position,
 		types:     pr.types,
+		open:      pr.open,
 		pred:      p,
 		out:       out,
 	}

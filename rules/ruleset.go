@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"slices"
+
 	"github.com/vigil-sensor/vigil/event"
 )
 
@@ -25,6 +27,7 @@ type Rule struct {
 	Pos Position
 
 	types typeSet
+	open  []event.OpenClause
 	pred  pred
 	out   *template
 }
@@ -110,6 +113,32 @@ func (rs *Ruleset) Kinds() []event.Kind {
 		}
 	}
 	return out
+}
+
+// OpenFilter returns a necessary condition for an open to match an active
+// rule, for the sensor to drop the others in the kernel: the union of each
+// rule's clauses (openfilter.go). It admits nothing when no active rule
+// applies to opens.
+func (rs *Ruleset) OpenFilter() *event.OpenFilter {
+	f := &event.OpenFilter{}
+	for _, r := range rs.active {
+		var open uint16
+		for _, t := range r.types.types() {
+			if t.Kind() == event.KindOpen {
+				open |= 1 << t
+			}
+		}
+		if open == 0 {
+			continue
+		}
+		for _, c := range r.open {
+			// The rule runs only on its event types.
+			if c.Types &= open; c.Types != 0 && !slices.ContainsFunc(f.Clauses, c.Equal) {
+				f.Clauses = append(f.Clauses, c)
+			}
+		}
+	}
+	return f
 }
 
 // Match evaluates the active rules of e's type in definition order and

@@ -103,6 +103,9 @@ type KindStats struct {
 	// records written to the ring buffer, and records lost because it was
 	// full (or because the per-thread argument map was).
 	Emitted, Dropped uint64
+	// Filtered counts the opens the open filter left in the kernel
+	// (SetOpenFilter); they are not emitted.
+	Filtered uint64
 	// Delivered counts the events passed to the handler; Skipped the
 	// records read and decoded but not passed on because the kind is not
 	// selected (exec, fork and exit feed the process table regardless);
@@ -136,6 +139,8 @@ type Sensor struct {
 	hooks    []string
 	// fileOpenErr says why no optional file_open hook is attached.
 	fileOpenErr error
+	// openFilter is the state of SetOpenFilter.
+	openFilter openFilterState
 	// rawSyscalls: open and connect come from the raw sys_exit program;
 	// rawErr says why not, when auto chose the tracepoints.
 	rawSyscalls bool
@@ -170,7 +175,7 @@ type Sensor struct {
 }
 
 // kernelCounts are one kind's kernel counters summed over CPUs.
-type kernelCounts struct{ emitted, dropped uint64 }
+type kernelCounts struct{ emitted, dropped, filtered uint64 }
 
 // New probes the machine, loads and attaches the programs, and seeds the
 // process table from /proc. A machine that cannot run the sensor yields a
@@ -460,7 +465,7 @@ func (s *Sensor) Stats() Stats {
 		ks.Skipped = s.skipped[k].Load()
 		ks.Failed = s.failed[k].Load()
 		if k < len(kernel) {
-			ks.Emitted, ks.Dropped = kernel[k].emitted, kernel[k].dropped
+			ks.Emitted, ks.Dropped, ks.Filtered = kernel[k].emitted, kernel[k].dropped, kernel[k].filtered
 		}
 	}
 	for r := range st.DecodeErrors {
@@ -494,6 +499,7 @@ func (s *Sensor) kernelCounts() []kernelCounts {
 		for _, c := range percpu {
 			out[k].emitted += c.Emitted
 			out[k].dropped += c.Dropped
+			out[k].filtered += c.Filtered
 		}
 	}
 	return out

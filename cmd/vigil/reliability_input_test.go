@@ -130,7 +130,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 
 	m := a.scrape(t)
 	for _, fam := range []string{
-		"vigil_kernel_events_total counter", "vigil_kernel_drops_total counter", "vigil_events_total counter",
+		"vigil_kernel_events_total counter", "vigil_kernel_drops_total counter", "vigil_kernel_filtered_total counter", "vigil_events_total counter",
 		"vigil_events_skipped_total counter", "vigil_events_undecodable_total counter", "vigil_decode_errors_total counter",
 		"vigil_rule_matches_total counter", "vigil_output_queue_depth gauge", "vigil_output_queue_bytes gauge",
 		"vigil_output_drops_total counter", "vigil_output_event_drops_total counter", "vigil_process_table_size gauge",

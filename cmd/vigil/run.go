@@ -149,6 +149,9 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 	defer s.Close()
 	logger.Info("hooks active", "hooks", s.Hooks())
+	if err := s.SetOpenFilter(openFilterFor(rs, cfg.events)); err != nil {
+		return fmt.Errorf("setting kernel open filter: %w", err)
+	}
 
 	p := newPipeline(enr, rs, cfg.events, enc, w)
 	st := &status{sensor: s, enricher: enr, writer: w, pipeline: p, enc: enc, logger: logger}
@@ -245,10 +248,18 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	if err != nil {
 		return err
 	}
+	// Every open passes while the rules change, so that neither the old
+	// rules nor the new miss one to the other's filter.
+	if err := s.SetOpenFilter(nil); err != nil {
+		return fmt.Errorf("updating kernel open filter: %w", err)
+	}
 	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
 		return fmt.Errorf("updating kernel event filter: %w", err)
 	}
 	p.ruleset.Store(rs)
+	if err := s.SetOpenFilter(openFilterFor(rs, cfg.events)); err != nil {
+		return fmt.Errorf("updating kernel open filter: %w", err)
+	}
 	logLoad(logger, res, rs)
 	return nil
 }
@@ -282,6 +293,15 @@ func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
 		k[kind] = true
 	}
 	return k
+}
+
+// openFilterFor is the kernel's open filter: the opens the rules can
+// match, or every open when every event is written.
+func openFilterFor(rs *rules.Ruleset, all bool) *event.OpenFilter {
+	if all {
+		return nil
+	}
+	return rs.OpenFilter()
 }
 
 func logLoad(logger *slog.Logger, res *rules.LoadResult, rs *rules.Ruleset) {

@@ -205,7 +205,8 @@ func (st *status) emit(ns int64, rule, priority, msg string, counts []output.Cou
 }
 
 // logTotals logs every stage's final counters, per kind: for each kind,
-// emitted + dropped is what the kernel saw; emitted = delivered + skipped
+// emitted + dropped is what the kernel sent on (filtered counts the opens
+// the rules' open filter left in the kernel); emitted = delivered + skipped
 // + undecodable once the ring is drained; delivered events either reached
 // the output or were counted in output_dropped (with --events).
 func (st *status) logTotals() {
@@ -215,7 +216,7 @@ func (st *status) logTotals() {
 	for k := 1; k < event.NumKinds; k++ {
 		ks := ss.Kinds[k]
 		attrs = append(attrs, slog.Group(event.Kind(k).String(),
-			"emitted", ks.Emitted, "dropped", ks.Dropped, "delivered", ks.Delivered, "skipped", ks.Skipped,
+			"emitted", ks.Emitted, "dropped", ks.Dropped, "filtered", ks.Filtered, "delivered", ks.Delivered, "skipped", ks.Skipped,
 			"undecodable", ks.Failed, "output_dropped", st.pipeline.eventDrops[k].Load()))
 	}
 	attrs = append(attrs, "undecodable", ss.Kinds[event.KindUnknown].Failed,
@@ -281,6 +282,7 @@ func (st *status) collect() []metrics.Family {
 	return []metrics.Family{
 		kindFamily("vigil_kernel_events_total", "Records the kernel wrote to the ring buffer, by kind.", func(k sensor.KindStats) uint64 { return k.Emitted }),
 		kindFamily("vigil_kernel_drops_total", "Records the kernel lost because the ring buffer was full, by kind.", func(k sensor.KindStats) uint64 { return k.Dropped }),
+		kindFamily("vigil_kernel_filtered_total", "Events the kernel left out because no loaded rule can match them (the open filter), by kind.", func(k sensor.KindStats) uint64 { return k.Filtered }),
 		kindFamily("vigil_events_total", "Events delivered to rules and output, by kind.", func(k sensor.KindStats) uint64 { return k.Delivered }),
 		kindFamily("vigil_events_skipped_total", "Records read for the process table only: no rule or output needs their kind.", func(k sensor.KindStats) uint64 { return k.Skipped }),
 		kindFamily("vigil_events_undecodable_total", "Kernel records that could not be decoded, by the kind their header named.", func(k sensor.KindStats) uint64 { return k.Failed }),

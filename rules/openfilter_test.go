@@ -1,0 +1,186 @@
+package rules
+
+import (
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vigil-sensor/vigil/event"
+	"golang.org/x/sys/unix"
+)
+
+// TestOpenFilterBounds checks, condition by condition, which opens the
+// derived filter keeps and which it lets the kernel drop.
+func TestOpenFilterBounds(t *testing.T) {
+	cat := proc("cat", "/usr/bin/cat", "", procTree())
+	open := func(path string, flags uint32, res int64) *event.Event { return openEvent(cat, nil, path, flags, res) }
+	rd, wr := uint32(unix.O_RDONLY), uint32(unix.O_WRONLY|unix.O_CREAT)
+	tests := []struct {
+		cond       string
+		admit, not []*event.Event
+	}{{
+		cond:  "evt.type = openat and evt.is_open_write = true and fd.name startswith /etc/",
+		admit: []*event.Event{open("/etc/x", wr, 3), open("/etc/x", unix.O_RDWR, 3), open("/tmp/x", wr, -2)},
+		not:   []*event.Event{open("/etc/x", rd, 3), open("/tmp/x", wr, 3), open("/etc", wr, 3)},
+	}, {
+		cond:  "evt.type in (open, openat) and evt.is_open_read = true and fd.num >= 0 and (fd.name in (/etc/shadow) or fd.filename = id_rsa)",
+		admit: []*event.Event{open("/etc/shadow", rd, 3), open("/etc/shadow.bak", rd, 3), open("/home/a/.ssh/id_rsa", unix.O_RDWR, 3)},
+		not:   []*event.Event{open("/etc/shadow", rd, -13), open("/etc/passwd", rd, 3), open("/home/a/.ssh/id_rsa.pub", rd, 3), open("/etc/shadow", unix.O_WRONLY, 3)},
+	}, {
+		// Negated path checks bound nothing; negated access does.
+		cond:  "evt.type = openat and not fd.name startswith /tmp and not evt.is_open_read = true",
+		admit: []*event.Event{open("/tmp/x", wr, 3), open("/x", unix.O_PATH, 3)},
+		not:   []*event.Event{open("/x", rd, 3), open("/x", unix.O_RDWR, 3)},
+	}, {
+		cond:  "evt.type = openat and fd.directory = /etc/sudoers.d and evt.failed = false",
+		admit: []*event.Event{open("/etc/sudoers.d/x", rd, 3)},
+		not:   []*event.Event{open("/etc/sudoers.dx", rd, 3), open("/etc/sudoers.d/x", rd, -2)},
+	}, {
+		cond:  "evt.type = openat and fd.name glob '/etc/ssh/ssh_host_*_key' and evt.res = SUCCESS",
+		admit: []*event.Event{open("/etc/ssh/ssh_host_rsa_key", rd, 3), open("/etc/ssh/ssh_host_x", rd, 3)},
+		not:   []*event.Event{open("/etc/ssh/sshd_config", rd, 3), open("/etc/ssh/ssh_host_rsa_key", rd, -2)},
+	}, {
+		// Nested prefixes intersect to the longer one.
+		cond:  "evt.type = openat and fd.name startswith /usr/ and fd.name pmatch (/usr/lib, /bin)",
+		admit: []*event.Event{open("/usr/lib/x", rd, 3)},
+		not:   []*event.Event{open("/usr/bin/x", rd, 3), open("/bin/x", rd, 3)},
+	}, {
+		// pmatch compares components: its bound is the canonical path.
+		cond:  "evt.type = openat and fd.name pmatch (/var//run/, bin, /usr/*/x)",
+		admit: []*event.Event{open("/var/run/x", rd, 3), open("/bin", rd, 3), open("/usr/share/x", rd, 3)},
+		not:   []*event.Event{open("/var/lib/x", rd, 3), open("/sbin/x", rd, 3)},
+	}, {
+		// fd.num < 0 only on failure.
+		cond:  "evt.type = openat and fd.num < 0",
+		admit: []*event.Event{open("/x", rd, -2)},
+		not:   []*event.Event{open("/x", rd, 3)},
+	}, {
+		// Process checks bound nothing.
+		cond:  "evt.type = openat and proc.name = cat",
+		admit: []*event.Event{open("/x", rd, 3), open("/x", wr, -2)},
+	}, {
+		// A rule on every event type keeps every open.
+		cond:  "proc.name = cat",
+		admit: []*event.Event{open("/x", rd, 3)},
+	}, {
+		// No open rule: no open is kept.
+		cond: "evt.type = execve and proc.name = cat",
+		not:  []*event.Event{open("/x", rd, 3), open("/x", wr, -2)},
+	}, {
+		// Exceptions are "and not": they cannot narrow the filter.
+		cond:  "evt.type = openat and fd.name startswith /etc and not (proc.name = cat and fd.name = /etc/x)",
+		admit: []*event.Event{open("/etc/x", rd, 3)},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.cond, func(t *testing.T) {
+			rs := mustLoad(t, Options{}, ruleFile(tt.cond))
+			f := rs.OpenFilter()
+			for _, e := range tt.admit {
+				if !f.Admits(e) {
+					t.Errorf("drops %s flags=%#o res=%d; filter %+v", e.Open.Name, e.Open.Flags, e.Res, f)
+				}
+			}
+			for _, e := range tt.not {
+				if f.Admits(e) {
+					t.Errorf("keeps %s flags=%#o res=%d; filter %+v", e.Open.Name, e.Open.Flags, e.Res, f)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenFilterSound checks the one property the sensor relies on: an
+// open that an active rule matches is always admitted. Events are drawn
+// from the strings of the rules themselves, so that they hit the rules'
+// paths, names and exceptions, with vigil's defaults and Falco's stable
+// rules.
+func TestOpenFilterSound(t *testing.T) {
+	falco, err := os.ReadFile("../../shared/falco/falco_rules.yaml")
+	if err != nil {
+		t.Fatalf("reading Falco's rules: %v", err)
+	}
+	for _, src := range []Source{Default(), {Name: "falco_rules.yaml", Data: falco}} {
+		t.Run(src.Name, func(t *testing.T) {
+			rs, _, err := Load([]Source{src}, Options{MatchAll: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := rs.OpenFilter()
+			words := ruleWords(src.Data)
+			rng := rand.New(rand.NewPCG(1, 2))
+			pick := func() string { return words[rng.IntN(len(words))] }
+			types := []event.Type{event.TypeOpen, event.TypeOpenat, event.TypeOpenat2, event.TypeCreat}
+			flagSet := []uint32{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_PATH,
+				unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, unix.O_RDWR | unix.O_APPEND, unix.O_RDONLY | unix.O_DIRECTORY}
+			matched, dropped := 0, 0
+			for range 200000 {
+				var path string
+				switch rng.IntN(4) {
+				case 0:
+					path = pick()
+				case 1:
+					path = pick() + "/" + pick()
+				case 2:
+					path = "/" + strings.TrimLeft(pick(), "/") + "/" + pick()
+				default:
+					p := pick()
+					path = p[:rng.IntN(len(p)+1)]
+				}
+				res := int64(3)
+				if rng.IntN(4) == 0 {
+					res = -2
+				}
+				if res >= 0 {
+					// The kernel's paths are absolute and have
+					// no empty components; the filter judges
+					// only those (failed opens pass on paths).
+					path = "/" + strings.Join(strings.FieldsFunc(path, func(r rune) bool { return r == '/' }), "/")
+				}
+				p := proc(pick(), "/usr/bin/"+pick(), pick(), procTree())
+				var c *event.Container
+				if rng.IntN(2) == 0 {
+					c = ctr("0123456789ab")
+				}
+				e := openEvent(p, c, path, flagSet[rng.IntN(len(flagSet))], res)
+				e.Type = types[rng.IntN(len(types))]
+				if rng.IntN(8) == 0 {
+					e.Open.FileType = unix.S_IFDIR
+				}
+				admitted := f.Admits(e)
+				if !admitted {
+					dropped++
+				}
+				if m := matches(rs, e); len(m) > 0 {
+					matched++
+					if !admitted {
+						t.Fatalf("filter drops %s (type %s flags %#o res %d proc %s) that matches %q", e.Open.Name, e.Type, e.Open.Flags, e.Res, p.Name, m)
+					}
+				}
+			}
+			t.Logf("%d events matched a rule, %d dropped by the filter, all matches admitted", matched, dropped)
+			if matched == 0 || dropped == 0 {
+				t.Errorf("the sample is too weak: %d matched, %d dropped", matched, dropped)
+			}
+		})
+	}
+}
+
+// ruleWords returns the paths and words of a rules file, with their
+// path components, for drawing test events.
+func ruleWords(data []byte) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
+		return strings.ContainsRune(" \t\n,()[]\"'=<>!", r)
+	}) {
+		out = append(out, w)
+		for _, part := range strings.Split(w, "/") {
+			if part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
