@@ -833,6 +833,10 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 #define IA32_OPENAT 295
 #define IA32_CONNECT 362
 #define IA32_OPENAT2 437
+#define X64_EXECVE 59
+#define X64_EXECVEAT 322
+#define IA32_EXECVE 11
+#define IA32_EXECVEAT 358
 
 static __always_inline bool in_compat_syscall(struct task_struct *task)
 {
@@ -861,6 +865,14 @@ static __always_inline __u16 traced_syscall(long nr, bool compat)
 	case X64_CONNECT: return VIGIL_SYS_CONNECT;
 	}
 	return VIGIL_SYS_NONE;
+}
+
+static __always_inline bool is_exec_syscall(long nr, bool compat)
+{
+	if (compat)
+		return nr == IA32_EXECVE || nr == IA32_EXECVEAT;
+	nr &= ~(long)X32_SYSCALL_BIT;
+	return nr == X64_EXECVE || nr == X64_EXECVEAT;
 }
 
 /* ---- open ---- */
@@ -943,6 +955,8 @@ static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, 
 		acc = 1;
 	}
 	i = ((sys - VIGIL_SYS_OPEN) & 3) * 8 + acc * 2 + (ret < 0);
+	/* Older verifiers lose the bound of an or; the mask restores it. */
+	barrier_var(i);
 	return f->combo[i & (VIGIL_OPEN_FILTER_COMBOS - 1)];
 }
 
@@ -955,7 +969,7 @@ static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, 
  */
 __noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
 {
-	__u32 zero = 0, slot = gen & 1, len, klen, pos, leaf, pair, *m;
+	__u32 zero = 0, slot = gen & 1, len, klen, pos, leaf, pair, word, *m;
 	struct open_name_key nk = {};
 	struct open_filter *f;
 	struct path_buf *pb;
@@ -973,7 +987,11 @@ __noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
 	if (pos < 5 || pos > PATH_END)
 		return 1;
 	pair = len < 3 ? ~0u : (__u32)pb->b[(pos + 1) & STR_MASK] << 8 | pb->b[(pos + 2) & STR_MASK];
-	if (pair == ~0u || f->pairs[(pair >> 5) & 2047] & (1u << (pair & 31))) {
+	/* Older verifiers lose the bound of an or; the mask restores it. */
+	word = pair >> 5;
+	barrier_var(word);
+	word &= 2047;
+	if (pair == ~0u || f->pairs[word] & (1u << (pair & 31))) {
 		/* The trie's key goes right before the path: prefix length,
 		 * the generation byte, then (at most 255 bytes of) the path. */
 		klen = len < VIGIL_OPEN_PREFIX_MAX ? len : VIGIL_OPEN_PREFIX_MAX;
@@ -1196,13 +1214,19 @@ static __always_inline int file_open_hook(struct file *file)
 		return 0;
 	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		return 0;
-	if (BPF_CORE_READ(file, f_mode) & FMODE_EXEC)
+	/* Exec marks its opens in f_flags (__FMODE_EXEC) and, on some
+	 * kernels only later, in f_mode. */
+	if ((BPF_CORE_READ(file, f_mode) & FMODE_EXEC) || (BPF_CORE_READ(file, f_flags) & FMODE_EXEC))
 		return 0;
 	if (raw_syscalls) {
 		struct task_struct *t = bpf_get_current_task_btf();
 		struct pt_regs *regs = (void *)bpf_task_pt_regs(t);
 
-		if (traced_syscall(regs->orig_ax, in_compat_syscall(t)) != VIGIL_SYS_NONE)
+		bool compat = in_compat_syscall(t);
+
+		/* An open the raw program reports, or exec's own opens (the
+		 * tracepoint pairs mark exec as a traced syscall too). */
+		if (traced_syscall(regs->orig_ax, compat) != VIGIL_SYS_NONE || is_exec_syscall(regs->orig_ax, compat))
 			return 0;
 	} else {
 		in = bpf_map_lookup_elem(&inflight, &tid);
