@@ -184,3 +184,37 @@ func ruleWords(data []byte) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// TestDefaultRulesOpenFilter keeps the default rules cheap: every clause
+// they give bounds the path, so a benign open (the bulk of a host's
+// events) never leaves the kernel. A new default rule that matches opens
+// must name its paths or file names.
+func TestDefaultRulesOpenFilter(t *testing.T) {
+	rs := mustLoadSources(t, Default())
+	f := rs.OpenFilter()
+	if len(f.Clauses) == 0 {
+		t.Fatal("the default rules give no open clause: are their open rules gone?")
+	}
+	for _, c := range f.Clauses {
+		if c.AnyPath {
+			t.Errorf("a default rule admits opens of any path: %+v", c)
+		}
+	}
+	cat := proc("cat", "/usr/bin/cat", "", procTree())
+	for _, path := range []string{"/tmp/x", "/home/alice/notes.txt", "/usr/share/zoneinfo/UTC", "/proc/self/status"} {
+		for _, flags := range []uint32{unix.O_RDONLY, unix.O_WRONLY | unix.O_CREAT} {
+			if e := openEvent(cat, nil, path, flags, 3); f.Admits(e) {
+				t.Errorf("the default rules' filter keeps a benign open of %s (flags %#o)", path, flags)
+			}
+		}
+	}
+}
+
+func mustLoadSources(t *testing.T, srcs ...Source) *Ruleset {
+	t.Helper()
+	rs, _, err := Load(srcs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
