@@ -1412,12 +1412,30 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	bool compat = in_compat_syscall(task);
-	__u16 sys = traced_syscall(regs->orig_ax, compat);
+	long nr = regs->orig_ax;
 	struct inflight a = {};
 	__u64 p0, p1, p2, p3;
+	bool compat;
+	__u16 sys;
 
+	/* Every syscall of the machine passes here: most leave on their
+	 * number alone, before the task is looked at. */
+	switch (nr & ~(long)X32_SYSCALL_BIT) {
+	case X64_OPEN:
+	case X64_CONNECT:
+	case X64_CREAT:
+	case X64_OPENAT:
+	case X64_OPENAT2:
+	case IA32_OPEN:
+	case IA32_CREAT:
+	case IA32_OPENAT:
+	case IA32_CONNECT:
+		break;
+	default:
+		return 0;
+	}
+	compat = in_compat_syscall(bpf_get_current_task_btf());
+	sys = traced_syscall(nr, compat);
 	if (sys == VIGIL_SYS_NONE || is_self())
 		return 0;
 	if (!kind_on(sys == VIGIL_SYS_CONNECT ? VIGIL_KIND_CONNECT : VIGIL_KIND_OPEN))
