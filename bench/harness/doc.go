@@ -6,7 +6,8 @@
 // opensnoop/execsnoop. It prints, per loop and configuration, the median
 // ns per operation and its ratio to no tracer (from wall time, and from the
 // loadgen's CPU time), the tracer's CPU time and peak RSS, events delivered
-// against operations issued, and drops; then a saturation search.
+// against operations issued, and drops; then a saturation search; then
+// vigil's memory with many live processes.
 //
 //	sudo go run ./bench/harness                  # full run, several minutes
 //	sudo go run ./bench/harness -quick           # smoke run, about a minute
@@ -42,4 +43,20 @@
 // one loadgen worker per CPU, upward for each of -saturate-configs, finds
 // the highest rate without drops by bisection, and shows a few rates past
 // it. A search that the generator cannot push to drops says so.
+//
+// The memory step (-processes N, 10000 by default, 200 with -quick, 0 to
+// skip it) checks the budget of DESIGN.md section 7, RSS <= 64 MiB with 10k
+// live processes. It runs the vigil configuration with a metrics listener
+// twice: "seeded", with N idle processes (/bin/busybox sleep 3600) started
+// before vigil, which reads them from /proc at start; and "forked", with
+// the N started once vigil has attached, which learns them from fork and
+// exec records. Each time it waits (at most a minute) until
+// vigil_process_table_size holds the N and every other live process, then
+// reads vigil's VmRSS and VmHWM from /proc/<pid>/status. The idle processes
+// are forked into one process group of their own, killed with one
+// kill(-pgid) and reaped however the step ends (error, Ctrl-C; should the
+// harness itself be killed, their parent-death signal ends them), and a
+// count over /proc checks that none is left. A table that never holds them,
+// or a fork that keeps failing with EAGAIN (the error says how many were
+// started), fails the step and the run.
 package main

@@ -58,6 +58,8 @@ type options struct {
 	satConfigs []string
 	satLoop    loadgen.Loop
 	sat        satOptions
+	// processes is the memory step's count of idle processes (0: no step).
+	processes int
 }
 
 func parseOptions(args []string, out io.Writer) (options, error) {
@@ -66,7 +68,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.SetOutput(out)
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds per loop and configuration (alternated A B A B ...)")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "loadgen run time per round")
-	fs.BoolVar(&o.quick, "quick", false, "smoke run in about a minute: 2 rounds of 250ms, one config of each kind, no saturation (flags given explicitly win)")
+	fs.BoolVar(&o.quick, "quick", false, "smoke run in about a minute: 2 rounds of 250ms, one config of each kind, no saturation, 200 processes in the memory step (flags given explicitly win)")
 	loops := fs.String("loops", "open,exec,connect", "loops to run")
 	fs.StringVar(&o.configs, "configs", "default", `configurations, comma-separated ("default": all, tools only when installed; see -list)`)
 	fs.StringVar(&o.vigil, "vigil", "", "vigil binary (default: built from ./cmd/vigil)")
@@ -83,6 +85,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.sat.refine, "saturate-refine", 3, "bisection steps toward the highest rate without drops")
 	fs.IntVar(&o.sat.past, "saturate-past", 2, "rates run past the first with drops")
 	fs.DurationVar(&o.sat.duration, "saturate-duration", 0, "run time per saturation step (default: -duration)")
+	fs.IntVar(&o.processes, "processes", 10000, "after the table and saturation, measure vigil's memory with this many live idle processes, seeded at its start and forked while it runs (0: skip)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -103,6 +106,9 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		}
 		if !set["configs"] {
 			o.configs = "quick"
+		}
+		if !set["processes"] {
+			o.processes = 200
 		}
 	}
 	if o.sat.duration == 0 {
@@ -133,6 +139,8 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		return o, usageError{errors.New("durations must be positive")}
 	case o.sat.start <= 0 || o.sat.factor <= 1 || o.sat.max < o.sat.start || o.sat.workers < 1:
 		return o, usageError{errors.New("saturation needs 0 < start <= max, factor > 1 and workers >= 1")}
+	case o.processes < 0:
+		return o, usageError{errors.New("-processes must not be negative")}
 	}
 	return o, nil
 }
@@ -155,7 +163,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	defer os.RemoveAll(dir)
 
 	needVigil := strings.Contains(o.configs, "vigil") || o.configs == "default" || o.configs == "quick" || o.configs == "" ||
-		(o.saturate && slices.ContainsFunc(o.satConfigs, func(c string) bool { return strings.HasPrefix(c, "vigil") }))
+		(o.saturate && slices.ContainsFunc(o.satConfigs, func(c string) bool { return strings.HasPrefix(c, "vigil") })) ||
+		o.processes > 0
 	bins, err := build(ctx, log, dir, o, needVigil)
 	if err != nil {
 		return err
@@ -174,14 +183,30 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 			sat = append(sat, tracers()[i])
 		}
 	}
-	if err := checkTracers(append(slices.Clone(ts), sat...), bins); err != nil {
+	// The memory step runs the default configuration: vigil's rules,
+	// alerts only.
+	var mem *tracer
+	if o.processes > 0 {
+		mem = tracers()[slices.IndexFunc(tracers(), func(t *tracer) bool { return t.name == "vigil" })]
+	}
+	check := append(slices.Clone(ts), sat...)
+	if mem != nil {
+		check = append(check, mem)
+	}
+	if err := checkTracers(check, bins); err != nil {
+		if mem != nil {
+			err = fmt.Errorf("%w\n(the memory step runs vigil: turn it off with -processes 0)", err)
+		}
 		return err
 	}
-	if os.Geteuid() != 0 && (len(ts) > 1 || len(sat) > 0) {
-		return errors.New("tracers load BPF programs: run the harness as root")
+	if os.Geteuid() != 0 && (len(ts) > 1 || len(sat) > 0 || mem != nil) {
+		return errors.New("tracers load BPF programs: run the harness as root (the memory step runs vigil: -processes 0 turns it off)")
 	}
 	if _, err := exec.LookPath(o.execArgv[0]); err != nil && containsLoop(o.loops, loadgen.LoopExec) {
 		return fmt.Errorf("exec loop program: %w (install busybox-static or pass -exec)", err)
+	}
+	if _, err := os.Stat(idleArgv[0]); err != nil && mem != nil {
+		return fmt.Errorf("memory step's idle program: %w (install busybox-static or pass -processes 0)", err)
 	}
 
 	h := &harness{log: log, bins: bins, dir: dir, execArgv: o.execArgv}
@@ -222,8 +247,27 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 			failed++
 		}
 	}
+	if mem != nil {
+		var rs []memResult
+		for _, sit := range memSituations() {
+			started := time.Now()
+			r := h.memory(ctx, mem, o.processes, sit)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if r.err != nil {
+				h.log.Error("memory step failed", "situation", sit.name, "processes", o.processes, "err", r.err)
+				failed++
+			}
+			h.log.Info("memory step", "situation", sit.name, "processes", o.processes, "took", time.Since(started).Round(time.Millisecond))
+			rs = append(rs, r)
+		}
+		if err := writeMemory(stdout, mem.name, o.processes, rs); err != nil {
+			return fmt.Errorf("writing memory results: %w", err)
+		}
+	}
 	if failed > 0 {
-		return fmt.Errorf("%d rows or searches failed (see the tables and the log)", failed)
+		return fmt.Errorf("%d rows, searches or memory measurements failed (see the output and the log)", failed)
 	}
 	return nil
 }

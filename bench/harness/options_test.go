@@ -14,7 +14,7 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 3 || o.duration != 2*time.Second || !o.saturate || o.sat.duration != o.duration ||
+	if o.rounds != 3 || o.duration != 2*time.Second || !o.saturate || o.sat.duration != o.duration || o.processes != 10000 ||
 		!slices.Equal(o.satConfigs, []string{"vigil"}) ||
 		!slices.Equal(o.loops, loadgen.Loops()) || !slices.Equal(o.execArgv, []string{"/bin/busybox", "true"}) {
 		t.Errorf("defaults = %+v", o)
@@ -23,16 +23,26 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 2 || o.duration != 250*time.Millisecond || o.saturate || o.configs != "quick" {
-		t.Errorf("-quick = rounds %d duration %v saturate %v configs %q", o.rounds, o.duration, o.saturate, o.configs)
+	if o.rounds != 2 || o.duration != 250*time.Millisecond || o.saturate || o.configs != "quick" || o.processes != 200 {
+		t.Errorf("-quick = rounds %d duration %v saturate %v configs %q processes %d", o.rounds, o.duration, o.saturate, o.configs, o.processes)
 	}
 	// Flags given with -quick win over its defaults.
-	o, err = parseOptions([]string{"-quick", "-rounds", "4", "-saturate", "-loops", "exec"}, io.Discard)
+	o, err = parseOptions([]string{"-quick", "-rounds", "4", "-saturate", "-loops", "exec", "-processes", "10000"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 4 || !o.saturate || !slices.Equal(o.loops, []loadgen.Loop{loadgen.LoopExec}) {
+	if o.rounds != 4 || !o.saturate || !slices.Equal(o.loops, []loadgen.Loop{loadgen.LoopExec}) || o.processes != 10000 {
 		t.Errorf("-quick with flags = %+v", o)
+	}
+	// 0 turns the memory step off, with or without -quick.
+	for _, args := range [][]string{{"-processes", "0"}, {"-quick", "-processes", "0"}} {
+		o, err = parseOptions(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.processes != 0 {
+			t.Errorf("%q: processes = %d, want 0", args, o.processes)
+		}
 	}
 	for _, bad := range [][]string{
 		{"-loops", "open,read"},
@@ -41,6 +51,7 @@ func TestParseOptions(t *testing.T) {
 		{"-exec", ""},
 		{"-saturate-factor", "1"},
 		{"-saturate-loop", "x"},
+		{"-processes", "-1"},
 		{"extra"},
 	} {
 		if _, err := parseOptions(bad, io.Discard); err == nil {

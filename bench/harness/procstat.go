@@ -37,24 +37,65 @@ func parseStatCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// parseStatusHWM returns VmHWM in bytes from /proc/<pid>/status.
-func parseStatusHWM(status []byte) (uint64, error) {
+// statProc is what the memory step reads of /proc/<pid>/stat.
+type statProc struct {
+	// state is the one-letter state: 'Z' is a zombie, 'X' dead.
+	state byte
+	ppid  int
+	pgrp  int
+}
+
+// parseStatProc returns the state, parent and process group from the
+// contents of /proc/<pid>/stat, counting fields from the last ')' as
+// parseStatCPU does.
+func parseStatProc(stat []byte) (statProc, error) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return statProc{}, fmt.Errorf("parsing stat: no command name")
+	}
+	// Fields 3 (state), 4 (ppid) and 5 (pgrp) are at 0, 1 and 2.
+	f := bytes.Fields(stat[end+1:])
+	if len(f) < 3 || len(f[0]) != 1 {
+		return statProc{}, fmt.Errorf("parsing stat: %q after the command name", stat[end+1:])
+	}
+	p := statProc{state: f[0][0]}
+	var err error
+	if p.ppid, err = strconv.Atoi(string(f[1])); err != nil {
+		return statProc{}, fmt.Errorf("parsing stat ppid: %w", err)
+	}
+	if p.pgrp, err = strconv.Atoi(string(f[2])); err != nil {
+		return statProc{}, fmt.Errorf("parsing stat pgrp: %w", err)
+	}
+	return p, nil
+}
+
+// parseStatusHWM returns VmHWM, the peak resident set, in bytes from
+// /proc/<pid>/status.
+func parseStatusHWM(status []byte) (uint64, error) { return parseStatusKB(status, "VmHWM") }
+
+// parseStatusRSS returns VmRSS, the resident set now, in bytes from
+// /proc/<pid>/status.
+func parseStatusRSS(status []byte) (uint64, error) { return parseStatusKB(status, "VmRSS") }
+
+// parseStatusKB returns the /proc/<pid>/status field key, given in kB, in
+// bytes.
+func parseStatusKB(status []byte, key string) (uint64, error) {
 	for line := range bytes.SplitSeq(status, []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		rest, ok := bytes.CutPrefix(line, []byte(key+":"))
 		if !ok {
 			continue
 		}
 		f := bytes.Fields(rest)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, fmt.Errorf("parsing VmHWM %q", line)
+			return 0, fmt.Errorf("parsing %s %q", key, line)
 		}
 		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parsing VmHWM: %w", err)
+			return 0, fmt.Errorf("parsing %s: %w", key, err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("parsing status: no VmHWM")
+	return 0, fmt.Errorf("parsing status: no %s", key)
 }
 
 // procCPU reads a live process's CPU time.
@@ -73,4 +114,20 @@ func procHWM(pid int) (uint64, error) {
 		return 0, fmt.Errorf("reading status of %d: %w", pid, err)
 	}
 	return parseStatusHWM(b)
+}
+
+// procMemory reads a live process's resident set now and its peak, from
+// one read of its status.
+func procMemory(pid int) (rss, hwm uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading status of %d: %w", pid, err)
+	}
+	if rss, err = parseStatusRSS(b); err != nil {
+		return 0, 0, err
+	}
+	if hwm, err = parseStatusHWM(b); err != nil {
+		return 0, 0, err
+	}
+	return rss, hwm, nil
 }

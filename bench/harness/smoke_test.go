@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +16,8 @@ import (
 
 // TestQuickFloorSmoke runs the harness as `make test` does in CI: quick
 // mode, the floor configurations, and a two-step saturation search, then
-// checks the table it printed.
+// checks the table it printed. The memory step, which needs vigil, has its
+// own test.
 func TestQuickFloorSmoke(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireCommand(t, "go")
@@ -25,7 +28,7 @@ func TestQuickFloorSmoke(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	err := run(ctx, []string{"-quick", "-configs", "none,floor-counter,floor-ringbuf",
 		"-saturate", "-saturate-configs", "floor-ringbuf", "-saturate-workers", "2", "-saturate-start", "20000", "-saturate-max", "40000",
-		"-saturate-duration", "200ms"}, &out, log)
+		"-saturate-duration", "200ms", "-processes", "0"}, &out, log)
 	t.Logf("output:\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -74,4 +77,72 @@ func TestQuickFloorSmoke(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
+}
+
+// TestMemorySmoke runs the memory step with a few processes (and the
+// smallest table it comes after), checks its lines, and that no idle
+// process outlives it.
+func TestMemorySmoke(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "go")
+	testutil.RequireCommand(t, "busybox")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	err := run(ctx, []string{"-configs", "none", "-loops", "open", "-rounds", "1", "-duration", "100ms",
+		"-saturate=false", "-processes", "100"}, &out, log)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for line := range strings.Lines(out.String()) {
+		rest, ok := strings.CutPrefix(line, "memory: vigil with 100 live processes (")
+		if !ok {
+			continue
+		}
+		situation, rest, _ := strings.Cut(rest, "): ")
+		seen[situation] = true
+		var table int
+		var rss, peak float64
+		if _, err := fmt.Sscanf(rest, "table %d, VmRSS %fMiB, peak %fMiB", &table, &rss, &peak); err != nil {
+			t.Errorf("%s: %q: %v", situation, line, err)
+			continue
+		}
+		if table < 100 || rss <= 0 || peak < rss {
+			t.Errorf("%s: table %d, VmRSS %v, peak %v; want table >= 100 and 0 < VmRSS <= peak", situation, table, rss, peak)
+		}
+	}
+	if !seen["seeded"] || !seen["forked"] {
+		t.Errorf("memory lines for %v, want seeded and forked", seen)
+	}
+	// The step checks its group is gone; check it here too, by what the
+	// processes were: this test's children.
+	if n := children(t); n != 0 {
+		t.Errorf("%d child processes left after the run", n)
+	}
+}
+
+// children counts this process's children in /proc.
+func children(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if p, err := parseStatProc(b); err == nil && p.ppid == os.Getpid() {
+			n++
+		}
+	}
+	return n
 }
