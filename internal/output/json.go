@@ -2,6 +2,7 @@ package output
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -11,19 +12,39 @@ import (
 
 const hex = "0123456789abcdef"
 
+// plain marks the bytes a JSON string holds as they are: printable ASCII
+// other than '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string. Control characters are escaped
 // and each byte of invalid UTF-8 becomes U+FFFD, so the line stays valid
 // JSON whatever the kernel read from user memory.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped appends the inside of AppendString's JSON string, without
+// the quotes, so that a string can be built from several pieces.
+func appendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Runs of plain ASCII, most of any string, cost one table load a
+		// byte.
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -60,8 +81,7 @@ func AppendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // AppendValue appends f's value for e as a typed JSON value: numbers as
@@ -108,7 +128,39 @@ func AppendTyped(b []byte, t event.FieldType, ok bool, str string, num int64, ip
 // AppendTime appends ns since the epoch as an RFC 3339 UTC time with
 // nanoseconds, Falco's "time" member.
 func AppendTime(b []byte, ns int64) []byte {
+	// By hand, as 2006-01-02T15:04:05.000000000Z: time.AppendFormat
+	// interprets its layout on every call, a sixth of an event record's
+	// cost. An int64 of nanoseconds spans the years 1677 to 2262, always
+	// four digits.
+	t := time.Unix(0, ns).UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
 	b = append(b, '"')
-	b = time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z")
-	return append(b, '"')
+	b = appendPadded(b, year, 4)
+	b = append(b, '-')
+	b = appendPadded(b, int(month), 2)
+	b = append(b, '-')
+	b = appendPadded(b, day, 2)
+	b = append(b, 'T')
+	b = appendPadded(b, hour, 2)
+	b = append(b, ':')
+	b = appendPadded(b, minute, 2)
+	b = append(b, ':')
+	b = appendPadded(b, sec, 2)
+	b = append(b, '.')
+	b = appendPadded(b, t.Nanosecond(), 9)
+	return append(b, 'Z', '"')
+}
+
+// appendPadded appends v, which is not negative, in decimal with leading
+// zeros to width digits.
+func appendPadded(b []byte, v, width int) []byte {
+	b = slices.Grow(b, width)
+	n := len(b) + width
+	b = b[:n]
+	for i := n - 1; i >= n-width; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -183,4 +186,20 @@ func TestWriterReportsBrokenPipe(t *testing.T) {
 		t.Errorf("Close() = %v, want EPIPE", err)
 	}
 	w.Close()
+}
+
+// AppendTime writes by hand what time.AppendFormat would, for every
+// instant an int64 of nanoseconds holds.
+func TestAppendTime(t *testing.T) {
+	ns := []int64{0, 1, -1, 999_999_999, 1_700_000_000_123_456_789, math.MinInt64, math.MaxInt64, 951_782_400_000_000_000}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		ns = append(ns, int64(r.Uint64()))
+	}
+	for _, n := range ns {
+		want := `"` + time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z") + `"`
+		if got := string(AppendTime(nil, n)); got != want {
+			t.Fatalf("AppendTime(%d) = %s, want %s", n, got, want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package output
 import (
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/vigil-sensor/vigil/event"
 )
@@ -17,7 +18,14 @@ const (
 // the fields an event record carries; it is immutable and safe to share.
 type Encoder struct {
 	hostname string
-	byKind   [event.NumKinds][]*event.Field
+	byKind   [event.NumKinds][]recordField
+}
+
+// recordField is a field of an event record with its JSON key, `"name":`,
+// encoded once.
+type recordField struct {
+	f   *event.Field
+	key string
 }
 
 // NewEncoder returns an encoder that stamps records with hostname.
@@ -35,7 +43,7 @@ func NewEncoder(hostname string) *Encoder {
 				continue
 			}
 			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
-				enc.byKind[k] = append(enc.byKind[k], f)
+				enc.byKind[k] = append(enc.byKind[k], recordField{f: f, key: string(AppendString(nil, f.Name)) + ":"})
 			}
 		}
 	}
@@ -51,15 +59,14 @@ func (enc *Encoder) AppendEvent(b []byte, e *event.Event) []byte {
 	b = AppendString(b, e.Type.String())
 	b = append(b, `,"fields":{`...)
 	first := true
-	for _, f := range enc.byKind[e.Type.Kind()] {
+	for _, rf := range enc.byKind[e.Type.Kind()] {
 		mark := len(b)
 		if !first {
 			b = append(b, ',')
 		}
-		b = AppendString(b, f.Name)
-		b = append(b, ':')
+		b = append(b, rf.key...)
 		v := len(b)
-		b = AppendValue(b, f, e, event.Arg{})
+		b = AppendValue(b, rf.f, e, event.Arg{})
 		if string(b[v:]) == "null" {
 			b = b[:mark]
 			continue
@@ -101,14 +108,17 @@ func (enc *Encoder) AppendAlert(b []byte, a *Alert) []byte {
 	b = AppendString(b, a.Rule)
 	b = append(b, `,"priority":`...)
 	b = AppendString(b, a.Priority)
-	b = append(b, `,"output":`...)
-	var text []byte
-	text = event.AppendTimeOfDay(text, a.Time)
-	text = append(text, ": "...)
-	text = append(text, a.Priority...)
-	text = append(text, ' ')
-	text = append(text, a.Output...)
-	b = AppendString(b, string(text))
+	// The output string is escaped piece by piece into b: no scratch
+	// buffer, no allocation per alert. The time of day is digits, colons
+	// and a dot, with nothing to escape.
+	b = append(b, `,"output":"`...)
+	b = event.AppendTimeOfDay(b, a.Time)
+	b = append(b, ": "...)
+	b = appendEscaped(b, a.Priority)
+	b = append(b, ' ')
+	// a.Output is only read during the call.
+	b = appendEscaped(b, unsafe.String(unsafe.SliceData(a.Output), len(a.Output)))
+	b = append(b, '"')
 	b = append(b, `,"output_fields":{`...)
 	if a.AppendFields != nil {
 		b = a.AppendFields(b)
