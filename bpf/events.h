@@ -183,18 +183,29 @@ struct kind_counters {
  * so that a reload never mixes two filters. Two bitmaps spare most paths
  * the lookups: pairs has bit (path[1] << 8 | path[2]) set for the first two
  * bytes after the slash of every prefix (all bits when a prefix is shorter
- * than three bytes), name_lens bit n for every file name of n bytes. */
+ * than three bytes), name_lens bit n for every file name of n bytes.
+ * Clauses in raw_need also need a needle (1 to 8 bytes) in the path as the
+ * caller passed it: needle[i] holds its bytes little endian, needle_mask[i]
+ * covers them, needle_len[i] counts them, needle_clauses[i] are the clauses
+ * that need it. A raw path is searched in its first VIGIL_OPEN_RAW_SCAN
+ * bytes; a longer one, or one that could not be read, is admitted. */
 enum open_filter_bounds {
 	VIGIL_OPEN_FILTER_COMBOS = 32,   /* 4 syscalls x 4 access classes x 2 results */
 	VIGIL_OPEN_PREFIX_MAX = 255,     /* bytes of path in a prefix key */
+	VIGIL_OPEN_NEEDLES = 4,          /* distinct raw-path needles */
+	VIGIL_OPEN_RAW_SCAN = 256,       /* bytes of raw path searched */
 };
 
 struct open_filter {
 	__u32 path_any;
-	__u32 pad;
+	__u32 raw_need;
 	__u32 combo[VIGIL_OPEN_FILTER_COMBOS];
 	__u32 name_lens[256 / 32];
 	__u32 pairs[65536 / 32];
+	__u64 needle[VIGIL_OPEN_NEEDLES];
+	__u64 needle_mask[VIGIL_OPEN_NEEDLES];
+	__u32 needle_len[VIGIL_OPEN_NEEDLES];
+	__u32 needle_clauses[VIGIL_OPEN_NEEDLES];
 };
 
 /* data[0] is the generation, then the path prefix; prefixlen counts both,

@@ -925,14 +925,16 @@ int sys_enter_creat(struct trace_event_raw_sys_enter *ctx)
 #define O_PATH 010000000
 
 /* The clauses an open of syscall sys with flags and result ret may
- * satisfy before its path is known, and in *gen the filter's generation;
- * all clauses, and *gen 0, when opens are not filtered. */
-static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, __u32 *gen)
+ * satisfy before its path is known, in *gen the filter's generation and in
+ * *raw_need its clauses that need a raw-path needle; all clauses, and
+ * *gen 0, when opens are not filtered. */
+static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, __u32 *gen, __u32 *raw_need)
 {
 	__u32 zero = 0, *g = bpf_map_lookup_elem(&open_filter_gen, &zero), slot, acc, i;
 	struct open_filter *f;
 
 	*gen = 0;
+	*raw_need = 0;
 	if (!g || !*g)
 		return ~0u;
 	slot = *g & 1;
@@ -940,6 +942,7 @@ static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, 
 	if (!f)
 		return ~0u;
 	*gen = *g;
+	*raw_need = f->raw_need;
 	/* The access classes of event.OpenAccessOf. */
 	switch (flags & O_ACCMODE) {
 	case 0:
@@ -961,15 +964,17 @@ static __always_inline __u32 open_filter_mask(__u16 sys, __u32 flags, long ret, 
 }
 
 /*
- * Whether a successful open whose path (length n, as walk_path returns it)
- * is in the path buffer satisfies one of the clauses in mask: a clause
- * without a path bound, a prefix in open_prefixes or a file name in
- * open_names. A path the walk could not give whole is left to userspace.
- * A global function: the verifier checks it once per program.
+ * The clauses of mask that a successful open whose path (length n, as
+ * walk_path returns it) is in the path buffer satisfies: those without a
+ * path bound, and those of its prefix in open_prefixes or its file name in
+ * open_names. A path the walk could not give whole is left to userspace
+ * (all of mask). It may stop early once a clause that needs no raw-path
+ * needle is found: that one admits the open. A global function: the
+ * verifier checks it once per program.
  */
-__noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
+__noinline int open_path_clauses(__u32 mask, __u32 gen, __u32 n)
 {
-	__u32 zero = 0, slot = gen & 1, len, klen, pos, leaf, pair, word, *m;
+	__u32 zero = 0, slot = gen & 1, len, klen, pos, leaf, pair, word, res, *m;
 	struct open_name_key nk = {};
 	struct open_filter *f;
 	struct path_buf *pb;
@@ -977,15 +982,16 @@ __noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
 	f = bpf_map_lookup_elem(&open_filters, &slot);
 	pb = bpf_map_lookup_elem(&path_bufs, &zero);
 	if (!f || !pb)
-		return 1;
-	if (mask & f->path_any)
-		return 1;
+		return mask;
+	res = mask & f->path_any;
+	if (res & ~f->raw_need)
+		return res;
 	len = n & STR_MASK;
 	if (len == 0 || (n & PATH_TRUNC))
-		return 1;
+		return mask;
 	pos = PATH_END - len;
 	if (pos < 5 || pos > PATH_END)
-		return 1;
+		return mask;
 	pair = len < 3 ? ~0u : (__u32)pb->b[(pos + 1) & STR_MASK] << 8 | pb->b[(pos + 2) & STR_MASK];
 	/* Older verifiers lose the bound of an or; the mask restores it. */
 	word = pair >> 5;
@@ -998,15 +1004,17 @@ __noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
 		*(__u32 *)&pb->b[pos - 5] = (klen + 1) * 8;
 		pb->b[pos - 1] = gen;
 		m = bpf_map_lookup_elem(&open_prefixes, &pb->b[pos - 5]);
-		if (m && (*m & mask))
-			return 1;
+		if (m)
+			res |= *m & mask;
+		if (res & ~f->raw_need)
+			return res;
 	}
 	/* The last component: the leaf bytes before PATH_END. */
 	leaf = pb->leaf;
 	if (leaf > NAME_MAX)
-		return 1;
+		return mask;
 	if (!(f->name_lens[(leaf >> 5) & 7] & (1u << (leaf & 31))))
-		return 0;
+		return res;
 	nk.head = *(__u64 *)&pb->b[(PATH_END - leaf) & STR_MASK];
 	if (leaf < 8)
 		nk.head &= (1ULL << (leaf * 8)) - 1;
@@ -1015,7 +1023,47 @@ __noinline int open_path_admitted(__u32 mask, __u32 gen, __u32 n)
 	nk.len = leaf;
 	nk.gen = gen;
 	m = bpf_map_lookup_elem(&open_names, &nk);
-	return m && (*m & mask);
+	if (m)
+		res |= *m & mask;
+	return res;
+}
+
+/*
+ * Whether the raw path of n bytes at off in the record buffer holds the
+ * needle of one of the clauses in mask (all of which need one). A raw path
+ * longer than the scan, or empty (unreadable), is admitted. A global
+ * function, like open_path_clauses.
+ */
+__noinline int open_raw_admitted(__u32 mask, __u32 gen, __u32 off, __u32 n)
+{
+	__u32 zero = 0, slot = gen & 1, p, i, len, end;
+	struct open_filter *f;
+	struct rec_buf *rb;
+	__u64 nd, nm;
+
+	f = bpf_map_lookup_elem(&open_filters, &slot);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!f || !rb || n == 0 || n > VIGIL_OPEN_RAW_SCAN)
+		return 1;
+	for (i = 0; i < VIGIL_OPEN_NEEDLES; i++) {
+		if (!(mask & f->needle_clauses[i]))
+			continue;
+		nd = f->needle[i];
+		nm = f->needle_mask[i];
+		/* The needle fits at positions 0 .. n - len: at each, the 8
+		 * bytes from it, masked to the needle's length. */
+		len = f->needle_len[i];
+		if (len == 0 || len > 8 || len > n)
+			continue;
+		end = n - len;
+		for (p = 0; p < VIGIL_OPEN_RAW_SCAN; p++) {
+			if (p > end)
+				break;
+			if ((*(__u64 *)&rb->b[(off + p) & (REC_BUF_SIZE / 2 - 1)] & nm) == nd)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* Fill the fixed part and the name of an open record for file (may be NULL). */
@@ -1049,7 +1097,7 @@ static __always_inline __u32 put_fd_path_direct(struct rec_buf *rb, __u32 off, _
 static __always_inline int open_report(struct inflight *in, __u16 sys, long ret, const bool direct)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	__u32 n, off, ftype = 0, mask, gen, flags = in->flags, mode = in->mode, name = 0, zero = 0;
+	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = in->flags, mode = in->mode, name = 0, zero = 0;
 	struct path_buf *pb;
 	struct open_rec *r;
 	struct rec_buf *rb;
@@ -1065,7 +1113,7 @@ static __always_inline int open_report(struct inflight *in, __u16 sys, long ret,
 	}
 	/* What no rule can match stays here: judged on the syscall, access
 	 * and result first, and on the path once it is walked. */
-	mask = open_filter_mask(sys, flags, ret, &gen);
+	mask = open_filter_mask(sys, flags, ret, &gen, &raw_need);
 	if (!mask) {
 		count_filtered(VIGIL_KIND_OPEN);
 		return 0;
@@ -1088,7 +1136,9 @@ static __always_inline int open_report(struct inflight *in, __u16 sys, long ret,
 				name = walk_path((__u64)path.dentry, (__u64)path.mnt);
 			}
 		}
-		if (gen && !open_path_admitted(mask, gen, name)) {
+		if (gen)
+			mask = open_path_clauses(mask, gen, name);
+		if (!mask) {
 			count_filtered(VIGIL_KIND_OPEN);
 			return 0;
 		}
@@ -1110,6 +1160,11 @@ static __always_inline int open_report(struct inflight *in, __u16 sys, long ret,
 	if (trunc)
 		r->rflags |= VIGIL_OPEN_RAW_TRUNC;
 	r->raw_len = n;
+	/* Clauses left that all need a needle in the raw path: look for it. */
+	if (gen && !(mask & ~raw_need) && !open_raw_admitted(mask, gen, off, n)) {
+		count_filtered(VIGIL_KIND_OPEN);
+		return 0;
+	}
 	if (n > 0)
 		first = rb->b[off & (REC_BUF_SIZE - 1)];
 	off += n;

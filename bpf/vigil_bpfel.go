@@ -111,12 +111,16 @@ type VigilKindCounters struct {
 }
 
 type VigilOpenFilter struct {
-	_        structs.HostLayout
-	PathAny  uint32
-	Pad      uint32
-	Combo    [32]uint32
-	NameLens [8]uint32
-	Pairs    [2048]uint32
+	_             structs.HostLayout
+	PathAny       uint32
+	RawNeed       uint32
+	Combo         [32]uint32
+	NameLens      [8]uint32
+	Pairs         [2048]uint32
+	Needle        [4]uint64
+	NeedleMask    [4]uint64
+	NeedleLen     [4]uint32
+	NeedleClauses [4]uint32
 }
 
 type VigilOpenFilterBounds uint32
@@ -124,6 +128,8 @@ type VigilOpenFilterBounds uint32
 const (
 	VigilOpenFilterBoundsVIGIL_OPEN_FILTER_COMBOS VigilOpenFilterBounds = 32
 	VigilOpenFilterBoundsVIGIL_OPEN_PREFIX_MAX    VigilOpenFilterBounds = 255
+	VigilOpenFilterBoundsVIGIL_OPEN_NEEDLES       VigilOpenFilterBounds = 4
+	VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN      VigilOpenFilterBounds = 256
 )
 
 type VigilOpenNameKey struct {

@@ -37,7 +37,23 @@ type OpenClause struct {
 	AnyPath  bool
 	Prefixes []string
 	Names    []string
+	// RawContains, when not empty, is a string the path as the caller
+	// passed it (fd.nameraw) must contain, failed opens included. The
+	// kernel searches the first OpenRawScan bytes of the raw path for at
+	// most OpenRawNeedle bytes of it; a longer raw path, or one it could
+	// not read, is admitted.
+	RawContains string
 }
+
+// Bounds of the kernel's raw-path search (bpf/events.h).
+const (
+	// OpenRawScan is how many bytes of a raw path the kernel searches.
+	OpenRawScan = 256
+	// OpenRawNeedle is the longest needle the kernel compares: a clause's
+	// RawContains is cut to it (containing a string implies containing
+	// its head).
+	OpenRawNeedle = 8
+)
 
 // Access classes of an open, from its flags: what evt.is_open_read and
 // evt.is_open_write tell apart.
@@ -98,6 +114,10 @@ func (c *OpenClause) admits(e *Event) bool {
 	if c.Types&(1<<e.Type) == 0 || c.Access&(1<<OpenAccessOf(e.Open.Flags)) == 0 {
 		return false
 	}
+	if raw := e.Open.Raw; c.RawContains != "" && len(raw) > 0 && len(raw) <= OpenRawScan &&
+		!bytes.Contains(raw, []byte(c.RawContains[:min(len(c.RawContains), OpenRawNeedle)])) {
+		return false
+	}
 	if e.Res < 0 {
 		return c.Results&OpenFailed != 0
 	}
@@ -125,12 +145,16 @@ func (c *OpenClause) admits(e *Event) bool {
 // Equal reports whether two clauses are the same.
 func (c OpenClause) Equal(o OpenClause) bool {
 	return c.Types == o.Types && c.Access == o.Access && c.Results == o.Results && c.AnyPath == o.AnyPath &&
-		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names)
+		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && c.RawContains == o.RawContains
 }
 
 // MergeOpenClauses returns one clause that admits whatever a or b admits.
 func MergeOpenClauses(a, b OpenClause) OpenClause {
 	m := OpenClause{Types: a.Types | b.Types, Access: a.Access | b.Access, Results: a.Results | b.Results}
+	// A needle both need stays; otherwise neither needs one.
+	if a.RawContains == b.RawContains {
+		m.RawContains = a.RawContains
+	}
 	if a.AnyPath || b.AnyPath {
 		m.AnyPath = true
 		return m
@@ -141,8 +165,8 @@ func MergeOpenClauses(a, b OpenClause) OpenClause {
 }
 
 // Reduce returns a filter of at most n clauses that admits whatever f
-// admits: clauses with the same types, access and results are merged
-// first, then the smallest neighbours, until n remain.
+// admits: clauses with the same types, access, results and raw-path needle
+// are merged first, then the smallest neighbours, until n remain.
 func (f *OpenFilter) Reduce(n int) *OpenFilter {
 	if f.All || len(f.Clauses) <= n {
 		return f
@@ -150,7 +174,7 @@ func (f *OpenFilter) Reduce(n int) *OpenFilter {
 	var out []OpenClause
 	for _, c := range f.Clauses {
 		i := slices.IndexFunc(out, func(o OpenClause) bool {
-			return o.Types == c.Types && o.Access == c.Access && o.Results == c.Results
+			return o.Types == c.Types && o.Access == c.Access && o.Results == c.Results && o.RawContains == c.RawContains
 		})
 		if i < 0 {
 			out = append(out, c)

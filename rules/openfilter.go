@@ -17,7 +17,9 @@ import (
 //
 // Soundness is the one requirement: a clause may admit more than its rule
 // matches, never less. Checks the kernel cannot judge (process, container,
-// user fields, "contains", transforms, negated paths) constrain nothing.
+// user fields, "contains" on fd.name, transforms, negated paths) constrain
+// nothing. The raw path (fd.nameraw) gives one more bound: a string it
+// must contain, which the kernel searches for.
 
 // maxRuleClauses bounds the clauses of one rule; past it they are merged
 // into one, which admits at least what each did.
@@ -108,6 +110,11 @@ func capClauses(cs []event.OpenClause) []event.OpenClause {
 // false when nothing satisfies both.
 func intersectClauses(a, b event.OpenClause) (event.OpenClause, bool) {
 	c := event.OpenClause{Types: a.Types & b.Types, Access: a.Access & b.Access, Results: a.Results & b.Results}
+	// Either needle is necessary; one is enough.
+	c.RawContains = a.RawContains
+	if c.RawContains == "" {
+		c.RawContains = b.RawContains
+	}
 	switch {
 	case a.AnyPath:
 		c.AnyPath, c.Prefixes, c.Names = b.AnyPath, b.Prefixes, b.Names
@@ -246,6 +253,18 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 			return c, true
 		}
 		c.AnyPath, c.Prefixes, c.Names = false, prefixes, names
+	case "fd.nameraw":
+		// A raw path equal to, starting or ending with, or containing
+		// a string contains it.
+		switch ch.Op {
+		case "=", "==", "contains", "startswith", "endswith":
+		default:
+			return c, true
+		}
+		if neg || len(vals) != 1 || vals[0] == "" {
+			return c, true
+		}
+		c.RawContains = vals[0]
 	}
 	return c, c.Types != 0 && c.Access != 0 && c.Results != 0
 }

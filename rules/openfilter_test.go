@@ -69,6 +69,22 @@ func TestOpenFilterBounds(t *testing.T) {
 		cond: "evt.type = execve and proc.name = cat",
 		not:  []*event.Event{open("/x", rd, 3), open("/x", wr, -2)},
 	}, {
+		// The raw path bounds failed opens too, and opens of any path:
+		// Falco's "Directory traversal monitored file read" shape.
+		cond: "evt.type = openat and (fd.name startswith /etc/ or fd.name contains id_rsa) and fd.nameraw contains '../' and fd.nameraw glob '*../*../*'",
+		admit: []*event.Event{raw(open("/etc/x", rd, 3), "../../etc/x"), raw(open("/home/a/id_rsa", rd, 3), "a/../../id_rsa"),
+			raw(open("/x", rd, -2), "../../x"), raw(open("/x", rd, 3), strings.Repeat("a/", event.OpenRawScan))},
+		not: []*event.Event{open("/etc/x", rd, 3), open("/home/a/id_rsa", rd, 3), raw(open("/x", rd, -2), "./x"), raw(open("/etc/x", rd, 3), "..a/etc/x")},
+	}, {
+		// A needle longer than the kernel compares is cut to its head.
+		cond:  "evt.type = openat and fd.nameraw endswith .kube/config-long",
+		admit: []*event.Event{raw(open("/x", rd, 3), "/a/.kube/config"), raw(open("/x", rd, 3), "")},
+		not:   []*event.Event{raw(open("/x", rd, 3), "/a/kube/config")},
+	}, {
+		// A negated raw check bounds nothing.
+		cond:  "evt.type = openat and not fd.nameraw contains '../'",
+		admit: []*event.Event{raw(open("/x", rd, 3), "x")},
+	}, {
 		// Exceptions are "and not": they cannot narrow the filter.
 		cond:  "evt.type = openat and fd.name startswith /etc and not (proc.name = cat and fd.name = /etc/x)",
 		admit: []*event.Event{open("/etc/x", rd, 3)},
@@ -89,6 +105,12 @@ func TestOpenFilterBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raw sets the path e's caller passed.
+func raw(e *event.Event, path string) *event.Event {
+	e.Open.Raw = []byte(path)
+	return e
 }
 
 // TestOpenFilterSound checks the one property the sensor relies on: an
@@ -115,6 +137,7 @@ func TestOpenFilterSound(t *testing.T) {
 			flagSet := []uint32{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_PATH,
 				unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, unix.O_RDWR | unix.O_APPEND, unix.O_RDONLY | unix.O_DIRECTORY}
 			matched, dropped := 0, 0
+			byRule := map[string]int{}
 			for range 200000 {
 				var path string
 				switch rng.IntN(4) {
@@ -138,13 +161,28 @@ func TestOpenFilterSound(t *testing.T) {
 					// only those (failed opens pass on paths).
 					path = "/" + strings.Join(strings.FieldsFunc(path, func(r rune) bool { return r == '/' }), "/")
 				}
-				p := proc(pick(), "/usr/bin/"+pick(), pick(), procTree())
+				parent := procTree()
+				if rng.IntN(2) == 0 {
+					// Not always a shell: rules exclude those.
+					parent = proc(pick(), "/usr/bin/"+pick(), pick(), parent)
+				}
+				p := proc(pick(), "/usr/bin/"+pick(), pick(), parent)
 				var c *event.Container
 				if rng.IntN(2) == 0 {
 					c = ctr("0123456789ab")
 				}
 				e := openEvent(p, c, path, flagSet[rng.IntN(len(flagSet))], res)
 				e.Type = types[rng.IntN(len(types))]
+				// The raw path: as resolved, relative, or through
+				// ".." (once or more, for the traversal rules).
+				switch rng.IntN(4) {
+				case 0:
+					e.Open.Raw = []byte(strings.TrimLeft(path, "/"))
+				case 1:
+					e.Open.Raw = []byte(strings.Repeat("../", 1+rng.IntN(3)) + strings.TrimLeft(path, "/"))
+				case 2:
+					e.Open.Raw = []byte(pick() + "/../" + path)
+				}
 				if rng.IntN(8) == 0 {
 					e.Open.FileType = unix.S_IFDIR
 				}
@@ -154,12 +192,15 @@ func TestOpenFilterSound(t *testing.T) {
 				}
 				if m := matches(rs, e); len(m) > 0 {
 					matched++
+					for _, r := range m {
+						byRule[r]++
+					}
 					if !admitted {
 						t.Fatalf("filter drops %s (type %s flags %#o res %d proc %s) that matches %q", e.Open.Name, e.Type, e.Open.Flags, e.Res, p.Name, m)
 					}
 				}
 			}
-			t.Logf("%d events matched a rule, %d dropped by the filter, all matches admitted", matched, dropped)
+			t.Logf("%d events matched a rule, %d dropped by the filter, all matches admitted; matches by rule: %v", matched, dropped, byRule)
 			if matched == 0 || dropped == 0 {
 				t.Errorf("the sample is too weak: %d matched, %d dropped", matched, dropped)
 			}

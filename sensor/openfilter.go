@@ -24,6 +24,9 @@ const (
 	maxOpenEntries = 4096
 	// nameMax is the longest file name the kernel allows (NAME_MAX).
 	nameMax = 255
+	// maxOpenNeedles is how many distinct raw-path needles the kernel
+	// holds.
+	maxOpenNeedles = int(bpf.VigilOpenFilterBoundsVIGIL_OPEN_NEEDLES)
 )
 
 // openFilterState remembers the maps' generations: gen is the active one
@@ -120,13 +123,30 @@ var openSyscallTypes = [4]event.Type{event.TypeOpen, event.TypeOpenat, event.Typ
 
 // compileOpenFilter turns at most 32 clauses into the kernel's tables
 // under generation gen. What the kernel cannot hold (a prefix longer than
-// a key, too many entries) loses its path bound, which admits more.
+// a key, too many entries, a fifth needle) loses that bound, which admits
+// more.
 func compileOpenFilter(f *event.OpenFilter, gen uint32) *kernelOpenFilter {
 	k := &kernelOpenFilter{}
 	prefixes := map[string]uint32{}
 	names := map[string]uint32{}
+	needles := map[string]int{}
 	for i, c := range f.Clauses[:min(len(f.Clauses), maxOpenClauses)] {
 		bit := uint32(1) << i
+		if c.RawContains != "" {
+			nd := c.RawContains[:min(len(c.RawContains), event.OpenRawNeedle)]
+			j, ok := needles[nd]
+			if !ok && len(needles) < maxOpenNeedles {
+				j, ok = len(needles), true
+				needles[nd] = j
+				k.filter.Needle[j] = leWord(nd)
+				k.filter.NeedleMask[j] = ^uint64(0) >> (64 - 8*len(nd))
+				k.filter.NeedleLen[j] = uint32(len(nd))
+			}
+			if ok {
+				k.filter.RawNeed |= bit
+				k.filter.NeedleClauses[j] |= bit
+			}
+		}
 		for sys, t := range openSyscallTypes {
 			if c.Types&(1<<t) == 0 {
 				continue
@@ -218,17 +238,20 @@ func setPairBits(f *bpf.VigilOpenFilter, p string) {
 // nameKey is the kernel's key for a file name: its length and its first
 // and last 8 bytes as little-endian words (bpf/events.h).
 func nameKey(name string, gen uint32) bpf.VigilOpenNameKey {
-	word := func(b string) uint64 {
-		var w uint64
-		for i := len(b) - 1; i >= 0; i-- {
-			w = w<<8 | uint64(b[i])
-		}
-		return w
-	}
 	k := bpf.VigilOpenNameKey{Len: uint32(len(name)), Gen: gen}
-	k.Head = word(name[:min(len(name), 8)])
+	k.Head = leWord(name[:min(len(name), 8)])
 	if len(name) > 8 {
-		k.Tail = word(name[len(name)-8:])
+		k.Tail = leWord(name[len(name)-8:])
 	}
 	return k
+}
+
+// leWord is what a 64-bit load from memory holding b (at most 8 bytes,
+// zero-padded) reads on a little-endian machine.
+func leWord(b string) uint64 {
+	var w uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(b[i])
+	}
+	return w
 }

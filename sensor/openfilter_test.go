@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
+	"github.com/vigil-sensor/vigil/bpf"
 	"github.com/vigil-sensor/vigil/event"
 )
 
@@ -53,28 +55,46 @@ func testOpenFilter(t *testing.T, hooks string) {
 		Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenSucceeded,
 		Prefixes: []string{dir + "/other/", dir + "/keep/sentinel"},
 	}}}
+	// The third bounds raw paths: any open through "../", and reads
+	// under keep/ whose raw path holds "sentinel".
+	third := &event.OpenFilter{Clauses: []event.OpenClause{{
+		Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenAllResults, AnyPath: true,
+		RawContains: "../",
+	}, {
+		Types: 1 << event.TypeOpenat, Access: read, Results: event.OpenSucceeded,
+		Prefixes: []string{dir + "/keep/"}, RawContains: "sentinel-of-the-test", // cut to "sentinel"
+	}}}
 	type op struct {
 		op     string
 		admit1 bool // by first
 		admit2 bool // by second
+		admit3 bool // by third
 	}
+	// Longer than the kernel searches, without "../": admitted.
+	long := "other/" + strings.Repeat("./", event.OpenRawScan/2) + "b"
 	ops := []op{
-		{"openat:keep/a", true, false},
-		{"openat:keepx/a", false, false},
-		{"openat:other/b", false, true},
-		{"openat:other/secret.key", true, true},
-		{"openat:other/secret.key.bak", false, true},
-		{"openat:other/xsecret.key", false, true},
-		{"openat:other/a-long-file-name-for-vigil.conf", true, true},
-		{"openat:other/a-long-file-name-for-vigil.conf2", false, true},
-		{"openat:keep/missing", false, false},               // failed read
-		{"openat-creat:keep/new", false, false},             // successful write
-		{"openat-creat:" + dir + "/nodir/new", true, false}, // failed write
-		{"openat2:keep", false, false},                      // the prefix's directory itself
+		{"openat:keep/a", true, false, false},
+		{"openat:keepx/a", false, false, false},
+		{"openat:other/b", false, true, false},
+		{"openat:other/secret.key", true, true, false},
+		{"openat:other/secret.key.bak", false, true, false},
+		{"openat:other/xsecret.key", false, true, false},
+		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false},
+		{"openat:other/a-long-file-name-for-vigil.conf2", false, true, false},
+		{"openat:keep/missing", false, false, false},               // failed read
+		{"openat-creat:keep/new", false, false, false},             // successful write
+		{"openat-creat:" + dir + "/nodir/new", true, false, false}, // failed write
+		{"openat2:keep", false, false, false},                      // the prefix's directory itself
+		{"openat:other/../keep/a", true, false, true},
+		{"openat:keep/../nodir/x", false, false, true}, // failed read
+		{"openat:keep/./sentinel", true, true, true},
+		{"openat:" + long, false, true, true},
+		{"openat:../" + filepath.Base(dir) + "/other/b", false, true, true}, // "../" at the very start
+		{"openat:other/b/..", false, false, false},                          // ".." without the slash: not a directory, fails
 	}
 	if haveLegacyOpen {
 		// Not an openat: the first filter's read clause does not apply.
-		ops = append(ops, op{"open:keep/c", false, false})
+		ops = append(ops, op{"open:keep/c", false, false, false})
 	}
 	run := func(t *testing.T, f *event.OpenFilter, admitted func(op) bool) {
 		t.Helper()
@@ -121,7 +141,51 @@ func testOpenFilter(t *testing.T, hooks string) {
 	}
 	// A new generation: nothing of the first filter may linger.
 	t.Run("second", func(t *testing.T) { run(t, second, func(o op) bool { return o.admit2 }) })
+	t.Run("third", func(t *testing.T) { run(t, third, func(o op) bool { return o.admit3 }) })
 	t.Run("off", func(t *testing.T) { run(t, nil, func(op) bool { return true }) })
 	// And on again, past the generation that reuses the first's slot.
 	t.Run("first again", func(t *testing.T) { run(t, first, func(o op) bool { return o.admit1 }) })
+}
+
+// TestOpenFilterKernelBounds keeps event's copy of the kernel's raw-path
+// bounds in step with bpf/events.h.
+func TestOpenFilterKernelBounds(t *testing.T) {
+	if event.OpenRawScan != int(bpf.VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN) {
+		t.Errorf("event.OpenRawScan = %d, the kernel scans %d", event.OpenRawScan, bpf.VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN)
+	}
+	var f bpf.VigilOpenFilter
+	if event.OpenRawNeedle != int(unsafe.Sizeof(f.Needle[0])) {
+		t.Errorf("event.OpenRawNeedle = %d, the kernel compares %d bytes", event.OpenRawNeedle, unsafe.Sizeof(f.Needle[0]))
+	}
+}
+
+// TestCompileOpenNeedles checks the kernel's needle tables: bytes little
+// endian, cut to 8, shared by clauses, and a needle past the fourth left
+// out (its clause then needs none, which admits more).
+func TestCompileOpenNeedles(t *testing.T) {
+	clause := func(raw string) event.OpenClause {
+		return event.OpenClause{Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenAllResults, AnyPath: true, RawContains: raw}
+	}
+	f := &event.OpenFilter{Clauses: []event.OpenClause{
+		clause("../"), clause("id_rsa.pub-and-more"), clause("../"), clause(""), clause("a"), clause("bb"), clause("ccc"),
+	}}
+	k := compileOpenFilter(f, 1).filter
+	if want := uint32(0b0110111); k.RawNeed != want {
+		t.Errorf("RawNeed = %#b, want %#b", k.RawNeed, want)
+	}
+	want := []struct {
+		needle, mask uint64
+		len, clauses uint32
+	}{
+		{0x2f2e2e, 0xffffff, 3, 0b101},            // "../"
+		{0x702e6173725f6469, ^uint64(0), 8, 0b10}, // "id_rsa.p"
+		{'a', 0xff, 1, 0b10000},
+		{'b'<<8 | 'b', 0xffff, 2, 0b100000},
+	}
+	for i, w := range want {
+		if k.Needle[i] != w.needle || k.NeedleMask[i] != w.mask || k.NeedleLen[i] != w.len || k.NeedleClauses[i] != w.clauses {
+			t.Errorf("needle %d = %#x mask %#x len %d clauses %#b, want %#x %#x %d %#b", i,
+				k.Needle[i], k.NeedleMask[i], k.NeedleLen[i], k.NeedleClauses[i], w.needle, w.mask, w.len, w.clauses)
+		}
+	}
 }
