@@ -241,11 +241,41 @@ func TestDefaultRulesOpenFilter(t *testing.T) {
 			t.Errorf("a default rule admits opens of any path: %+v", c)
 		}
 	}
+	checkBenignOpens(t, "the default rules", f)
+}
+
+// TestFalcoRulesOpenFilter does the same for Falco's stable rules, where
+// a clause may instead be bounded by a string the raw path must contain
+// (the directory traversal rule's '../').
+func TestFalcoRulesOpenFilter(t *testing.T) {
+	falco, err := os.ReadFile("../../shared/falco/falco_rules.yaml")
+	if err != nil {
+		t.Fatalf("reading Falco's rules: %v", err)
+	}
+	f := mustLoadSources(t, Source{Name: "falco_rules.yaml", Data: falco}).OpenFilter()
+	raw := 0
+	for _, c := range f.Clauses {
+		if c.AnyPath && c.RawContains == "" && c.Results&event.OpenSucceeded != 0 {
+			t.Errorf("a Falco rule admits successful opens of any path: %+v", c)
+		}
+		if c.RawContains != "" {
+			raw++
+		}
+	}
+	if raw == 0 {
+		t.Error("no clause of Falco's rules needs a raw-path string: is the directory traversal rule gone?")
+	}
+	checkBenignOpens(t, "Falco's rules", f)
+}
+
+// checkBenignOpens checks that f keeps none of a few everyday opens.
+func checkBenignOpens(t *testing.T, what string, f *event.OpenFilter) {
+	t.Helper()
 	cat := proc("cat", "/usr/bin/cat", "", procTree())
 	for _, path := range []string{"/tmp/x", "/home/alice/notes.txt", "/usr/share/zoneinfo/UTC", "/proc/self/status"} {
 		for _, flags := range []uint32{unix.O_RDONLY, unix.O_WRONLY | unix.O_CREAT} {
 			if e := openEvent(cat, nil, path, flags, 3); f.Admits(e) {
-				t.Errorf("the default rules' filter keeps a benign open of %s (flags %#o)", path, flags)
+				t.Errorf("%s' filter keeps a benign open of %s (flags %#o)", what, path, flags)
 			}
 		}
 	}
