@@ -1455,8 +1455,10 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
  * syscalls tracepoint pairs of open, openat, openat2, creat and connect:
  * - it runs with the registers the syscall ran with, so the arguments need
  *   no sys_enter program and no per-thread slot: x86-64 leaves them in
- *   pt_regs until the syscall returns (only execve rewrites its registers,
- *   which is why exec keeps its tracepoints);
+ *   pt_regs until the syscall returns. Exec keeps its tracepoints: a
+ *   successful exec rewrites the registers, orig_ax included (x86's
+ *   set_personality_64bit makes it execve's number), so only the
+ *   sys_enter marker tells execveat apart;
  * - raw tracepoints skip the perf buffer each syscalls tracepoint fills
  *   before its program runs;
  * - the path walk loads fields directly.
