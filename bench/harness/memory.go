@@ -313,34 +313,13 @@ func forkRetry(ctx context.Context, argv []string, attr *syscall.ProcAttr) (int,
 // table should hold besides the group's. Zombies are left out, since vigil
 // drops a process at its exit.
 func (g *idleGroup) others() (int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0, fmt.Errorf("listing /proc: %w", err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, fmt.Errorf("listing /proc: %w", err)
-	}
 	n := 0
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || g.pids[pid] {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue // gone since the listing
-		}
-		p, err := parseStatProc(b)
-		if err != nil {
-			return 0, fmt.Errorf("reading /proc/%s/stat: %w", name, err)
-		}
-		if p.state != 'Z' && p.state != 'X' {
+	err := eachProc(func(pid int, p statProc) {
+		if !g.pids[pid] && p.state != 'Z' && p.state != 'X' {
 			n++
 		}
-	}
-	return n, nil
+	})
+	return n, err
 }
 
 // close kills the group, reaps it, and checks with a count over /proc that
@@ -381,29 +360,13 @@ func (g *idleGroup) close() error {
 
 // countGroup counts the processes, zombies included, in process group pgid.
 func countGroup(pgid int) (int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0, fmt.Errorf("listing /proc: %w", err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, fmt.Errorf("listing /proc: %w", err)
-	}
 	n := 0
-	for _, name := range names {
-		if _, err := strconv.Atoi(name); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue
-		}
-		if p, err := parseStatProc(b); err == nil && p.pgrp == pgid {
+	err := eachProc(func(_ int, p statProc) {
+		if p.pgrp == pgid {
 			n++
 		}
-	}
-	return n, nil
+	})
+	return n, err
 }
 
 // writeMemory prints the step's header and one line per situation.

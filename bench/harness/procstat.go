@@ -131,3 +131,33 @@ func procMemory(pid int) (rss, hwm uint64, err error) {
 	}
 	return rss, hwm, nil
 }
+
+// eachProc calls fn with the pid and stat of every process in /proc. A
+// process gone between the listing and the read of its stat is skipped.
+func eachProc(fn func(pid int, p statProc)) error {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return fmt.Errorf("listing /proc: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("listing /proc: %w", err)
+	}
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue
+		}
+		p, err := parseStatProc(b)
+		if err != nil {
+			return fmt.Errorf("reading /proc/%s/stat: %w", name, err)
+		}
+		fn(pid, p)
+	}
+	return nil
+}

@@ -127,22 +127,13 @@ func TestMemorySmoke(t *testing.T) {
 // children counts this process's children in /proc.
 func children(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		if p, err := parseStatProc(b); err == nil && p.ppid == os.Getpid() {
+	if err := eachProc(func(_ int, p statProc) {
+		if p.ppid == os.Getpid() {
 			n++
 		}
+	}); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }
