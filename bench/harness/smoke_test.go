@@ -19,23 +19,12 @@ import (
 // checks the table it printed. The memory step, which needs vigil, has its
 // own test.
 func TestQuickFloorSmoke(t *testing.T) {
-	testutil.RequireRoot(t)
-	testutil.RequireCommand(t, "go")
-	testutil.RequireCommand(t, "busybox")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out strings.Builder
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	err := run(ctx, []string{"-quick", "-configs", "none,floor-counter,floor-ringbuf",
+	out := runSmoke(t, "-quick", "-configs", "none,floor-counter,floor-ringbuf",
 		"-saturate", "-saturate-configs", "floor-ringbuf", "-saturate-workers", "2", "-saturate-start", "20000", "-saturate-max", "40000",
-		"-saturate-duration", "200ms", "-processes", "0"}, &out, log)
-	t.Logf("output:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+		"-saturate-duration", "200ms", "-processes", "0")
 
 	rows := map[string][]string{}
-	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 14 && (f[0] == "open" || f[0] == "exec" || f[0] == "connect") {
@@ -73,7 +62,7 @@ func TestQuickFloorSmoke(t *testing.T) {
 	}
 	// On a loaded machine the search may end at 20000/s, generator-bound.
 	for _, want := range []string{"saturation: floor-ringbuf, open loop", "\n20000 ", "no drops"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
@@ -83,21 +72,10 @@ func TestQuickFloorSmoke(t *testing.T) {
 // smallest table it comes after), checks its lines, and that no idle
 // process outlives it.
 func TestMemorySmoke(t *testing.T) {
-	testutil.RequireRoot(t)
-	testutil.RequireCommand(t, "go")
-	testutil.RequireCommand(t, "busybox")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out strings.Builder
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	err := run(ctx, []string{"-configs", "none", "-loops", "open", "-rounds", "1", "-duration", "100ms",
-		"-saturate=false", "-processes", "100"}, &out, log)
-	t.Logf("output:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runSmoke(t, "-configs", "none", "-loops", "open", "-rounds", "1", "-duration", "100ms",
+		"-saturate=false", "-processes", "100")
 	seen := map[string]bool{}
-	for line := range strings.Lines(out.String()) {
+	for line := range strings.Lines(out) {
 		rest, ok := strings.CutPrefix(line, "memory: vigil with 100 live processes (")
 		if !ok {
 			continue
@@ -122,6 +100,24 @@ func TestMemorySmoke(t *testing.T) {
 	if n := children(t); n != 0 {
 		t.Errorf("%d child processes left after the run", n)
 	}
+}
+
+// runSmoke runs the harness as root with args, within three minutes, and
+// returns what it printed.
+func runSmoke(t *testing.T, args ...string) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "go")
+	testutil.RequireCommand(t, "busybox")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	err := run(ctx, args, &out, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }
 
 // children counts this process's children in /proc.
