@@ -2,7 +2,11 @@ package rules
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
 // FuzzLoad feeds arbitrary rules files to the loader: it must never panic,
@@ -10,7 +14,7 @@ import (
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(okRule))
 	f.Add(Default().Data)
-	if data, err := os.ReadFile("../../shared/falco/falco_rules.yaml"); err == nil {
+	if data, err := os.ReadFile(filepath.Join(falcorules.Dir(testutil.ModuleRoot(f)), falcorules.Stable)); err == nil {
 		f.Add(data[:min(len(data), 6000)])
 	}
 	f.Add([]byte("- list: l\n  items: [a, l]\n- macro: m\n  condition: proc.name in (l) and m\n- rule: r\n  desc: d\n  condition: m\n  output: '%proc.name'\n  priority: INFO\n"))

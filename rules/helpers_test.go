@@ -2,9 +2,11 @@ package rules
 
 import (
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 
 	"github.com/vigil-sensor/vigil/event"
 	"golang.org/x/sys/unix"
@@ -120,12 +122,9 @@ func matches(rs *Ruleset, e *event.Event) []string {
 	return names
 }
 
-// falcoRules reads the shared stable Falco rules file.
+// falcoRules is Falco's stable rules file; the test skips where the upstream
+// files are absent (testutil.FalcoRulesPath says how to point at them).
 func falcoRules(t testing.TB) Source {
 	t.Helper()
-	data, err := os.ReadFile("../../shared/falco/falco_rules.yaml")
-	if err != nil {
-		t.Fatalf("reading the shared Falco rules: %v", err)
-	}
-	return Source{Name: "falco_rules.yaml", Data: data}
+	return Source{Name: falcorules.Stable, Data: testutil.FalcoRules(t, falcorules.Stable)}
 }

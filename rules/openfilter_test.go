@@ -2,7 +2,6 @@ package rules
 
 import (
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -119,12 +118,12 @@ func raw(e *event.Event, path string) *event.Event {
 // paths, names and exceptions, with vigil's defaults and Falco's stable
 // rules.
 func TestOpenFilterSound(t *testing.T) {
-	falco, err := os.ReadFile("../../shared/falco/falco_rules.yaml")
-	if err != nil {
-		t.Fatalf("reading Falco's rules: %v", err)
-	}
-	for _, src := range []Source{Default(), {Name: "falco_rules.yaml", Data: falco}} {
-		t.Run(src.Name, func(t *testing.T) {
+	for name, source := range map[string]func(testing.TB) Source{
+		"vigil": func(testing.TB) Source { return Default() },
+		"falco": falcoRules,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := source(t)
 			rs, _, err := Load([]Source{src}, Options{MatchAll: true})
 			if err != nil {
 				t.Fatal(err)
@@ -248,11 +247,7 @@ func TestDefaultRulesOpenFilter(t *testing.T) {
 // a clause may instead be bounded by a string the raw path must contain
 // (the directory traversal rule's '../').
 func TestFalcoRulesOpenFilter(t *testing.T) {
-	falco, err := os.ReadFile("../../shared/falco/falco_rules.yaml")
-	if err != nil {
-		t.Fatalf("reading Falco's rules: %v", err)
-	}
-	f := mustLoadSources(t, Source{Name: "falco_rules.yaml", Data: falco}).OpenFilter()
+	f := mustLoadSources(t, falcoRules(t)).OpenFilter()
 	raw := 0
 	for _, c := range f.Clauses {
 		if c.AnyPath && c.RawContains == "" && c.Results&event.OpenSucceeded != 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/bench/loadgen"
+	"github.com/vigil-sensor/vigil/internal/falcorules"
 )
 
 // paths are the programs the harness runs.
@@ -127,7 +128,7 @@ func tracers() []*tracer {
 				}
 				if falco {
 					if _, err := os.Stat(p.falcoRules); err != nil {
-						return "", fmt.Errorf("falco rules: %w", err)
+						return "", fmt.Errorf("falco rules (-falco-rules or %s): %w", falcorules.EnvDir, err)
 					}
 				}
 				return p.vigil, nil

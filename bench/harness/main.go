@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/bench/loadgen"
+	"github.com/vigil-sensor/vigil/internal/falcorules"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	loops := fs.String("loops", "open,exec,connect", "loops to run")
 	fs.StringVar(&o.configs, "configs", "default", `configurations, comma-separated ("default": all, tools only when installed; see -list)`)
 	fs.StringVar(&o.vigil, "vigil", "", "vigil binary (default: built from ./cmd/vigil)")
-	fs.StringVar(&o.falcoRules, "falco-rules", "", "Falco rules for the vigil-falco configs (default: ../shared/falco/falco_rules.yaml from the module root)")
+	fs.StringVar(&o.falcoRules, "falco-rules", "", "Falco rules for the vigil-falco configs (default: falco_rules.yaml in $VIGIL_FALCO_RULES_DIR, else in ../shared/falco beside the module root)")
 	execCmd := fs.String("exec", "/bin/busybox true", "program and argv the exec loop runs (a small static binary)")
 	fs.BoolVar(&o.list, "list", false, "list the configurations and exit")
 	fs.BoolVar(&o.saturate, "saturate", true, "after the table, search the highest fixed rate without drops")
@@ -365,7 +366,7 @@ func build(ctx context.Context, log *slog.Logger, dir string, o options, needVig
 		falcoRules: o.falcoRules,
 	}
 	if p.falcoRules == "" {
-		p.falcoRules = filepath.Join(root, "..", "shared", "falco", "falco_rules.yaml")
+		p.falcoRules = filepath.Join(falcorules.Dir(root), falcorules.Stable)
 	}
 	if err := goBuild(ctx, root, dir, "./bench/cmd/loadgen", "./bench/cmd/floor"); err != nil {
 		return nil, err

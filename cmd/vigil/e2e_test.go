@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sensor/vigil/internal/falcorules"
 	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
@@ -40,9 +41,6 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
-
-// stableRules is Falco's stable rule file, shared test data.
-const stableRules = "../../../shared/falco/falco_rules.yaml"
 
 // record is the part of a JSON line the tests look at.
 type record struct {
@@ -208,7 +206,7 @@ func runCommand(t *testing.T, name string, args ...string) int {
 }
 
 func TestRunAlertsWithStableFalcoRules(t *testing.T) {
-	a := startAgent(t, "--rules", stableRules)
+	a := startAgent(t, "--rules", testutil.FalcoRulesPath(t, falcorules.Stable))
 	runCommand(t, "cat", "/etc/shadow")
 	r := a.expect(t, "reading /etc/shadow", func(r record) bool { return r.Rule == "Read sensitive file untrusted" })
 	if r.OutputFields["fd.name"] != "/etc/shadow" || r.OutputFields["proc.name"] != "cat" || r.Source != "syscall" {
@@ -242,30 +240,41 @@ func TestRunEventsStream(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
+// TestValidateFalcoFiles loads Falco's three upstream files together, in the
+// order users load them (later files use lists and macros of earlier ones).
+func TestValidateFalcoFiles(t *testing.T) {
+	args := []string{"validate", "--json"}
+	for _, name := range falcorules.Files {
+		args = append(args, testutil.FalcoRulesPath(t, name))
+	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"validate", "--json", stableRules}, &out, &errb); code != exitOK {
-		t.Fatalf("validate of the stable Falco rules exited %d: %s %s", code, out.String(), errb.String())
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("validate of Falco's upstream rules exited %d: %s %s", code, out.String(), errb.String())
 	}
 	var res struct {
 		Results []struct {
-			Name         string `json:"name"`
-			Successful   bool   `json:"successful"`
-			RulesLoaded  []string
-			RulesSkipped []struct{ Name, Reason string } `json:"rules_skipped"`
+			Name        string   `json:"name"`
+			Successful  bool     `json:"successful"`
+			RulesLoaded []string `json:"rules_loaded"`
 		} `json:"falco_load_results"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Results) != 1 || !res.Results[0].Successful || len(res.Results[0].RulesSkipped) == 0 {
-		t.Errorf("unexpected result: %+v", res)
+	if len(res.Results) != len(falcorules.Files) {
+		t.Fatalf("got %d results for %d files: %s", len(res.Results), len(falcorules.Files), out.String())
 	}
+	for i, r := range res.Results {
+		if !r.Successful || len(r.RulesLoaded) == 0 || filepath.Base(r.Name) != falcorules.Files[i] {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+}
 
+func TestValidate(t *testing.T) {
+	var out, errb bytes.Buffer
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("- rule: broken\n  desc: d\n  condition: proc.name = cat and (\n  output: o\n  priority: WARNING\n"), 0o644)
-	out.Reset()
-	errb.Reset()
 	if code := run([]string{"validate", bad}, &out, &errb); code != exitUsage {
 		t.Fatalf("validate of a broken file exited %d, want %d", code, exitUsage)
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
 	"testing"
 	"unsafe"
+
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 
 	"github.com/vigil-sensor/vigil/bpf"
 	"github.com/vigil-sensor/vigil/event"
@@ -63,11 +65,8 @@ func connectRecord(tb testing.TB, pid uint32, ip [4]byte, port uint16) []byte {
 
 // benchRules loads vigil's default rules and Falco's stable rules.
 func benchRules(tb testing.TB) *rules.Ruleset {
-	stable, err := os.ReadFile(stableRules)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rs, _, err := rules.Load([]rules.Source{rules.Default(), {Name: "falco_rules.yaml", Data: stable}}, rules.Options{})
+	stable := testutil.FalcoRules(tb, falcorules.Stable)
+	rs, _, err := rules.Load([]rules.Source{rules.Default(), {Name: falcorules.Stable, Data: stable}}, rules.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

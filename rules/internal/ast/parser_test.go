@@ -1,9 +1,11 @@
 package ast
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 
 	"gopkg.in/yaml.v3"
 )
@@ -207,10 +209,7 @@ func TestLineCol(t *testing.T) {
 // TestParseFalcoConditions parses every condition of the stable Falco rules
 // and checks that each canonical form parses back to an equal tree.
 func TestParseFalcoConditions(t *testing.T) {
-	data, err := os.ReadFile("../../../../shared/falco/falco_rules.yaml")
-	if err != nil {
-		t.Skipf("reading the shared Falco rules: %v", err)
-	}
+	data := testutil.FalcoRules(t, falcorules.Stable)
 	var items []map[string]any
 	if err := yaml.Unmarshal(data, &items); err != nil {
 		t.Fatal(err)
