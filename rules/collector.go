@@ -15,7 +15,7 @@ type listInfo struct {
 	name              string
 	items             []string
 	index, visibility int
-	ctx               ctx
+	at                where
 	used              bool
 
 	// Set by the resolver.
@@ -30,7 +30,7 @@ type macroInfo struct {
 	name              string
 	cond              *textSource
 	index, visibility int
-	ctx               ctx
+	at                where
 	used              bool
 
 	// Set by the resolver.
@@ -53,7 +53,7 @@ type ruleInfo struct {
 	tags              []string
 	exceptions        []*exceptionInfo
 	index, visibility int
-	ctx               ctx
+	at                where
 	file              *file
 	unknownSource     bool
 }
@@ -61,7 +61,7 @@ type ruleInfo struct {
 // ruleUpdate is an append to or a replace of a rule's keys.
 type ruleUpdate struct {
 	name          string
-	ctx           ctx
+	at            where
 	cond, output  *textSource
 	desc          *string
 	tags          []string
@@ -86,7 +86,7 @@ type exceptionInfo struct {
 	fields entry
 	comps  entry
 	values []entry
-	ctx    ctx
+	at     where
 }
 
 // entry is a scalar or a list of entries from an exception.
@@ -144,7 +144,7 @@ func (c *collector) defineList(info *listInfo) {
 func (c *collector) appendList(info *listInfo) error {
 	prev := c.lists.get(info.name)
 	if prev == nil {
-		return info.ctx.errorf(ErrValidate, "List has 'append' key or an append override but no list by that name already exists")
+		return info.at.errorf(ErrValidate, "List has 'append' key or an append override but no list by that name already exists")
 	}
 	prev.items = append(prev.items, info.items...)
 	prev.visibility = c.id()
@@ -166,7 +166,7 @@ func (c *collector) defineMacro(info *macroInfo) {
 func (c *collector) appendMacro(info *macroInfo) error {
 	prev := c.macros.get(info.name)
 	if prev == nil {
-		return info.ctx.errorf(ErrValidate, "Macro has 'append' key or an append override but no macro by that name already exists")
+		return info.at.errorf(ErrValidate, "Macro has 'append' key or an append override but no macro by that name already exists")
 	}
 	prev.cond = concatSources(prev.cond, info.cond, " ")
 	prev.visibility = c.id()
@@ -176,15 +176,15 @@ func (c *collector) appendMacro(info *macroInfo) error {
 func (c *collector) defineRule(l *loader, info *ruleInfo) error {
 	prev := c.rules.get(info.name)
 	if prev != nil && prev.source != info.source {
-		return info.ctx.errorf(ErrValidate, "Rule has been re-defined with a different source")
+		return info.at.errorf(ErrValidate, "Rule has been re-defined with a different source")
 	}
 	if info.source != "syscall" {
 		info.unknownSource = true
-		l.warn(info.ctx, WarnUnknownSource, "Unknown source "+info.source+", skipping")
+		l.warn(info.at, WarnUnknownSource, "Unknown source "+info.source+", skipping")
 	}
 	for _, ex := range info.exceptions {
 		if !ex.fields.set {
-			return ex.ctx.errorf(ErrYAMLValidate, "Rule exception item must have fields property with a list of fields")
+			return ex.at.errorf(ErrYAMLValidate, "Rule exception item must have fields property with a list of fields")
 		}
 		if err := validateException(ex); err != nil {
 			return err
@@ -205,10 +205,10 @@ func (c *collector) defineRule(l *loader, info *ruleInfo) error {
 func (c *collector) appendRule(l *loader, u *ruleUpdate) error {
 	prev := c.rules.get(u.name)
 	if prev == nil {
-		return u.ctx.errorf(ErrValidate, "Rule has 'append' key or an append override but no rule by that name already exists")
+		return u.at.errorf(ErrValidate, "Rule has 'append' key or an append override but no rule by that name already exists")
 	}
 	if u.empty() {
-		return u.ctx.errorf(ErrValidate, "Appended rule must have exceptions or condition property")
+		return u.at.errorf(ErrValidate, "Appended rule must have exceptions or condition property")
 	}
 	if u.cond != nil && u.cond.text != "" {
 		prev.cond = concatSources(prev.cond, u.cond, " ")
@@ -231,10 +231,10 @@ func (c *collector) appendRule(l *loader, u *ruleUpdate) error {
 		}
 		if old == nil {
 			if !ex.fields.set {
-				return ex.ctx.errorf(ErrValidate, "Rule exception must have fields property with a list of fields")
+				return ex.at.errorf(ErrValidate, "Rule exception must have fields property with a list of fields")
 			}
 			if len(ex.values) == 0 {
-				return ex.ctx.errorf(ErrValidate, "Rule exception must have values property with a list of values")
+				return ex.at.errorf(ErrValidate, "Rule exception must have values property with a list of values")
 			}
 			if err := validateException(ex); err != nil {
 				return err
@@ -243,10 +243,10 @@ func (c *collector) appendRule(l *loader, u *ruleUpdate) error {
 			continue
 		}
 		if ex.fields.set {
-			return ex.ctx.errorf(ErrValidate, "Can not append exception fields to existing exception, only values")
+			return ex.at.errorf(ErrValidate, "Can not append exception fields to existing exception, only values")
 		}
 		if ex.comps.set {
-			return ex.ctx.errorf(ErrValidate, "Can not append exception comps to existing exception, only values")
+			return ex.at.errorf(ErrValidate, "Can not append exception comps to existing exception, only values")
 		}
 		// Copy before appending: the exception may be shared with an
 		// earlier definition of the rule.
@@ -261,10 +261,10 @@ func (c *collector) appendRule(l *loader, u *ruleUpdate) error {
 func (c *collector) replaceRule(l *loader, u *ruleUpdate) error {
 	prev := c.rules.get(u.name)
 	if prev == nil {
-		return u.ctx.errorf(ErrValidate, "An replace to a rule was requested but no rule by that name already exists")
+		return u.at.errorf(ErrValidate, "An replace to a rule was requested but no rule by that name already exists")
 	}
 	if u.empty() {
-		return u.ctx.errorf(ErrValidate, "The rule must have at least one field that can be replaced")
+		return u.at.errorf(ErrValidate, "The rule must have at least one field that can be replaced")
 	}
 	if u.cond != nil {
 		prev.cond = u.cond
@@ -281,7 +281,7 @@ func (c *collector) replaceRule(l *loader, u *ruleUpdate) error {
 	if u.hasExceptions {
 		for _, ex := range u.exceptions {
 			if !ex.fields.set {
-				return ex.ctx.errorf(ErrValidate, "Rule exception must have fields property with a list of fields")
+				return ex.at.errorf(ErrValidate, "Rule exception must have fields property with a list of fields")
 			}
 			if err := validateException(ex); err != nil {
 				return err
@@ -305,7 +305,7 @@ func (c *collector) replaceRule(l *loader, u *ruleUpdate) error {
 	return nil
 }
 
-func (c *collector) enableRule(name string, enabled bool, at ctx) error {
+func (c *collector) enableRule(name string, enabled bool, at where) error {
 	prev := c.rules.get(name)
 	if prev == nil {
 		return at.errorf(ErrValidate, "Rule has 'enabled' key but no rule by that name already exists")
@@ -328,16 +328,16 @@ func validateException(ex *exceptionInfo) error {
 			}
 		}
 		if !ex.comps.isList || len(ex.comps.items) != len(ex.fields.items) {
-			return ex.ctx.errorf(ErrValidate, "Fields and comps lists must have equal length")
+			return ex.at.errorf(ErrValidate, "Fields and comps lists must have equal length")
 		}
 		for _, f := range ex.fields.items {
 			if f.isList {
-				return ex.ctx.errorf(ErrValidate, "Fields must be strings")
+				return ex.at.errorf(ErrValidate, "Fields must be strings")
 			}
 		}
 		for _, cmp := range ex.comps.items {
 			if cmp.isList || !ast.IsOperator(cmp.item) || cmp.item == "exists" {
-				return ex.ctx.errorf(ErrValidate, "'%s' is not a supported comparison operator", cmp.item)
+				return ex.at.errorf(ErrValidate, "'%s' is not a supported comparison operator", cmp.item)
 			}
 		}
 		return nil
@@ -346,12 +346,12 @@ func validateException(ex *exceptionInfo) error {
 		ex.comps = entry{set: true, item: "in"}
 	}
 	if ex.comps.isList {
-		return ex.ctx.errorf(ErrValidate, "Fields and comps must both be strings")
+		return ex.at.errorf(ErrValidate, "Fields and comps must both be strings")
 	}
 	switch ex.comps.item {
 	case "in", "pmatch", "intersects":
 	default:
-		return ex.ctx.errorf(ErrValidate, "When fields is a single value, comps must be one of (in, pmatch, intersects)")
+		return ex.at.errorf(ErrValidate, "When fields is a single value, comps must be one of (in, pmatch, intersects)")
 	}
 	return nil
 }

@@ -90,20 +90,20 @@ func (l *loader) invalid(res *LoadResult) error {
 func (l *loader) fail(err error) {
 	var le *loadError
 	if !errors.As(err, &le) {
-		le = &loadError{code: ErrValidate, msg: err.Error(), ctx: fileCtx(l.files[len(l.files)-1])}
+		le = &loadError{code: ErrValidate, msg: err.Error(), at: inFile(l.files[len(l.files)-1])}
 	}
 	if l.reported[le] {
 		return
 	}
 	l.reported[le] = true
-	res := le.ctx.f.res
+	res := le.at.f.res
 	res.Successful = false
-	res.Errors = append(res.Errors, le.ctx.message(le.code, le.msg))
+	res.Errors = append(res.Errors, le.at.message(le.code, le.msg))
 }
 
-// warn records a warning at c.
-func (l *loader) warn(c ctx, code, msg string) {
-	c.f.res.Warnings = append(c.f.res.Warnings, c.message(code, msg))
+// warn records a warning at at.
+func (l *loader) warn(at where, code, msg string) {
+	at.f.res.Warnings = append(at.f.res.Warnings, at.message(code, msg))
 }
 
 // addSource registers a text so tree positions can name it.
@@ -122,8 +122,8 @@ func (l *loader) locate(p ast.Pos) (*file, Position, bool) {
 }
 
 // contextualize turns a parse or compile error into a load error at the
-// exact position it names, under the item context c.
-func (l *loader) contextualize(c ctx, code string, err error) error {
+// exact position it names, under the item at.
+func (l *loader) contextualize(at where, code string, err error) error {
 	var le *loadError
 	if errors.As(err, &le) {
 		return le
@@ -138,12 +138,12 @@ func (l *loader) contextualize(c ctx, code string, err error) error {
 	case errors.As(err, &cerr):
 		pos = cerr.pos
 	default:
-		return c.errorf(code, "%s", msg)
+		return at.errorf(code, "%s", msg)
 	}
 	if f, p, ok := l.locate(pos); ok {
-		c = c.withPos(f, "condition expression", "", p)
+		at = at.withPos(f, "condition expression", "", p)
 	}
-	return c.errorf(code, "%s", msg)
+	return at.errorf(code, "%s", msg)
 }
 
 // compile resolves and compiles every collected rule.
@@ -196,12 +196,12 @@ func (l *loader) compile() *Ruleset {
 	}
 	for _, m := range l.col.macros.order {
 		if !m.used {
-			l.warn(m.ctx, WarnUnusedMacro, "Macro not referred to by any other rule/macro")
+			l.warn(m.at, WarnUnusedMacro, "Macro not referred to by any other rule/macro")
 		}
 	}
 	for _, li := range l.col.lists.order {
 		if !li.used {
-			l.warn(li.ctx, WarnUnusedList, "List not referred to by any other rule/macro")
+			l.warn(li.at, WarnUnusedList, "List not referred to by any other rule/macro")
 		}
 	}
 	rs.nslots, rs.nresults = cc.nslots, cc.nresults
@@ -210,14 +210,14 @@ func (l *loader) compile() *Ruleset {
 }
 
 // skip records a rule vigil cannot run, or fails it in strict mode.
-func (l *loader) skip(info *ruleInfo, c ctx, code, reason string) {
+func (l *loader) skip(info *ruleInfo, at where, code, reason string) {
 	if l.opts.Strict && !info.skipUnknown {
-		l.fail(c.errorf(ErrCompileCondition, "%s", reason))
+		l.fail(at.errorf(ErrCompileCondition, "%s", reason))
 		return
 	}
-	l.warn(c, code, reason+"; skipping rule")
+	l.warn(at, code, reason+"; skipping rule")
 	info.file.res.RulesSkipped = append(info.file.res.RulesSkipped,
-		SkippedRule{Name: info.name, Reason: reason, Pos: info.ctx.locs[len(info.ctx.locs)-1].Position})
+		SkippedRule{Name: info.name, Reason: reason, Pos: info.at.locs[len(info.at.locs)-1].Position})
 }
 
 // prepared is a rule whose condition is resolved and pruned, ready to
@@ -234,31 +234,31 @@ type prepared struct {
 // run it; it returns nil when the rule is skipped or has errors (recorded
 // in the result).
 func (l *loader) prepareRule(info *ruleInfo) *prepared {
-	rc := info.ctx
+	ruleAt := info.at
 	if info.unknownSource {
 		info.file.res.RulesSkipped = append(info.file.res.RulesSkipped,
-			SkippedRule{Name: info.name, Reason: "source " + info.source + " is not supported (only syscall)", Pos: rc.locs[len(rc.locs)-1].Position})
+			SkippedRule{Name: info.name, Reason: "source " + info.source + " is not supported (only syscall)", Pos: ruleAt.locs[len(ruleAt.locs)-1].Position})
 		return nil
 	}
 	tree, err := l.parseSource(info.cond)
 	if err != nil {
-		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
 		return nil
 	}
 	excs, err := l.exceptionsTree(info)
 	if err != nil {
-		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
 		return nil
 	}
 	if len(excs) > 0 {
 		tree = &ast.And{Pos: tree.Position(), Children: append([]ast.Expr{tree}, excs...)}
 	}
 	if tree, err = l.resolve(tree, 0); err != nil {
-		l.fail(l.contextualize(rc, ErrCompileCondition, err))
+		l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
 		return nil
 	}
 	if treeSize(tree, maxTreeNodes) > maxTreeNodes {
-		l.fail(rc.errorf(ErrCompileCondition, "condition has more than %d nodes once macros and lists are expanded", maxTreeNodes))
+		l.fail(ruleAt.errorf(ErrCompileCondition, "condition has more than %d nodes once macros and lists are expanded", maxTreeNodes))
 		return nil
 	}
 	_, unknownTypes := eventTypes(tree)
@@ -269,21 +269,21 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		if len(unknownTypes) > 0 {
 			reason = "only event types vigil does not trace: " + strings.Join(unknownTypes, ", ")
 		}
-		l.skip(info, rc, WarnUnknownFilter, reason)
+		l.skip(info, ruleAt, WarnUnknownFilter, reason)
 		return nil
 	case constTrue:
 		return &prepared{info: info, types: allTypes, open: openClauses(nil)}
 	}
-	if unknown, at := unknownFields(tree); len(unknown) > 0 {
-		c := rc
-		if f, p, ok := l.locate(at); ok {
-			c = rc.withPos(f, "condition expression", "", p)
+	if unknown, pos := unknownFields(tree); len(unknown) > 0 {
+		fieldAt := ruleAt
+		if f, p, ok := l.locate(pos); ok {
+			fieldAt = ruleAt.withPos(f, "condition expression", "", p)
 		}
 		what := "unknown field"
 		if len(unknown) > 1 {
 			what = "unknown fields"
 		}
-		l.skip(info, c, WarnUnknownFilter, what+" "+strings.Join(unknown, ", "))
+		l.skip(info, fieldAt, WarnUnknownFilter, what+" "+strings.Join(unknown, ", "))
 		return nil
 	}
 	types, _ := eventTypes(tree)
@@ -293,33 +293,33 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 // compileRule compiles a prepared rule's condition and output, or returns
 // nil on errors (recorded in the result).
 func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
-	info, rc := pr.info, pr.info.ctx
+	info, ruleAt := pr.info, pr.info.at
 	p := pred(func(*evalCtx) bool { return true })
 	if pr.tree != nil {
 		var err error
 		if p, err = cc.compile(pr.tree); err != nil {
-			l.fail(l.contextualize(rc, ErrCompileCondition, err))
+			l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
 			return nil
 		}
 	}
 	out, unknownOut, err := parseTemplate(info.output.text)
 	if err != nil {
 		var oerr *outputError
-		c := rc
+		outAt := ruleAt
 		if errors.As(err, &oerr) {
 			f, pos := info.output.locate(oerr.off)
-			c = rc.withPos(f, "rule output", "", pos)
+			outAt = ruleAt.withPos(f, "rule output", "", pos)
 		}
-		l.fail(c.errorf(ErrCompileOutput, "%s", err.Error()))
+		l.fail(outAt.errorf(ErrCompileOutput, "%s", err.Error()))
 		return nil
 	}
 	if len(unknownOut) > 0 {
 		f, pos := info.output.locate(0)
-		l.warn(rc.withPos(f, "rule output", "", pos), WarnUnknownFilter,
+		l.warn(ruleAt.withPos(f, "rule output", "", pos), WarnUnknownFilter,
 			"output fields vigil does not provide render as <NA>: "+strings.Join(unknownOut, ", "))
 	}
 	if info.warnEvttypes && pr.types == allTypes {
-		l.warn(rc, WarnNoEvtType, "Rule matches too many evt.type values. This has a significant performance penalty.")
+		l.warn(ruleAt, WarnNoEvtType, "Rule matches too many evt.type values. This has a significant performance penalty.")
 	}
 	return &Rule{
 		Name:      info.name,
@@ -330,7 +330,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		Enabled:   info.enabled,
 		Condition: info.cond.text,
 		Output:    info.output.text,
-		Pos:       rc.locs[len(rc.locs)-1].Position,
+		Pos:       ruleAt.locs[len(ruleAt.locs)-1].Position,
 		types:     pr.types,
 		open:      pr.open,
 		pred:      p,

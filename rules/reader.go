@@ -72,19 +72,19 @@ func isNull(n *yaml.Node) bool {
 }
 
 // readMapping checks that n is a mapping without duplicate keys.
-func readMapping(c ctx, n *yaml.Node, msg string) (*mapping, error) {
+func readMapping(at where, n *yaml.Node, msg string) (*mapping, error) {
 	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
-		return nil, c.errorf(ErrYAMLValidate, "%s", msg)
+		return nil, at.errorf(ErrYAMLValidate, "%s", msg)
 	}
 	m := &mapping{node: n, keyAt: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := deref(n.Content[i])
 		if k.Kind != yaml.ScalarNode {
-			return nil, c.with("value for", "", k).errorf(ErrYAMLValidate, "mapping keys must be scalars")
+			return nil, at.with("value for", "", k).errorf(ErrYAMLValidate, "mapping keys must be scalars")
 		}
 		if _, dup := m.values[k.Value]; dup {
-			return nil, c.with("value for", k.Value, k).errorf(ErrYAMLValidate, "duplicate key '%s'", k.Value)
+			return nil, at.with("value for", k.Value, k).errorf(ErrYAMLValidate, "duplicate key '%s'", k.Value)
 		}
 		m.keys = append(m.keys, k.Value)
 		m.keyAt[k.Value] = k
@@ -97,56 +97,56 @@ func (m *mapping) has(key string) bool { _, ok := m.values[key]; return ok }
 
 // scalar returns the non-empty string value of key. With optional, a
 // missing key returns ok=false.
-func (m *mapping) scalar(c ctx, key string, optional bool) (string, *yaml.Node, bool, error) {
+func (m *mapping) scalar(at where, key string, optional bool) (string, *yaml.Node, bool, error) {
 	n, ok := m.values[key]
 	if !ok {
 		if optional {
 			return "", nil, false, nil
 		}
-		return "", nil, false, c.errorf(ErrYAMLValidate, "Item has no mapping for key '%s'", key)
+		return "", nil, false, at.errorf(ErrYAMLValidate, "Item has no mapping for key '%s'", key)
 	}
 	n = deref(n)
 	if isNull(n) {
-		return "", nil, false, c.errorf(ErrYAMLValidate, "Mapping for key '%s' is empty", key)
+		return "", nil, false, at.errorf(ErrYAMLValidate, "Mapping for key '%s' is empty", key)
 	}
-	vc := c.with("value for", key, n)
+	valueAt := at.with("value for", key, n)
 	if n.Kind != yaml.ScalarNode {
-		return "", nil, false, vc.errorf(ErrYAMLValidate, "Value is not a scalar value")
+		return "", nil, false, valueAt.errorf(ErrYAMLValidate, "Value is not a scalar value")
 	}
 	if n.Value == "" {
-		return "", nil, false, vc.errorf(ErrYAMLValidate, "Value must be non-empty")
+		return "", nil, false, valueAt.errorf(ErrYAMLValidate, "Value must be non-empty")
 	}
 	return n.Value, n, true, nil
 }
 
 // boolean returns the boolean value of key.
-func (m *mapping) boolean(c ctx, key string, optional bool) (bool, bool, error) {
-	s, n, ok, err := m.scalar(c, key, optional)
+func (m *mapping) boolean(at where, key string, optional bool) (bool, bool, error) {
+	s, n, ok, err := m.scalar(at, key, optional)
 	if err != nil || !ok {
 		return false, ok, err
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		return false, false, c.with("value for", key, n).errorf(ErrYAMLValidate, "Can't decode YAML scalar value '%s' as a boolean", s)
+		return false, false, at.with("value for", key, n).errorf(ErrYAMLValidate, "Can't decode YAML scalar value '%s' as a boolean", s)
 	}
 	return b, true, nil
 }
 
 // stringSeq returns the scalars of the sequence at key.
-func (m *mapping) stringSeq(c ctx, key string) ([]string, error) {
+func (m *mapping) stringSeq(at where, key string) ([]string, error) {
 	n := deref(m.values[key])
-	vc := c.with("value for", key, n)
+	valueAt := at.with("value for", key, n)
 	if isNull(n) {
 		return nil, nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, vc.errorf(ErrYAMLValidate, "Value is not a sequence")
+		return nil, valueAt.errorf(ErrYAMLValidate, "Value is not a sequence")
 	}
 	out := make([]string, 0, len(n.Content))
 	for _, v := range n.Content {
 		v = deref(v)
 		if v.Kind != yaml.ScalarNode {
-			return nil, c.with("list item", "", v).errorf(ErrYAMLValidate, "sequence value is not scalar")
+			return nil, at.with("list item", "", v).errorf(ErrYAMLValidate, "sequence value is not scalar")
 		}
 		out = append(out, v.Value)
 	}
@@ -155,8 +155,8 @@ func (m *mapping) stringSeq(c ctx, key string) ([]string, error) {
 
 // tags returns the sorted, deduplicated tags of an item (Falco keeps tags
 // as a set).
-func (m *mapping) tags(c ctx) ([]string, error) {
-	tags, err := m.stringSeq(c, "tags")
+func (m *mapping) tags(at where) ([]string, error) {
+	tags, err := m.stringSeq(at, "tags")
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +171,10 @@ func (m *mapping) tags(c ctx) ([]string, error) {
 }
 
 // warnUnknownKeys warns about keys kind does not know.
-func (l *loader) warnUnknownKeys(c ctx, m *mapping, kind string) {
+func (l *loader) warnUnknownKeys(at where, m *mapping, kind string) {
 	for _, k := range m.keys {
 		if !knownKey(kind, k) {
-			l.warn(c.with("value for", k, m.keyAt[k]), WarnUnknownKey, "Unknown key '"+k+"'. The key will be ignored.")
+			l.warn(at.with("value for", k, m.keyAt[k]), WarnUnknownKey, "Unknown key '"+k+"'. The key will be ignored.")
 		}
 	}
 }
@@ -204,12 +204,12 @@ func (l *loader) readFile(f *file) {
 		if isNull(root) {
 			continue
 		}
-		c := fileCtx(f)
+		at := inFile(f)
 		if root.Kind != yaml.SequenceNode {
 			if root.Kind == yaml.MappingNode {
-				l.fail(c.with("rules content", "", root).errorf(ErrYAMLValidate, "Rules content is not yaml array of objects"))
+				l.fail(at.with("rules content", "", root).errorf(ErrYAMLValidate, "Rules content is not yaml array of objects"))
 			} else {
-				l.fail(c.with("rules content", "", root).errorf(ErrYAMLValidate, "Rules content is not yaml"))
+				l.fail(at.with("rules content", "", root).errorf(ErrYAMLValidate, "Rules content is not yaml"))
 			}
 			return
 		}
@@ -234,8 +234,8 @@ func yamlError(f *file, err error) *loadError {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 	}
-	c := fileCtx(f).withPos(f, "rules content", "", f.pos(line, 1))
-	return c.errorf(ErrYAMLParse, "%s", msg)
+	at := inFile(f).withPos(f, "rules content", "", f.pos(line, 1))
+	return at.errorf(ErrYAMLParse, "%s", msg)
 }
 
 var (
@@ -246,24 +246,24 @@ var (
 )
 
 func (l *loader) readItem(f *file, n *yaml.Node) error {
-	c := fileCtx(f)
-	m, err := readMapping(c.with("rules content item", "", n), n, "Unexpected element type. Each element should be a yaml associative array.")
+	at := inFile(f)
+	m, err := readMapping(at.with("rules content item", "", n), n, "Unexpected element type. Each element should be a yaml associative array.")
 	if err != nil {
 		return err
 	}
 	switch {
 	case m.has("required_engine_version"):
-		return l.readEngineVersion(c.with("required_engine_version", "", n), m)
+		return l.readEngineVersion(at.with("required_engine_version", "", n), m)
 	case m.has("required_plugin_versions"):
-		return l.readPluginVersions(c, m)
+		return l.readPluginVersions(at, m)
 	case m.has("list"):
-		return l.readList(f, c, m)
+		return l.readList(f, at, m)
 	case m.has("macro"):
-		return l.readMacro(f, c, m)
+		return l.readMacro(f, at, m)
 	case m.has("rule"):
-		return l.readRule(f, c, m)
+		return l.readRule(f, at, m)
 	}
-	l.warn(c.with("rules content item", "", n), WarnUnknownItem, "Unknown top level item")
+	l.warn(at.with("rules content item", "", n), WarnUnknownItem, "Unknown top level item")
 	return nil
 }
 
@@ -271,8 +271,8 @@ var semverRE = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 
 // readEngineVersion accepts Falco's engine version forms (an integer or a
 // semver); vigil runs every version it can parse.
-func (l *loader) readEngineVersion(c ctx, m *mapping) error {
-	s, n, _, err := m.scalar(c, "required_engine_version", false)
+func (l *loader) readEngineVersion(at where, m *mapping) error {
+	s, n, _, err := m.scalar(at, "required_engine_version", false)
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ func (l *loader) readEngineVersion(c ctx, m *mapping) error {
 		return nil
 	}
 	if !semverRE.MatchString(s) {
-		return c.with("value for", "required_engine_version", n).errorf(ErrYAMLValidate,
+		return at.with("value for", "required_engine_version", n).errorf(ErrYAMLValidate,
 			"Unable to parse engine version '%s' as a semver string. Expected \"x.y.z\" semver format.", s)
 	}
 	return nil
@@ -288,42 +288,42 @@ func (l *loader) readEngineVersion(c ctx, m *mapping) error {
 
 // readPluginVersions checks the shape of required_plugin_versions; vigil
 // has no plugins and provides the container fields itself.
-func (l *loader) readPluginVersions(c ctx, m *mapping) error {
+func (l *loader) readPluginVersions(at where, m *mapping) error {
 	n := deref(m.values["required_plugin_versions"])
-	pc := c.with("required plugin versions", "", n)
+	pluginsAt := at.with("required plugin versions", "", n)
 	if n.Kind != yaml.SequenceNode {
-		return pc.errorf(ErrYAMLValidate, "Value of required_plugin_versions must be a sequence")
+		return pluginsAt.errorf(ErrYAMLValidate, "Value of required_plugin_versions must be a sequence")
 	}
 	for _, p := range n.Content {
 		p = deref(p)
-		ec := pc.with("required plugin versions entry", "", p)
-		pm, err := readMapping(ec, p, "Plugin version must be a mapping")
+		entryAt := pluginsAt.with("required plugin versions entry", "", p)
+		pm, err := readMapping(entryAt, p, "Plugin version must be a mapping")
 		if err != nil {
 			return err
 		}
-		name, _, _, err := pm.scalar(ec, "name", false)
+		name, _, _, err := pm.scalar(entryAt, "name", false)
 		if err != nil {
 			return err
 		}
-		ec = pc.with("required plugin versions entry", name, p)
-		if _, _, _, err := pm.scalar(ec, "version", false); err != nil {
+		entryAt = pluginsAt.with("required plugin versions entry", name, p)
+		if _, _, _, err := pm.scalar(entryAt, "version", false); err != nil {
 			return err
 		}
 		if alts, ok := pm.values["alternatives"]; ok {
 			alts = deref(alts)
 			if alts.Kind != yaml.SequenceNode {
-				return ec.errorf(ErrYAMLValidate, "Value of plugin version alternatives must be a sequence")
+				return entryAt.errorf(ErrYAMLValidate, "Value of plugin version alternatives must be a sequence")
 			}
 			for _, a := range alts.Content {
-				ac := ec.with("required plugin versions alternative", "", a)
-				am, err := readMapping(ac, a, "Plugin version alternative must be a mapping")
+				altAt := entryAt.with("required plugin versions alternative", "", a)
+				am, err := readMapping(altAt, a, "Plugin version alternative must be a mapping")
 				if err != nil {
 					return err
 				}
-				if _, _, _, err := am.scalar(ac, "name", false); err != nil {
+				if _, _, _, err := am.scalar(altAt, "name", false); err != nil {
 					return err
 				}
-				if _, _, _, err := am.scalar(ac, "version", false); err != nil {
+				if _, _, _, err := am.scalar(altAt, "version", false); err != nil {
 					return err
 				}
 			}
@@ -334,21 +334,21 @@ func (l *loader) readPluginVersions(c ctx, m *mapping) error {
 
 // readOverrides reads the override key: which keys to append and which to
 // replace.
-func readOverrides(c ctx, m *mapping, appendable, replaceable func(string) bool) (app, repl map[string]bool, err error) {
+func readOverrides(at where, m *mapping, appendable, replaceable func(string) bool) (app, repl map[string]bool, err error) {
 	n, ok := m.values["override"]
 	if !ok {
 		return nil, nil, nil
 	}
 	n = deref(n)
-	oc := c.with("overrides", "", n)
-	om, err := readMapping(oc, n, "Value of override must be a mapping")
+	overrideAt := at.with("overrides", "", n)
+	om, err := readMapping(overrideAt, n, "Value of override must be a mapping")
 	if err != nil {
 		return nil, nil, err
 	}
 	app, repl = map[string]bool{}, map[string]bool{}
 	for _, key := range om.keys {
 		v := deref(om.values[key])
-		kc := oc.with("overrides", key, om.keyAt[key])
+		opAt := overrideAt.with("overrides", key, om.keyAt[key])
 		op := ""
 		if v.Kind == yaml.ScalarNode {
 			op = v.Value
@@ -356,12 +356,12 @@ func readOverrides(c ctx, m *mapping, appendable, replaceable func(string) bool)
 		switch op {
 		case "append":
 			if !appendable(key) {
-				return nil, nil, kc.errorf(ErrYAMLValidate, "Key '%s' cannot be appended to, use 'replace' instead", key)
+				return nil, nil, opAt.errorf(ErrYAMLValidate, "Key '%s' cannot be appended to, use 'replace' instead", key)
 			}
 			app[key] = true
 		case "replace":
 			if !replaceable(key) {
-				return nil, nil, kc.errorf(ErrYAMLValidate, "Key '%s' cannot be replaced", key)
+				return nil, nil, opAt.errorf(ErrYAMLValidate, "Key '%s' cannot be replaced", key)
 			}
 			repl[key] = true
 		default:
@@ -372,44 +372,44 @@ func readOverrides(c ctx, m *mapping, appendable, replaceable func(string) bool)
 			if replaceable(key) {
 				allowed += "replace "
 			}
-			return nil, nil, oc.with("value for", key, v).errorf(ErrYAMLValidate,
+			return nil, nil, overrideAt.with("value for", key, v).errorf(ErrYAMLValidate,
 				"Invalid override operation for key '%s': '%s'. Allowed values are: %s", key, op, allowed)
 		}
 	}
 	return app, repl, nil
 }
 
-func (l *loader) readList(f *file, c ctx, m *mapping) error {
-	name, _, _, err := m.scalar(c.with("list", "", m.node), "list", false)
+func (l *loader) readList(f *file, at where, m *mapping) error {
+	name, _, _, err := m.scalar(at.with("list", "", m.node), "list", false)
 	if err != nil {
 		return err
 	}
-	c = c.with("list", name, m.node)
+	at = at.with("list", name, m.node)
 	if !listNameRE.MatchString(name) {
-		return c.errorf(ErrValidate, "List has an invalid name. List names must match this regular expression: %s", `([^()"'[:space:]=,]+)`)
+		return at.errorf(ErrValidate, "List has an invalid name. List names must match this regular expression: %s", `([^()"'[:space:]=,]+)`)
 	}
-	l.warnUnknownKeys(c, m, "list")
-	info := &listInfo{name: name, ctx: c}
+	l.warnUnknownKeys(at, m, "list")
+	info := &listInfo{name: name, at: at}
 	if !m.has("items") {
-		return c.errorf(ErrYAMLValidate, "Item has no mapping for key 'items'")
+		return at.errorf(ErrYAMLValidate, "Item has no mapping for key 'items'")
 	}
-	if info.items, err = m.stringSeq(c, "items"); err != nil {
+	if info.items, err = m.stringSeq(at, "items"); err != nil {
 		return err
 	}
-	appendFlag, _, err := m.boolean(c, "append", true)
+	appendFlag, _, err := m.boolean(at, "append", true)
 	if err != nil {
 		return err
 	}
 	if appendFlag {
-		l.warn(c, WarnDeprecatedItem, warnAppend)
+		l.warn(at, WarnDeprecatedItem, warnAppend)
 	}
 	isItems := func(k string) bool { return k == "items" }
-	app, repl, err := readOverrides(c, m, isItems, isItems)
+	app, repl, err := readOverrides(at, m, isItems, isItems)
 	if err != nil {
 		return err
 	}
 	if appendFlag && len(app)+len(repl) > 0 {
-		return c.errorf(ErrYAMLValidate, errOverAppend)
+		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	if appendFlag || app["items"] {
 		return l.col.appendList(info)
@@ -418,35 +418,35 @@ func (l *loader) readList(f *file, c ctx, m *mapping) error {
 	return nil
 }
 
-func (l *loader) readMacro(f *file, c ctx, m *mapping) error {
-	name, _, _, err := m.scalar(c.with("macro", "", m.node), "macro", false)
+func (l *loader) readMacro(f *file, at where, m *mapping) error {
+	name, _, _, err := m.scalar(at.with("macro", "", m.node), "macro", false)
 	if err != nil {
 		return err
 	}
-	c = c.with("macro", name, m.node)
+	at = at.with("macro", name, m.node)
 	if !macroNameRE.MatchString(name) {
-		return c.errorf(ErrValidate, "Macro has an invalid name. Macro names must match this regular expression: %s", `([a-zA-Z]+[a-zA-Z0-9_]*)`)
+		return at.errorf(ErrValidate, "Macro has an invalid name. Macro names must match this regular expression: %s", `([a-zA-Z]+[a-zA-Z0-9_]*)`)
 	}
-	l.warnUnknownKeys(c, m, "macro")
-	_, condNode, _, err := m.scalar(c, "condition", false)
+	l.warnUnknownKeys(at, m, "macro")
+	_, condNode, _, err := m.scalar(at, "condition", false)
 	if err != nil {
 		return err
 	}
-	info := &macroInfo{name: name, ctx: c, cond: scalarSource(f, condNode)}
-	appendFlag, _, err := m.boolean(c, "append", true)
+	info := &macroInfo{name: name, at: at, cond: scalarSource(f, condNode)}
+	appendFlag, _, err := m.boolean(at, "append", true)
 	if err != nil {
 		return err
 	}
 	if appendFlag {
-		l.warn(c, WarnDeprecatedItem, warnAppend)
+		l.warn(at, WarnDeprecatedItem, warnAppend)
 	}
 	isCond := func(k string) bool { return k == "condition" }
-	app, repl, err := readOverrides(c, m, isCond, isCond)
+	app, repl, err := readOverrides(at, m, isCond, isCond)
 	if err != nil {
 		return err
 	}
 	if appendFlag && len(app)+len(repl) > 0 {
-		return c.errorf(ErrYAMLValidate, errOverAppend)
+		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	if appendFlag || app["condition"] {
 		return l.col.appendMacro(info)
@@ -471,26 +471,26 @@ func ruleReplaceable(k string) bool {
 	return false
 }
 
-func (l *loader) readRule(f *file, c ctx, m *mapping) error {
-	name, _, _, err := m.scalar(c.with("rule", "", m.node), "rule", false)
+func (l *loader) readRule(f *file, at where, m *mapping) error {
+	name, _, _, err := m.scalar(at.with("rule", "", m.node), "rule", false)
 	if err != nil {
 		return err
 	}
-	c = c.with("rule", name, m.node)
-	l.warnUnknownKeys(c, m, "rule")
-	appendFlag, _, err := m.boolean(c, "append", true)
+	at = at.with("rule", name, m.node)
+	l.warnUnknownKeys(at, m, "rule")
+	appendFlag, _, err := m.boolean(at, "append", true)
 	if err != nil {
 		return err
 	}
 	if appendFlag {
-		l.warn(c, WarnDeprecatedItem, warnAppend)
+		l.warn(at, WarnDeprecatedItem, warnAppend)
 	}
-	app, repl, err := readOverrides(c, m, ruleAppendable, ruleReplaceable)
+	app, repl, err := readOverrides(at, m, ruleAppendable, ruleReplaceable)
 	if err != nil {
 		return err
 	}
 	if appendFlag && len(app)+len(repl) > 0 {
-		return c.errorf(ErrYAMLValidate, errOverAppend)
+		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	switch {
 	case len(app)+len(repl) > 0:
@@ -508,18 +508,18 @@ func (l *loader) readRule(f *file, c ctx, m *mapping) error {
 		}{{app, "append"}, {repl, "replace"}} {
 			for _, k := range sortedKeys(set.keys) {
 				if !expected[k] {
-					return c.errorf(ErrYAMLValidate, "An %s override for '%s' was specified but '%s' is not defined", set.kind, k, k)
+					return at.errorf(ErrYAMLValidate, "An %s override for '%s' was specified but '%s' is not defined", set.kind, k, k)
 				}
 			}
 		}
 		for _, k := range m.keys {
 			if expected[k] && !app[k] && !repl[k] {
-				return c.with("overrides", k, m.keyAt[k]).errorf(ErrYAMLValidate,
+				return at.with("overrides", k, m.keyAt[k]).errorf(ErrYAMLValidate,
 					"Unexpected key '%s': no corresponding entry under 'override' is defined.", k)
 			}
 		}
 		if len(app) > 0 {
-			u, err := l.readRuleUpdate(f, c, m, name, app)
+			u, err := l.readRuleUpdate(f, at, m, name, app)
 			if err != nil {
 				return err
 			}
@@ -528,7 +528,7 @@ func (l *loader) readRule(f *file, c ctx, m *mapping) error {
 			}
 		}
 		if len(repl) > 0 {
-			u, err := l.readRuleUpdate(f, c, m, name, repl)
+			u, err := l.readRuleUpdate(f, at, m, name, repl)
 			if err != nil {
 				return err
 			}
@@ -544,42 +544,42 @@ func (l *loader) readRule(f *file, c ctx, m *mapping) error {
 				keys[k] = true
 			}
 		}
-		u, err := l.readRuleUpdate(f, c, m, name, keys)
+		u, err := l.readRuleUpdate(f, at, m, name, keys)
 		if err != nil {
 			return err
 		}
 		return l.col.appendRule(l, u)
 	case !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority"):
-		enabled, _, err := m.boolean(c, "enabled", false)
+		enabled, _, err := m.boolean(at, "enabled", false)
 		if err != nil {
 			return err
 		}
-		l.warn(c, WarnDeprecatedItem, warnEnabled)
-		return l.col.enableRule(name, enabled, c)
+		l.warn(at, WarnDeprecatedItem, warnEnabled)
+		return l.col.enableRule(name, enabled, at)
 	}
 
-	info := &ruleInfo{name: name, ctx: c, file: f, enabled: true, warnEvttypes: true, source: "syscall"}
-	_, condNode, _, err := m.scalar(c, "condition", false)
+	info := &ruleInfo{name: name, at: at, file: f, enabled: true, warnEvttypes: true, source: "syscall"}
+	_, condNode, _, err := m.scalar(at, "condition", false)
 	if err != nil {
 		return err
 	}
 	info.cond = scalarSource(f, condNode)
-	_, outNode, _, err := m.scalar(c, "output", false)
+	_, outNode, _, err := m.scalar(at, "output", false)
 	if err != nil {
 		return err
 	}
 	info.output = trimSource(scalarSource(f, outNode))
-	if info.desc, _, _, err = m.scalar(c, "desc", false); err != nil {
+	if info.desc, _, _, err = m.scalar(at, "desc", false); err != nil {
 		return err
 	}
-	prio, prioNode, _, err := m.scalar(c, "priority", false)
+	prio, prioNode, _, err := m.scalar(at, "priority", false)
 	if err != nil {
 		return err
 	}
 	if info.priority, err = ParsePriority(prio); err != nil {
-		return c.with("rule priority", "", prioNode).errorf(ErrYAMLValidate, "Invalid priority")
+		return at.with("rule priority", "", prioNode).errorf(ErrYAMLValidate, "Invalid priority")
 	}
-	if src, _, ok, err := m.scalar(c, "source", true); err != nil {
+	if src, _, ok, err := m.scalar(at, "source", true); err != nil {
 		return err
 	} else if ok {
 		info.source = src
@@ -588,7 +588,7 @@ func (l *loader) readRule(f *file, c ctx, m *mapping) error {
 		key string
 		dst *bool
 	}{{"enabled", &info.enabled}, {"warn_evttypes", &info.warnEvttypes}, {"skip-if-unknown-filter", &info.skipUnknown}} {
-		v, ok, err := m.boolean(c, b.key, true)
+		v, ok, err := m.boolean(at, b.key, true)
 		if err != nil {
 			return err
 		}
@@ -596,10 +596,10 @@ func (l *loader) readRule(f *file, c ctx, m *mapping) error {
 			*b.dst = v
 		}
 	}
-	if info.tags, err = m.tags(c); err != nil {
+	if info.tags, err = m.tags(at); err != nil {
 		return err
 	}
-	if info.exceptions, err = l.readExceptions(f, c, m, false); err != nil {
+	if info.exceptions, err = l.readExceptions(f, at, m, false); err != nil {
 		return err
 	}
 	return l.col.defineRule(l, info)
@@ -624,50 +624,50 @@ func trimSource(s *textSource) *textSource {
 }
 
 // readRuleUpdate reads the keys of an append or replace.
-func (l *loader) readRuleUpdate(f *file, c ctx, m *mapping, name string, keys map[string]bool) (*ruleUpdate, error) {
-	u := &ruleUpdate{name: name, ctx: c}
+func (l *loader) readRuleUpdate(f *file, at where, m *mapping, name string, keys map[string]bool) (*ruleUpdate, error) {
+	u := &ruleUpdate{name: name, at: at}
 	var err error
 	if keys["condition"] {
-		_, n, _, err := m.scalar(c, "condition", false)
+		_, n, _, err := m.scalar(at, "condition", false)
 		if err != nil {
 			return nil, err
 		}
 		u.cond = scalarSource(f, n)
 	}
 	if keys["output"] {
-		_, n, _, err := m.scalar(c, "output", false)
+		_, n, _, err := m.scalar(at, "output", false)
 		if err != nil {
 			return nil, err
 		}
 		u.output = trimSource(scalarSource(f, n))
 	}
 	if keys["desc"] {
-		s, _, _, err := m.scalar(c, "desc", false)
+		s, _, _, err := m.scalar(at, "desc", false)
 		if err != nil {
 			return nil, err
 		}
 		u.desc = &s
 	}
 	if keys["tags"] {
-		if u.tags, err = m.tags(c); err != nil {
+		if u.tags, err = m.tags(at); err != nil {
 			return nil, err
 		}
 		u.hasTags = true
 	}
 	if keys["exceptions"] {
-		if u.exceptions, err = l.readExceptions(f, c, m, true); err != nil {
+		if u.exceptions, err = l.readExceptions(f, at, m, true); err != nil {
 			return nil, err
 		}
 		u.hasExceptions = true
 	}
 	if keys["priority"] {
-		s, n, _, err := m.scalar(c, "priority", false)
+		s, n, _, err := m.scalar(at, "priority", false)
 		if err != nil {
 			return nil, err
 		}
 		p, err := ParsePriority(s)
 		if err != nil {
-			return nil, c.with("rule priority", "", n).errorf(ErrYAMLValidate, "Invalid priority")
+			return nil, at.with("rule priority", "", n).errorf(ErrYAMLValidate, "Invalid priority")
 		}
 		u.priority = &p
 	}
@@ -678,7 +678,7 @@ func (l *loader) readRuleUpdate(f *file, c ctx, m *mapping, name string, keys ma
 		if !keys[b.key] {
 			continue
 		}
-		v, _, err := m.boolean(c, b.key, false)
+		v, _, err := m.boolean(at, b.key, false)
 		if err != nil {
 			return nil, err
 		}
@@ -689,57 +689,57 @@ func (l *loader) readRuleUpdate(f *file, c ctx, m *mapping, name string, keys ma
 
 // readExceptions reads a rule's exceptions. In appends, fields may be
 // missing (values are appended to an existing exception).
-func (l *loader) readExceptions(f *file, c ctx, m *mapping, appending bool) ([]*exceptionInfo, error) {
+func (l *loader) readExceptions(f *file, at where, m *mapping, appending bool) ([]*exceptionInfo, error) {
 	n, ok := m.values["exceptions"]
 	if !ok || isNull(n) {
 		return nil, nil
 	}
 	n = deref(n)
-	ec := c.with("exceptions", "", n)
+	listAt := at.with("exceptions", "", n)
 	if n.Kind != yaml.SequenceNode {
-		return nil, ec.errorf(ErrYAMLValidate, "Rule exceptions must be a sequence")
+		return nil, listAt.errorf(ErrYAMLValidate, "Rule exceptions must be a sequence")
 	}
 	var out []*exceptionInfo
 	for _, exn := range n.Content {
 		exn = deref(exn)
-		tmp := ec.with("exception", "", exn)
-		em, err := readMapping(tmp, exn, "Rule exception must be a mapping")
+		unnamedAt := listAt.with("exception", "", exn)
+		em, err := readMapping(unnamedAt, exn, "Rule exception must be a mapping")
 		if err != nil {
 			return nil, err
 		}
-		name, _, _, err := em.scalar(tmp, "name", false)
+		name, _, _, err := em.scalar(unnamedAt, "name", false)
 		if err != nil {
 			return nil, err
 		}
-		xc := c.with("exception", name, exn)
-		l.warnUnknownKeys(xc, em, "exception")
+		exAt := at.with("exception", name, exn)
+		l.warnUnknownKeys(exAt, em, "exception")
 		for _, prev := range out {
 			if prev.name == name {
-				return nil, xc.errorf(ErrYAMLValidate, "Exceptions names in the same object must be unique")
+				return nil, exAt.errorf(ErrYAMLValidate, "Exceptions names in the same object must be unique")
 			}
 		}
-		ex := &exceptionInfo{name: name, ctx: xc}
-		if ex.fields, err = readEntry(f, xc, em, "fields", appending); err != nil {
+		ex := &exceptionInfo{name: name, at: exAt}
+		if ex.fields, err = readEntry(f, exAt, em, "fields", appending); err != nil {
 			return nil, err
 		}
-		if ex.comps, err = readEntry(f, xc, em, "comps", true); err != nil {
+		if ex.comps, err = readEntry(f, exAt, em, "comps", true); err != nil {
 			return nil, err
 		}
 		if vals, ok := em.values["values"]; ok {
 			vals = deref(vals)
-			vc := xc.with("exception values", "", vals)
+			valueAt := exAt.with("exception values", "", vals)
 			if vals.Kind != yaml.SequenceNode {
-				return nil, vc.errorf(ErrYAMLValidate, "Rule exception values must be a sequence")
+				return nil, valueAt.errorf(ErrYAMLValidate, "Rule exception values must be a sequence")
 			}
 			for _, v := range vals.Content {
-				e, err := decodeEntry(f, vc.with("exception value", "", deref(v)), deref(v))
+				e, err := decodeEntry(f, valueAt.with("exception value", "", deref(v)), deref(v))
 				if err != nil {
 					return nil, err
 				}
 				ex.values = append(ex.values, e)
 			}
 		} else if appending {
-			l.warn(xc, WarnAppendNoValues, "Overriding/appending exception with no values")
+			l.warn(exAt, WarnAppendNoValues, "Overriding/appending exception with no values")
 		}
 		out = append(out, ex)
 	}
@@ -748,16 +748,16 @@ func (l *loader) readExceptions(f *file, c ctx, m *mapping, appending bool) ([]*
 
 // readEntry reads the fields or comps of an exception: a scalar or a
 // sequence of scalars.
-func readEntry(f *file, c ctx, m *mapping, key string, optional bool) (entry, error) {
+func readEntry(f *file, at where, m *mapping, key string, optional bool) (entry, error) {
 	n, ok := m.values[key]
 	if !ok {
 		if optional {
 			return entry{}, nil
 		}
-		return entry{}, c.errorf(ErrYAMLValidate, "Item has no mapping for key '%s'", key)
+		return entry{}, at.errorf(ErrYAMLValidate, "Item has no mapping for key '%s'", key)
 	}
 	n = deref(n)
-	return decodeEntry(f, c.with("value for", key, n), n)
+	return decodeEntry(f, at.with("value for", key, n), n)
 }
 
 // maxEntryNodes bounds the nodes one exception entry may expand to, so
@@ -765,34 +765,34 @@ func readEntry(f *file, c ctx, m *mapping, key string, optional bool) (entry, er
 const maxEntryNodes = 1 << 16
 
 // decodeEntry decodes a scalar or a (nested) sequence of scalars.
-func decodeEntry(f *file, c ctx, n *yaml.Node) (entry, error) {
+func decodeEntry(f *file, at where, n *yaml.Node) (entry, error) {
 	budget := maxEntryNodes
-	return decodeEntryBudget(f, c, n, &budget)
+	return decodeEntryBudget(f, at, n, &budget)
 }
 
-func decodeEntryBudget(f *file, c ctx, n *yaml.Node, budget *int) (entry, error) {
+func decodeEntryBudget(f *file, at where, n *yaml.Node, budget *int) (entry, error) {
 	*budget--
 	if *budget < 0 {
-		return entry{}, c.with("exception", "", n).errorf(ErrYAMLValidate, "Value has more than %d elements", maxEntryNodes)
+		return entry{}, at.with("exception", "", n).errorf(ErrYAMLValidate, "Value has more than %d elements", maxEntryNodes)
 	}
 	e := entry{set: true, node: n, file: f}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Value == "" {
-			return entry{}, c.with("exception", "", n).errorf(ErrYAMLValidate, "Value must be non-empty")
+			return entry{}, at.with("exception", "", n).errorf(ErrYAMLValidate, "Value must be non-empty")
 		}
 		e.item = n.Value
 	case yaml.SequenceNode:
 		e.isList = true
 		for _, v := range n.Content {
-			sub, err := decodeEntryBudget(f, c, deref(v), budget)
+			sub, err := decodeEntryBudget(f, at, deref(v), budget)
 			if err != nil {
 				return entry{}, err
 			}
 			e.items = append(e.items, sub)
 		}
 	default:
-		return entry{}, c.with("exception", "", n).errorf(ErrYAMLValidate, "Value must be a scalar or a sequence")
+		return entry{}, at.with("exception", "", n).errorf(ErrYAMLValidate, "Value must be a scalar or a sequence")
 	}
 	return e, nil
 }

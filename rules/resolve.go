@@ -52,7 +52,7 @@ func (l *loader) expandedList(li *listInfo) ([]string, error) {
 		}
 		out = append(out, items...)
 		if len(out) > maxListItems {
-			li.state, li.err = resolved, li.ctx.errorf(ErrValidate, "List '%s' has more than %d items once expanded", li.name, maxListItems)
+			li.state, li.err = resolved, li.at.errorf(ErrValidate, "List '%s' has more than %d items once expanded", li.name, maxListItems)
 			return nil, li.err
 		}
 	}
@@ -178,7 +178,7 @@ func (l *loader) macroTree(m *macroInfo) (ast.Expr, error) {
 	case resolved:
 		return m.resolved, m.err
 	case resolving:
-		return nil, m.ctx.errorf(ErrValidate, "Macro '%s' refers to itself", m.name)
+		return nil, m.at.errorf(ErrValidate, "Macro '%s' refers to itself", m.name)
 	}
 	m.state = resolving
 	tree, err := l.parseSource(m.cond)
@@ -186,7 +186,7 @@ func (l *loader) macroTree(m *macroInfo) (ast.Expr, error) {
 		tree, err = l.resolve(tree, m.visibility)
 	}
 	if err != nil {
-		err = l.contextualize(m.ctx, ErrCompileCondition, err)
+		err = l.contextualize(m.at, ErrCompileCondition, err)
 	}
 	m.state, m.resolved, m.err = resolved, tree, err
 	return tree, err
@@ -228,7 +228,7 @@ func (l *loader) exceptionTree(ex *exceptionInfo) (ast.Expr, error) {
 		list := &ast.List{Pos: l.entryPos(ex.values[0])}
 		for _, v := range ex.values {
 			if v.isList {
-				return nil, ex.ctx.errorf(ErrValidate, "Expected values array to contain a list of strings")
+				return nil, ex.at.errorf(ErrValidate, "Expected values array to contain a list of strings")
 			}
 			list.Items = append(list.Items, listValue(v.item, l.entryPos(v)))
 		}
@@ -237,7 +237,7 @@ func (l *loader) exceptionTree(ex *exceptionInfo) (ast.Expr, error) {
 	var rows []ast.Expr
 	for _, row := range ex.values {
 		if len(row.items) != len(ex.fields.items) {
-			return nil, ex.ctx.errorf(ErrValidate, "Fields and values lists must have equal length")
+			return nil, ex.at.errorf(ErrValidate, "Fields and values lists must have equal length")
 		}
 		var checks []ast.Expr
 		for k, f := range ex.fields.items {
