@@ -11,7 +11,7 @@ RULES ?=
 BENCH_ARGS ?=
 ARGS ?=
 
-.PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test vagrant-validate bench lint clean
+.PHONY: help generate check-generated build run test deps test-go test-fuzz vm-test vagrant-validate bench lint clean rehearse
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -57,8 +57,13 @@ test-fuzz: ## run each fuzz target for FUZZTIME
 vm-test: ## boot Debian 6.1 and 6.12 kernels under qemu and run the privileged tier in each
 	./vagrant/matrix.sh
 
-vagrant-validate: ## check the users' Vagrantfile (offline: no box is downloaded)
+# Validation with the libvirt provider installed (make deps) also checks the
+# provider block; --ignore-provider would pass a misspelt libvirt setting.
+vagrant-validate: ## check the users' Vagrantfile and its libvirt block (offline: no box is downloaded)
 	cd vagrant && vagrant validate
+
+rehearse: ## run make test as a fresh machine would: a minimal Debian chroot, a clone of HEAD, no ../shared (root)
+	./scripts/rehearse-fresh.sh
 
 bench: build ## Go micro-benchmarks, then the macro harness against the eBPF floor and known tools (root)
 	./scripts/install-deps.sh bench

@@ -11,7 +11,8 @@ packages=(
 	iproute2                         # network-namespace tests (ip netns)
 	qemu-system-x86 cpio xz-utils zstd       # kernel matrix: boot Debian kernels with an initramfs
 	bash coreutils findutils grep dpkg       # default-rule tests trigger rules with real programs
-	vagrant                                  # vagrant validate of the users' Vagrantfile
+	git make                                 # the build checks (check-generated diffs with git)
+	vagrant vagrant-libvirt                  # vagrant validate of the users' Vagrantfile, its libvirt block too
 )
 if [ "${1:-}" = bench ]; then
 	packages+=(bpftrace libbpf-tools)
