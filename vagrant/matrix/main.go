@@ -160,25 +160,16 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 
-	var results []kernelResult
-	for _, k := range kernels {
-		res, err := r.runKernel(ctx, qemu, work, logDir, k, tests, accel, probe)
-		if errors.Is(err, errInitDeadline) && probe {
-			r.log.Info("KVM booted nothing in time, using TCG", "kernel", k.release)
-			accel, probe = accelTCG, false
-			res, err = r.runKernel(ctx, qemu, work, logDir, k, tests, accel, probe)
-		}
-		if err != nil && res.boot.output == nil {
-			return err
-		}
-		probe = false // KVM either reached init on this boot or was given up
-		results = append(results, res)
+	results, err := r.bootKernels(ctx, kernels, accel, probe, func(k kernel, accel string, probe bool) (kernelResult, error) {
+		return r.runKernel(ctx, qemu, work, logDir, k, tests, accel, probe)
+	})
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
 		if res.err != nil || r.cfg.verbose {
 			fmt.Fprintf(r.stderr, "---- serial console of %s (%s) ----\n%s\n---- end of %s ----\n",
-				k.release, filepath.Join(logDir, k.release+".log"), res.boot.output, k.release)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+				res.kernel.release, filepath.Join(logDir, res.kernel.release+".log"), res.boot.output, res.kernel.release)
 		}
 	}
 
@@ -196,6 +187,30 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("%d of %d kernels failed", failed, len(results))
 	}
 	return nil
+}
+
+// bootKernels boots each kernel in turn with boot. When probe is set, the
+// first boot tries KVM; if that probe fails before the guest's init runs,
+// the failure is logged once and that kernel and every later one use TCG.
+func (r *runner) bootKernels(ctx context.Context, kernels []kernel, accel string, probe bool, boot func(k kernel, accel string, probe bool) (kernelResult, error)) ([]kernelResult, error) {
+	var results []kernelResult
+	for _, k := range kernels {
+		res, err := boot(k, accel, probe)
+		if errors.Is(err, errProbe) && probe {
+			r.log.Info("KVM does not work here, using TCG for every kernel", "kernel", k.release, "reason", err)
+			accel = accelTCG
+			res, err = boot(k, accel, false)
+		}
+		if err != nil && res.boot.output == nil {
+			return results, err
+		}
+		probe = false // KVM either reached init on this boot or was given up
+		results = append(results, res)
+		if ctx.Err() != nil {
+			return results, ctx.Err()
+		}
+	}
+	return results, nil
 }
 
 // runKernel boots one kernel with the tests. Its error is about running the
@@ -228,7 +243,7 @@ func (r *runner) runKernel(ctx context.Context, qemu, work, logDir string, k ker
 	}
 	r.log.Info("booting", "kernel", k.release, "accel", accel)
 	res.boot, err = b.run(ctx)
-	if errors.Is(err, errInitDeadline) {
+	if errors.Is(err, errProbe) {
 		return res, err
 	}
 	res.report = parseGuestOutput(res.boot.output)

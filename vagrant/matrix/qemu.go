@@ -36,8 +36,10 @@ type boot struct {
 	cmdline   string
 	logPath   string        // serial console copy
 	timeout   time.Duration // for the whole run
-	// initDeadline, when set, kills the guest if init has not spoken by
-	// then: how a KVM that hangs on stock kernels is detected.
+	// initDeadline, when set, makes this a probing boot: a guest whose init
+	// has not spoken by then is killed, and qemu ending before init spoke
+	// is a failed probe too. That is how a KVM that hangs stock kernels, or
+	// aborts at once (seen: "failed to set MSR 0x10a"), is detected.
 	initDeadline time.Duration
 }
 
@@ -50,9 +52,10 @@ type bootResult struct {
 	total    time.Duration
 }
 
-// errInitDeadline means the guest printed nothing from init before the
-// deadline of a probing boot.
-var errInitDeadline = errors.New("guest init printed nothing before the deadline")
+// errProbe means a probing boot failed before the guest's init ran: qemu
+// could not start, exited or was killed by a signal, or init printed
+// nothing before the deadline.
+var errProbe = errors.New("probe boot failed before the guest's init ran")
 
 // errTimeout means the guest did not finish in time.
 var errTimeout = errors.New("guest did not finish in time")
@@ -104,7 +107,11 @@ func (b boot) run(ctx context.Context) (bootResult, error) {
 	cmd := exec.Command(b.qemu, b.args()...)
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
+	probing := b.initDeadline > 0
 	if err := cmd.Start(); err != nil {
+		if probing {
+			return bootResult{}, fmt.Errorf("%w: starting qemu: %w", errProbe, err)
+		}
 		return bootResult{}, fmt.Errorf("starting qemu: %w", err)
 	}
 	done := make(chan error, 1)
@@ -135,6 +142,10 @@ func (b boot) run(ctx context.Context) (bootResult, error) {
 		select {
 		case err := <-done:
 			r := finish()
+			// Output is all written before Wait returns, so this is final.
+			if probing && !closed(w.initSeen) {
+				return r, fmt.Errorf("%w: qemu ended (%v) after %s: %s", errProbe, err, r.total.Round(time.Millisecond), lastLine(r.output))
+			}
 			if !r.exited && err != nil {
 				return r, fmt.Errorf("running qemu: %w", err)
 			}
@@ -148,7 +159,7 @@ func (b boot) run(ctx context.Context) (bootResult, error) {
 			deadline.Reset(15 * time.Second)
 		case <-initDeadline:
 			stop()
-			return finish(), errInitDeadline
+			return finish(), fmt.Errorf("%w: init printed nothing in %s", errProbe, b.initDeadline)
 		case <-deadline.C:
 			stop()
 			r := finish()
@@ -218,8 +229,27 @@ func (w *serialWatcher) line(l string) {
 	close(w.exitSeen)
 }
 
+// closed reports whether c is closed, without waiting.
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 func (w *serialWatcher) exit() (bool, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.exited, w.status
+}
+
+// lastLine is the last non-empty line of out, to say why qemu ended.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return "no output"
 }

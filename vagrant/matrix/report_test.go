@@ -95,15 +95,6 @@ func TestSerialWatcher(t *testing.T) {
 	}
 }
 
-func closed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
 func TestCompactHooks(t *testing.T) {
 	for _, tc := range []struct {
 		in   []string
