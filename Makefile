@@ -23,11 +23,15 @@ check-generated: generate ## fail if committed BPF objects or bindings are stale
 	@git diff --exit-code --stat -- bpf bench || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 	@test -z "$$(git status --porcelain -- bpf bench)" || { git status --porcelain -- bpf bench; echo "make generate left untracked files" >&2; exit 1; }
 
+# Recipes of build and run echo themselves to stderr: stdout is vigil's JSON,
+# which `make run | jq .` and SIEM pipes read.
 build: ## build bin/vigil (no clang needed: generated files are committed)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil
+	@echo "CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil" >&2
+	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil
 
-run: build ## build and run the sensor with its embedded default rules (root)
-	$(BIN) run $(foreach r,$(RULES),--rules $(r)) $(ARGS)
+run: build ## build and run the sensor with its embedded default rules (root); stdout is JSON only
+	@echo "$(BIN) run $(foreach r,$(RULES),--rules $(r)) $(ARGS)" >&2
+	@exec $(BIN) run $(foreach r,$(RULES),--rules $(r)) $(ARGS)
 
 deps: ## install the Debian packages the tests need, when missing (root)
 	./scripts/install-deps.sh
