@@ -62,6 +62,10 @@ rm -rf "$root"
 mkdir -p "$root"
 tar -C "$root" -xf "$dir/base.tar"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine image's trust store (it may hold a local CA the module proxy
+# is reached through).
+cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 mkdir -p "$root/usr/local/go"
 cp -a "$goroot/." "$root/usr/local/go/"
 # A clone placed where no ../shared exists, as a user makes it.
