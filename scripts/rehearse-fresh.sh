@@ -2,7 +2,7 @@
 # Runs `make test` as a user's fresh machine would: a minimal Debian 12 root
 # (debootstrap) holding only Go, git and make, a fresh clone of this
 # repository's HEAD with no ../shared beside it, and this machine's kernel.
-# BPF, containerd and qemu run for real inside the chroot. Whatever the tests
+# BPF, containerd and qemu run for real inside it. Whatever the tests
 # need beyond that must come from `make deps`; a package installed by hand on
 # the host cannot hide here, as vagrant-libvirt once hid from CI.
 #
@@ -19,28 +19,9 @@ goroot=$(go env GOROOT)
 root=$dir/root
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "rehearse-fresh: run as root (it builds a chroot and runs the privileged tests)" >&2
+	echo "rehearse-fresh: run as root (it builds a Debian root and runs the privileged tests in it)" >&2
 	exit 1
 fi
-
-mounts=()
-cleanup() {
-	local m
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		m=${mounts[i]}
-		umount -R "$m" 2>/dev/null || umount -lR "$m" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-
-# The archive the host's apt uses, so the chroot reaches what the host does.
-mirror() {
-	local uri
-	uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n 1)
-	[ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list | awk '{print $2}' | grep -v security | head -n 1)
-	[ -n "$uri" ] || { echo "rehearse-fresh: no Debian archive in the host's apt sources" >&2; exit 1; }
-	echo "$uri"
-}
 
 mkdir -p "$dir"
 if [ ! -f "$dir/base.tar" ]; then
@@ -78,22 +59,30 @@ if [ -f "$goenv" ]; then
 	cp "$goenv" "$root/root/.config/go/env"
 fi
 
-for m in proc sys dev; do
-	mkdir -p "$root/$m"
-	mount --rbind "/$m" "$root/$m"
-	mount --make-rslave "$root/$m"
-	mounts+=("$root/$m")
-done
-for m in tmp run; do
-	mkdir -p "$root/$m"
-	mount -t tmpfs tmpfs "$root/$m"
-	mounts+=("$root/$m")
-done
-
 echo "rehearse-fresh: make ${MAKEFLAGS_TEST:-test} in a fresh clone at $root/src/vigil" >&2
 start=$(date +%s)
 status=0
-chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	${CI:+CI=$CI} bash -c "cd /src/vigil && make ${MAKEFLAGS_TEST:-test}" || status=$?
+# The test root becomes the root of a private mount namespace (pivot_root,
+# not chroot): the kernel resolves paths up to a namespace's root mount, as
+# in a container, so the paths vigil reports match what the tests expect.
+unshare --mount --propagation private -- /bin/bash -s "$root" "${MAKEFLAGS_TEST:-test}" "${CI:-}" <<'EOS' || status=$?
+set -euo pipefail
+root=$1 target=$2 ci=$3
+mount --bind "$root" "$root"
+for m in proc sys dev; do
+	mount --rbind "/$m" "$root/$m"
+done
+for m in tmp run; do
+	mount -t tmpfs tmpfs "$root/$m"
+done
+mkdir -p "$root/.oldroot"
+cd "$root"
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+exec /usr/bin/env -i HOME=/root TERM=dumb ${ci:+CI=$ci} \
+	PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	bash -c "cd /src/vigil && make $target"
+EOS
 echo "rehearse-fresh: make ${MAKEFLAGS_TEST:-test} exited $status after $(($(date +%s) - start)) s" >&2
 exit $status
