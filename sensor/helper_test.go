@@ -3,16 +3,19 @@ package sensor
 import (
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"unsafe"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
 // helperEnv selects a helper mode: the test binary, re-executed with it set,
@@ -54,7 +57,10 @@ func runHelper(mode string, args []string) int {
 		fmt.Printf("res=%d\n", errnoRes(err))
 		return 3
 	case "memfd":
-		fmt.Fprintln(os.Stderr, helperMemfdExec())
+		// The test binary, run from a memfd as fileless malware does; the
+		// new image runs helper mode "exit".
+		err := testutil.ExecMemfd("vigil-test", "/proc/self/exe", []string{"vigil-memfd", "from-memfd"}, []string{helperEnv + "=exit"})
+		fmt.Fprintln(os.Stderr, err)
 		return 3
 	case "probe":
 		s, err := New(Config{})
@@ -159,38 +165,6 @@ func helperConnect(network, addr string, nonblock bool) int {
 	return errnoRes(unix.Connect(fd, sa))
 }
 
-// helperMemfdExec copies the test binary into a memfd and executes it with
-// execveat(AT_EMPTY_PATH), as fileless malware does; the new image runs
-// helper mode "exit". It returns only on error.
-func helperMemfdExec() error {
-	fd, err := unix.MemfdCreate("vigil-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("memfd_create: %w", err)
-	}
-	self, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(os.NewFile(uintptr(fd), "memfd"), self); err != nil {
-		return fmt.Errorf("copying the binary: %w", err)
-	}
-	argv, err := syscall.SlicePtrFromStrings([]string{"vigil-memfd", "from-memfd"})
-	if err != nil {
-		return err
-	}
-	envv, err := syscall.SlicePtrFromStrings([]string{helperEnv + "=exit"})
-	if err != nil {
-		return err
-	}
-	empty, err := syscall.BytePtrFromString("")
-	if err != nil {
-		return err
-	}
-	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
-	return fmt.Errorf("execveat: %w", errno)
-}
-
 // kernelAtLeast reports whether the running kernel's release is at least
 // major.minor.
 func kernelAtLeast(major, minor int) bool {
@@ -203,4 +177,56 @@ func kernelAtLeast(major, minor int) bool {
 		return false
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// upLoopback brings lo up: the kernel-matrix VMs boot with it down.
+func upLoopback(t *testing.T) {
+	t.Helper()
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatalf("finding lo: %v", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		t.Fatalf("bringing lo up: %v", err)
+	}
+}
+
+// peers are the endpoints the connect helpers reach: TCP listeners on
+// 127.0.0.1 and ::1, a UDP socket on 127.0.0.1, a TCP address on
+// 127.0.0.1 that refuses connections (a listener's, closed), and a unix
+// socket listener.
+type peers struct {
+	tcp4, tcp6, unix net.Listener
+	udp4             net.PacketConn
+	refused          string
+}
+
+// listenPeers brings lo up and opens the peers, the unix socket in dir;
+// they are closed when the test ends.
+func listenPeers(t *testing.T, dir string) peers {
+	t.Helper()
+	upLoopback(t)
+	var p peers
+	listen := func(network, addr string) net.Listener {
+		t.Helper()
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			t.Fatalf("listening on %s %s: %v", network, addr, err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	p.tcp4 = listen("tcp4", "127.0.0.1:0")
+	p.tcp6 = listen("tcp6", "[::1]:0")
+	p.unix = listen("unix", filepath.Join(dir, "vigil.sock"))
+	closed := listen("tcp4", "127.0.0.1:0")
+	p.refused = closed.Addr().String()
+	closed.Close()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening on udp4 127.0.0.1: %v", err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	p.udp4 = udp
+	return p
 }

@@ -2,7 +2,6 @@ package sensor
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -70,7 +69,6 @@ func TestSyscallHookModes(t *testing.T) {
 		t.Fatalf("SyscallHooksTracepoint attached the raw hook: %v", tp.s.Hooks())
 	}
 
-	upLoopback(t)
 	dir := realTempDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "file.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -107,40 +105,14 @@ func TestSyscallHookModes(t *testing.T) {
 		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
 	}
 
-	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln4.Close()
-	ln6, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatalf("listening on ::1: %v", err)
-	}
-	defer ln6.Close()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
-	closed, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := closed.Addr().String()
-	closed.Close()
-	sock := filepath.Join(dir, "vigil.sock")
-	lnUnix, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnUnix.Close()
+	p := listenPeers(t, dir)
 	// Only name, network, addr, nonblock and res matter here.
 	connects := []connectCase{
-		{name: "tcp4", network: "tcp4", addr: ln4.Addr().String()},
-		{name: "tcp4 refused", network: "tcp4", addr: refused, res: -int(unix.ECONNREFUSED)},
-		{name: "tcp6 non-blocking", network: "tcp6", addr: ln6.Addr().String(), nonblock: true, res: -int(unix.EINPROGRESS)},
-		{name: "udp4", network: "udp4", addr: udp.LocalAddr().String()},
-		{name: "unix", network: "unix", addr: sock},
+		{name: "tcp4", network: "tcp4", addr: p.tcp4.Addr().String()},
+		{name: "tcp4 refused", network: "tcp4", addr: p.refused, res: -int(unix.ECONNREFUSED)},
+		{name: "tcp6 non-blocking", network: "tcp6", addr: p.tcp6.Addr().String(), nonblock: true, res: -int(unix.EINPROGRESS)},
+		{name: "udp4", network: "udp4", addr: p.udp4.LocalAddr().String()},
+		{name: "unix", network: "unix", addr: p.unix.Addr().String()},
 	}
 	pids := make([]uint32, len(connects))
 	for i, k := range connects {

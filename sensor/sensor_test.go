@@ -303,18 +303,6 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-// upLoopback brings lo up: the kernel-matrix VMs boot with it down.
-func upLoopback(t *testing.T) {
-	t.Helper()
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		t.Fatalf("finding lo: %v", err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		t.Fatalf("bringing lo up: %v", err)
-	}
-}
-
 type connectCase struct {
 	name           string
 	network, addr  string
@@ -326,37 +314,16 @@ type connectCase struct {
 
 func TestConnectInet(t *testing.T) {
 	h := startHarness(t)
-	upLoopback(t)
-	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln4.Close()
-	ln6, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatalf("listening on ::1: %v", err)
-	}
-	defer ln6.Close()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
-	closed, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := closed.Addr().String()
-	closed.Close()
+	p := listenPeers(t, realTempDir(t))
 
 	const stream, dgram = unix.SOCK_STREAM, unix.SOCK_DGRAM
 	for _, tc := range []connectCase{
-		{"tcp4 blocking", "tcp4", ln4.Addr().String(), false, 0, event.AFInet, stream, event.ProtoTCP},
-		{"tcp4 non-blocking", "tcp4", ln4.Addr().String(), true, -int(unix.EINPROGRESS), event.AFInet, stream, event.ProtoTCP},
-		{"tcp6 blocking", "tcp6", ln6.Addr().String(), false, 0, event.AFInet6, stream, event.ProtoTCP},
-		{"tcp6 non-blocking", "tcp6", ln6.Addr().String(), true, -int(unix.EINPROGRESS), event.AFInet6, stream, event.ProtoTCP},
-		{"udp4", "udp4", udp.LocalAddr().String(), false, 0, event.AFInet, dgram, event.ProtoUDP},
-		{"tcp4 refused", "tcp4", refused, false, -int(unix.ECONNREFUSED), event.AFInet, stream, event.ProtoTCP},
+		{"tcp4 blocking", "tcp4", p.tcp4.Addr().String(), false, 0, event.AFInet, stream, event.ProtoTCP},
+		{"tcp4 non-blocking", "tcp4", p.tcp4.Addr().String(), true, -int(unix.EINPROGRESS), event.AFInet, stream, event.ProtoTCP},
+		{"tcp6 blocking", "tcp6", p.tcp6.Addr().String(), false, 0, event.AFInet6, stream, event.ProtoTCP},
+		{"tcp6 non-blocking", "tcp6", p.tcp6.Addr().String(), true, -int(unix.EINPROGRESS), event.AFInet6, stream, event.ProtoTCP},
+		{"udp4", "udp4", p.udp4.LocalAddr().String(), false, 0, event.AFInet, dgram, event.ProtoUDP},
+		{"tcp4 refused", "tcp4", p.refused, false, -int(unix.ECONNREFUSED), event.AFInet, stream, event.ProtoTCP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := h.connect(t, tc)
@@ -396,12 +363,7 @@ func (h *harness) connect(t *testing.T, tc connectCase) captured {
 
 func TestConnectUnix(t *testing.T) {
 	h := startHarness(t)
-	path := filepath.Join(realTempDir(t), "vigil.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	path := listenPeers(t, realTempDir(t)).unix.Addr().String()
 	ev := h.connect(t, connectCase{network: "unix", addr: path, family: event.AFUnix, sockType: unix.SOCK_STREAM})
 	if string(ev.Connect.UnixPath) != path || ev.Connect.Local.IsValid() || ev.Connect.Remote.IsValid() {
 		t.Errorf("unix connect: %s", ev.String())
