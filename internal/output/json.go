@@ -88,12 +88,13 @@ func appendEscaped(b []byte, s string) []byte {
 // numbers, bools as booleans, addresses and strings as strings, and null
 // when the event has no value.
 func AppendValue(b []byte, f *event.Field, e *event.Event, a event.Arg) []byte {
-	var (
-		str string
-		num int64
-		ip  netip.Addr
-		ok  bool
-	)
+	str, num, ip, ok := extract(f, e, a)
+	return AppendTyped(b, f.Type, ok, str, num, ip)
+}
+
+// extract reads f's value for e: the one of str, num and ip that f's type
+// uses, and ok false when the event has none.
+func extract(f *event.Field, e *event.Event, a event.Arg) (str string, num int64, ip netip.Addr, ok bool) {
 	switch {
 	case f.Str != nil:
 		str, ok = f.Str(e, a)
@@ -102,7 +103,7 @@ func AppendValue(b []byte, f *event.Field, e *event.Event, a event.Arg) []byte {
 	case f.IP != nil:
 		ip, ok = f.IP(e, a)
 	}
-	return AppendTyped(b, f.Type, ok, str, num, ip)
+	return str, num, ip, ok
 }
 
 // AppendTyped appends an extracted value of type t as JSON: the one of str,

@@ -14,11 +14,17 @@ const (
 	SourceInternal = "internal"
 )
 
-// Encoder builds JSON lines. It holds the host name and, per event kind,
-// the fields an event record carries; it is immutable and safe to share.
+// Encoder builds the lines of every format. It holds the host name, the
+// product version that OCSF, ECS and CEF lines name, per event kind the
+// fields an event record carries, and the compiled mapping tables of the
+// other formats; it is immutable and safe to share.
 type Encoder struct {
 	hostname string
+	version  string
 	byKind   [event.NumKinds][]recordField
+	ocsf     []compiled
+	ecs      []compiled
+	cef      []compiled
 }
 
 // recordField is a field of an event record with its JSON key, `"name":`,
@@ -30,7 +36,8 @@ type recordField struct {
 
 // NewEncoder returns an encoder that stamps records with hostname.
 func NewEncoder(hostname string) *Encoder {
-	enc := &Encoder{hostname: hostname}
+	enc := &Encoder{hostname: hostname, version: "unknown",
+		ocsf: compile(ocsfEvidence), ecs: compile(ecsMembers), cef: compile(cefMembers)}
 	fields := event.Fields()
 	for k := range event.NumKinds {
 		for i := range fields {
@@ -49,6 +56,17 @@ func NewEncoder(hostname string) *Encoder {
 	}
 	return enc
 }
+
+// WithVersion returns a copy of enc whose OCSF, ECS and CEF lines name
+// version as vigil's.
+func (enc *Encoder) WithVersion(version string) *Encoder {
+	c := *enc
+	c.version = version
+	return &c
+}
+
+// Hostname is the host name the encoder stamps records with.
+func (enc *Encoder) Hostname() string { return enc.hostname }
 
 // AppendEvent appends e as an event record: time, hostname, source, event
 // (evt.type) and fields, an object keyed by field name holding every field
@@ -98,6 +116,10 @@ type Alert struct {
 	// AppendFields appends the members of "output_fields" (`"name":value`
 	// pairs separated by commas, no braces).
 	AppendFields func(b []byte) []byte
+	// Event is the event the rule matched, which the OCSF, ECS and CEF
+	// lines describe field by field; nil for internal records. It is only
+	// read during the call.
+	Event *event.Event
 }
 
 // AppendAlert appends an alert in Falco's json_output shape, with a newline.

@@ -29,20 +29,51 @@ const (
 	maxPooledCap = 16 << 10
 )
 
-// Writer writes records to an io.Writer from its own goroutine, through a
+// Destination is where a Writer delivers records, from the Writer's own
+// goroutine only: stdout, a file, an HTTP endpoint, a syslog collector, a
+// program.
+type Destination interface {
+	// Write delivers one record, retrying as the destination's policy
+	// says; an error means the record was not delivered. ctx ends when the
+	// Writer gives up on the records still queued (a shutdown past its
+	// deadline): retries and waits must stop then.
+	Write(ctx context.Context, rec []byte) error
+	// Flush delivers what Write buffered. The Writer calls it whenever its
+	// queues run empty and before it stops.
+	Flush(ctx context.Context) error
+}
+
+// WriterOptions bound a Writer's queue and say what a failed write means.
+type WriterOptions struct {
+	// Depth bounds the queued records, MaxBytes their bytes (at least one
+	// record is always accepted).
+	Depth, MaxBytes int
+	// FailFast makes the first failed write final: the writer stops, Failed
+	// is closed and Err returns the error, as for stdout closed by its
+	// reader. Without it each failed record is counted (Stats.Failed) and
+	// the writer goes on.
+	FailFast bool
+}
+
+// Writer writes records to a Destination from its own goroutine, through a
 // queue bounded both in records and in bytes. The producer never blocks:
 // when the queue is full the record is dropped and counted. A second, small
 // queue takes urgent records (the internal drop reports), which are written
-// first and do not compete with events for room. The first write error
-// stops the writer; Failed is closed and Err returns it (for stdout closed
-// by the reader, EPIPE: the caller exits with that error).
+// first and do not compete with events for room. With FailFast the first
+// write error stops the writer; Failed is closed and Err returns it (for
+// stdout closed by the reader, EPIPE: the caller exits with that error).
 type Writer struct {
+	dest     Destination
+	failFast bool
 	queue    chan []byte
 	urgent   chan []byte
 	free     chan []byte
 	failed   chan struct{}
 	done     chan struct{}
 	maxBytes int64
+	// ctx ends when Shutdown gives up on the queued records.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// mu orders Submit (read side) before Close (write side), so a record is
 	// never sent on the closed queue.
@@ -50,8 +81,9 @@ type Writer struct {
 	closed bool
 	err    atomic.Pointer[error]
 
-	written, dropped, bytes atomic.Uint64
-	queuedBytes             atomic.Int64
+	written, dropped, failures, bytes atomic.Uint64
+	queuedBytes                      atomic.Int64
+	lastErr                          atomic.Pointer[error]
 }
 
 // NewWriter starts a writer to w holding at most depth queued records and
@@ -61,20 +93,44 @@ func NewWriter(w io.Writer, depth int) *Writer {
 }
 
 // NewWriterSize starts a writer to w holding at most depth queued records
-// and maxBytes bytes of them (at least one record is always accepted).
+// and maxBytes bytes of them (at least one record is always accepted). It
+// buffers its writes, flushing whenever the queue runs empty, and fails
+// fast: for stdout, whose loss ends the run.
 func NewWriterSize(w io.Writer, depth, maxBytes int) *Writer {
-	depth = max(depth, 1)
+	return NewDestinationWriter(Stream(w), WriterOptions{Depth: depth, MaxBytes: maxBytes, FailFast: true})
+}
+
+// NewDestinationWriter starts a writer to d.
+func NewDestinationWriter(d Destination, o WriterOptions) *Writer {
+	depth := max(o.Depth, 1)
+	ctx, cancel := context.WithCancel(context.Background())
 	wr := &Writer{
+		dest:     d,
+		failFast: o.FailFast,
 		queue:    make(chan []byte, depth),
 		urgent:   make(chan []byte, UrgentDepth),
 		free:     make(chan []byte, min(depth, maxPooled)),
 		failed:   make(chan struct{}),
 		done:     make(chan struct{}),
-		maxBytes: int64(max(maxBytes, 1)),
+		maxBytes: int64(max(o.MaxBytes, 1)),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
-	go wr.loop(bufio.NewWriterSize(w, 64<<10))
+	go wr.loop()
 	return wr
 }
+
+// Stream is a Destination writing through a 64 KiB buffer to w.
+func Stream(w io.Writer) Destination { return &stream{bufio.NewWriterSize(w, 64<<10)} }
+
+type stream struct{ bw *bufio.Writer }
+
+func (s *stream) Write(_ context.Context, rec []byte) error {
+	_, err := s.bw.Write(rec)
+	return err
+}
+
+func (s *stream) Flush(context.Context) error { return s.bw.Flush() }
 
 // Buffer returns an empty buffer to encode one record into; pass it to
 // Submit. Buffers are recycled, so steady output allocates nothing.
@@ -98,11 +154,16 @@ func (w *Writer) Submit(b []byte) bool {
 // the writer's buffers; it is called only when the queue has room, so a
 // full queue costs no encoding.
 func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
-	if len(w.queue) == cap(w.queue) || w.queuedBytes.Load() >= w.maxBytes {
+	if !w.Room() {
 		w.dropped.Add(1)
 		return false
 	}
 	return w.Submit(appendRecord(w.Buffer()))
+}
+
+// Room reports whether the queue has room for a record now.
+func (w *Writer) Room() bool {
+	return len(w.queue) < cap(w.queue) && w.queuedBytes.Load() < w.maxBytes
 }
 
 // SubmitUrgent queues a record ahead of those of Submit, in a queue of its
@@ -182,8 +243,9 @@ func (w *Writer) next(queue, urgent *chan []byte) (b []byte, fromQueue, ok bool)
 	return nil, false, false
 }
 
-func (w *Writer) loop(bw *bufio.Writer) {
+func (w *Writer) loop() {
 	defer close(w.done)
+	defer w.cancel()
 	queue, urgent := w.queue, w.urgent
 	for {
 		b, fromQueue, ok := w.next(&queue, &urgent)
@@ -197,7 +259,7 @@ func (w *Writer) loop(bw *bufio.Writer) {
 			w.dropped.Add(1)
 			continue
 		}
-		if _, err := bw.Write(b); err != nil {
+		if err := w.dest.Write(w.ctx, b); err != nil {
 			w.fail(err)
 			continue
 		}
@@ -205,22 +267,43 @@ func (w *Writer) loop(bw *bufio.Writer) {
 		w.bytes.Add(uint64(len(b)))
 		w.recycle(b)
 		if len(w.queue) == 0 && len(w.urgent) == 0 {
-			if err := bw.Flush(); err != nil {
+			if err := w.dest.Flush(w.ctx); err != nil {
 				w.fail(err)
 			}
 		}
 	}
 	if w.err.Load() == nil {
-		if err := bw.Flush(); err != nil {
+		if err := w.dest.Flush(w.ctx); err != nil {
 			w.fail(err)
+		}
+	}
+	if c, ok := w.dest.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			w.lastErr.Store(&err)
 		}
 	}
 }
 
+// fail records a failed write: the end of a fail-fast writer, one failed
+// record of another.
 func (w *Writer) fail(err error) {
+	w.lastErr.Store(&err)
+	if !w.failFast {
+		w.failures.Add(1)
+		return
+	}
 	if w.err.CompareAndSwap(nil, &err) {
 		close(w.failed)
 	}
+}
+
+// LastErr returns the latest write error, or nil: for a writer that is not
+// fail-fast, why records fail.
+func (w *Writer) LastErr() error {
+	if p := w.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Failed is closed when a write fails.
@@ -234,18 +317,19 @@ func (w *Writer) Err() error {
 	return nil
 }
 
-// Stats are the writer's counters: records written and dropped, bytes
-// written, and what is queued now (records and bytes of Submit's queue,
-// plus urgent records).
+// Stats are the writer's counters: records written, dropped (refused by the
+// queue, or left when a fail-fast writer stopped) and failed (the
+// destination did not take them), bytes written, and what is queued now
+// (records and bytes of Submit's queue, plus urgent records).
 type Stats struct {
-	Written, Dropped, Bytes uint64
-	Queued                  int
-	QueuedBytes             int64
+	Written, Dropped, Failed, Bytes uint64
+	Queued                          int
+	QueuedBytes                     int64
 }
 
 // Stats returns the current counters.
 func (w *Writer) Stats() Stats {
-	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Bytes: w.bytes.Load(),
+	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failures.Load(), Bytes: w.bytes.Load(),
 		Queued: len(w.queue) + len(w.urgent), QueuedBytes: w.queuedBytes.Load()}
 }
 
@@ -257,8 +341,9 @@ func (w *Writer) Close() error {
 
 // Shutdown is Close with a deadline: when ctx ends before the queued
 // records are written (the destination blocks), it returns an error
-// wrapping ErrStalled and saying how many records were left; the writer's
-// goroutine stays blocked in the write.
+// wrapping ErrStalled and saying how many records were left, and ends the
+// context of the destination's writes, so that retries stop and the rest
+// fail at once; a write blocked in the kernel (stdout) stays blocked.
 func (w *Writer) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
@@ -276,6 +361,8 @@ func (w *Writer) Shutdown(ctx context.Context) error {
 	case <-w.done:
 		return w.Err()
 	case <-ctx.Done():
-		return fmt.Errorf("%d queued records not written: %w", len(w.queue)+len(w.urgent), ErrStalled)
+		left := len(w.queue) + len(w.urgent)
+		w.cancel()
+		return fmt.Errorf("%d queued records not written: %w", left, ErrStalled)
 	}
 }
