@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/bench/loadgen"
+	"github.com/vigil-sensor/vigil/internal/agenttest"
 )
 
 // memBudget is vigil's resident-set budget with 10k live processes
@@ -113,7 +113,7 @@ func (h *harness) measureMemory(ctx context.Context, t *tracer, n int, sit memSi
 	if err := tr.waitMarker(ctx, tracerStartTimeout); err != nil {
 		return err
 	}
-	addr, err := parseMetricsAddr(tr.stderr.text())
+	addr, err := agenttest.MetricsAddr(tr.stderr.text())
 	if err != nil {
 		return err
 	}
@@ -166,9 +166,14 @@ func awaitTable(ctx context.Context, tr *child, addr string, g *idleGroup, n int
 		if others, err = g.others(); err != nil {
 			return 0, err
 		}
-		v, err := scrapeGauge(ctx, client, addr, "vigil_process_table_size")
+		m, err := agenttest.ScrapeMetrics(ctx, client, addr)
 		if err != nil {
 			lastErr = err
+			continue
+		}
+		v, ok := m.Value("vigil_process_table_size")
+		if !ok {
+			lastErr = errors.New("vigil's metrics lack vigil_process_table_size")
 			continue
 		}
 		lastErr, table = nil, int(v)
@@ -176,71 +181,6 @@ func awaitTable(ctx context.Context, tr *child, addr string, g *idleGroup, n int
 			return table, nil
 		}
 	}
-}
-
-// scrapeGauge reads one gauge from vigil's /metrics.
-func scrapeGauge(ctx context.Context, client *http.Client, addr, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return 0, fmt.Errorf("scraping vigil's metrics: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("scraping vigil's metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, fmt.Errorf("scraping vigil's metrics: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("scraping vigil's metrics: %s", resp.Status)
-	}
-	return parseGauge(body, name)
-}
-
-// parseGauge returns the value of the unlabelled sample name in a
-// Prometheus text exposition.
-func parseGauge(text []byte, name string) (float64, error) {
-	for line := range bytes.SplitSeq(text, []byte("\n")) {
-		f := bytes.Fields(line)
-		if len(f) < 2 || string(f[0]) != name {
-			continue
-		}
-		v, err := strconv.ParseFloat(string(f[1]), 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing metric %s: %w", name, err)
-		}
-		return v, nil
-	}
-	return 0, fmt.Errorf("parsing metrics: no %s", name)
-}
-
-// parseMetricsAddr finds the address vigil's metrics server listens on in
-// its log: the "serving metrics" line's addr, which tells the port the
-// kernel picked for "127.0.0.1:0".
-func parseMetricsAddr(stderr []byte) (string, error) {
-	for line := range bytes.SplitSeq(stderr, []byte("\n")) {
-		if !bytes.Contains(line, []byte(`msg="serving metrics"`)) {
-			continue
-		}
-		for _, f := range bytes.Fields(line) {
-			v, ok := bytes.CutPrefix(f, []byte("addr="))
-			if !ok {
-				continue
-			}
-			addr := string(v)
-			if strings.HasPrefix(addr, `"`) {
-				var err error
-				if addr, err = strconv.Unquote(addr); err != nil {
-					return "", fmt.Errorf("parsing metrics address %s: %w", v, err)
-				}
-			}
-			return addr, nil
-		}
-		return "", fmt.Errorf("parsing metrics address: no addr in %q", line)
-	}
-	return "", errors.New(`parsing metrics address: no "serving metrics" line in vigil's log`)
 }
 
 // idleGroup is a set of idle processes in one process group the harness

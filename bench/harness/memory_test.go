@@ -15,31 +15,6 @@ import (
 	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
-func TestParseGauge(t *testing.T) {
-	text := `# HELP vigil_process_table_size Processes in the process table.
-# TYPE vigil_process_table_size gauge
-vigil_process_table_size_x 1
-vigil_process_table_evictions_total 3
-vigil_process_table_size 10071
-vigil_kernel_events_total{kind="exec"} 12
-`
-	got, err := parseGauge([]byte(text), "vigil_process_table_size")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != 10071 {
-		t.Errorf("parseGauge = %v, want 10071", got)
-	}
-	if got, err := parseGauge([]byte("big 1.0071e+06\n"), "big"); err != nil || got != 1007100 {
-		t.Errorf("parseGauge(exponent) = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "# vigil_process_table_size 1\n", "vigil_process_table_size\n", "vigil_process_table_size x\n"} {
-		if _, err := parseGauge([]byte(bad), "vigil_process_table_size"); err == nil {
-			t.Errorf("parseGauge(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestAwaitTable(t *testing.T) {
 	others, err := (&idleGroup{}).others()
 	if err != nil {
@@ -47,7 +22,9 @@ func TestAwaitTable(t *testing.T) {
 	}
 	var table atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "# TYPE vigil_process_table_size gauge\nvigil_process_table_size %d\n", table.Load())
+		if v := table.Load(); v >= 0 {
+			fmt.Fprintf(w, "# TYPE vigil_process_table_size gauge\nvigil_process_table_size %d\n", v)
+		}
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
@@ -66,6 +43,12 @@ func TestAwaitTable(t *testing.T) {
 	if got, err := awaitTable(ctx, tr, addr, &idleGroup{}, 1000, 5*time.Second); err != nil || got != 1000+others+100 {
 		t.Errorf("full table: %d, %v", got, err)
 	}
+	// Metrics without the table's gauge, or that do not parse, fail the wait.
+	table.Store(-1)
+	_, err = awaitTable(ctx, tr, addr, &idleGroup{}, 1, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "vigil's metrics lack vigil_process_table_size") {
+		t.Errorf("no gauge: %v", err)
+	}
 	// A vigil that serves no metrics fails with the scrape's error.
 	srv.Close()
 	_, err = awaitTable(ctx, tr, addr, &idleGroup{}, 1, 300*time.Millisecond)
@@ -77,23 +60,6 @@ func TestAwaitTable(t *testing.T) {
 	close(tr.done)
 	if _, err := awaitTable(ctx, tr, addr, &idleGroup{}, 1, time.Minute); err == nil || !strings.Contains(err.Error(), "vigil exited") {
 		t.Errorf("exited vigil: %v", err)
-	}
-}
-
-func TestParseMetricsAddr(t *testing.T) {
-	for _, tc := range []struct{ log, want string }{
-		{"time=x level=INFO msg=\"sensor attached\" hooks=9\ntime=x level=INFO msg=\"serving metrics\" addr=127.0.0.1:40123\n", "127.0.0.1:40123"},
-		{`time=x level=INFO msg="serving metrics" addr="[::1]:9090"`, "[::1]:9090"},
-	} {
-		got, err := parseMetricsAddr([]byte(tc.log))
-		if err != nil || got != tc.want {
-			t.Errorf("parseMetricsAddr(%q) = %q, %v; want %q", tc.log, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", `msg="sensor attached" addr=1.2.3.4:5`, `msg="serving metrics"`, `msg="serving metrics" addr="x`} {
-		if _, err := parseMetricsAddr([]byte(bad)); err == nil {
-			t.Errorf("parseMetricsAddr(%q) succeeded", bad)
-		}
 	}
 }
 

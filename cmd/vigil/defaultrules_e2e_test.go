@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,14 +36,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/containerdtest"
 	"github.com/vigil-sensor/vigil/internal/testutil"
 	"github.com/vigil-sensor/vigil/rules"
@@ -62,72 +62,45 @@ const (
 // helperMain runs the helper mode named by $VIGIL_E2E_HELPER and returns the
 // exit code; on success it does not return.
 func helperMain(mode string, args []string) int {
-	payload, err := os.ReadFile("/bin/true")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	var fd int
+	argv := append([]string{"vigil-e2e-payload"}, args...)
 	switch mode {
 	case helperMemfd:
-		if fd, err = unix.MemfdCreate("vigil-e2e-payload", 0); err == nil {
-			_, err = unix.Write(fd, payload)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "writing memfd:", err)
-			return 2
-		}
+		fmt.Fprintln(os.Stderr, testutil.ExecMemfd("vigil-e2e-payload", "/bin/true", argv, os.Environ()))
 	case helperDeleted:
 		if len(args) == 0 {
 			fmt.Fprintln(os.Stderr, "deleted: no path")
 			return 2
 		}
 		path := args[0]
-		args = args[1:]
-		if err := os.WriteFile(path, payload, 0o755); err != nil {
+		argv = append(argv[:1], args[1:]...)
+		payload, err := os.ReadFile("/bin/true")
+		if err == nil {
+			err = os.WriteFile(path, payload, 0o755)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
-		if fd, err = unix.Open(path, unix.O_RDONLY, 0); err == nil {
+		fd, err := unix.Open(path, unix.O_RDONLY, 0)
+		if err == nil {
 			err = unix.Unlink(path)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "opening and unlinking payload:", err)
 			return 2
 		}
+		fmt.Fprintln(os.Stderr, testutil.Fexecve(fd, argv, os.Environ()))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
-		return 2
 	}
-	err = fexecve(fd, append([]string{"vigil-e2e-payload"}, args...), os.Environ())
-	fmt.Fprintln(os.Stderr, "fexecve:", err)
 	return 2
-}
-
-// fexecve runs the file open on fd (execveat with AT_EMPTY_PATH).
-func fexecve(fd int, argv, env []string) error {
-	empty, err := unix.BytePtrFromString("")
-	if err != nil {
-		return err
-	}
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	envp, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return err
-	}
-	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
-	return errno
 }
 
 // defaultRulesFile is the file the default rules are embedded from.
 const defaultRulesFile = "../../rules/default/vigil_rules.yaml"
 
 // markerRule fires on the exec of `true vigil-e2e-marker`: a point in the
-// alert stream that bounds expectNone without streaming every event.
+// alert stream that bounds expectNoAlert without streaming every event.
 const (
 	markerRule  = "vigil e2e marker"
 	markerToken = "vigil-e2e-marker"
@@ -219,46 +192,20 @@ type ruleTest struct {
 	benign func(t *testing.T) []alert
 }
 
-// recorder reads an agent's records and keeps every alert, so a test can
-// look back at what it did not wait for.
-type recorder struct {
-	*agent
-	alerts []record
-}
-
-func (rc *recorder) next(t *testing.T, deadline <-chan time.Time, what string) (record, bool) {
-	t.Helper()
-	select {
-	case r, ok := <-rc.lines:
-		if !ok {
-			t.Fatalf("%s: vigil's output ended; stderr:\n%s", what, rc.stderr)
-		}
-		if strings.HasPrefix(r.Rule, "INVALID JSON") {
-			t.Fatalf("%s: %s", what, r.Rule)
-		}
-		if r.Source == "syscall" && r.Event == "" {
-			rc.alerts = append(rc.alerts, r)
-		}
-		return r, true
-	case <-deadline:
-		return record{}, false
-	}
-}
-
-// expectAlert waits for an alert of rule matching a.key and checks its
-// priority and a.want. On timeout it lists the near misses it saw: alerts
+// expectAlert waits for an alert of rule matching want.key and checks its
+// priority and want.want. On timeout it lists the near misses it saw: alerts
 // of the rule about something else, and alerts of other rules about the
 // same thing (the agent reports only the first rule that matches).
-func (rc *recorder) expectAlert(t *testing.T, rule, priority string, a alert) record {
+func expectAlert(t *testing.T, a *agenttest.Agent, rule, priority string, want alert) agenttest.Line {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.Now().Add(agenttest.LineTimeout)
 	var near []string
 	for {
-		r, ok := rc.next(t, deadline, rule)
+		r, ok := a.Next(t, deadline)
 		if !ok {
-			t.Fatalf("%s: no alert with %v in 15s; near misses: %q", rule, a.want, near)
+			t.Fatalf("%s: no alert with %v in %v; near misses: %q", rule, want.want, agenttest.LineTimeout, near)
 		}
-		same := a.want.match(r.OutputFields, a.key)
+		same := want.want.match(r.OutputFields, want.key)
 		if r.Rule != rule || !same {
 			if r.Rule == rule || same && r.Source == "syscall" && r.Rule != markerRule {
 				near = append(near, r.Output)
@@ -268,46 +215,38 @@ func (rc *recorder) expectAlert(t *testing.T, rule, priority string, a alert) re
 		if r.Priority != priority {
 			t.Errorf("%s: priority %q, want %q", rule, r.Priority, priority)
 		}
-		for _, k := range a.want.keys() {
-			if got := r.OutputFields[k]; !valueMatches(got, a.want[k]) {
-				t.Errorf("%s: %s = %v, want %v (alert: %s)", rule, k, got, a.want[k], r.Output)
+		for _, k := range want.want.keys() {
+			if got := r.OutputFields[k]; !valueMatches(got, want.want[k]) {
+				t.Errorf("%s: %s = %v, want %v (alert: %s)", rule, k, got, want.want[k], r.Output)
 			}
 		}
 		return r
 	}
 }
 
-// expectNoAlert checks that no alert of rule matching a.key arrives before
-// the marker, run after the activity under test: the ring buffer keeps the
-// order in which records were reserved, and the activity ended before the
-// marker started.
-func (rc *recorder) expectNoAlert(t *testing.T, rule string, a alert) {
+// expectNoAlert checks that no alert of rule matching benign.key arrives
+// before the marker, run after the activity under test: the ring buffer
+// keeps the order in which records were reserved, and the activity ended
+// before the marker started.
+func expectNoAlert(t *testing.T, a *agenttest.Agent, rule string, benign alert) {
 	t.Helper()
-	pid := mark(t)
-	deadline := time.After(15 * time.Second)
-	for {
-		r, ok := rc.next(t, deadline, rule)
-		if !ok {
-			t.Fatalf("%s: the marker (pid %d) never arrived", rule, pid)
-		}
-		if r.Rule == rule && a.want.match(r.OutputFields, a.key) {
-			t.Errorf("%s: benign activity alerted: %s", rule, r.Output)
-		}
-		if r.Rule == markerRule && num(r.OutputFields["proc.pid"]) == pid {
-			return
-		}
-	}
+	pid := int64(mark(t))
+	a.ExpectNone(t, "benign activity of "+rule,
+		func(r agenttest.Line) bool { return r.Rule == rule && benign.want.match(r.OutputFields, benign.key) },
+		func(r agenttest.Line) bool {
+			return r.Rule == markerRule && agenttest.Int(r.OutputFields["proc.pid"]) == pid
+		})
 }
 
-// run runs the tests of a rule table against rc.
-func (rc *recorder) run(t *testing.T, tests []ruleTest) {
+// runRuleTests runs the tests of a rule table against a.
+func runRuleTests(t *testing.T, a *agenttest.Agent, tests []ruleTest) {
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.rule, " ", "_"), func(t *testing.T) {
-			for _, a := range tt.trigger(t) {
-				rc.expectAlert(t, tt.rule, tt.priority, a)
+			for _, want := range tt.trigger(t) {
+				expectAlert(t, a, tt.rule, tt.priority, want)
 			}
-			for _, a := range tt.benign(t) {
-				rc.expectNoAlert(t, tt.rule, a)
+			for _, benign := range tt.benign(t) {
+				expectNoAlert(t, a, tt.rule, benign)
 			}
 		})
 	}
@@ -325,30 +264,34 @@ func randToken() string {
 // process did, not how it ended).
 func runEnv(t *testing.T, env []string, name string, args ...string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok || ctx.Err() != nil {
-			t.Fatalf("running %s %q: %v: %s", name, args, err, stderr.String())
-		}
-	}
-	return cmd.Process.Pid
+	return runChild(t, env, false, name, args...)
 }
 
 // runOK is runEnv for activity that must succeed: a benign activity that
 // failed would prove nothing.
 func runOK(t *testing.T, env []string, name string, args ...string) int {
 	t.Helper()
+	return runChild(t, env, true, name, args...)
+}
+
+// runChild runs a command with extra environment, within 20s, and returns
+// its pid. A non-zero exit fails the test if mustSucceed.
+func runChild(t *testing.T, env []string, mustSucceed bool, name string, args ...string) int {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("running %s %q: %v: %s", name, args, err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &out
+	if mustSucceed {
+		cmd.Stdout = &out
+	}
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if mustSucceed || !errors.As(err, &exit) || ctx.Err() != nil {
+			t.Fatalf("running %s %q: %v: %s", name, args, err, out.String())
+		}
 	}
 	return cmd.Process.Pid
 }
@@ -419,8 +362,8 @@ func TestDefaultRulesHost(t *testing.T) {
 	}
 	env.setupNetwork(t)
 
-	rc := &recorder{agent: startAgent(t, defaultRulesArgs(t)...)}
-	rc.run(t, hostRuleTests(env))
+	a := startAgent(t, defaultRulesArgs(t)...)
+	runRuleTests(t, a, hostRuleTests(env))
 }
 
 // setupNetwork creates the network namespace and its listeners, and a
@@ -801,15 +744,15 @@ func TestDefaultRulesContainer(t *testing.T) {
 			t.Errorf("stopping containerd: %v", err)
 		}
 	})
-	rc := &recorder{agent: startAgent(t, append(defaultRulesArgs(t), "--containerd-socket", d.Socket)...)}
+	a := startAgent(t, append(defaultRulesArgs(t), "--containerd-socket", d.Socket)...)
 	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
-	rc.waitContainerKnown(t, c)
-	rc.run(t, containerRuleTests(c))
+	waitContainerKnown(t, a, c)
+	runRuleTests(t, a, containerRuleTests(c))
 
 	// runc re-executes itself from a memfd to start and exec into
 	// containers: that is not fileless malware.
-	for _, r := range rc.alerts {
-		if r.Rule == "Fileless Execution via memfd" {
+	for _, r := range a.Alerts() {
+		if r.Rule == "Fileless Execution via memfd" && r.Source == "syscall" {
 			t.Errorf("runc's memfd re-exec alerted: %s", r.Output)
 		}
 	}
@@ -818,9 +761,9 @@ func TestDefaultRulesContainer(t *testing.T) {
 // waitContainerKnown runs the marker in c until an alert about it carries
 // the container's name: enrichment answers asynchronously, and the tests
 // assert on metadata.
-func (rc *recorder) waitContainerKnown(t *testing.T, c *containerdtest.Container) {
+func waitContainerKnown(t *testing.T, a *agenttest.Agent, c *containerdtest.Container) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		out, err := c.Exec(ctx, "true", markerToken)
@@ -829,9 +772,9 @@ func (rc *recorder) waitContainerKnown(t *testing.T, c *containerdtest.Container
 			t.Fatalf("running the marker in the container: %v: %s", err, out)
 		}
 		for {
-			r, ok := rc.next(t, deadline, "container metadata")
+			r, ok := a.Next(t, deadline)
 			if !ok {
-				t.Fatalf("no marker alert with the container's name in 20s; stderr:\n%s", rc.stderr)
+				t.Fatalf("no marker alert with the container's name in 20s; stderr:\n%s", a.StderrTail(3000))
 			}
 			if r.Rule != markerRule || r.OutputFields["container.id"] != c.ID[:12] {
 				continue

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +44,7 @@ func TestReliabilityStartupFailures(t *testing.T) {
 		}
 		cmd := exec.Command(bin, "run", "--no-containerd")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		code, stderr := relRunToExit(t, cmd)
+		code, stderr := agenttest.RunToExit(t, cmd)
 		want := "vigil: starting sensor: missing privileges: loading and attaching tracing programs needs root, or CAP_BPF and CAP_PERFMON (euid 65534)"
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("as nobody: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
@@ -56,7 +57,7 @@ func TestReliabilityStartupFailures(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-ec",
 			script+`; exec "$0" run --no-containerd --lock-file "$1"`, vigilBin, lock)
-		return relRunToExit(t, cmd)
+		return agenttest.RunToExit(t, cmd)
 	}
 	t.Run("no BTF", func(t *testing.T) {
 		code, stderr := inMountNS(t, "mount -t tmpfs none /sys/kernel/btf")
@@ -126,9 +127,9 @@ func TestReliabilityHostileInput(t *testing.T) {
 	if err := os.WriteFile(rulesFile, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := relStart(t, relRead, "--rules", rulesFile, "--no-containerd", "--metrics-addr", "127.0.0.1:0")
+	a := startAgent(t, "--rules", rulesFile, "--no-containerd")
 
-	m := a.scrape(t)
+	m := a.Metrics(t)
 	for _, fam := range []string{
 		"vigil_kernel_events_total counter", "vigil_kernel_drops_total counter", "vigil_kernel_filtered_total counter", "vigil_events_total counter",
 		"vigil_events_skipped_total counter", "vigil_events_undecodable_total counter", "vigil_decode_errors_total counter",
@@ -137,18 +138,18 @@ func TestReliabilityHostileInput(t *testing.T) {
 		"vigil_enrich_cache_hits_total counter", "vigil_enrich_cache_misses_total counter", "vigil_enrich_failures_total counter",
 		"vigil_rules_active gauge", "vigil_rule_reloads_total counter",
 	} {
-		if !strings.Contains(m.text, "# TYPE "+fam+"\n") {
+		if !strings.Contains(m.Text, "# TYPE "+fam+"\n") {
 			t.Errorf("metrics lack family %q", fam)
 		}
 	}
 	for _, kind := range []string{"exec", "fork", "exit", "open", "connect"} {
-		m.get(t, fmt.Sprintf(`vigil_kernel_drops_total{kind="%s"}`, kind))
-		m.get(t, fmt.Sprintf(`vigil_events_total{kind="%s"}`, kind))
+		m.Get(t, fmt.Sprintf(`vigil_kernel_drops_total{kind="%s"}`, kind))
+		m.Get(t, fmt.Sprintf(`vigil_events_total{kind="%s"}`, kind))
 	}
-	if v := m.get(t, "vigil_rules_active"); v != 2 {
+	if v := m.Get(t, "vigil_rules_active"); v != 2 {
 		t.Errorf("vigil_rules_active = %v, want 2", v)
 	}
-	resp, err := http.Get("http://" + a.metrics + "/healthz")
+	resp, err := http.Get("http://" + a.MetricsAddr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +158,11 @@ func TestReliabilityHostileInput(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
 		t.Errorf("healthz: %s %q", resp.Status, body)
 	}
-	baseline := m.get(t, "vigil_process_table_size")
-	isAlert := func(rule string, pid int) func(relRecord) bool {
-		return func(r relRecord) bool { return r.Rule == rule && relNum(r.OutputFields["proc.pid"]) == int64(pid) }
+	baseline := m.Get(t, "vigil_process_table_size")
+	isAlert := func(rule string, pid int) func(agenttest.Line) bool {
+		return func(r agenttest.Line) bool {
+			return r.Rule == rule && agenttest.Int(r.OutputFields["proc.pid"]) == int64(pid)
+		}
 	}
 
 	// argv of 1 MiB: 16 arguments of 64 KiB.
@@ -172,7 +175,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 		args[i] = strings.Repeat(string(rune('a'+i)), 64<<10-1)
 	}
 	pid := runCommand(t, trueBin, args...)
-	r := a.expect(t, "exec with a 1 MiB argv", isAlert("hostile exec", pid))
+	r := a.Expect(t, "exec with a 1 MiB argv", isAlert("hostile exec", pid))
 	if r.OutputFields["proc.is_args_truncated"] != true {
 		t.Errorf("1 MiB argv not flagged truncated: %v", r.OutputFields["proc.is_args_truncated"])
 	}
@@ -187,7 +190,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	// whole, the second cut from the top.
 	long := relPathMax(t, dir)
 	pid = runCommand(t, "cat", long)
-	r = a.expect(t, "open of a 4095-byte path", isAlert("hostile open", pid))
+	r = a.Expect(t, "open of a 4095-byte path", isAlert("hostile open", pid))
 	if r.OutputFields["fd.name"] != long {
 		t.Errorf("4095-byte path reported as %d bytes", len(fmt.Sprint(r.OutputFields["fd.name"])))
 	}
@@ -215,7 +218,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(ffd)
-	r = a.expect(t, "open of a path past PATH_MAX", isAlert("hostile open", os.Getpid()))
+	r = a.Expect(t, "open of a path past PATH_MAX", isAlert("hostile open", os.Getpid()))
 	full := deep + strings.Repeat("/"+comp, 8) + "/deep-file"
 	if name := fmt.Sprint(r.OutputFields["fd.name"]); len(name) > 4095 || !strings.HasSuffix(full, name) {
 		t.Errorf("path past PATH_MAX reported as %d bytes, not a suffix of the %d-byte path: %.200q", len(name), len(full), name)
@@ -227,7 +230,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid = runCommand(t, evil, "arg\n\"\xfe", "\x01\x7f")
-	r = a.expect(t, "exec of a hostile name", isAlert("hostile exec", pid))
+	r = a.Expect(t, "exec of a hostile name", isAlert("hostile exec", pid))
 	if got, want := r.OutputFields["proc.name"], "ev\nil\"q\ufffd"; got != want {
 		t.Errorf("proc.name = %q, want %q", got, want)
 	}
@@ -248,21 +251,21 @@ loop & loop; wait`)
 		t.Fatalf("burst: %v: %s", err, out)
 	}
 	t.Logf("10k processes in %v", time.Since(start))
-	a.waitMetric(t, "vigil_process_table_size", 15*time.Second, func(v float64) bool { return v <= baseline+20 })
-	m = a.scrape(t)
-	if forks := m.get(t, `vigil_kernel_events_total{kind="fork"}`) + m.get(t, `vigil_kernel_drops_total{kind="fork"}`); forks < 10500 {
+	a.WaitMetric(t, "vigil_process_table_size", 15*time.Second, func(v float64) bool { return v <= baseline+20 })
+	m = a.Metrics(t)
+	if forks := m.Get(t, `vigil_kernel_events_total{kind="fork"}`) + m.Get(t, `vigil_kernel_drops_total{kind="fork"}`); forks < 10500 {
 		t.Errorf("the kernel saw %v forks, fewer than the burst's", forks)
 	}
-	t.Logf("process table: %v before, %v after; exit drops %v, output drops %v", baseline, m.get(t, "vigil_process_table_size"),
-		m.get(t, `vigil_kernel_drops_total{kind="exit"}`), m.get(t, "vigil_output_drops_total"))
+	t.Logf("process table: %v before, %v after; exit drops %v, output drops %v", baseline, m.Get(t, "vigil_process_table_size"),
+		m.Get(t, `vigil_kernel_drops_total{kind="exit"}`), m.Get(t, "vigil_output_drops_total"))
 
-	code, _ := a.signal(t, syscall.SIGINT, 20*time.Second)
-	if code != 0 {
-		t.Errorf("SIGINT: exit %d", code)
+	stop := a.Stop(t, syscall.SIGINT, 20*time.Second)
+	if stop.Code != 0 {
+		t.Errorf("SIGINT: exit %d", stop.Code)
 	}
-	a.checkJSON(t)
+	a.CheckJSON(t)
 	// stderr carries only structured log lines.
-	for _, line := range strings.Split(strings.TrimSpace(a.stderr.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(stop.Stderr), "\n") {
 		if !strings.HasPrefix(line, "time=") || !strings.Contains(line, " level=") || !strings.Contains(line, " msg=") {
 			t.Errorf("stderr line is not a structured log record: %q", line)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/agenttest"
 )
 
 // relOpenLoop returns a shell command that opens path n times, as fast as a
@@ -24,15 +25,22 @@ func relOpenLoop(path string, n int) *exec.Cmd {
 	return exec.Command("/bin/sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do : < "$0"; i=$((i+1)); done`, n), path)
 }
 
-// relSampleRSS samples vigil's RSS until stop is closed and returns the peak.
-func relSampleRSS(t *testing.T, a *relAgent, stop <-chan struct{}) <-chan int64 {
+// sampleRSS samples vigil's RSS until stop is closed and returns the peak.
+func sampleRSS(t *testing.T, a *agenttest.Agent, stop <-chan struct{}) <-chan int64 {
 	peak := make(chan int64, 1)
 	go func() {
 		var max int64
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v := a.rss(t); v > max {
+			v, err := rss(a.PID())
+			if err != nil {
+				t.Errorf("sampling vigil's RSS: %v", err)
+				<-stop
+				peak <- max
+				return
+			}
+			if v > max {
 				max = v
 			}
 			select {
@@ -54,31 +62,19 @@ func relSampleRSS(t *testing.T, a *relAgent, stop <-chan struct{}) <-chan int64 
 // a counted loss.
 func TestReliabilityFloodAccounting(t *testing.T) {
 	const n = 30000
-	a := relStart(t, relRead, "--events", "--no-containerd", "--ring-buffer-size", fmt.Sprint(os.Getpagesize()),
-		"--output-queue", "256", "--status-interval", "200ms", "--metrics-addr", "127.0.0.1:0")
-	baseline := a.scrape(t).get(t, "vigil_process_table_size")
+	a := startAgent(t, "--events", "--no-containerd", "--ring-buffer-size", fmt.Sprint(os.Getpagesize()),
+		"--output-queue", "256", "--status-interval", "200ms")
+	baseline := a.Metrics(t).Get(t, "vigil_process_table_size")
 	target := filepath.Join(t.TempDir(), "flood-target")
 	if err := os.WriteFile(target, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
 	// Consume stdout while the flood runs, as a log shipper would.
-	var (
-		mu      sync.Mutex
-		records []relRecord
-	)
-	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		for r := range a.lines {
-			mu.Lock()
-			records = append(records, r)
-			mu.Unlock()
-		}
-	}()
+	drained := a.Drain()
 
 	stopRSS := make(chan struct{})
-	peak := relSampleRSS(t, a, stopRSS)
+	peak := sampleRSS(t, a, stopRSS)
 	child := relOpenLoop(target, n)
 	// Short-lived processes alongside: their fork and exit records are
 	// dropped too, and the process table must not keep the processes
@@ -97,27 +93,22 @@ func TestReliabilityFloodAccounting(t *testing.T) {
 	elapsed := time.Since(start)
 	close(stopRSS)
 	childPID := int64(child.Process.Pid)
-	a.waitMetric(t, "vigil_process_table_size", 15*time.Second, func(v float64) bool { return v <= baseline+20 })
+	a.WaitMetric(t, "vigil_process_table_size", 15*time.Second, func(v float64) bool { return v <= baseline+20 })
 	// The table may shrink back through delivered exits before the sweep for
 	// the lost ones runs (it waits for the reader to go idle): wait for it.
-	if exitDrops := a.scrape(t).get(t, `vigil_kernel_drops_total{kind="exit"}`); exitDrops > 0 {
-		deadline := time.Now().Add(15 * time.Second)
-		for !strings.Contains(a.stderr.String(), "removed exited processes whose exit record was lost") {
-			if time.Now().After(deadline) {
-				t.Errorf("%v exit records dropped, yet the process table was not swept within 15s", exitDrops)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	if exitDrops := a.Metrics(t).Get(t, `vigil_kernel_drops_total{kind="exit"}`); exitDrops > 0 {
+		a.WaitStderr(t, fmt.Sprintf("a sweep of the process table (%v exit records dropped)", exitDrops), 15*time.Second,
+			func(s string) bool { return strings.Contains(s, "removed exited processes whose exit record was lost") })
 	}
 
-	code, took := a.signal(t, syscall.SIGTERM, 20*time.Second)
-	<-consumed
-	a.checkJSON(t)
-	if code != 0 {
-		t.Fatalf("vigil exited %d after SIGTERM", code)
+	stop := a.Stop(t, syscall.SIGTERM, 20*time.Second)
+	records := drained(t)
+	a.CheckJSON(t)
+	if stop.Code != 0 {
+		t.Fatalf("vigil exited %d after SIGTERM", stop.Code)
 	}
-	totals := a.finalCounts(t)
+	took := stop.Took
+	totals := finalCounts(t, stop.Stderr)
 
 	lines := map[string]uint64{}
 	reportedKernel := map[string]uint64{}
@@ -126,18 +117,18 @@ func TestReliabilityFloodAccounting(t *testing.T) {
 	for _, r := range records {
 		switch {
 		case r.Event != "":
-			kind := relKindOf(r.Event)
+			kind := kindOf(r.Event)
 			lines[kind]++
-			if kind == "open" && relNum(r.Fields["proc.pid"]) == childPID && r.Fields["fd.name"] == target {
+			if kind == "open" && agenttest.Int(r.Fields["proc.pid"]) == childPID && r.Fields["fd.name"] == target {
 				childLines++
 			}
 		case r.Source == "internal" && r.Rule == ruleEventDrop:
 			for k, v := range r.OutputFields {
-				reportedKernel[k] += uint64(relNum(v))
+				reportedKernel[k] += uint64(agenttest.Int(v))
 			}
 		case r.Source == "internal" && r.Rule == ruleOutputDrop:
 			for k, v := range r.OutputFields {
-				reportedOutput[k] += uint64(relNum(v))
+				reportedOutput[k] += uint64(agenttest.Int(v))
 			}
 		}
 	}
@@ -197,34 +188,34 @@ func TestReliabilityFloodAccounting(t *testing.T) {
 // the queue stays bounded, so does memory, drops are counted, and SIGTERM
 // still ends vigil promptly (exit 1: queued records were lost).
 func TestReliabilityStdoutBlocked(t *testing.T) {
-	a := relStart(t, relBlock, "--events", "--no-containerd", "--metrics-addr", "127.0.0.1:0",
+	a := startAgentStdout(t, agenttest.BlockStdout, "--events", "--no-containerd",
 		"--output-queue", "4096", "--output-queue-bytes", fmt.Sprint(4<<20), "--drain-timeout", "500ms")
 	target := filepath.Join(t.TempDir(), "blocked-target")
 	if err := os.WriteFile(target, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stopRSS := make(chan struct{})
-	peak := relSampleRSS(t, a, stopRSS)
+	peak := sampleRSS(t, a, stopRSS)
 	for range 3 {
 		if err := relOpenLoop(target, 10000).Run(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m := a.scrape(t)
+	m := a.Metrics(t)
 	close(stopRSS)
-	if d := m.get(t, "vigil_output_drops_total"); d == 0 {
+	if d := m.Get(t, "vigil_output_drops_total"); d == 0 {
 		t.Error("no output drops counted with a blocked stdout")
 	}
-	if d := m.get(t, `vigil_output_event_drops_total{kind="open"}`); d < 10000 {
+	if d := m.Get(t, `vigil_output_event_drops_total{kind="open"}`); d < 10000 {
 		t.Errorf("open event drops %v, want most of 30000", d)
 	}
-	if q := m.get(t, "vigil_output_queue_bytes"); q > 4<<20+64<<10 {
+	if q := m.Get(t, "vigil_output_queue_bytes"); q > 4<<20+64<<10 {
 		t.Errorf("output queue holds %v bytes, over its 4 MiB bound", q)
 	}
-	if q := m.get(t, "vigil_output_queue_depth"); q > 4096+64 {
+	if q := m.Get(t, "vigil_output_queue_depth"); q > 4096+64 {
 		t.Errorf("output queue holds %v records, over its bound", q)
 	}
-	resp, err := http.Get("http://" + a.metrics + "/healthz")
+	resp, err := http.Get("http://" + a.MetricsAddr() + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz while stdout is blocked: %v %v", err, resp)
 	} else {
@@ -235,29 +226,29 @@ func TestReliabilityStdoutBlocked(t *testing.T) {
 		t.Errorf("peak RSS %d MiB with a blocked stdout, want under 100 MiB", p>>20)
 	}
 	t.Logf("blocked stdout: peak RSS %d MiB, output drops %v, queue %v records / %v bytes", p>>20,
-		m.get(t, "vigil_output_drops_total"), m.get(t, "vigil_output_queue_depth"), m.get(t, "vigil_output_queue_bytes"))
-	code, took := a.signal(t, syscall.SIGTERM, 10*time.Second)
-	if code != 1 || took > 5*time.Second {
-		t.Errorf("with stdout blocked, SIGTERM gave exit %d after %v; want 1 within the 500ms drain timeout", code, took)
+		m.Get(t, "vigil_output_drops_total"), m.Get(t, "vigil_output_queue_depth"), m.Get(t, "vigil_output_queue_bytes"))
+	stop := a.Stop(t, syscall.SIGTERM, 10*time.Second)
+	if stop.Code != 1 || stop.Took > 5*time.Second {
+		t.Errorf("with stdout blocked, SIGTERM gave exit %d after %v; want 1 within the 500ms drain timeout", stop.Code, stop.Took)
 	}
-	if !strings.Contains(a.stderr.String(), "stdout did not take the queued records within 500ms of shutdown") {
-		t.Errorf("no clear error for the blocked stdout:\n%s", relTail(a.stderr.String(), 2000))
+	if !strings.Contains(stop.Stderr, "stdout did not take the queued records within 500ms of shutdown") {
+		t.Errorf("no clear error for the blocked stdout:\n%s", a.StderrTail(2000))
 	}
 }
 
 // TestReliabilityStdoutClosed closes the reading end of stdout: vigil exits
 // 1 promptly with a clear error, without a panic.
 func TestReliabilityStdoutClosed(t *testing.T) {
-	a := relStart(t, relClosed, "--events", "--no-containerd")
+	a := startAgentStdout(t, agenttest.CloseStdout, "--events", "--no-containerd")
 	start := time.Now()
 	runCommand(t, "true")
-	code, took := a.wait(t, 10*time.Second, start)
-	stderr := a.stderr.String()
-	if code != 1 || took > 5*time.Second {
-		t.Errorf("exit %d after %v with stdout closed; want 1 within 5s", code, took)
+	exit := a.Wait(t, start, 10*time.Second)
+	stderr := exit.Stderr
+	if exit.Code != 1 || exit.Took > 5*time.Second {
+		t.Errorf("exit %d after %v with stdout closed; want 1 within 5s", exit.Code, exit.Took)
 	}
 	if !strings.Contains(stderr, "vigil: writing output: stdout was closed by its reader") || !strings.Contains(stderr, "broken pipe") {
-		t.Errorf("no clear error for the closed stdout:\n%s", relTail(stderr, 2000))
+		t.Errorf("no clear error for the closed stdout:\n%s", a.StderrTail(2000))
 	}
 	if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 		t.Errorf("vigil panicked:\n%s", stderr)
@@ -292,39 +283,32 @@ func TestReliabilitySignals(t *testing.T) {
 	}
 	relRules(t, rulesFile, "reload marker A", markA)
 	lock := filepath.Join(dir, "vigil.lock")
-	a := relStart(t, relRead, "--rules", rulesFile, "--no-containerd", "--lock-file", lock)
-	isAlert := func(rule string) func(relRecord) bool {
-		return func(r relRecord) bool { return r.Rule == rule && r.OutputFields["fd.name"] != nil }
+	a := startAgent(t, "--rules", rulesFile, "--no-containerd", "--lock-file", lock)
+	isAlert := func(rule string) func(agenttest.Line) bool {
+		return func(r agenttest.Line) bool { return r.Rule == rule && r.OutputFields["fd.name"] != nil }
 	}
 
 	runCommand(t, "cat", markA)
-	a.expect(t, "rule A before the reload", isAlert("reload marker A"))
+	a.Expect(t, "rule A before the reload", isAlert("reload marker A"))
 
 	// A second vigil refuses to start and names the first.
-	code, stderr := relRunToExit(t, exec.Command(vigilBin, "run", "--no-containerd", "--lock-file", lock))
-	if want := fmt.Sprintf("another vigil is already running (pid %d holds %s)", a.cmd.Process.Pid, lock); code != 1 || !strings.Contains(stderr, want) {
+	code, stderr := agenttest.RunToExit(t, exec.Command(vigilBin, "run", "--no-containerd", "--lock-file", lock))
+	if want := fmt.Sprintf("another vigil is already running (pid %d holds %s)", a.PID(), lock); code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("second vigil: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
 	}
 
 	reloaded := func(n int) {
 		t.Helper()
-		deadline := time.After(10 * time.Second)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for strings.Count(a.stderr.String(), `msg="rules reloaded"`)+strings.Count(a.stderr.String(), `msg="reloading rules failed`) < n {
-			select {
-			case <-deadline:
-				t.Fatalf("no reload logged after SIGHUP; stderr:\n%s", relTail(a.stderr.String(), 2000))
-			case <-tick.C:
-			}
-		}
+		a.WaitStderr(t, fmt.Sprintf("reload %d after SIGHUP", n), 10*time.Second, func(s string) bool {
+			return strings.Count(s, `msg="rules reloaded"`)+strings.Count(s, `msg="reloading rules failed`) >= n
+		})
 	}
 	relRules(t, rulesFile, "reload marker B", markB)
-	a.cmd.Process.Signal(syscall.SIGHUP)
+	a.Signal(t, syscall.SIGHUP)
 	reloaded(1)
 	runCommand(t, "cat", markA)
 	runCommand(t, "cat", markB)
-	if r := a.expect(t, "rule B after the reload", func(r relRecord) bool {
+	if r := a.Expect(t, "rule B after the reload", func(r agenttest.Line) bool {
 		return isAlert("reload marker A")(r) || isAlert("reload marker B")(r)
 	}); r.Rule != "reload marker B" {
 		t.Errorf("after the reload the old rule fired: %s", r.Raw)
@@ -335,34 +319,34 @@ func TestReliabilitySignals(t *testing.T) {
 	if err := os.WriteFile(rulesFile, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.cmd.Process.Signal(syscall.SIGHUP)
+	a.Signal(t, syscall.SIGHUP)
 	reloaded(2)
-	if !regexp.MustCompile(`reloading rules failed; keeping the running rules" err=.*` + regexp.QuoteMeta(rulesFile) + `:3:\d+: rule 'broken'`).MatchString(a.stderr.String()) {
-		t.Errorf("reload error does not name file:line:col and the rule:\n%s", relTail(a.stderr.String(), 2000))
+	if !regexp.MustCompile(`reloading rules failed; keeping the running rules" err=.*` + regexp.QuoteMeta(rulesFile) + `:3:\d+: rule 'broken'`).MatchString(a.Stderr()) {
+		t.Errorf("reload error does not name file:line:col and the rule:\n%s", a.StderrTail(2000))
 	}
 	runCommand(t, "cat", markB)
-	a.expect(t, "rule B still active after a failed reload", isAlert("reload marker B"))
+	a.Expect(t, "rule B still active after a failed reload", isAlert("reload marker B"))
 
 	// SIGTERM right after an event: it is still written.
 	pid := runCommand(t, "cat", markB)
-	code, took := a.signal(t, syscall.SIGTERM, 20*time.Second)
+	stop := a.Stop(t, syscall.SIGTERM, 20*time.Second)
 	var found bool
-	for _, r := range a.rest(t) {
-		if isAlert("reload marker B")(r) && relNum(r.OutputFields["proc.pid"]) == int64(pid) {
+	for _, r := range a.Rest(t) {
+		if isAlert("reload marker B")(r) && agenttest.Int(r.OutputFields["proc.pid"]) == int64(pid) {
 			found = true
 		}
 	}
 	if !found {
 		t.Error("the alert of an open just before SIGTERM was not written")
 	}
-	if code != 0 {
-		t.Errorf("SIGTERM: exit %d, want 0", code)
+	if stop.Code != 0 {
+		t.Errorf("SIGTERM: exit %d, want 0", stop.Code)
 	}
-	if !strings.Contains(a.stderr.String(), `msg=stopped`) {
-		t.Errorf("no clean stop logged:\n%s", relTail(a.stderr.String(), 2000))
+	if !strings.Contains(stop.Stderr, `msg=stopped`) {
+		t.Errorf("no clean stop logged:\n%s", a.StderrTail(2000))
 	}
-	a.checkJSON(t)
-	t.Logf("stopped %v after SIGTERM", took)
+	a.CheckJSON(t)
+	t.Logf("stopped %v after SIGTERM", stop.Took)
 	// The lock went with the process: a new vigil could take it.
 	if l, err := acquireLock(lock); err != nil {
 		t.Errorf("lock still held after exit: %v", err)
@@ -417,7 +401,7 @@ func TestReliabilityContainerdHung(t *testing.T) {
 	if err := os.WriteFile(rulesFile, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := relStart(t, relRead, "--rules", rulesFile, "--containerd-socket", sock)
+	a := startAgent(t, "--rules", rulesFile, "--containerd-socket", sock)
 	target := filepath.Join(dir, "hung-target")
 	if err := os.WriteFile(target, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -438,13 +422,13 @@ func TestReliabilityContainerdHung(t *testing.T) {
 		}
 		start := time.Now()
 		pid := runCommand(t, "cat", probe)
-		r := a.expect(t, "probe open under a hung containerd", func(r relRecord) bool {
+		r := a.Expect(t, "probe open under a hung containerd", func(r agenttest.Line) bool {
 			return r.Rule == "probe open" && r.OutputFields["fd.name"] == probe
 		})
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("probe %d took %v to arrive", i, d)
 		}
-		if r.OutputFields["container.id"] != "host" || relNum(r.OutputFields["proc.pid"]) != int64(pid) {
+		if r.OutputFields["container.id"] != "host" || agenttest.Int(r.OutputFields["proc.pid"]) != int64(pid) {
 			t.Errorf("probe alert fields %v, want container.id host and pid %d", r.OutputFields, pid)
 		}
 	}
@@ -454,8 +438,8 @@ func TestReliabilityContainerdHung(t *testing.T) {
 	if accepted == 0 {
 		t.Error("vigil never connected to the hung containerd socket: the test proves nothing")
 	}
-	code, took := a.signal(t, syscall.SIGTERM, 20*time.Second)
-	if code != 0 || took > 5*time.Second {
-		t.Errorf("SIGTERM with a hung containerd: exit %d after %v, want 0 within 5s", code, took)
+	stop := a.Stop(t, syscall.SIGTERM, 20*time.Second)
+	if stop.Code != 0 || stop.Took > 5*time.Second {
+		t.Errorf("SIGTERM with a hung containerd: exit %d after %v, want 0 within 5s", stop.Code, stop.Took)
 	}
 }
