@@ -9,6 +9,8 @@
 #ifndef VIGIL_EVENTS_H
 #define VIGIL_EVENTS_H
 
+#include "syscall_table.h"
+
 /* Event kinds, in the order of event.Kind: the index of the kinds switch map
  * and of the per-kind counters. */
 enum event_kind {
@@ -31,16 +33,29 @@ enum rec_type {
 	VIGIL_REC_CONNECT = 6,     /* struct connect_rec */
 };
 
-/* The syscall behind an exec or open record. */
+/* The syscall behind a record: one id per row of syscall_table.h, in its
+ * order. */
 enum syscall_id {
 	VIGIL_SYS_NONE = 0,
-	VIGIL_SYS_EXECVE = 1,
-	VIGIL_SYS_EXECVEAT = 2,
-	VIGIL_SYS_OPEN = 3,
-	VIGIL_SYS_OPENAT = 4,
-	VIGIL_SYS_OPENAT2 = 5,
-	VIGIL_SYS_CREAT = 6,
-	VIGIL_SYS_CONNECT = 7,
+#define VIGIL_SYS_ID(name, id, x64, ia32, kind, hook, args) VIGIL_SYS_##id,
+	VIGIL_SYSCALLS(VIGIL_SYS_ID)
+#undef VIGIL_SYS_ID
+	VIGIL_NUM_SYSCALLS,
+};
+
+/* How a row of syscall_table.h is hooked. */
+enum syscall_hook {
+	VIGIL_HOOK_RAW = 1, /* the raw sys_exit program, where it runs */
+	VIGIL_HOOK_TP = 2,  /* its syscalls tracepoint pair, always */
+};
+
+/* Each row's name and hook, for the Go side to read from the object's BTF
+ * (sensor/sensor.go): which tracepoint pairs exist and which of them stay
+ * beside the raw program. */
+enum syscall_trace {
+#define VIGIL_SYS_HOOK(name, id, x64, ia32, kind, hook, args) VIGIL_TRACE_##name = hook,
+	VIGIL_SYSCALLS(VIGIL_SYS_HOOK)
+#undef VIGIL_SYS_HOOK
 };
 
 /* Bounds of the strings a record carries. */
@@ -171,59 +186,81 @@ struct connect_rec {
 struct kind_counters {
 	__u64 emitted;
 	__u64 dropped;  /* failed ring-buffer reserve/output */
-	__u64 filtered; /* left out by the rules' open filter */
+	__u64 filtered; /* left out by the kind's filter (lib/filter.h) */
 };
 
-/* The open filter (rules/openfilter.go, sensor/openfilter.go): an open is
- * emitted only when it may satisfy one of up to 32 clauses. combo gives,
- * for each (syscall, access class, failed) triple, the clauses an open with
- * those properties satisfies before its path is known; path_any the
- * clauses that do not constrain the path. The paths are in open_prefixes
- * (an LPM trie) and open_names (file names), under the filter's generation
- * so that a reload never mixes two filters. Two bitmaps spare most paths
- * the lookups: pairs has bit (path[1] << 8 | path[2]) set for the first two
+/*
+ * The in-kernel filters (lib/filter.h; sensor/filter.go compiles them from
+ * the rules' event.Filter). Each filtered kind keeps only the events that
+ * may satisfy one of up to VIGIL_FILTER_CLAUSES clauses, one bit each in
+ * every mask below. Before the path is known, an event satisfies the
+ * clauses in syscalls[its syscall id] & keys[its kind's key] &
+ * results[failed]. The key is a small value the kind's header reads from
+ * the arguments (open: enum open_filter_key) and Go maps to the classes
+ * rules name. path_any holds the clauses that do not constrain the path;
+ * the others' paths are in filter_prefixes (an LPM trie) and filter_names
+ * (file names), under the kind and the filter's generation so that a
+ * reload never mixes two filters. Two bitmaps spare most paths the
+ * lookups: pairs has bit (path[1] << 8 | path[2]) set for the first two
  * bytes after the slash of every prefix (all bits when a prefix is shorter
  * than three bytes), name_lens bit n for every file name of n bytes.
- * Clauses in raw_need also need a needle (1 to 8 bytes) in the path as the
- * caller passed it: needle[i] holds its bytes little endian, needle_mask[i]
- * covers them, needle_len[i] counts them, needle_clauses[i] are the clauses
- * that need it. A raw path is searched in its first VIGIL_OPEN_RAW_SCAN
- * bytes; a longer one, or one that could not be read, is admitted. */
-enum open_filter_bounds {
-	VIGIL_OPEN_FILTER_COMBOS = 32,   /* 4 syscalls x 4 access classes x 2 results */
-	VIGIL_OPEN_PREFIX_MAX = 255,     /* bytes of path in a prefix key */
-	VIGIL_OPEN_NEEDLES = 4,          /* distinct raw-path needles */
-	VIGIL_OPEN_RAW_SCAN = 256,       /* bytes of raw path searched */
+ * Clauses in raw_need also need a needle (1 to VIGIL_FILTER_NEEDLE_MAX
+ * bytes) in the path as the caller passed it: needle[i] holds its bytes
+ * little endian, needle_mask[i] covers them, needle_len[i] counts them,
+ * needle_clauses[i] are the clauses that need it. A raw path is searched in
+ * its first VIGIL_FILTER_RAW_SCAN bytes; a longer one, or one that could
+ * not be read, is admitted.
+ */
+enum filter_bounds {
+	VIGIL_FILTER_CLAUSES = 32,     /* bits of a clause mask */
+	VIGIL_FILTER_SYSCALLS = 64,    /* syscall ids a filter tells apart */
+	VIGIL_FILTER_KEYS = 64,        /* values of a kind's key */
+	VIGIL_FILTER_PREFIX_MAX = 254, /* bytes of path in a prefix key: LPM keys hold 256 */
+	VIGIL_FILTER_ENTRIES = 4096,   /* prefixes, and names, of one generation */
+	VIGIL_FILTER_NEEDLES = 4,      /* distinct raw-path needles per kind */
+	VIGIL_FILTER_NEEDLE_MAX = 8,   /* bytes of a needle compared */
+	VIGIL_FILTER_RAW_SCAN = 256,   /* bytes of raw path searched */
+	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
 };
 
-struct open_filter {
+/* The key of an open: its O_ACCMODE bits, and VIGIL_OPEN_KEY_PATH when
+ * O_PATH is set; event.OpenAccessOf gives the class of each. */
+enum open_filter_key {
+	VIGIL_OPEN_KEY_ACCMODE = 3,
+	VIGIL_OPEN_KEY_PATH = 4,
+};
+
+struct kind_filter {
+	__u32 syscalls[VIGIL_FILTER_SYSCALLS];
+	__u32 keys[VIGIL_FILTER_KEYS];
+	__u32 results[2]; /* [0] success, [1] failure */
 	__u32 path_any;
 	__u32 raw_need;
-	__u32 combo[VIGIL_OPEN_FILTER_COMBOS];
-	__u32 name_lens[256 / 32];
+	__u32 name_lens[(VIGIL_NAME_MAX + 1) / 32];
 	__u32 pairs[65536 / 32];
-	__u64 needle[VIGIL_OPEN_NEEDLES];
-	__u64 needle_mask[VIGIL_OPEN_NEEDLES];
-	__u32 needle_len[VIGIL_OPEN_NEEDLES];
-	__u32 needle_clauses[VIGIL_OPEN_NEEDLES];
+	__u64 needle[VIGIL_FILTER_NEEDLES];
+	__u64 needle_mask[VIGIL_FILTER_NEEDLES];
+	__u32 needle_len[VIGIL_FILTER_NEEDLES];
+	__u32 needle_clauses[VIGIL_FILTER_NEEDLES];
 };
 
-/* data[0] is the generation, then the path prefix; prefixlen counts both,
- * in bits. */
-struct open_prefix_key {
+/* data[0] is the kind, data[1] the generation, then the path prefix;
+ * prefixlen counts all three, in bits. */
+struct filter_prefix_key {
 	__u32 prefixlen;
-	__u8 data[1 + VIGIL_OPEN_PREFIX_MAX];
+	__u8 data[2 + VIGIL_FILTER_PREFIX_MAX];
 };
 
 /* A file name by its length and its first and last 8 bytes (little
  * endian): exact up to 16 bytes, and for longer names two that agree on
  * all three only make the filter admit more. Names under 8 bytes have head
  * zero-padded and tail 0; names of at most 8 bytes have tail 0. */
-struct open_name_key {
+struct filter_name_key {
 	__u64 head;
 	__u64 tail;
 	__u32 len;
-	__u32 gen;
+	__u16 gen;
+	__u16 kind;
 };
 
 #endif /* VIGIL_EVENTS_H */

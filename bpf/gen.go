@@ -3,4 +3,4 @@ package bpf
 // Flags are pinned (-cc, -strip, -cflags override the BPF2GO_* environment)
 // so that `go generate` is reproducible; -mcpu=v3 needs kernel 5.1, below
 // vigil's 5.8 floor.
-//go:generate go tool bpf2go -cc clang -strip llvm-strip -cflags "-O2 -g -mcpu=v3 -Wall -Werror -I./include" -go-package bpf -output-stem vigil -target bpfel -type rec_hdr -type exec_rec -type fork_rec -type exit_rec -type open_rec -type connect_rec -type kind_counters -type event_kind -type rec_type -type syscall_id -type str_bounds -type exec_rec_flags -type open_rec_flags -type open_filter_bounds Vigil vigil.bpf.c
+//go:generate go tool bpf2go -cc clang -strip llvm-strip -cflags "-O2 -g -mcpu=v3 -Wall -Werror -I./include" -go-package bpf -output-stem vigil -target bpfel -type rec_hdr -type exec_rec -type fork_rec -type exit_rec -type open_rec -type connect_rec -type kind_counters -type event_kind -type rec_type -type syscall_id -type syscall_hook -type syscall_trace -type str_bounds -type exec_rec_flags -type open_rec_flags -type filter_bounds -type open_filter_key -type kind_filter -type filter_prefix_key -type filter_name_key Vigil vigil.bpf.c

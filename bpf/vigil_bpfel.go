@@ -83,24 +83,41 @@ type VigilExitRec struct {
 	Pad      uint32
 }
 
+type VigilFilterBounds uint32
+
+const (
+	VigilFilterBoundsVIGIL_FILTER_CLAUSES    VigilFilterBounds = 32
+	VigilFilterBoundsVIGIL_FILTER_SYSCALLS   VigilFilterBounds = 64
+	VigilFilterBoundsVIGIL_FILTER_KEYS       VigilFilterBounds = 64
+	VigilFilterBoundsVIGIL_FILTER_PREFIX_MAX VigilFilterBounds = 254
+	VigilFilterBoundsVIGIL_FILTER_ENTRIES    VigilFilterBounds = 4096
+	VigilFilterBoundsVIGIL_FILTER_NEEDLES    VigilFilterBounds = 4
+	VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX VigilFilterBounds = 8
+	VigilFilterBoundsVIGIL_FILTER_RAW_SCAN   VigilFilterBounds = 256
+	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
+)
+
+type VigilFilterNameKey struct {
+	_    structs.HostLayout
+	Head uint64
+	Tail uint64
+	Len  uint32
+	Gen  uint16
+	Kind uint16
+}
+
+type VigilFilterPrefixKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Data      [256]uint8
+}
+
 type VigilForkRec struct {
 	_           structs.HostLayout
 	Hdr         VigilRecHdr
 	StartBootNs uint64
 	ParentTgid  uint32
 	ParentTid   uint32
-}
-
-type VigilInflight struct {
-	_       structs.HostLayout
-	Ptr     uint64
-	Ptr2    uint64
-	Fd      int32
-	Flags   uint32
-	Mode    uint32
-	Len     uint32
-	Syscall uint16
-	Pad     [6]uint8
 }
 
 type VigilKindCounters struct {
@@ -110,11 +127,13 @@ type VigilKindCounters struct {
 	Filtered uint64
 }
 
-type VigilOpenFilter struct {
+type VigilKindFilter struct {
 	_             structs.HostLayout
+	Syscalls      [64]uint32
+	Keys          [64]uint32
+	Results       [2]uint32
 	PathAny       uint32
 	RawNeed       uint32
-	Combo         [32]uint32
 	NameLens      [8]uint32
 	Pairs         [2048]uint32
 	Needle        [4]uint64
@@ -123,28 +142,12 @@ type VigilOpenFilter struct {
 	NeedleClauses [4]uint32
 }
 
-type VigilOpenFilterBounds uint32
+type VigilOpenFilterKey uint32
 
 const (
-	VigilOpenFilterBoundsVIGIL_OPEN_FILTER_COMBOS VigilOpenFilterBounds = 32
-	VigilOpenFilterBoundsVIGIL_OPEN_PREFIX_MAX    VigilOpenFilterBounds = 255
-	VigilOpenFilterBoundsVIGIL_OPEN_NEEDLES       VigilOpenFilterBounds = 4
-	VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN      VigilOpenFilterBounds = 256
+	VigilOpenFilterKeyVIGIL_OPEN_KEY_ACCMODE VigilOpenFilterKey = 3
+	VigilOpenFilterKeyVIGIL_OPEN_KEY_PATH    VigilOpenFilterKey = 4
 )
-
-type VigilOpenNameKey struct {
-	_    structs.HostLayout
-	Head uint64
-	Tail uint64
-	Len  uint32
-	Gen  uint32
-}
-
-type VigilOpenPrefixKey struct {
-	_         structs.HostLayout
-	Prefixlen uint32
-	Data      [256]uint8
-}
 
 type VigilOpenRec struct {
 	_        structs.HostLayout
@@ -214,6 +217,25 @@ const (
 	VigilStrBoundsVIGIL_COMM_LEN      VigilStrBounds = 16
 )
 
+type VigilSysArgs struct {
+	_       structs.HostLayout
+	Path    uint64
+	Ptr     uint64
+	Fd      int32
+	Flags   uint32
+	Mode    uint32
+	Len     uint32
+	Syscall uint16
+	Pad     [6]uint8
+}
+
+type VigilSyscallHook uint32
+
+const (
+	VigilSyscallHookVIGIL_HOOK_RAW VigilSyscallHook = 1
+	VigilSyscallHookVIGIL_HOOK_TP  VigilSyscallHook = 2
+)
+
 type VigilSyscallId uint32
 
 const (
@@ -225,6 +247,19 @@ const (
 	VigilSyscallIdVIGIL_SYS_OPENAT2  VigilSyscallId = 5
 	VigilSyscallIdVIGIL_SYS_CREAT    VigilSyscallId = 6
 	VigilSyscallIdVIGIL_SYS_CONNECT  VigilSyscallId = 7
+	VigilSyscallIdVIGIL_NUM_SYSCALLS VigilSyscallId = 8
+)
+
+type VigilSyscallTrace uint32
+
+const (
+	VigilSyscallTraceVIGIL_TRACE_execve   VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_execveat VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_open     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat   VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat2  VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_creat    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_connect  VigilSyscallTrace = 1
 )
 
 // Names of all BPF objects in the ELF.
@@ -233,12 +268,12 @@ const (
 const (
 	VigilMapCounters          = "counters"
 	VigilMapEvents            = "events"
+	VigilMapFilterGen         = "filter_gen"
+	VigilMapFilterNames       = "filter_names"
+	VigilMapFilterPrefixes    = "filter_prefixes"
+	VigilMapFilters           = "filters"
 	VigilMapInflight          = "inflight"
 	VigilMapKinds             = "kinds"
-	VigilMapOpenFilterGen     = "open_filter_gen"
-	VigilMapOpenFilters       = "open_filters"
-	VigilMapOpenNames         = "open_names"
-	VigilMapOpenPrefixes      = "open_prefixes"
 	VigilMapPathBufs          = "path_bufs"
 	VigilMapRecBufs           = "rec_bufs"
 	VigilProgFentryFileOpen   = "fentry_file_open"
@@ -337,16 +372,16 @@ type VigilProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilMapSpecs struct {
-	Counters      *ebpf.MapSpec `ebpf:"counters"`
-	Events        *ebpf.MapSpec `ebpf:"events"`
-	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
-	Kinds         *ebpf.MapSpec `ebpf:"kinds"`
-	OpenFilterGen *ebpf.MapSpec `ebpf:"open_filter_gen"`
-	OpenFilters   *ebpf.MapSpec `ebpf:"open_filters"`
-	OpenNames     *ebpf.MapSpec `ebpf:"open_names"`
-	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
-	PathBufs      *ebpf.MapSpec `ebpf:"path_bufs"`
-	RecBufs       *ebpf.MapSpec `ebpf:"rec_bufs"`
+	Counters       *ebpf.MapSpec `ebpf:"counters"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	FilterGen      *ebpf.MapSpec `ebpf:"filter_gen"`
+	FilterNames    *ebpf.MapSpec `ebpf:"filter_names"`
+	FilterPrefixes *ebpf.MapSpec `ebpf:"filter_prefixes"`
+	Filters        *ebpf.MapSpec `ebpf:"filters"`
+	Inflight       *ebpf.MapSpec `ebpf:"inflight"`
+	Kinds          *ebpf.MapSpec `ebpf:"kinds"`
+	PathBufs       *ebpf.MapSpec `ebpf:"path_bufs"`
+	RecBufs        *ebpf.MapSpec `ebpf:"rec_bufs"`
 }
 
 // VigilVariableSpecs contains global variables before they are loaded into the kernel.
@@ -381,28 +416,28 @@ func (o *VigilObjects) Close() error {
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilMaps struct {
-	Counters      *ebpf.Map `ebpf:"counters"`
-	Events        *ebpf.Map `ebpf:"events"`
-	Inflight      *ebpf.Map `ebpf:"inflight"`
-	Kinds         *ebpf.Map `ebpf:"kinds"`
-	OpenFilterGen *ebpf.Map `ebpf:"open_filter_gen"`
-	OpenFilters   *ebpf.Map `ebpf:"open_filters"`
-	OpenNames     *ebpf.Map `ebpf:"open_names"`
-	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
-	PathBufs      *ebpf.Map `ebpf:"path_bufs"`
-	RecBufs       *ebpf.Map `ebpf:"rec_bufs"`
+	Counters       *ebpf.Map `ebpf:"counters"`
+	Events         *ebpf.Map `ebpf:"events"`
+	FilterGen      *ebpf.Map `ebpf:"filter_gen"`
+	FilterNames    *ebpf.Map `ebpf:"filter_names"`
+	FilterPrefixes *ebpf.Map `ebpf:"filter_prefixes"`
+	Filters        *ebpf.Map `ebpf:"filters"`
+	Inflight       *ebpf.Map `ebpf:"inflight"`
+	Kinds          *ebpf.Map `ebpf:"kinds"`
+	PathBufs       *ebpf.Map `ebpf:"path_bufs"`
+	RecBufs        *ebpf.Map `ebpf:"rec_bufs"`
 }
 
 func (m *VigilMaps) Close() error {
 	return _VigilClose(
 		m.Counters,
 		m.Events,
+		m.FilterGen,
+		m.FilterNames,
+		m.FilterPrefixes,
+		m.Filters,
 		m.Inflight,
 		m.Kinds,
-		m.OpenFilterGen,
-		m.OpenFilters,
-		m.OpenNames,
-		m.OpenPrefixes,
 		m.PathBufs,
 		m.RecBufs,
 	)

@@ -1,22 +1,60 @@
 package event
 
-import "testing"
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
 
 // A merged clause keeps a raw-path needle only when both need it: either
 // alone would drop what the other admits.
-func TestMergeOpenClausesNeedle(t *testing.T) {
-	c := func(raw string, prefixes ...string) OpenClause {
-		return OpenClause{Types: OpenAllTypes, Access: OpenAllAccess, Results: OpenAllResults, Prefixes: prefixes, RawContains: raw}
+func TestMergeClausesNeedle(t *testing.T) {
+	c := func(raw string, prefixes ...string) Clause {
+		return Clause{Types: OpenAllTypes, Classes: OpenAllAccess, Results: AllResults, Prefixes: prefixes, RawContains: raw}
 	}
-	if m := MergeOpenClauses(c("../", "/etc/"), c("../", "/home/")); m.RawContains != "../" || len(m.Prefixes) != 2 {
+	if m := MergeClauses(c("../", "/etc/"), c("../", "/home/")); m.RawContains != "../" || len(m.Prefixes) != 2 {
 		t.Errorf("same needle: %+v", m)
 	}
-	if m := MergeOpenClauses(c("../", "/etc/"), c("", "/home/")); m.RawContains != "" {
+	if m := MergeClauses(c("../", "/etc/"), c("", "/home/")); m.RawContains != "" {
 		t.Errorf("one needle: %+v", m)
 	}
 	// Reduce merges only clauses with the same needle first.
-	f := (&OpenFilter{Clauses: []OpenClause{c("../", "/a/"), c("", "/b/"), c("../", "/c/"), c("x", "/d/")}}).Reduce(3)
+	f := (&Filter{Clauses: []Clause{c("../", "/a/"), c("", "/b/"), c("../", "/c/"), c("x", "/d/")}}).Reduce(3)
 	if len(f.Clauses) != 3 || f.Clauses[0].RawContains != "../" || len(f.Clauses[0].Prefixes) != 2 {
 		t.Errorf("Reduce(3) = %+v", f.Clauses)
+	}
+}
+
+// TestFilterAdmits checks the reference evaluation clause by clause.
+func TestFilterAdmits(t *testing.T) {
+	open := func(flags uint32, res int64, name, raw string) *Event {
+		return &Event{Type: TypeOpenat, Res: res, Open: Open{Flags: flags, Name: []byte(name), Raw: []byte(raw)}}
+	}
+	f := &Filter{Clauses: []Clause{{
+		Types: 1 << TypeOpenat, Classes: OpenReadAccess, Results: ResultSucceeded,
+		Prefixes: []string{"/etc/"}, Names: []string{"id_rsa"},
+	}, {
+		Types: OpenAllTypes, Classes: OpenAllAccess, Results: AllResults, AnyPath: true, RawContains: "../",
+	}}}
+	tests := []struct {
+		e    *Event
+		want bool
+	}{
+		{open(unix.O_RDONLY, 3, "/etc/passwd", "/etc/passwd"), true},
+		{open(unix.O_RDWR, 3, "/home/a/.ssh/id_rsa", "id_rsa"), true},
+		{open(unix.O_WRONLY, 3, "/etc/passwd", "/etc/passwd"), false},   // not a read
+		{open(unix.O_RDONLY|unix.O_PATH, 3, "/etc/passwd", "x"), false}, // O_PATH: no read
+		{open(unix.O_RDONLY, -2, "", "/etc/passwd"), false},             // failed: the first wants success
+		{open(unix.O_RDONLY, -2, "", "../x"), true},                     // the needle
+		{open(unix.O_WRONLY, 3, "/tmp/x", "a/../../tmp/x"), true},       // the needle, any path
+		{open(unix.O_RDONLY, 3, "", "x"), true},                         // no resolved name: admitted
+		{&Event{Type: TypeConnect, Res: -111}, true},                    // a kind the filter does not cover
+		{open(unix.O_RDONLY, 3, "/home/a/.ssh/id_rsa.pub", "id_rsa.pub"), false},
+	}
+	for _, tt := range tests {
+		if got := f.Admits(tt.e); got != tt.want {
+			t.Errorf("Admits(%s flags %#o res %d name %q raw %q) = %v, want %v", tt.e.Type, tt.e.Open.Flags, tt.e.Res,
+				tt.e.Open.Name, tt.e.Open.Raw, got, tt.want)
+		}
 	}
 }

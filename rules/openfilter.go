@@ -27,7 +27,7 @@ const maxRuleClauses = 64
 
 // anyOpen is the clause that admits every open.
 func anyOpen() event.OpenClause {
-	return event.OpenClause{Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenAllResults, AnyPath: true}
+	return event.OpenClause{Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true}
 }
 
 // openClauses returns the clauses of a resolved, pruned condition; nil
@@ -101,7 +101,7 @@ func capClauses(cs []event.OpenClause) []event.OpenClause {
 	}
 	m := cs[0]
 	for _, c := range cs[1:] {
-		m = event.MergeOpenClauses(m, c)
+		m = event.MergeClauses(m, c)
 	}
 	return []event.OpenClause{m}
 }
@@ -109,7 +109,7 @@ func capClauses(cs []event.OpenClause) []event.OpenClause {
 // intersectClauses returns a clause admitting at least what both admit;
 // false when nothing satisfies both.
 func intersectClauses(a, b event.OpenClause) (event.OpenClause, bool) {
-	c := event.OpenClause{Types: a.Types & b.Types, Access: a.Access & b.Access, Results: a.Results & b.Results}
+	c := event.OpenClause{Types: a.Types & b.Types, Classes: a.Classes & b.Classes, Results: a.Results & b.Results}
 	// Either needle is necessary; one is enough.
 	c.RawContains = a.RawContains
 	if c.RawContains == "" {
@@ -149,9 +149,9 @@ func intersectClauses(a, b event.OpenClause) (event.OpenClause, bool) {
 	}
 	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 {
 		// No path satisfies both: only failed opens can.
-		c.Results &^= event.OpenSucceeded
+		c.Results &^= event.ResultSucceeded
 	}
-	return c, c.Types != 0 && c.Access != 0 && c.Results != 0
+	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
 }
 
 func appendUnique(list []string, s string) []string {
@@ -194,17 +194,17 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 		}
 		switch {
 		case f.Name == "evt.failed" && want:
-			c.Results = event.OpenFailed
+			c.Results = event.ResultFailed
 		case f.Name == "evt.failed":
-			c.Results = event.OpenSucceeded
+			c.Results = event.ResultSucceeded
 		case f.Name == "evt.is_open_read" && want:
-			c.Access = 1<<event.OpenReadOnly | 1<<event.OpenReadWrite
+			c.Classes = event.OpenReadAccess
 		case f.Name == "evt.is_open_read":
-			c.Access = 1<<event.OpenPathOnly | 1<<event.OpenWriteOnly
+			c.Classes = event.OpenAllAccess &^ event.OpenReadAccess
 		case want:
-			c.Access = 1<<event.OpenWriteOnly | 1<<event.OpenReadWrite
+			c.Classes = event.OpenWriteAccess
 		default:
-			c.Access = 1<<event.OpenReadOnly | 1<<event.OpenPathOnly
+			c.Classes = event.OpenAllAccess &^ event.OpenWriteAccess
 		}
 	case "fd.num", "evt.rawres":
 		if len(vals) != 1 {
@@ -226,10 +226,10 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 		}
 		c.Results = 0
 		if numSatisfiable(op, v, 0, 1<<31) {
-			c.Results |= event.OpenSucceeded
+			c.Results |= event.ResultSucceeded
 		}
 		if numSatisfiable(op, v, failLo, failHi) {
-			c.Results |= event.OpenFailed
+			c.Results |= event.ResultFailed
 		}
 	case "evt.res":
 		if len(vals) != 1 || (ch.Op != "=" && ch.Op != "==" && ch.Op != "!=") {
@@ -240,9 +240,9 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 			success = !success
 		}
 		if success {
-			c.Results = event.OpenSucceeded
+			c.Results = event.ResultSucceeded
 		} else {
-			c.Results = event.OpenFailed
+			c.Results = event.ResultFailed
 		}
 	case "fd.name", "fd.directory", "fd.filename":
 		if neg {
@@ -266,7 +266,7 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 		}
 		c.RawContains = vals[0]
 	}
-	return c, c.Types != 0 && c.Access != 0 && c.Results != 0
+	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
 }
 
 // checkValues returns the literal values on the right of a check; false for

@@ -19,11 +19,14 @@ const (
 	recOpen       = uint16(bpf.VigilRecTypeVIGIL_REC_OPEN)
 	recConnect    = uint16(bpf.VigilRecTypeVIGIL_REC_CONNECT)
 
+	sysExecve   = uint16(bpf.VigilSyscallIdVIGIL_SYS_EXECVE)
 	sysExecveat = uint16(bpf.VigilSyscallIdVIGIL_SYS_EXECVEAT)
 	sysOpen     = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN)
 	sysOpenat   = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPENAT)
 	sysOpenat2  = uint16(bpf.VigilSyscallIdVIGIL_SYS_OPENAT2)
 	sysCreat    = uint16(bpf.VigilSyscallIdVIGIL_SYS_CREAT)
+	sysConnect  = uint16(bpf.VigilSyscallIdVIGIL_SYS_CONNECT)
+	numSyscalls = int(bpf.VigilSyscallIdVIGIL_NUM_SYSCALLS)
 
 	execArgsTrunc     = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_ARGS_TRUNC)
 	execFilenameTrunc = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_FILENAME_TRUNC)
@@ -95,6 +98,28 @@ type DecodeError struct {
 // Error describes the malformed record.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("decoding record type %d (%d bytes): %s", e.Type, e.Len, e.Reason)
+}
+
+// syscallTypes is the event type of each syscall id of bpf/syscall_table.h:
+// the decoders name their records' types with it, and the kernel filters
+// (filter.go) tell types apart by it.
+var syscallTypes = [numSyscalls]event.Type{
+	sysExecve:   event.TypeExecve,
+	sysExecveat: event.TypeExecveat,
+	sysOpen:     event.TypeOpen,
+	sysOpenat:   event.TypeOpenat,
+	sysOpenat2:  event.TypeOpenat2,
+	sysCreat:    event.TypeCreat,
+	sysConnect:  event.TypeConnect,
+}
+
+// syscallType is the event type of syscall id sys, or def for an id the
+// kernel should not have given a record of this kind.
+func syscallType(sys uint16, kind event.Kind, def event.Type) event.Type {
+	if int(sys) < len(syscallTypes) && syscallTypes[sys].Kind() == kind {
+		return syscallTypes[sys]
+	}
+	return def
 }
 
 // recordKind is the event kind a record type reports, KindUnknown for a
@@ -207,10 +232,7 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	}
 	x := view[bpf.VigilExecRec](raw)
 	e := &r.Event
-	e.Type = event.TypeExecve
-	if x.Syscall == sysExecveat {
-		e.Type = event.TypeExecveat
-	}
+	e.Type = syscallType(x.Syscall, event.KindExec, event.TypeExecve)
 	e.Res = x.Ret
 	f := &r.Exec
 	f.PPID = x.Ppid
@@ -282,16 +304,7 @@ func decodeOpen(raw []byte, r *Record) DecodeReason {
 	}
 	x := view[bpf.VigilOpenRec](raw)
 	e := &r.Event
-	switch x.Syscall {
-	case sysOpen:
-		e.Type = event.TypeOpen
-	case sysOpenat2:
-		e.Type = event.TypeOpenat2
-	case sysCreat:
-		e.Type = event.TypeCreat
-	default:
-		e.Type = event.TypeOpenat
-	}
+	e.Type = syscallType(x.Syscall, event.KindOpen, event.TypeOpenat)
 	e.Res = x.Ret
 	o := &e.Open
 	o.Flags, o.Mode, o.DirFD, o.FileType = x.Flags, x.Mode, x.Dirfd, x.FileType

@@ -3,9 +3,12 @@ package sensor
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sensor/vigil/bpf"
 	"github.com/vigil-sensor/vigil/event"
@@ -14,8 +17,8 @@ import (
 // TestOpenFilter runs a sensor with an open filter beside the shared,
 // unfiltered one: for each open, the filtered sensor must deliver it
 // exactly when the expected verdict says so, and that verdict must be
-// event.OpenFilter.Admits's on the event as the unfiltered sensor saw it
-// (the kernel and the Go reference agree). Then it switches filters, and
+// kernelAdmits's on the event as the unfiltered sensor saw it (the kernel
+// and the Go reference agree). Then it switches filters, and
 // turns the filter off. Both ways of tracing opens run it: the raw
 // sys_exit program (direct loads) and the tracepoint pairs (helper reads).
 func TestOpenFilter(t *testing.T) {
@@ -44,24 +47,24 @@ func testOpenFilter(t *testing.T, hooks string) {
 			t.Fatal(err)
 		}
 	}
-	read := uint8(1<<event.OpenReadOnly | 1<<event.OpenReadWrite)
+	read := uint64(event.OpenReadAccess)
 	first := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: 1 << event.TypeOpenat, Access: read, Results: event.OpenSucceeded,
+		Types: 1 << event.TypeOpenat, Classes: read, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/keep/"}, Names: []string{"secret.key", "a-long-file-name-for-vigil.conf"},
 	}, {
-		Types: event.OpenAllTypes, Access: 1 << event.OpenWriteOnly, Results: event.OpenFailed,
+		Types: event.OpenAllTypes, Classes: 1 << event.OpenWriteOnly, Results: event.ResultFailed,
 	}}}
 	second := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenSucceeded,
+		Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/other/", dir + "/keep/sentinel"},
 	}}}
 	// The third bounds raw paths: any open through "../", and reads
 	// under keep/ whose raw path holds "sentinel".
 	third := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenAllResults, AnyPath: true,
+		Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true,
 		RawContains: "../",
 	}, {
-		Types: 1 << event.TypeOpenat, Access: read, Results: event.OpenSucceeded,
+		Types: 1 << event.TypeOpenat, Classes: read, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/keep/"}, RawContains: "sentinel-of-the-test", // cut to "sentinel"
 	}}}
 	type op struct {
@@ -71,7 +74,7 @@ func testOpenFilter(t *testing.T, hooks string) {
 		admit3 bool // by third
 	}
 	// Longer than the kernel searches, without "../": admitted.
-	long := "other/" + strings.Repeat("./", event.OpenRawScan/2) + "b"
+	long := "other/" + strings.Repeat("./", rawScan/2) + "b"
 	ops := []op{
 		{"openat:keep/a", true, false, false},
 		{"openat:keepx/a", false, false, false},
@@ -98,8 +101,8 @@ func testOpenFilter(t *testing.T, hooks string) {
 	}
 	run := func(t *testing.T, f *event.OpenFilter, admitted func(op) bool) {
 		t.Helper()
-		if err := fh.s.SetOpenFilter(f); err != nil {
-			t.Fatalf("SetOpenFilter: %v", err)
+		if err := fh.s.SetFilter(event.KindOpen, f); err != nil {
+			t.Fatalf("SetFilter: %v", err)
 		}
 		args := make([]string, 0, len(ops)+1)
 		for _, o := range ops {
@@ -122,8 +125,8 @@ func testOpenFilter(t *testing.T, hooks string) {
 			_, raw, _ := strings.Cut(o.op, ":")
 			ref := h.wait(t, c.pid, "unfiltered open of "+raw, isOpen(raw))
 			want := admitted(o)
-			if f != nil && f.Admits(&ref.Event) != want {
-				t.Errorf("%s: event.OpenFilter.Admits says %v, want %v (%s)", o.op, !want, want, ref.String())
+			if f != nil && kernelAdmits(f, &ref.Event) != want {
+				t.Errorf("%s: kernelAdmits says %v, want %v (%s)", o.op, !want, want, ref.String())
 			}
 			got := false
 			for _, e := range fh.all(c.pid) {
@@ -147,16 +150,19 @@ func testOpenFilter(t *testing.T, hooks string) {
 	t.Run("first again", func(t *testing.T) { run(t, first, func(o op) bool { return o.admit1 }) })
 }
 
-// TestOpenFilterKernelBounds keeps event's copy of the kernel's raw-path
-// bounds in step with bpf/events.h.
-func TestOpenFilterKernelBounds(t *testing.T) {
-	if event.OpenRawScan != int(bpf.VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN) {
-		t.Errorf("event.OpenRawScan = %d, the kernel scans %d", event.OpenRawScan, bpf.VigilOpenFilterBoundsVIGIL_OPEN_RAW_SCAN)
+// kernelAdmits is the Go reference of the kernel's evaluation of f: the
+// needles cut to what it compares, and a raw path longer than it searches
+// taken as unknown (admitted).
+func kernelAdmits(f *event.Filter, e *event.Event) bool {
+	k := &event.Filter{All: f.All, Clauses: slices.Clone(f.Clauses)}
+	for i := range k.Clauses {
+		k.Clauses[i].RawContains = kernelNeedle(k.Clauses[i].RawContains)
 	}
-	var f bpf.VigilOpenFilter
-	if event.OpenRawNeedle != int(unsafe.Sizeof(f.Needle[0])) {
-		t.Errorf("event.OpenRawNeedle = %d, the kernel compares %d bytes", event.OpenRawNeedle, unsafe.Sizeof(f.Needle[0]))
+	v := *e
+	if len(v.Open.Raw) > rawScan {
+		v.Open.Raw = nil
 	}
+	return k.Admits(&v)
 }
 
 // TestCompileOpenNeedles checks the kernel's needle tables: bytes little
@@ -164,12 +170,12 @@ func TestOpenFilterKernelBounds(t *testing.T) {
 // out (its clause then needs none, which admits more).
 func TestCompileOpenNeedles(t *testing.T) {
 	clause := func(raw string) event.OpenClause {
-		return event.OpenClause{Types: event.OpenAllTypes, Access: event.OpenAllAccess, Results: event.OpenAllResults, AnyPath: true, RawContains: raw}
+		return event.OpenClause{Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true, RawContains: raw}
 	}
 	f := &event.OpenFilter{Clauses: []event.OpenClause{
 		clause("../"), clause("id_rsa.pub-and-more"), clause("../"), clause(""), clause("a"), clause("bb"), clause("ccc"),
 	}}
-	k := compileOpenFilter(f, 1).filter
+	k := compileFilter(event.KindOpen, openKeyClass, f, 1).filter
 	if want := uint32(0b0110111); k.RawNeed != want {
 		t.Errorf("RawNeed = %#b, want %#b", k.RawNeed, want)
 	}
@@ -187,5 +193,62 @@ func TestCompileOpenNeedles(t *testing.T) {
 			t.Errorf("needle %d = %#x mask %#x len %d clauses %#b, want %#x %#x %d %#b", i,
 				k.Needle[i], k.NeedleMask[i], k.NeedleLen[i], k.NeedleClauses[i], w.needle, w.mask, w.len, w.clauses)
 		}
+	}
+}
+
+// TestFilterKernelBounds keeps the Go side of the filters in step with the
+// C: the bounds of bpf/events.h against the generated layouts and the
+// object's maps, and every key an open can have against the classes.
+func TestFilterKernelBounds(t *testing.T) {
+	var f bpf.VigilKindFilter
+	var pk bpf.VigilFilterPrefixKey
+	checks := []struct {
+		what      string
+		got, want int
+	}{
+		{"clause mask bits", int(unsafe.Sizeof(f.PathAny)) * 8, maxClauses},
+		{"syscall ids", len(f.Syscalls), int(bpf.VigilFilterBoundsVIGIL_FILTER_SYSCALLS)},
+		{"key values", len(f.Keys), maxFilterKeys},
+		{"needle bytes", int(unsafe.Sizeof(f.Needle[0])), needleMax},
+		{"needles", len(f.Needle), maxNeedles},
+		{"name length bits", len(f.NameLens) * 32, nameMax + 1},
+		{"prefix key bytes", len(pk.Data), 2 + maxPrefix},
+		{"kinds", int(bpf.VigilEventKindVIGIL_NUM_KINDS), event.NumKinds},
+	}
+	if numSyscalls > len(f.Syscalls) {
+		t.Errorf("%d syscall ids, the filter tells %d apart", numSyscalls, len(f.Syscalls))
+	}
+	spec, err := bpf.LoadVigil()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{
+		bpf.VigilMapFilterPrefixes: 2 * maxEntries, bpf.VigilMapFilterNames: 2 * maxEntries,
+		bpf.VigilMapFilters: 2 * event.NumKinds, bpf.VigilMapFilterGen: event.NumKinds,
+	} {
+		checks = append(checks, struct {
+			what      string
+			got, want int
+		}{"entries of map " + name, int(spec.Maps[name].MaxEntries), want})
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	// Each key value the kernel computes for an open (bpf/kinds/open.h)
+	// has the class of the flags it stands for.
+	for _, flags := range []uint32{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, 3, unix.O_PATH, unix.O_WRONLY | unix.O_PATH,
+		unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC, unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC} {
+		key := flags & unix.O_ACCMODE
+		if flags&unix.O_PATH != 0 {
+			key |= uint32(bpf.VigilOpenFilterKeyVIGIL_OPEN_KEY_PATH)
+		}
+		if got, want := openKeyClass(key), event.OpenAccessOf(flags); got != want {
+			t.Errorf("flags %#o: key %d has class %d, want %d", flags, key, got, want)
+		}
+	}
+	if filterKeyClass(event.KindConnect) != nil {
+		t.Errorf("connect has a filter key, but its kernel side consults no filter")
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 
@@ -37,8 +39,9 @@ const (
 	FileOpenHookNone = "none"
 )
 
-// Syscall hook choices for Config.SyscallHooks: how open, openat, openat2,
-// creat and connect are traced.
+// Syscall hook choices for Config.SyscallHooks: how the syscalls of
+// bpf/syscall_table.h hooked raw (open, openat, openat2, creat, connect)
+// are traced. Exec keeps its tracepoints in every mode.
 const (
 	// SyscallHooksAuto uses the raw sys_exit program where the kernel
 	// supports it, else the syscalls tracepoints.
@@ -78,8 +81,8 @@ type Config struct {
 	// FileOpenHook constants. Auto by default; a hook named explicitly
 	// and unavailable makes New fail.
 	FileOpenHook string
-	// SyscallHooks selects how the open and connect syscalls are traced:
-	// one of the SyscallHooks constants. Auto by default; raw named
+	// SyscallHooks selects how the syscalls of bpf/syscall_table.h are
+	// traced: one of the SyscallHooks constants. Auto by default; raw named
 	// explicitly and unsupported makes New fail.
 	SyscallHooks string
 	// Table overrides process-table settings (ProcRoot, Passwd); its
@@ -103,8 +106,8 @@ type KindStats struct {
 	// records written to the ring buffer, and records lost because it was
 	// full (or because the per-thread argument map was).
 	Emitted, Dropped uint64
-	// Filtered counts the opens the open filter left in the kernel
-	// (SetOpenFilter); they are not emitted.
+	// Filtered counts the events the kind's filter left in the kernel
+	// (SetFilter); they are not emitted.
 	Filtered uint64
 	// Delivered counts the events passed to the handler; Skipped the
 	// records read and decoded but not passed on because the kind is not
@@ -139,10 +142,10 @@ type Sensor struct {
 	hooks    []string
 	// fileOpenErr says why no optional file_open hook is attached.
 	fileOpenErr error
-	// openFilter is the state of SetOpenFilter.
-	openFilter openFilterState
-	// rawSyscalls: open and connect come from the raw sys_exit program;
-	// rawErr says why not, when auto chose the tracepoints.
+	// filters is the state of SetFilter, by kind.
+	filters [event.NumKinds]filterState
+	// rawSyscalls: the syscalls hooked raw come from the raw sys_exit
+	// program; rawErr says why not, when auto chose the tracepoints.
 	rawSyscalls bool
 	rawErr      error
 	reader      *ringbuf.Reader
@@ -218,24 +221,73 @@ type program struct {
 	kind string
 	// group and event name a tracepoint.
 	group, event string
-	// optional tracepoints are skipped when the kernel lacks them (open
-	// and creat do not exist on arm64).
-	optional bool
 }
 
-func tracepoints(names ...string) []program {
-	var out []program
-	for _, n := range names {
-		optional := n == "open" || n == "creat"
-		out = append(out,
-			program{name: "sys_enter_" + n, kind: "tracepoint", group: "syscalls", event: "sys_enter_" + n, optional: optional},
-			program{name: "sys_exit_" + n, kind: "tracepoint", group: "syscalls", event: "sys_exit_" + n, optional: optional})
+// syscallRow is a row of bpf/syscall_table.h, as the object's BTF names it
+// (enum syscall_trace): a syscall and how it is hooked.
+type syscallRow struct {
+	name string
+	// raw: the raw sys_exit program reports it where it runs, and its
+	// tracepoint pair is attached only where it does not.
+	raw bool
+}
+
+// syscallRows reads the syscall table from the object.
+func syscallRows(spec *ebpf.CollectionSpec) ([]syscallRow, error) {
+	var e *btf.Enum
+	if err := spec.Types.TypeByName("syscall_trace", &e); err != nil {
+		return nil, fmt.Errorf("reading the syscall table from the object: %w", err)
 	}
-	return out
+	rows := make([]syscallRow, 0, len(e.Values))
+	for _, v := range e.Values {
+		name, ok := strings.CutPrefix(v.Name, "VIGIL_TRACE_")
+		if !ok {
+			return nil, fmt.Errorf("reading the syscall table from the object: unexpected name %s", v.Name)
+		}
+		rows = append(rows, syscallRow{name: name, raw: v.Value == uint64(bpf.VigilSyscallHookVIGIL_HOOK_RAW)})
+	}
+	return rows, nil
+}
+
+// syscallPrograms are the tracepoint pairs to attach for the syscall table:
+// every row's on the tracepoints, only those not hooked raw beside the raw
+// program. The rows that keep their pair everywhere (exec) are required:
+// they show that the kernel has syscall tracepoints, so another row's
+// missing pair means the architecture lacks that syscall (open and creat
+// on arm64) and is skipped.
+func syscallPrograms(rows []syscallRow, raw bool, have func(group, event string) bool, log *slog.Logger) ([]program, error) {
+	var out []program
+	for _, r := range rows {
+		if raw && r.raw {
+			continue
+		}
+		for _, p := range []program{
+			{name: "sys_enter_" + r.name, kind: "tracepoint", group: "syscalls", event: "sys_enter_" + r.name},
+			{name: "sys_exit_" + r.name, kind: "tracepoint", group: "syscalls", event: "sys_exit_" + r.name},
+		} {
+			switch {
+			case have(p.group, p.event):
+				out = append(out, p)
+			case r.raw:
+				log.Debug("kernel lacks tracepoint, skipping", "tracepoint", p.group+"/"+p.event)
+			default:
+				return nil, &ProbeError{Missing: ErrNoHook, Hint: "the kernel lacks tracepoint " + p.group + "/" + p.event + " (CONFIG_FTRACE_SYSCALLS)"}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Sensor) load(cfg Config) error {
 	events, err := probe(s.log)
+	if err != nil {
+		return err
+	}
+	spec, err := bpf.LoadVigil()
+	if err != nil {
+		return fmt.Errorf("loading object spec: %w", err)
+	}
+	rows, err := syscallRows(spec)
 	if err != nil {
 		return err
 	}
@@ -248,22 +300,14 @@ func (s *Sensor) load(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	syscalls := []string{"execve", "execveat"}
 	if raw {
 		progs = append(progs, program{name: bpf.VigilProgSysExitRaw, kind: "tp_btf", event: "sys_exit"})
-	} else {
-		syscalls = append(syscalls, "open", "openat", "openat2", "creat", "connect")
 	}
-	for _, p := range tracepoints(syscalls...) {
-		switch {
-		case haveTracepoint(events, p.group, p.event):
-			progs = append(progs, p)
-		case p.optional:
-			s.log.Debug("kernel lacks tracepoint, skipping", "tracepoint", p.group+"/"+p.event)
-		default:
-			return &ProbeError{Missing: ErrNoHook, Hint: "the kernel lacks tracepoint " + p.group + "/" + p.event + " (CONFIG_FTRACE_SYSCALLS)"}
-		}
+	tps, err := syscallPrograms(rows, raw, func(group, event string) bool { return haveTracepoint(events, group, event) }, s.log)
+	if err != nil {
+		return err
 	}
+	progs = append(progs, tps...)
 	hook, err := s.chooseFileOpenHook(cfg.FileOpenHook)
 	if err != nil {
 		return err
@@ -276,10 +320,6 @@ func (s *Sensor) load(cfg Config) error {
 		progs = append(progs, program{name: name, kind: hook, event: "file_open"})
 	}
 
-	spec, err := bpf.LoadVigil()
-	if err != nil {
-		return fmt.Errorf("loading object spec: %w", err)
-	}
 	for name := range spec.Programs {
 		if !slices.ContainsFunc(progs, func(p program) bool { return p.name == name }) {
 			delete(spec.Programs, name)
@@ -321,8 +361,8 @@ func (s *Sensor) load(cfg Config) error {
 	return nil
 }
 
-// chooseSyscallHooks decides whether the raw sys_exit program traces open
-// and connect. Auto takes it where probeRawSyscalls finds what it needs;
+// chooseSyscallHooks decides whether the raw sys_exit program traces the
+// syscalls hooked raw. Auto takes it where probeRawSyscalls finds what it needs;
 // after that, a failure to load it is a real error, not a reason to fall
 // back.
 func (s *Sensor) chooseSyscallHooks(want string) (bool, error) {

@@ -149,8 +149,8 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 	defer s.Close()
 	logger.Info("hooks active", "hooks", s.Hooks())
-	if err := s.SetOpenFilter(openFilterFor(rs, cfg.events)); err != nil {
-		return fmt.Errorf("setting kernel open filter: %w", err)
+	if err := setFilters(s, rs, cfg.events); err != nil {
+		return err
 	}
 
 	p := newPipeline(enr, rs, cfg.events, enc, w)
@@ -248,17 +248,17 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	if err != nil {
 		return err
 	}
-	// Every open passes while the rules change, so that neither the old
+	// Every event passes while the rules change, so that neither the old
 	// rules nor the new miss one to the other's filter.
-	if err := s.SetOpenFilter(nil); err != nil {
-		return fmt.Errorf("updating kernel open filter: %w", err)
+	if err := setFilters(s, nil, true); err != nil {
+		return err
 	}
 	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
 		return fmt.Errorf("updating kernel event filter: %w", err)
 	}
 	p.ruleset.Store(rs)
-	if err := s.SetOpenFilter(openFilterFor(rs, cfg.events)); err != nil {
-		return fmt.Errorf("updating kernel open filter: %w", err)
+	if err := setFilters(s, rs, cfg.events); err != nil {
+		return err
 	}
 	logLoad(logger, res, rs)
 	return nil
@@ -295,13 +295,20 @@ func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
 	return k
 }
 
-// openFilterFor is the kernel's open filter: the opens the rules can
-// match, or every open when every event is written.
-func openFilterFor(rs *rules.Ruleset, all bool) *event.OpenFilter {
-	if all {
-		return nil
+// setFilters gives the sensor the kernel filter of each kind the rules
+// bound: the events they can match, or every event when every event is
+// written (all).
+func setFilters(s *sensor.Sensor, rs *rules.Ruleset, all bool) error {
+	filters := map[event.Kind]*event.Filter{event.KindOpen: nil}
+	if !all {
+		filters[event.KindOpen] = rs.OpenFilter()
 	}
-	return rs.OpenFilter()
+	for kind, f := range filters {
+		if err := s.SetFilter(kind, f); err != nil {
+			return fmt.Errorf("setting kernel %s filter: %w", kind, err)
+		}
+	}
+	return nil
 }
 
 func logLoad(logger *slog.Logger, res *rules.LoadResult, rs *rules.Ruleset) {

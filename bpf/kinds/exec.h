@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Exec (sensor/decode.go: decodeExec). A successful exec is reported by
+ * sched_process_exec from the new image; the syscall's tracepoint pair
+ * (syscall_table.h) leaves the marker that tells execve from execveat and
+ * reports the failures.
+ */
+#ifndef VIGIL_KINDS_EXEC_H
+#define VIGIL_KINDS_EXEC_H
+
+/* A failed exec, with the filename the caller passed; a successful one is
+ * left to sched_process_exec. */
+static __always_inline int exec_report(struct sys_args *a, long ret)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct exec_rec *r;
+	struct rec_buf *rb;
+	bool trunc = false;
+	__u32 n;
+
+	if (ret >= 0)
+		return 0;
+	r = scratch_rec(&rb, sizeof(*r));
+	if (!r)
+		return 0;
+	r->ret = ret;
+	r->syscall = a->syscall;
+	n = put_user_str(rb, sizeof(*r), (void *)a->path, &trunc);
+	r->filename_len = n;
+	if (trunc)
+		r->flags |= VIGIL_EXEC_FILENAME_TRUNC;
+	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	n = (sizeof(*r) + n) & (REC_BUF_SIZE - 1);
+	fill_hdr(&r->hdr, VIGIL_REC_EXEC_FAILED, n);
+	emit(r, n, VIGIL_KIND_EXEC);
+	return 0;
+}
+
+/* Executable flags: memfd or deleted. */
+static __always_inline __u32 exe_flags(struct file *exe)
+{
+	struct inode *inode = BPF_CORE_READ(exe, f_inode);
+	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	__u32 flags = 0;
+	char pfx[6] = {};
+
+	if (!exe)
+		return 0;
+	if (BPF_CORE_READ(inode, __i_nlink) == 0)
+		flags |= VIGIL_EXEC_EXE_DELETED;
+	if (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC) {
+		bpf_probe_read_kernel(pfx, sizeof(pfx), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+			flags |= VIGIL_EXEC_EXE_MEMFD;
+	}
+	return flags;
+}
+
+/* sched_process_exec runs after the point of no return, in the new image:
+ * argv and the exe are read from the new mm, which the kernel has just
+ * filled, so they are present (unlike the user pointers at sys_enter). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 old_tid = old_pid, n, off, flags = 0;
+	__u16 sys = 0;
+	struct exec_rec *r;
+	struct rec_buf *rb;
+	struct tty_struct *tty;
+	struct fs_struct *fs;
+	struct file *exe;
+	__u64 arg_start, arg_end;
+	long sn;
+
+	if (is_self() || !kind_on(VIGIL_KIND_EXEC))
+		return 0;
+	r = scratch_rec(&rb, sizeof(*r));
+	if (!r)
+		return 0;
+
+	/* The exec record says execve or execveat from the marker sys_enter
+	 * left under the thread id the task had before exec (de_thread may
+	 * have given it the leader's). */
+	r->syscall = VIGIL_SYS_EXECVE;
+	if (inflight_take(old_tid, VIGIL_SYS_EXECVE, VIGIL_SYS_EXECVEAT, &sys))
+		r->syscall = sys;
+
+	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	r->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	r->gid = BPF_CORE_READ(task, real_cred, gid.val);
+	r->euid = BPF_CORE_READ(task, real_cred, euid.val);
+	r->loginuid = (__u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		r->loginuid = BPF_CORE_READ(task, loginuid.val);
+	tty = BPF_CORE_READ(task, signal, tty);
+	if (tty) {
+		r->tty_major = BPF_CORE_READ(tty, driver, major);
+		r->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	}
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+
+	/* filename as the kernel got it (execveat: "/dev/fd/N/..."). */
+	off = sizeof(*r);
+	sn = bpf_probe_read_kernel_str(&rb->b[off], STR_MASK + 1, BPF_CORE_READ(bprm, filename));
+	n = 0;
+	if (sn > STR_MASK) {
+		n = STR_MASK;
+		flags |= VIGIL_EXEC_FILENAME_TRUNC;
+	} else if (sn > 0) {
+		n = BOUNDED(sn - 1);
+	}
+	r->filename_len = n;
+	off += n;
+
+	/* argv, NUL-separated, from the new mm. */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	n = 0;
+	if (arg_end > arg_start) {
+		__u64 want = arg_end - arg_start;
+
+		if (want > STR_MASK) {
+			want = STR_MASK;
+			flags |= VIGIL_EXEC_ARGS_TRUNC;
+		}
+		n = BOUNDED(want);
+		if (bpf_probe_read_user(&rb->b[off], n, (void *)arg_start))
+			n = 0;
+	}
+	r->args_len = n;
+	off += n;
+
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	n = 0;
+	if (exe) {
+		n = put_path(rb, off, &exe->f_path);
+		if (n & PATH_TRUNC)
+			flags |= VIGIL_EXEC_EXE_TRUNC;
+		n = BOUNDED(n);
+		flags |= exe_flags(exe);
+	}
+	r->exe_len = n;
+	off += n;
+
+	fs = BPF_CORE_READ(task, fs);
+	n = put_path(rb, off, &fs->pwd);
+	if (n & PATH_TRUNC)
+		flags |= VIGIL_EXEC_CWD_TRUNC;
+	n = BOUNDED(n);
+	r->cwd_len = n;
+	off += n;
+
+	r->flags = flags;
+	off &= REC_BUF_SIZE - 1;
+	fill_hdr(&r->hdr, VIGIL_REC_EXEC, off);
+	emit(r, off, VIGIL_KIND_EXEC);
+	return 0;
+}
+
+#endif /* VIGIL_KINDS_EXEC_H */

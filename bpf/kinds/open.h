@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Opens (sensor/decode.go: decodeOpen): open, openat, openat2 and creat at
+ * syscall exit, filtered by the rules (lib/filter.h) before the record is
+ * built, and the optional file_open hook for opens that bypass the
+ * syscalls.
+ */
+#ifndef VIGIL_KINDS_OPEN_H
+#define VIGIL_KINDS_OPEN_H
+
+/* The filter key of an open (enum open_filter_key): the bits its access
+ * class depends on, which Go maps with event.OpenAccessOf. */
+static __always_inline __u32 open_key(__u32 flags)
+{
+	return (flags & VIGIL_OPEN_KEY_ACCMODE) | (flags & O_PATH ? VIGIL_OPEN_KEY_PATH : 0);
+}
+
+/* An open record in the scratch buffer with what every open says. */
+static __always_inline struct open_rec *open_rec_new(struct rec_buf **rb, __u16 sys, __s32 dirfd, __u32 flags)
+{
+	struct open_rec *r = scratch_rec(rb, sizeof(*r));
+
+	if (r) {
+		r->syscall = sys;
+		r->dirfd = dirfd;
+		r->flags = flags;
+	}
+	return r;
+}
+
+/* Emit open record r, whose name of n bytes ends its string area at off + n. */
+static __always_inline void open_emit(struct open_rec *r, __u32 off, __u32 n)
+{
+	r->name_len = n;
+	off = (off + n) & (REC_BUF_SIZE - 1);
+	fill_hdr(&r->hdr, VIGIL_REC_OPEN, off);
+	emit(r, off, VIGIL_KIND_OPEN);
+}
+
+/* Fill the fixed part and the name of an open record for file (may be NULL). */
+static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct open_rec *r, struct file *file)
+{
+	__u32 n;
+
+	if (!file)
+		return 0;
+	r->file_type = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+	n = put_path(rb, off, &file->f_path);
+	if (n & PATH_TRUNC)
+		r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+	return BOUNDED(n);
+}
+
+/* Build and emit the open record of the call with arguments a, which
+ * returned ret. direct (a constant) picks the raw program's direct loads. */
+static __always_inline int open_report(struct sys_args *a, long ret, const bool direct)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, zero = 0;
+	__u16 sys = a->syscall;
+	struct path_buf *pb;
+	struct open_rec *r;
+	struct rec_buf *rb;
+	bool trunc = false;
+	char first = 0;
+
+	/* The arguments that are not plain registers: openat2's flags and
+	 * mode are in its struct open_how, creat's flags are implied. */
+	if (sys == VIGIL_SYS_OPENAT2) {
+		struct open_how how = {};
+
+		bpf_probe_read_user(&how, sizeof(how), (void *)a->ptr);
+		flags = how.flags;
+		mode = how.mode;
+	} else if (sys == VIGIL_SYS_CREAT) {
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+	}
+	/* What no rule can match stays here: judged on the syscall, access
+	 * and result first, and on the path once it is walked. */
+	mask = filter_mask(VIGIL_KIND_OPEN, sys, open_key(flags), ret, &gen, &raw_need);
+	if (!mask) {
+		count_filtered(VIGIL_KIND_OPEN);
+		return 0;
+	}
+	if (ret >= 0) {
+		/* The fd is installed by now: its file gives the real target
+		 * whatever relative path, "..", dirfd or symlink led to it. */
+		if (direct) {
+			name = walk_fd_direct(ret);
+			pb = bpf_map_lookup_elem(&path_bufs, &zero);
+			if (pb)
+				ftype = pb->mode;
+		} else {
+			struct file *file = fd_file(task, ret);
+			struct path path = {};
+
+			if (file) {
+				ftype = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+				bpf_core_read(&path, sizeof(path), &file->f_path);
+				name = walk_path((__u64)path.dentry, (__u64)path.mnt);
+			}
+		}
+		if (gen)
+			mask = filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
+		if (!mask) {
+			count_filtered(VIGIL_KIND_OPEN);
+			return 0;
+		}
+	}
+
+	r = open_rec_new(&rb, sys, a->fd, flags);
+	if (!r)
+		return 0;
+	r->ret = ret;
+	r->mode = mode;
+
+	off = sizeof(*r);
+	n = put_user_str(rb, off, (void *)a->path, &trunc);
+	if (trunc)
+		r->rflags |= VIGIL_OPEN_RAW_TRUNC;
+	r->raw_len = n;
+	/* Clauses left that all need a needle in the raw path: look for it. */
+	if (gen && !(mask & ~raw_need) && !filter_raw_admitted(VIGIL_KIND_OPEN, mask, gen, off, n)) {
+		count_filtered(VIGIL_KIND_OPEN);
+		return 0;
+	}
+	if (n > 0)
+		first = rb->b[off & (REC_BUF_SIZE - 1)];
+	off += n;
+
+	n = 0;
+	if (ret >= 0) {
+		/* The path walked above. */
+		n = copy_path(rb, off, name);
+		if (n & PATH_TRUNC)
+			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+		n = BOUNDED(n);
+		r->file_type = ftype;
+	} else if (direct && r->raw_len > 0 && first != '/') {
+		/* Failed relative open: the directory it was relative to. */
+		n = put_fd_path_direct(rb, off, r->dirfd, &ftype);
+		if (n & PATH_TRUNC)
+			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+		n = BOUNDED(n);
+		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
+	} else if (direct) {
+		/* A failed absolute open: the raw path is all there is. */
+	} else if (r->raw_len > 0 && first != '/') {
+		/* Failed relative open: hand userspace the directory. */
+		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
+		if (r->dirfd == AT_FDCWD) {
+			struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+			n = put_path(rb, off, &fs->pwd);
+			if (n & PATH_TRUNC)
+				r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+			n = BOUNDED(n);
+		} else {
+			struct file *dir = fd_file(task, r->dirfd);
+
+			if (dir) {
+				n = put_path(rb, off, &dir->f_path);
+				if (n & PATH_TRUNC)
+					r->rflags |= VIGIL_OPEN_NAME_TRUNC;
+				n = BOUNDED(n);
+			}
+		}
+	}
+	open_emit(r, off, n);
+	return 0;
+}
+
+/*
+ * Opens that bypass the open syscalls (io_uring's IORING_OP_OPENAT, inline or
+ * from an io-wq worker; open_by_handle_at) still pass security_file_open.
+ * Opens inside a traced syscall are left to its sys_exit record, exec's own
+ * opens of the binary and interpreter carry FMODE_EXEC, and kernel threads
+ * act for nobody.
+ */
+static __always_inline int file_open_hook(struct file *file)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct sys_args *in;
+	struct open_rec *r;
+	struct rec_buf *rb;
+	__u32 n, off;
+
+	if (is_self() || !kind_on(VIGIL_KIND_OPEN))
+		return 0;
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return 0;
+	/* Exec marks its opens in f_flags (__FMODE_EXEC) and, on some
+	 * kernels only later, in f_mode. */
+	if ((BPF_CORE_READ(file, f_mode) & FMODE_EXEC) || (BPF_CORE_READ(file, f_flags) & FMODE_EXEC))
+		return 0;
+	if (raw_syscalls) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct pt_regs *regs = (void *)bpf_task_pt_regs(t);
+		struct syscall_ids ids = syscall_lookup(regs->orig_ax);
+
+		/* An open inside a syscall of the table: the raw program
+		 * reports it, or it is exec's own (whose tracepoints stay). */
+		if ((in_compat_syscall(t) ? ids.ia32 : ids.x64) != VIGIL_SYS_NONE)
+			return 0;
+	} else {
+		in = bpf_map_lookup_elem(&inflight, &tid);
+		if (in && in->syscall != VIGIL_SYS_NONE)
+			return 0;
+	}
+	r = open_rec_new(&rb, VIGIL_SYS_OPENAT, AT_FDCWD, BPF_CORE_READ(file, f_flags));
+	if (!r)
+		return 0;
+	r->rflags = VIGIL_OPEN_VIA_HOOK;
+	off = sizeof(*r);
+	n = open_put_file(rb, off, r, file);
+	open_emit(r, off, n);
+	return 0;
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(fentry_file_open, struct file *file)
+{
+	return file_open_hook(file);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(lsm_file_open, struct file *file, int ret)
+{
+	file_open_hook(file);
+	return ret; /* observe only: keep the earlier verdict */
+}
+
+#endif /* VIGIL_KINDS_OPEN_H */

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The in-kernel filters (events.h, struct kind_filter): events that no
+ * loaded rule can match stay in the kernel, counted as filtered. A kind's
+ * header asks filter_mask with what it knows before the path (syscall, key,
+ * result), then filter_path_clauses once the path is walked, and
+ * filter_raw_admitted for clauses that need a needle in the caller's path.
+ * Every step admits what it cannot judge.
+ */
+#ifndef VIGIL_LIB_FILTER_H
+#define VIGIL_LIB_FILTER_H
+
+/* kind's filter slot of generation gen. */
+static __always_inline __u32 filter_slot(__u32 kind, __u32 gen)
+{
+	return INDEX(kind, 16) * 2 + (gen & 1);
+}
+
+/*
+ * The clauses an event of kind with syscall id sys, key and result ret may
+ * satisfy before its path is known; in *gen the filter's generation, in
+ * *raw_need its clauses that need a raw-path needle. All clauses, and *gen
+ * 0, when the kind is not filtered. filter_gen[kind] names the active
+ * generation; Go writes a new filter under the next one, then switches it,
+ * so an event is judged by one filter or the other, never a mix.
+ */
+static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long ret, __u32 *gen, __u32 *raw_need)
+{
+	__u32 *g = bpf_map_lookup_elem(&filter_gen, &kind), slot, gv;
+	struct kind_filter *f;
+
+	*gen = 0;
+	*raw_need = 0;
+	if (!g || !(gv = *g))
+		return ~0u;
+	slot = filter_slot(kind, gv);
+	f = bpf_map_lookup_elem(&filters, &slot);
+	if (!f)
+		return ~0u;
+	*gen = gv;
+	*raw_need = f->raw_need;
+	return f->syscalls[INDEX(sys, VIGIL_FILTER_SYSCALLS)] & f->keys[INDEX(key, VIGIL_FILTER_KEYS)] & f->results[ret < 0];
+}
+
+/*
+ * The clauses of mask that an event whose path (length n, as walk_path
+ * returns it) is in the path buffer satisfies: those without a path bound,
+ * and those of its prefix in filter_prefixes or its file name in
+ * filter_names. A path the walk could not give whole is left to userspace
+ * (all of mask). It may stop early once a clause that needs no raw-path
+ * needle is found: that one admits the event. A global function: the
+ * verifier checks it once per program.
+ */
+__noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
+{
+	__u32 zero = 0, slot = filter_slot(kind, gen), len, klen, pos, leaf, pair, res, *m;
+	struct filter_name_key nk = {};
+	struct kind_filter *f;
+	struct path_buf *pb;
+
+	f = bpf_map_lookup_elem(&filters, &slot);
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	if (!f || !pb)
+		return mask;
+	res = mask & f->path_any;
+	if (res & ~f->raw_need)
+		return res;
+	len = n & STR_MASK;
+	if (len == 0 || (n & PATH_TRUNC))
+		return mask;
+	pos = PATH_END - len;
+	if (pos < 6 || pos > PATH_END)
+		return mask;
+	pair = len < 3 ? ~0u : (__u32)pb->b[(pos + 1) & STR_MASK] << 8 | pb->b[(pos + 2) & STR_MASK];
+	if (pair == ~0u || f->pairs[INDEX(pair >> 5, 2048)] & (1u << (pair & 31))) {
+		/* The trie's key goes right before the path: prefix length,
+		 * kind, generation, then (at most 255 bytes of) the path. */
+		klen = len < VIGIL_FILTER_PREFIX_MAX ? len : VIGIL_FILTER_PREFIX_MAX;
+		*(__u32 *)&pb->b[pos - 6] = (klen + 2) * 8;
+		pb->b[pos - 2] = kind;
+		pb->b[pos - 1] = gen;
+		m = bpf_map_lookup_elem(&filter_prefixes, &pb->b[pos - 6]);
+		if (m)
+			res |= *m & mask;
+		if (res & ~f->raw_need)
+			return res;
+	}
+	/* The last component: the leaf bytes before PATH_END. */
+	leaf = pb->leaf;
+	if (leaf > NAME_MAX)
+		return mask;
+	if (!(f->name_lens[(leaf >> 5) & 7] & (1u << (leaf & 31))))
+		return res;
+	nk.head = *(__u64 *)&pb->b[(PATH_END - leaf) & STR_MASK];
+	if (leaf < 8)
+		nk.head &= (1ULL << (leaf * 8)) - 1;
+	if (leaf > 8)
+		nk.tail = *(__u64 *)&pb->b[PATH_END - 8];
+	nk.len = leaf;
+	nk.gen = gen;
+	nk.kind = kind;
+	m = bpf_map_lookup_elem(&filter_names, &nk);
+	if (m)
+		res |= *m & mask;
+	return res;
+}
+
+/*
+ * Whether the raw path of n bytes at off in the record buffer holds the
+ * needle of one of the clauses in mask (all of which need one). A raw path
+ * longer than the scan, or empty (unreadable), is admitted. A global
+ * function, like filter_path_clauses.
+ */
+__noinline int filter_raw_admitted(__u32 kind, __u32 mask, __u32 gen, __u32 off, __u32 n)
+{
+	__u32 zero = 0, slot = filter_slot(kind, gen), p, i, len, end;
+	struct kind_filter *f;
+	struct rec_buf *rb;
+	__u64 nd, nm;
+
+	f = bpf_map_lookup_elem(&filters, &slot);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!f || !rb || n == 0 || n > VIGIL_FILTER_RAW_SCAN)
+		return 1;
+	for (i = 0; i < VIGIL_FILTER_NEEDLES; i++) {
+		if (!(mask & f->needle_clauses[i]))
+			continue;
+		nd = f->needle[i];
+		nm = f->needle_mask[i];
+		/* The needle fits at positions 0 .. n - len: at each, the 8
+		 * bytes from it, masked to the needle's length. */
+		len = f->needle_len[i];
+		if (len == 0 || len > VIGIL_FILTER_NEEDLE_MAX || len > n)
+			continue;
+		end = n - len;
+		for (p = 0; p < VIGIL_FILTER_RAW_SCAN; p++) {
+			if (p > end)
+				break;
+			if ((*(__u64 *)&rb->b[(off + p) & (REC_BUF_SIZE / 2 - 1)] & nm) == nd)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+#endif /* VIGIL_LIB_FILTER_H */

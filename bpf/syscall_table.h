@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The traced syscalls, one row each. Everything vigil does per syscall
+ * derives from this list: its id in records (enum syscall_id, events.h),
+ * the raw sys_exit program's number lookup and register reads, the
+ * tracepoint pair of the fallback (lib/dispatch.h), and which hooks the Go
+ * side attaches (enum syscall_trace, read from the object's BTF).
+ *
+ * X(name, id, x64, ia32, kind, hook, args):
+ *   name  the syscall, as in syscalls:sys_enter_<name>
+ *   id    its record id, VIGIL_SYS_<id> (enum syscall_id, events.h)
+ *   x64   its x86-64 number; x32 uses it with X32_SYSCALL_BIT set
+ *   ia32  its i386 number (int 0x80 and 32-bit processes)
+ *   kind  the enum event_kind whose <kind>_report builds the record
+ *   hook  VIGIL_HOOK_RAW: the raw sys_exit program reports it where it
+ *         runs; VIGIL_HOOK_TP: it keeps its tracepoint pair everywhere
+ *   args  ARGS(role of argument 0, of argument 1, ...): where each
+ *         argument goes in struct sys_args (lib/syscall.h)
+ *
+ * Exec keeps its tracepoints: a successful exec rewrites the registers,
+ * orig_ax included (x86's set_personality_64bit makes it execve's number),
+ * so only the sys_enter marker tells execveat apart.
+ */
+#ifndef VIGIL_SYSCALL_TABLE_H
+#define VIGIL_SYSCALL_TABLE_H
+
+/* Argument roles. A new role is a field of struct sys_args and a case of
+ * set_arg (lib/syscall.h). */
+#define ARG_NONE 0
+#define ARG_PATH 1  /* user pointer to a path */
+#define ARG_FD 2    /* the fd acted on, or the dirfd of the path */
+#define ARG_FLAGS 3
+#define ARG_MODE 4
+#define ARG_PTR 5   /* another user pointer: open_how, sockaddr */
+#define ARG_LEN 6   /* length of the ARG_PTR object */
+
+/* Up to six roles, four bits each, argument 0 lowest: a constant, so each
+ * row's argument reads fold into plain stores. */
+#define ARGS(...) ARGS_(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
+#define ARGS_(a, b, c, d, e, f, ...) ((a) | (b) << 4 | (c) << 8 | (d) << 12 | (e) << 16 | (f) << 20)
+#define ARG_ROLE(args, i) (((args) >> (4 * (i))) & 15)
+
+#define VIGIL_SYSCALLS(X)                                                                                                 \
+	X(execve,   EXECVE,   59,  11,  VIGIL_KIND_EXEC,    VIGIL_HOOK_TP,  ARGS(ARG_PATH))                               \
+	X(execveat, EXECVEAT, 322, 358, VIGIL_KIND_EXEC,    VIGIL_HOOK_TP,  ARGS(ARG_FD, ARG_PATH))                       \
+	X(open,     OPEN,     2,   5,   VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_FLAGS, ARG_MODE))          \
+	X(openat,   OPENAT,   257, 295, VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_FLAGS, ARG_MODE))  \
+	X(openat2,  OPENAT2,  437, 437, VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_PTR))              \
+	X(creat,    CREAT,    85,  8,   VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_MODE))                     \
+	X(connect,  CONNECT,  42,  362, VIGIL_KIND_CONNECT, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_LEN))
+
+#endif /* VIGIL_SYSCALL_TABLE_H */

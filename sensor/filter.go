@@ -1,0 +1,298 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/bpf"
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// Bounds of the kernel's filters, declared once in bpf/events.h.
+const (
+	// maxClauses is the width of the kernel's clause masks.
+	maxClauses = int(bpf.VigilFilterBoundsVIGIL_FILTER_CLAUSES)
+	// maxFilterKeys is how many key values a kind's filter tells apart.
+	maxFilterKeys = int(bpf.VigilFilterBoundsVIGIL_FILTER_KEYS)
+	// maxPrefix is the longest path prefix a trie key holds.
+	maxPrefix = int(bpf.VigilFilterBoundsVIGIL_FILTER_PREFIX_MAX)
+	// maxEntries is how many prefixes, and how many names, one generation
+	// may use: the maps hold two generations.
+	maxEntries = int(bpf.VigilFilterBoundsVIGIL_FILTER_ENTRIES)
+	// nameMax is the longest file name the kernel allows (NAME_MAX).
+	nameMax = int(bpf.VigilFilterBoundsVIGIL_NAME_MAX)
+	// maxNeedles is how many distinct raw-path needles a filter holds.
+	maxNeedles = int(bpf.VigilFilterBoundsVIGIL_FILTER_NEEDLES)
+	// needleMax is how many bytes of a needle the kernel compares: a
+	// clause's RawContains is cut to it (containing a string implies
+	// containing its head).
+	needleMax = int(bpf.VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX)
+	// rawScan is how many bytes of a raw path the kernel searches; a
+	// longer one is admitted.
+	rawScan = int(bpf.VigilFilterBoundsVIGIL_FILTER_RAW_SCAN)
+)
+
+// filterKeyClass returns, for a kind whose kernel side consults a filter,
+// the event.Clause class of each value of the key its header computes
+// (bpf/kinds/*.h), -1 for a value it never computes; nil for a kind the
+// kernel does not filter. A kind becomes filterable with a case here, its
+// facts in event.Filter and a filter_mask call in its header.
+func filterKeyClass(kind event.Kind) func(key uint32) int {
+	switch kind {
+	case event.KindOpen:
+		return openKeyClass
+	}
+	return nil
+}
+
+// openKeyClass is the access class of an open's key (bpf/events.h, enum
+// open_filter_key): its O_ACCMODE bits and whether O_PATH is set.
+func openKeyClass(key uint32) int {
+	accmode, path := uint32(bpf.VigilOpenFilterKeyVIGIL_OPEN_KEY_ACCMODE), uint32(bpf.VigilOpenFilterKeyVIGIL_OPEN_KEY_PATH)
+	if key&^(accmode|path) != 0 {
+		return -1
+	}
+	flags := key & accmode
+	if key&path != 0 {
+		flags |= unix.O_PATH
+	}
+	return event.OpenAccessOf(flags)
+}
+
+// filterState remembers a kind's generations: gen is the active one (0: no
+// filter), and keys lists the entries of the active and the previous
+// generation, so that each update can delete the entries of the one
+// before, which no program can still be using.
+type filterState struct {
+	gen  uint32
+	keys [2]filterKeys // indexed by generation & 1
+}
+
+type filterKeys struct {
+	prefixes []bpf.VigilFilterPrefixKey
+	names    []bpf.VigilFilterNameKey
+}
+
+// SetFilter makes the kernel emit only the events of kind that f admits
+// (see event.Filter); nil or f.All emits every one. The kernel evaluates
+// at most 32 clauses: more are merged (f.Reduce), which admits more, never
+// less. The switch is atomic for the programs: each event is judged by
+// the old filter or the new one, never a mix. Kinds the kernel does not
+// filter are an error.
+func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
+	keyClass := filterKeyClass(kind)
+	if keyClass == nil {
+		return fmt.Errorf("setting a filter: the kernel does not filter %s events", kind)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	genMap := s.coll.Maps[bpf.VigilMapFilterGen]
+	st := &s.filters[kind]
+	if f == nil || f.All {
+		if err := genMap.Update(uint32(kind), uint32(0), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("turning the %s filter off: %w", kind, err)
+		}
+		st.gen = 0
+		return nil
+	}
+	// Generations run 1..255: the trie keys carry one byte of it.
+	gen := st.gen%255 + 1
+	old := &st.keys[gen&1]
+	if err := s.deleteFilterKeys(old); err != nil {
+		return err
+	}
+	k := compileFilter(kind, keyClass, f.Reduce(maxClauses), gen)
+	if err := s.coll.Maps[bpf.VigilMapFilters].Update(uint32(kind)*2+(gen&1), &k.filter, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("writing the %s filter: %w", kind, err)
+	}
+	for i := range k.prefixes {
+		if err := s.coll.Maps[bpf.VigilMapFilterPrefixes].Update(&k.prefixes[i], k.prefixMasks[i], ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("writing %s filter prefixes: %w", kind, err)
+		}
+		old.prefixes = append(old.prefixes, k.prefixes[i])
+	}
+	for i := range k.names {
+		if err := s.coll.Maps[bpf.VigilMapFilterNames].Update(&k.names[i], k.nameMasks[i], ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("writing %s filter names: %w", kind, err)
+		}
+		old.names = append(old.names, k.names[i])
+	}
+	if err := genMap.Update(uint32(kind), gen, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("switching the %s filter: %w", kind, err)
+	}
+	st.gen = gen
+	return nil
+}
+
+// deleteFilterKeys removes a generation's trie and name entries.
+func (s *Sensor) deleteFilterKeys(k *filterKeys) error {
+	for i := range k.prefixes {
+		if err := s.coll.Maps[bpf.VigilMapFilterPrefixes].Delete(&k.prefixes[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("deleting filter prefixes: %w", err)
+		}
+	}
+	for i := range k.names {
+		if err := s.coll.Maps[bpf.VigilMapFilterNames].Delete(&k.names[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("deleting filter names: %w", err)
+		}
+	}
+	*k = filterKeys{}
+	return nil
+}
+
+// kernelFilter is a filter in the kernel's terms.
+type kernelFilter struct {
+	filter      bpf.VigilKindFilter
+	prefixes    []bpf.VigilFilterPrefixKey
+	prefixMasks []uint32
+	names       []bpf.VigilFilterNameKey
+	nameMasks   []uint32
+}
+
+// kernelNeedle is the part of a raw-path needle the kernel compares.
+func kernelNeedle(s string) string { return s[:min(len(s), needleMax)] }
+
+// compileFilter turns at most 32 clauses of kind's filter into the kernel's
+// tables under generation gen. What the kernel cannot hold (a prefix
+// longer than a key, too many entries, a needle past the last) loses that
+// bound, which admits more.
+func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, gen uint32) *kernelFilter {
+	k := &kernelFilter{}
+	prefixes := map[string]uint32{}
+	names := map[string]uint32{}
+	needles := map[string]int{}
+	for i, c := range f.Clauses[:min(len(f.Clauses), maxClauses)] {
+		bit := uint32(1) << i
+		if c.RawContains != "" {
+			nd := kernelNeedle(c.RawContains)
+			j, ok := needles[nd]
+			if !ok && len(needles) < maxNeedles {
+				j, ok = len(needles), true
+				needles[nd] = j
+				k.filter.Needle[j] = leWord(nd)
+				k.filter.NeedleMask[j] = ^uint64(0) >> (64 - 8*len(nd))
+				k.filter.NeedleLen[j] = uint32(len(nd))
+			}
+			if ok {
+				k.filter.RawNeed |= bit
+				k.filter.NeedleClauses[j] |= bit
+			}
+		}
+		for sys, t := range syscallTypes {
+			if t != event.TypeUnknown && t.Kind() == kind && c.Types&(1<<t) != 0 {
+				k.filter.Syscalls[sys] |= bit
+			}
+		}
+		for key := range maxFilterKeys {
+			if class := keyClass(uint32(key)); class >= 0 && c.Classes&(1<<class) != 0 {
+				k.filter.Keys[key] |= bit
+			}
+		}
+		if c.Results&event.ResultSucceeded != 0 {
+			k.filter.Results[0] |= bit
+		}
+		if c.Results&event.ResultFailed != 0 {
+			k.filter.Results[1] |= bit
+		}
+		anyPath := c.AnyPath || len(c.Prefixes) > maxEntries || len(c.Names) > maxEntries
+		for _, p := range c.Prefixes {
+			anyPath = anyPath || len(p) > maxPrefix
+		}
+		if anyPath {
+			k.filter.PathAny |= bit
+			continue
+		}
+		for _, p := range c.Prefixes {
+			prefixes[p] |= bit
+		}
+		for _, n := range c.Names {
+			// No file name is longer than NAME_MAX: such a name
+			// matches nothing the kernel reports.
+			if n != "" && len(n) <= nameMax && !strings.Contains(n, "/") {
+				names[n] |= bit
+			}
+		}
+	}
+	if len(prefixes) > maxEntries || len(names) > maxEntries {
+		k.filter.PathAny = ^uint32(0)
+		return k
+	}
+	// The trie returns only the longest prefix of a path: each entry
+	// carries the clauses of the shorter prefixes it extends.
+	keys := make([]string, 0, len(prefixes))
+	for p := range prefixes {
+		keys = append(keys, p)
+	}
+	slices.Sort(keys)
+	for _, p := range keys {
+		setPairBits(&k.filter, p)
+		mask := prefixes[p]
+		for q, m := range prefixes {
+			if strings.HasPrefix(p, q) {
+				mask |= m
+			}
+		}
+		var key bpf.VigilFilterPrefixKey
+		key.Prefixlen = uint32(2+len(p)) * 8
+		key.Data[0] = uint8(kind)
+		key.Data[1] = uint8(gen)
+		copy(key.Data[2:], p)
+		k.prefixes = append(k.prefixes, key)
+		k.prefixMasks = append(k.prefixMasks, mask)
+	}
+	// Names that agree on the key share an entry with both masks.
+	byKey := map[bpf.VigilFilterNameKey]uint32{}
+	for n, mask := range names {
+		byKey[nameKey(kind, n, gen)] |= mask
+		k.filter.NameLens[len(n)/32] |= 1 << (len(n) % 32)
+	}
+	for key, mask := range byKey {
+		k.names = append(k.names, key)
+		k.nameMasks = append(k.nameMasks, mask)
+	}
+	return k
+}
+
+// setPairBits marks the first two bytes after the slash of prefix p in
+// the kernel's prefilter; a prefix too short to have them lets every path
+// through to the trie.
+func setPairBits(f *bpf.VigilKindFilter, p string) {
+	if len(p) < 3 {
+		for i := range f.Pairs {
+			f.Pairs[i] = ^uint32(0)
+		}
+		return
+	}
+	pair := int(p[1])<<8 | int(p[2])
+	f.Pairs[pair/32] |= 1 << (pair % 32)
+}
+
+// nameKey is the kernel's key for a file name: its length and its first
+// and last 8 bytes as little-endian words (bpf/events.h).
+func nameKey(kind event.Kind, name string, gen uint32) bpf.VigilFilterNameKey {
+	k := bpf.VigilFilterNameKey{Len: uint32(len(name)), Gen: uint16(gen), Kind: uint16(kind)}
+	k.Head = leWord(name[:min(len(name), 8)])
+	if len(name) > 8 {
+		k.Tail = leWord(name[len(name)-8:])
+	}
+	return k
+}
+
+// leWord is what a 64-bit load from memory holding b (at most 8 bytes,
+// zero-padded) reads on a little-endian machine.
+func leWord(b string) uint64 {
+	var w uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(b[i])
+	}
+	return w
+}
