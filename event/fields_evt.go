@@ -1,7 +1,5 @@
 package event
 
-import "golang.org/x/sys/unix"
-
 func evtFields() []Field {
 	return []Field{
 		str("evt.type", "Event type: execve, execveat, clone, procexit, open, openat, openat2, creat, connect.",
@@ -27,16 +25,14 @@ func evtFields() []Field {
 				if e.Type.Kind() != KindOpen {
 					return false, false
 				}
-				acc := e.Open.Flags & unix.O_ACCMODE
-				return acc == unix.O_RDONLY && e.Open.Flags&unix.O_PATH == 0 || acc == unix.O_RDWR, true
+				return OpenReadAccess&(1<<OpenAccessOf(e.Open.Flags)) != 0, true
 			}), KindOpen),
 		only(boolean("evt.is_open_write", "True for an open with write access.",
 			func(e *Event) (bool, bool) {
 				if e.Type.Kind() != KindOpen {
 					return false, false
 				}
-				acc := e.Open.Flags & unix.O_ACCMODE
-				return acc == unix.O_WRONLY || acc == unix.O_RDWR, true
+				return OpenWriteAccess&(1<<OpenAccessOf(e.Open.Flags)) != 0, true
 			}), KindOpen),
 		only(str("evt.arg.flags", "Open flags (O_RDONLY|O_CLOEXEC), or for execve the executable's flags (EXE_FROM_MEMFD).",
 			func(e *Event) (string, bool) {

@@ -29,8 +29,10 @@ const OpenAllTypes = 1<<TypeOpen | 1<<TypeOpenat | 1<<TypeOpenat2 | 1<<TypeCreat
 
 // OpenAccessOf returns the access class of open flags. O_WRONLY|O_RDWR (3)
 // is invalid, and is neither read nor write like O_PATH. This is the one
-// place the mapping is written: the kernel's open filter is keyed by the
-// raw O_ACCMODE and O_PATH bits, and the sensor fills its table from here.
+// place the mapping is written: evt.is_open_read and evt.is_open_write,
+// the rules' filter derivation and the kernel's open filter (keyed by the
+// raw O_ACCMODE and O_PATH bits, its table filled by the sensor from here)
+// all go through it.
 func OpenAccessOf(flags uint32) int {
 	switch flags & unix.O_ACCMODE {
 	case unix.O_RDONLY:

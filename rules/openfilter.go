@@ -9,11 +9,13 @@ import (
 	"github.com/vigil-sensor/vigil/rules/internal/ast"
 )
 
-// Deriving the open filter: opens are most of the events a host makes, and
-// most cannot match any rule. For each rule, openClauses computes clauses
-// (an "or" of "and"s, like the event types of evttypes.go but finer) that
-// every open event matching the rule satisfies; Ruleset.OpenFilter joins
-// them, and the sensor drops in the kernel the opens that satisfy none.
+// Deriving the kernel filters: opens are most of the events a host makes,
+// and most cannot match any rule. For each rule and each kind the kernel
+// filters, the derivation computes clauses (an "or" of "and"s, like the
+// event types of evttypes.go but finer) that every event of the kind
+// matching the rule satisfies; the ruleset joins them, and the sensor drops
+// in the kernel the events that satisfy none. Opens are the first kind so
+// filtered (openClauses); a kind becomes one with a filterKind.
 //
 // Soundness is the one requirement: a clause may admit more than its rule
 // matches, never less. Checks the kernel cannot judge (process, container,
@@ -25,60 +27,93 @@ import (
 // into one, which admits at least what each did.
 const maxRuleClauses = 64
 
-// anyOpen is the clause that admits every open.
-func anyOpen() event.OpenClause {
-	return event.OpenClause{Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true}
+// filterKind is what the derivation knows of a kind whose events the
+// kernel filters, beside the fields every such kind shares (evt.type, the
+// result fields, the path fields).
+type filterKind struct {
+	// types and classes are the kind's event types and event.Clause
+	// classes: what a clause that bounds nothing admits.
+	types   uint16
+	classes uint64
+	// classFields are boolean fields that are true exactly for the
+	// events of these classes.
+	classFields map[string]uint64
+	// failedFD: the kind's result is a new descriptor, so fd.num is
+	// the result, or -1 on failure.
+	failedFD bool
 }
 
-// openClauses returns the clauses of a resolved, pruned condition; nil
-// tree (always true) gives the clause that admits everything. No clauses
-// means the rule matches no open.
-func openClauses(tree ast.Expr) []event.OpenClause {
-	if tree == nil {
-		return []event.OpenClause{anyOpen()}
+// openKind is the filter kind of opens: classes are access classes.
+func openKind() *filterKind {
+	return &filterKind{
+		types:   event.OpenAllTypes,
+		classes: event.OpenAllAccess,
+		classFields: map[string]uint64{
+			"evt.is_open_read":  event.OpenReadAccess,
+			"evt.is_open_write": event.OpenWriteAccess,
+		},
+		failedFD: true,
 	}
-	return openExpr(tree, false)
 }
 
-// openExpr works like typeVisitor.expr: negations are pushed to the
-// leaves, "and" is a product, "or" a union.
-func openExpr(e ast.Expr, neg bool) []event.OpenClause {
+// any is the clause that admits every event of the kind.
+func (k *filterKind) any() event.Clause {
+	return event.Clause{Types: k.types, Classes: k.classes, Results: event.AllResults, AnyPath: true}
+}
+
+// openClauses returns the clauses of a resolved, pruned condition for
+// opens.
+func openClauses(tree ast.Expr) []event.OpenClause { return openKind().clauses(tree) }
+
+// clauses returns the clauses of a resolved, pruned condition; nil tree
+// (always true) gives the clause that admits everything. No clauses means
+// the rule matches no event of the kind.
+func (k *filterKind) clauses(tree ast.Expr) []event.Clause {
+	if tree == nil {
+		return []event.Clause{k.any()}
+	}
+	return k.expr(tree, false)
+}
+
+// expr works like typeVisitor.expr: negations are pushed to the leaves,
+// "and" is a product, "or" a union.
+func (k *filterKind) expr(e ast.Expr, neg bool) []event.Clause {
 	switch x := e.(type) {
 	case *ast.And:
 		if neg {
-			return openUnion(x.Children, neg)
+			return k.union(x.Children, neg)
 		}
-		return openProduct(x.Children, neg)
+		return k.product(x.Children, neg)
 	case *ast.Or:
 		if neg {
-			return openProduct(x.Children, neg)
+			return k.product(x.Children, neg)
 		}
-		return openUnion(x.Children, neg)
+		return k.union(x.Children, neg)
 	case *ast.Not:
-		return openExpr(x.Child, !neg)
+		return k.expr(x.Child, !neg)
 	case *ast.Check:
-		c, ok := openCheck(x, neg)
+		c, ok := k.check(x, neg)
 		if !ok {
 			return nil
 		}
-		return []event.OpenClause{c}
+		return []event.Clause{c}
 	}
-	return []event.OpenClause{anyOpen()}
+	return []event.Clause{k.any()}
 }
 
-func openUnion(es []ast.Expr, neg bool) []event.OpenClause {
-	var out []event.OpenClause
+func (k *filterKind) union(es []ast.Expr, neg bool) []event.Clause {
+	var out []event.Clause
 	for _, c := range es {
-		out = append(out, openExpr(c, neg)...)
+		out = append(out, k.expr(c, neg)...)
 	}
 	return capClauses(out)
 }
 
-func openProduct(es []ast.Expr, neg bool) []event.OpenClause {
-	out := []event.OpenClause{anyOpen()}
+func (k *filterKind) product(es []ast.Expr, neg bool) []event.Clause {
+	out := []event.Clause{k.any()}
 	for _, c := range es {
-		right := openExpr(c, neg)
-		var next []event.OpenClause
+		right := k.expr(c, neg)
+		var next []event.Clause
 		for _, a := range out {
 			for _, b := range right {
 				if c, ok := intersectClauses(a, b); ok {
@@ -95,7 +130,7 @@ func openProduct(es []ast.Expr, neg bool) []event.OpenClause {
 }
 
 // capClauses merges clauses into one when there are too many.
-func capClauses(cs []event.OpenClause) []event.OpenClause {
+func capClauses(cs []event.Clause) []event.Clause {
 	if len(cs) <= maxRuleClauses {
 		return cs
 	}
@@ -103,13 +138,13 @@ func capClauses(cs []event.OpenClause) []event.OpenClause {
 	for _, c := range cs[1:] {
 		m = event.MergeClauses(m, c)
 	}
-	return []event.OpenClause{m}
+	return []event.Clause{m}
 }
 
 // intersectClauses returns a clause admitting at least what both admit;
 // false when nothing satisfies both.
-func intersectClauses(a, b event.OpenClause) (event.OpenClause, bool) {
-	c := event.OpenClause{Types: a.Types & b.Types, Classes: a.Classes & b.Classes, Results: a.Results & b.Results}
+func intersectClauses(a, b event.Clause) (event.Clause, bool) {
+	c := event.Clause{Types: a.Types & b.Types, Classes: a.Classes & b.Classes, Results: a.Results & b.Results}
 	// Either needle is necessary; one is enough.
 	c.RawContains = a.RawContains
 	if c.RawContains == "" {
@@ -148,7 +183,7 @@ func intersectClauses(a, b event.OpenClause) (event.OpenClause, bool) {
 		}
 	}
 	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 {
-		// No path satisfies both: only failed opens can.
+		// No path satisfies both: only failed events can.
 		c.Results &^= event.ResultSucceeded
 	}
 	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
@@ -161,10 +196,10 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-// openCheck returns the clause of one check (negated when neg); false when
-// no open satisfies it.
-func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
-	c := anyOpen()
+// check returns the clause of one check (negated when neg); false when no
+// event of the kind satisfies it.
+func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
+	c := k.any()
 	fr, ok := ch.Left.(*ast.Field)
 	if !ok || fr.HasArg {
 		return c, true
@@ -180,34 +215,21 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 	switch f.Name {
 	case "evt.type":
 		s := (&typeVisitor{}).check(ch, neg)
-		var types uint16
+		c.Types = 0
 		for _, t := range s.types() {
-			if t.Kind() == event.KindOpen {
-				types |= 1 << t
-			}
+			c.Types |= k.types & (1 << t)
 		}
-		c.Types = types
-	case "evt.is_open_read", "evt.is_open_write", "evt.failed":
+	case "evt.failed":
 		want, ok := boolCheck(ch.Op, vals, neg)
 		if !ok {
 			return c, true
 		}
-		switch {
-		case f.Name == "evt.failed" && want:
+		c.Results = event.ResultSucceeded
+		if want {
 			c.Results = event.ResultFailed
-		case f.Name == "evt.failed":
-			c.Results = event.ResultSucceeded
-		case f.Name == "evt.is_open_read" && want:
-			c.Classes = event.OpenReadAccess
-		case f.Name == "evt.is_open_read":
-			c.Classes = event.OpenAllAccess &^ event.OpenReadAccess
-		case want:
-			c.Classes = event.OpenWriteAccess
-		default:
-			c.Classes = event.OpenAllAccess &^ event.OpenWriteAccess
 		}
 	case "fd.num", "evt.rawres":
-		if len(vals) != 1 {
+		if len(vals) != 1 || (f.Name == "fd.num" && !k.failedFD) {
 			return c, true
 		}
 		v, err := strconv.ParseInt(vals[0], 0, 64)
@@ -265,6 +287,19 @@ func openCheck(ch *ast.Check, neg bool) (event.OpenClause, bool) {
 			return c, true
 		}
 		c.RawContains = vals[0]
+	default:
+		classes, ok := k.classFields[f.Name]
+		if !ok {
+			return c, true
+		}
+		want, ok := boolCheck(ch.Op, vals, neg)
+		if !ok {
+			return c, true
+		}
+		if !want {
+			classes = k.classes &^ classes
+		}
+		c.Classes = classes
 	}
 	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
 }
