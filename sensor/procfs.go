@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/vigil-sensor/vigil/internal/mountinfo"
+	"github.com/vigil-sensor/vigil/internal/procfs"
 
 	"github.com/vigil-sensor/vigil/event"
 )
@@ -20,19 +20,15 @@ import (
 // rootCgroupID is the id of a cgroup v2 hierarchy's root (its kernfs node).
 const rootCgroupID = 1
 
-// userHZ is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on every
-// architecture's user ABI.
-const userHZ = 100
-
-// procfs reads processes from /proc for the seed and for table misses.
-type procfs struct {
+// procDir reads processes from /proc for the seed and for table misses.
+type procDir struct {
 	root       string
 	cgroupRoot string
 	bootOffset int64
 }
 
 // scan reads every process in /proc, oldest first.
-func (fs procfs) scan(users *userDB) ([]*event.Process, error) {
+func (fs procDir) scan(users *userDB) ([]*event.Process, error) {
 	ents, err := os.ReadDir(fs.root)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", fs.root, err)
@@ -53,19 +49,16 @@ func (fs procfs) scan(users *userDB) ([]*event.Process, error) {
 }
 
 // read builds a Process from /proc/<pid>; ok is false when it is gone.
-func (fs procfs) read(pid uint32, users *userDB) (*event.Process, bool) {
-	dir := filepath.Join(fs.root, strconv.FormatUint(uint64(pid), 10))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+func (fs procDir) read(pid uint32, users *userDB) (*event.Process, bool) {
+	st, err := procfs.ReadStat(fs.root, pid)
 	if err != nil {
 		return nil, false
 	}
-	p := &event.Process{PID: pid}
-	if !parseStat(stat, p, fs.bootOffset) {
-		return nil, false
+	p := &event.Process{PID: pid, Name: st.Comm, PPID: st.PPID, TTY: st.TTY, StartTime: st.StartBootNs() + fs.bootOffset}
+	if status, err := procfs.ReadStatus(fs.root, pid); err == nil && status.HasIDs {
+		p.UID, p.EUID, p.GID = status.UID[0], status.UID[1], status.GID[0]
 	}
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
-		parseStatus(status, p)
-	}
+	dir := filepath.Join(fs.root, strconv.FormatUint(uint64(pid), 10))
 	p.LoginUID = ^uint32(0)
 	if b, err := os.ReadFile(filepath.Join(dir, "loginuid")); err == nil {
 		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
@@ -97,60 +90,9 @@ func (fs procfs) read(pid uint32, users *userDB) (*event.Process, bool) {
 	return p, true
 }
 
-// parseStat reads comm, ppid, tty_nr and starttime from /proc/<pid>/stat.
-func parseStat(b []byte, p *event.Process, bootOffset int64) bool {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open || end+2 > len(b) {
-		return false
-	}
-	p.Name = string(b[open+1 : end])
-	// Fields after the comm start at field 3 (state).
-	f := strings.Fields(string(b[end+2:]))
-	const ppid, ttyNr, startTime = 4 - 3, 7 - 3, 22 - 3
-	if len(f) <= startTime {
-		return false
-	}
-	if v, err := strconv.ParseUint(f[ppid], 10, 32); err == nil {
-		p.PPID = uint32(v)
-	}
-	if v, err := strconv.ParseInt(f[ttyNr], 10, 64); err == nil {
-		p.TTY = uint32(v)
-	}
-	if v, err := strconv.ParseUint(f[startTime], 10, 64); err == nil {
-		p.StartTime = int64(v)*(1e9/userHZ) + bootOffset
-	}
-	return true
-}
-
-// parseStatus reads the real and effective uid and the real gid.
-func parseStatus(b []byte, p *event.Process) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		key, val, ok := strings.Cut(line, ":")
-		if !ok || (key != "Uid" && key != "Gid") {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) < 2 {
-			continue
-		}
-		real, err1 := strconv.ParseUint(f[0], 10, 32)
-		eff, err2 := strconv.ParseUint(f[1], 10, 32)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		if key == "Uid" {
-			p.UID, p.EUID = uint32(real), uint32(eff)
-		} else {
-			p.GID = uint32(real)
-		}
-	}
-}
-
 // cgroupID turns /proc/<pid>/cgroup's v2 line ("0::/path") into the cgroup
 // id BPF reports: the inode number of the cgroup's directory.
-func (fs procfs) cgroupID(b []byte) uint64 {
+func (fs procDir) cgroupID(b []byte) uint64 {
 	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
 		rest, ok := bytes.CutPrefix(line, []byte("0::"))
 		if !ok {

@@ -44,7 +44,7 @@ type ProcessTable struct {
 	max            int
 	byPID          map[uint32]*procEntry
 	oldest, newest *procEntry
-	procfs         procfs
+	procfs         procDir
 	users          *userDB
 	bootOffset     int64
 	log            *slog.Logger
@@ -81,7 +81,7 @@ func NewProcessTable(cfg TableConfig) *ProcessTable {
 	return &ProcessTable{
 		max:        cfg.MaxProcesses,
 		byPID:      make(map[uint32]*procEntry, min(cfg.MaxProcesses, 4096)),
-		procfs:     procfs{root: cfg.ProcRoot, cgroupRoot: cfg.CgroupRoot, bootOffset: cfg.BootOffset},
+		procfs:     procDir{root: cfg.ProcRoot, cgroupRoot: cfg.CgroupRoot, bootOffset: cfg.BootOffset},
 		users:      &userDB{path: cfg.Passwd},
 		bootOffset: cfg.BootOffset,
 		log:        cfg.Logger,

@@ -294,7 +294,7 @@ func TestFindCgroup2(t *testing.T) {
 	if got := findCgroup2(dir); got != "/sys/fs/cgroup/uni fied" {
 		t.Errorf("findCgroup2 = %q", got)
 	}
-	fs := procfs{}
+	fs := procDir{}
 	if got := fs.cgroupID([]byte("1:cpu:/\n0::/\n")); got != rootCgroupID {
 		t.Errorf("unmounted v2, root cgroup: %d", got)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigil-sensor/vigil/bpf"
 	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/procfs"
 )
 
 // Defaults for Config's zero values.
@@ -201,7 +202,7 @@ func New(cfg Config) (*Sensor, error) {
 		s.closeObjects()
 		return nil, err
 	}
-	offset := bootOffset()
+	offset := procfs.BootOffset()
 	s.dec.BootOffset = offset
 	tc := cfg.Table
 	tc.MaxProcesses, tc.BootOffset, tc.Logger = cfg.MaxProcesses, offset, cfg.Logger
@@ -588,7 +589,7 @@ func (s *Sensor) Run(ctx context.Context, handle func(*event.Event)) error {
 			if now.Sub(lastClock) >= time.Second {
 				// Follow clock steps (NTP, settimeofday).
 				lastClock = now
-				s.dec.BootOffset = bootOffset()
+				s.dec.BootOffset = procfs.BootOffset()
 				s.table.SetBootOffset(s.dec.BootOffset)
 				s.sweepAfterLoss()
 			}

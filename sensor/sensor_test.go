@@ -49,7 +49,7 @@ type selfFacts struct {
 
 func readSelf(t *testing.T) selfFacts {
 	t.Helper()
-	fs := procfs{root: "/proc", cgroupRoot: findCgroup2("/proc")}
+	fs := procDir{root: "/proc", cgroupRoot: findCgroup2("/proc")}
 	p, ok := fs.read(uint32(os.Getpid()), &userDB{path: "/nonexistent"})
 	if !ok {
 		t.Fatal("cannot read /proc/self")

@@ -1,16 +1,24 @@
 package sensor
 
 import (
-	"bufio"
-	"bytes"
+	"errors"
 	"os"
-	"strconv"
-	"strings"
+	"syscall"
 	"time"
+
+	"github.com/vigil-sensor/vigil/internal/procfs"
 )
 
 // userRecheck is how often the user database's file is checked for changes.
 const userRecheck = time.Second
+
+// Bounds on what is read of the host's passwd file: far more than a host
+// keeps there (larger directories are served by NSS, not the file), and a
+// bound on memory should the path name something else.
+const (
+	hostPasswdBytes   = 8 << 20
+	hostPasswdEntries = 1 << 16
+)
 
 // userDB maps uids to names from a passwd file, reloaded when the file
 // changes. It is consulted when a Process is built, never per event.
@@ -34,7 +42,9 @@ func (u *userDB) name(uid uint32, now time.Time) string {
 
 func (u *userDB) nameNow(uid uint32) string { return u.name(uid, time.Now()) }
 
-// reload rereads the file if its size or modification time changed.
+// reload rereads the file if its size or modification time changed. Names
+// follow procfs.ParsePasswd's rules, as a container's do; a file past
+// the host bounds gives the names it holds up to them.
 func (u *userDB) reload() {
 	st, err := os.Stat(u.path)
 	if err != nil {
@@ -44,35 +54,30 @@ func (u *userDB) reload() {
 	if u.names != nil && st.ModTime().Equal(u.mod) && st.Size() == u.size {
 		return
 	}
-	b, err := os.ReadFile(u.path)
-	if err != nil {
+	names, err := readPasswd(u.path)
+	if err != nil && !errors.Is(err, procfs.ErrTruncated) {
 		u.names = map[uint32]string{}
 		return
 	}
-	u.names = parsePasswd(b)
+	u.names = names
 	u.mod, u.size = st.ModTime(), st.Size()
 }
 
-// parsePasswd reads name:password:uid:... lines; the first name of a uid wins.
-func parsePasswd(b []byte) map[uint32]string {
-	names := make(map[uint32]string)
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.SplitN(line, ":", 4)
-		if len(f) < 4 {
-			continue
-		}
-		uid, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
-			continue
-		}
-		if _, dup := names[uint32(uid)]; !dup {
-			names[uint32(uid)] = f[0]
-		}
+// readPasswd parses the passwd file at path. It opens it without blocking
+// and reads it only if it is a regular file, so a FIFO or device put in its
+// place cannot stall the table.
+func readPasswd(path string) (map[uint32]string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
 	}
-	return names
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errors.New("reading passwd: not a regular file")
+	}
+	return procfs.ParsePasswd(f, procfs.Limits{Bytes: hostPasswdBytes, Entries: hostPasswdEntries})
 }

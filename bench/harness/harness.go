@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/bench/loadgen"
+	"github.com/vigil-sensor/vigil/internal/procfs"
 )
 
 // Time limits around a round. Tracers get long to start: vigil compiles
@@ -294,7 +295,7 @@ func (h *harness) awaitQuiet(ctx context.Context, tr *child, timeout time.Durati
 		if err != nil {
 			return err
 		}
-		if cpu-last <= time.Second/userHZ {
+		if cpu-last <= procfs.Tick {
 			quiet++
 		} else {
 			quiet = 0
