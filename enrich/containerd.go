@@ -35,10 +35,10 @@ const dockerNamespace = "moby"
 // key names a containerd container: ids are unique per namespace.
 type key struct{ ns, id string }
 
-// record is what the containerd client knows of one container. It lives in
-// the client goroutine, survives reconnects, and is published to the
-// resolver as a recInfo with an immutable Container.
-type record struct {
+// containerMeta is what the containerd client knows of one container. It
+// lives in the client goroutine, survives reconnects, and is published to
+// the resolver as a containerView with an immutable Container.
+type containerMeta struct {
 	key
 	image, digest string
 	labels        map[string]string
@@ -46,25 +46,28 @@ type record struct {
 	cgroupPath    string
 	created       int64
 	// pid, start and users come from the task; pid is 0 when none runs.
+	// start is the task's first process's, 0 when /proc no longer had it.
 	pid   uint32
 	start int64
 	users map[uint32]string
 }
 
-// info builds the immutable view the resolver publishes.
-func (r *record) info() recInfo {
+// view builds the immutable view the resolver publishes. A container
+// whose task start is unknown shows its creation, which came before any of
+// its processes: container.duration may then be long, never negative.
+func (m *containerMeta) view() containerView {
 	typ := TypeContainerd
-	if r.ns == dockerNamespace {
+	if m.ns == dockerNamespace {
 		typ = TypeDocker
 	}
-	start := r.start
+	start := m.start
 	if start == 0 {
-		start = r.created
+		start = m.created
 	}
-	return recInfo{
-		key:        r.key,
-		cgroupPath: r.cgroupPath,
-		c:          newContainer(r.id, typ, r.image, r.digest, r.labels, r.privileged, start, r.users),
+	return containerView{
+		key:        m.key,
+		cgroupPath: m.cgroupPath,
+		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, start, m.users),
 	}
 }
 
@@ -72,9 +75,8 @@ func (r *record) info() recInfo {
 // gRPC connection per session.
 type client struct {
 	e       *Enricher
-	recs    map[key]*record
+	metas   map[key]*containerMeta
 	digests map[key]string // (namespace, image) -> target digest
-	boot    int64          // boot time, for process start times
 
 	containers containersapi.ContainersClient
 	tasks      tasksapi.TasksClient
@@ -90,12 +92,7 @@ const maxDigests = 1024
 // containerdLoop keeps a session with containerd open, reconnecting with
 // exponential backoff, until ctx ends.
 func (e *Enricher) containerdLoop(ctx context.Context) {
-	c := &client{e: e, recs: map[key]*record{}, digests: map[key]string{}}
-	if b, err := bootTime(e.cfg.ProcRoot); err == nil {
-		c.boot = b
-	} else {
-		e.log.Warn("container start times unavailable", "err", err)
-	}
+	c := &client{e: e, metas: map[key]*containerMeta{}, digests: map[key]string{}}
 	backoff := e.cfg.ReconnectMin
 	down := false
 	for {
@@ -173,7 +170,7 @@ func (c *client) session(ctx context.Context) error {
 		return err
 	}
 	e.log.Info("containerd connected", "socket", e.cfg.ContainerdSocket,
-		"namespaces", len(c.nsList), "containers", len(c.recs))
+		"namespaces", len(c.nsList), "containers", len(c.metas))
 
 	envs := make(chan *types.Envelope, 64)
 	recvErr := make(chan error, 1)
@@ -246,7 +243,7 @@ func (c *client) sync(ctx context.Context) error {
 		return fmt.Errorf("listing containerd namespaces: %w", err)
 	}
 	c.nsList = c.nsList[:0]
-	seen := map[key]*record{}
+	seen := map[key]*containerMeta{}
 	for _, n := range resp.GetNamespaces() {
 		ns := n.GetName()
 		c.nsList = append(c.nsList, ns)
@@ -255,13 +252,13 @@ func (c *client) sync(ctx context.Context) error {
 			return err
 		}
 		for _, ci := range cs {
-			r, err := c.record(ctx, ns, ci)
+			m, err := c.readMeta(ctx, ns, ci)
 			if err != nil {
 				c.e.failures.Add(1)
 				c.e.log.Debug("reading container", "namespace", ns, "id", ci.GetID(), "err", err)
 				continue
 			}
-			seen[r.key] = r
+			seen[m.key] = m
 		}
 		tctx, cancel := c.nsCtx(ctx, ns)
 		tl, err := c.tasks.List(tctx, &tasksapi.ListTasksRequest{})
@@ -279,21 +276,21 @@ func (c *client) sync(ctx context.Context) error {
 				running[id] = p.GetPid()
 			}
 		}
-		for k, r := range seen {
+		for k, m := range seen {
 			if k.ns != ns {
 				continue
 			}
 			if pid, ok := running[k.id]; ok {
-				c.taskStarted(r, pid, 0)
+				c.taskStarted(m, pid)
 			} else {
-				r.pid = 0
+				m.pid = 0
 			}
 		}
 	}
-	c.recs = seen
-	all := make([]recInfo, 0, len(seen))
-	for _, r := range seen {
-		all = append(all, r.info())
+	c.metas = seen
+	all := make([]containerView, 0, len(seen))
+	for _, m := range seen {
+		all = append(all, m.view())
 	}
 	return c.send(ctx, update{kind: updateSync, all: all})
 }
@@ -331,29 +328,29 @@ func (c *client) listContainers(ctx context.Context, ns string) ([]*containersap
 	return resp.GetContainers(), nil
 }
 
-// record builds (or refreshes) the record of a container from its
+// readMeta builds (or refreshes) what is known of a container from its
 // containerd info, keeping what earlier task events told of it.
-func (c *client) record(ctx context.Context, ns string, ci *containersapi.Container) (*record, error) {
+func (c *client) readMeta(ctx context.Context, ns string, ci *containersapi.Container) (*containerMeta, error) {
 	k := key{ns, ci.GetID()}
-	r := &record{key: k, image: ci.GetImage(), labels: ci.GetLabels()}
-	if r.labels == nil {
-		r.labels = map[string]string{}
+	m := &containerMeta{key: k, image: ci.GetImage(), labels: ci.GetLabels()}
+	if m.labels == nil {
+		m.labels = map[string]string{}
 	}
 	if t := ci.GetCreatedAt(); t != nil {
-		r.created = t.AsTime().UnixNano()
+		m.created = t.AsTime().UnixNano()
 	}
 	if spec := ci.GetSpec(); spec != nil {
 		info, err := parseSpec(spec.GetValue())
 		if err != nil {
 			return nil, err
 		}
-		r.cgroupPath, r.privileged = info.CgroupPath, info.Privileged
+		m.cgroupPath, m.privileged = info.CgroupPath, info.Privileged
 	}
-	r.digest = c.imageDigest(ctx, ns, r.image)
-	if old := c.recs[k]; old != nil {
-		r.pid, r.start, r.users = old.pid, old.start, old.users
+	m.digest = c.imageDigest(ctx, ns, m.image)
+	if old := c.metas[k]; old != nil {
+		m.pid, m.start, m.users = old.pid, old.start, old.users
 	}
-	return r, nil
+	return m, nil
 }
 
 // imageDigest returns the digest containerd resolved image to, "" when it
@@ -384,34 +381,37 @@ func (c *client) imageDigest(ctx context.Context, ns, image string) string {
 	return d
 }
 
-// taskStarted records a running task: its pid, start time (at, or the
-// process's start from /proc when 0) and the users of the container's
-// /etc/passwd.
-func (c *client) taskStarted(r *record, pid uint32, at int64) {
-	if pid == 0 || (pid == r.pid && r.users != nil) {
+// taskStarted notes a running task: its pid, its start and the users of
+// the container's /etc/passwd. The start is its first process's, read from
+// /proc on the boot clock that the sensor stamps events with, so none of
+// that process's events comes before it. containerd's own stamp on the
+// task start event is no substitute: containerd sends it after runc has
+// started the process, which by then has exec'd its entrypoint.
+func (c *client) taskStarted(m *containerMeta, pid uint32) {
+	if pid == 0 || (pid == m.pid && m.users != nil) {
 		return
 	}
-	r.pid = pid
-	r.start = at
-	if at == 0 && c.boot != 0 {
-		if s, err := processStart(c.e.cfg.ProcRoot, pid, c.boot); err == nil {
-			r.start = s
-		}
+	m.pid = pid
+	start, err := taskStart(c.e.cfg.ProcRoot, pid)
+	if err != nil {
+		// The task is gone already; view falls back to the creation.
+		c.e.log.Debug("reading container start", "id", m.id, "pid", pid, "err", err)
 	}
+	m.start = start
 	users, err := readUsers(c.e.cfg.ProcRoot, pid)
 	if err != nil {
 		// A task that exits at once or an image without /etc/passwd is
 		// common: not a failure worth counting.
-		c.e.log.Debug("reading container users", "id", r.id, "pid", pid, "err", err)
+		c.e.log.Debug("reading container users", "id", m.id, "pid", pid, "err", err)
 		return
 	}
-	r.users = users
+	m.users = users
 }
 
-// refresh reads container ns/id from containerd into its record, for the
+// refresh reads container ns/id from containerd into its metadata, for the
 // caller to publish; a container that no longer exists is removed (and nil
 // returned).
-func (c *client) refresh(ctx context.Context, ns, id string) (*record, error) {
+func (c *client) refresh(ctx context.Context, ns, id string) (*containerMeta, error) {
 	gctx, cancel := c.nsCtx(ctx, ns)
 	resp, err := c.containers.Get(gctx, &containersapi.GetContainerRequest{ID: id})
 	cancel()
@@ -421,26 +421,26 @@ func (c *client) refresh(ctx context.Context, ns, id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("getting container: %w", err)
 	}
-	r, err := c.record(ctx, ns, resp.GetContainer())
+	m, err := c.readMeta(ctx, ns, resp.GetContainer())
 	if err != nil {
 		return nil, err
 	}
-	c.recs[r.key] = r
-	return r, nil
+	c.metas[m.key] = m
+	return m, nil
 }
 
 // remove forgets container k.
 func (c *client) remove(ctx context.Context, k key) error {
-	if _, ok := c.recs[k]; !ok {
+	if _, ok := c.metas[k]; !ok {
 		return nil
 	}
-	delete(c.recs, k)
-	return c.send(ctx, update{kind: updateRemove, rec: recInfo{key: k}})
+	delete(c.metas, k)
+	return c.send(ctx, update{kind: updateRemove, view: containerView{key: k}})
 }
 
-// publish hands r's current state to the resolver.
-func (c *client) publish(ctx context.Context, r *record) error {
-	return c.send(ctx, update{kind: updateUpsert, rec: r.info()})
+// publish hands m's current state to the resolver.
+func (c *client) publish(ctx context.Context, m *containerMeta) error {
+	return c.send(ctx, update{kind: updateUpsert, view: m.view()})
 }
 
 func (c *client) send(ctx context.Context, u update) error {
@@ -474,11 +474,11 @@ func (c *client) handle(ctx context.Context, env *types.Envelope) error {
 			}
 			id = m.GetID()
 		}
-		r, err := c.refresh(ctx, ns, id)
-		if err != nil || r == nil {
+		m, err := c.refresh(ctx, ns, id)
+		if err != nil || m == nil {
 			return err
 		}
-		return c.publish(ctx, r)
+		return c.publish(ctx, m)
 	case "/containers/delete":
 		var m apievents.ContainerDelete
 		if err := proto.Unmarshal(payload, &m); err != nil {
@@ -490,23 +490,19 @@ func (c *client) handle(ctx context.Context, env *types.Envelope) error {
 		if err := proto.Unmarshal(payload, &m); err != nil {
 			return fmt.Errorf("decoding event: %w", err)
 		}
-		r := c.recs[key{ns, m.GetContainerID()}]
-		if r == nil {
+		meta := c.metas[key{ns, m.GetContainerID()}]
+		if meta == nil {
 			var err error
-			if r, err = c.refresh(ctx, ns, m.GetContainerID()); err != nil || r == nil {
+			if meta, err = c.refresh(ctx, ns, m.GetContainerID()); err != nil || meta == nil {
 				return err
 			}
 		}
-		var at int64
-		if ts := env.GetTimestamp(); ts != nil {
-			at = ts.AsTime().UnixNano()
-		}
-		if r.pid == m.GetPid() && r.users != nil {
+		if meta.pid == m.GetPid() && meta.users != nil {
 			// Already read when the container was fetched on demand.
 			return nil
 		}
-		c.taskStarted(r, m.GetPid(), at)
-		return c.publish(ctx, r)
+		c.taskStarted(meta, m.GetPid())
+		return c.publish(ctx, meta)
 	case "/tasks/delete":
 		var m apievents.TaskDelete
 		if err := proto.Unmarshal(payload, &m); err != nil {
@@ -518,11 +514,11 @@ func (c *client) handle(ctx context.Context, env *types.Envelope) error {
 			return nil
 		}
 		k := key{ns, m.GetContainerID()}
-		if r := c.recs[k]; r != nil {
-			r.pid = 0
+		if meta := c.metas[k]; meta != nil {
+			meta.pid = 0
 		}
 		// Its cgroup is gone now: let the resolver forget its ids.
-		return c.send(ctx, update{kind: updateTaskDeleted, rec: recInfo{key: k}})
+		return c.send(ctx, update{kind: updateTaskDeleted, view: containerView{key: k}})
 	case "/namespaces/create":
 		var m apievents.NamespaceCreate
 		if err := proto.Unmarshal(payload, &m); err != nil {
@@ -542,30 +538,30 @@ func (c *client) fetch(ctx context.Context, k key) error {
 		nss = []string{k.ns}
 	}
 	for _, ns := range nss {
-		if c.recs[key{ns, k.id}] != nil {
+		if c.metas[key{ns, k.id}] != nil {
 			return nil
 		}
-		r, err := c.refresh(ctx, ns, k.id)
+		m, err := c.refresh(ctx, ns, k.id)
 		if err != nil {
 			return err
 		}
-		if r == nil {
+		if m == nil {
 			continue
 		}
 		tctx, cancel := c.nsCtx(ctx, ns)
 		resp, err := c.tasks.Get(tctx, &tasksapi.GetRequest{ContainerID: k.id})
 		cancel()
 		if err == nil && resp.GetProcess().GetStatus() == task.Status_RUNNING {
-			c.taskStarted(r, resp.GetProcess().GetPid(), 0)
+			c.taskStarted(m, resp.GetProcess().GetPid())
 		}
-		return c.publish(ctx, r)
+		return c.publish(ctx, m)
 	}
 	return nil
 }
 
-// recInfo is a container as the resolver sees it: its key, the cgroup
-// path its spec gives, and the Container to publish.
-type recInfo struct {
+// containerView is a container as the resolver sees it: its key, the
+// cgroup path its spec gives, and the Container to publish.
+type containerView struct {
 	key
 	cgroupPath string
 	c          *event.Container
@@ -590,6 +586,6 @@ const (
 // the resolver.
 type update struct {
 	kind updateKind
-	rec  recInfo
-	all  []recInfo
+	view containerView
+	all  []containerView
 }

@@ -104,7 +104,7 @@ func TestContainerdMetadata(t *testing.T) {
 	}
 
 	// A removed container's cgroup is forgotten (the task delete event
-	// triggers a prune) and containerd's record dropped.
+	// triggers a prune) and its containerd metadata dropped.
 	n := e.Stats().Containers
 	if err := priv.Remove(ctx); err != nil {
 		t.Fatal(err)

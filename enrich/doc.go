@@ -18,6 +18,10 @@
 // containerd is down, answers already cached stay, and new containers are
 // known by id and runtime type (Known false) until it is back.
 //
+// A container's start time is its task's: the start of its first process,
+// read from /proc on the boot clock the sensor stamps events with
+// (internal/procfs), so no event of that process comes before it.
+//
 // Cache bounds: MaxEntries cgroup ids; ids of removed cgroups are pruned
 // periodically and when containerd deletes a task. Failures never reach
 // the event path; they are counted in Stats.

@@ -1,13 +1,9 @@
 package enrich
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -100,54 +96,11 @@ func parseSpec(data []byte) (specInfo, error) {
 }
 
 // Bounds on what is read from a container's /etc/passwd, which the
-// container's owner controls.
+// container's owner controls: a few hundred KiB of users per container.
 const (
 	maxPasswdBytes = 256 << 10
 	maxUsers       = 4096
-	maxUserName    = 64
 )
-
-// parsePasswd reads passwd(5) lines into uid -> name. It reads at most
-// maxPasswdBytes and keeps at most maxUsers entries; malformed lines and
-// names that are empty, too long or not printable are skipped; the first
-// entry of a uid wins, as getpwuid's does.
-func parsePasswd(r io.Reader) map[uint32]string {
-	users := map[uint32]string{}
-	sc := bufio.NewScanner(io.LimitReader(r, maxPasswdBytes))
-	sc.Buffer(make([]byte, 4096), 64<<10)
-	for sc.Scan() && len(users) < maxUsers {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		f := bytes.SplitN(line, []byte(":"), 4)
-		if len(f) < 4 || !validName(f[0]) {
-			continue
-		}
-		uid, err := strconv.ParseUint(string(f[2]), 10, 32)
-		if err != nil {
-			continue
-		}
-		if _, dup := users[uint32(uid)]; !dup {
-			users[uint32(uid)] = string(f[0])
-		}
-	}
-	return users
-}
-
-// validName reports whether a user name is safe to show: printable ASCII
-// without spaces, at most maxUserName bytes.
-func validName(b []byte) bool {
-	if len(b) == 0 || len(b) > maxUserName {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c > '~' {
-			return false
-		}
-	}
-	return true
-}
 
 // containerName is what Falco shows as container.name: the Kubernetes
 // container name for CRI containers, nerdctl's name for nerdctl's, else

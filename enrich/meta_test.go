@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sensor/vigil/internal/procfs"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -93,41 +95,6 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
-func TestParsePasswd(t *testing.T) {
-	in := "root:x:0:0:root:/root:/bin/sh\n" +
-		"# comment\n" +
-		"\n" +
-		"vigil:x:1000:1000:Vigil User:/home/vigil:/bin/sh\n" +
-		"dup:x:1000:1000::/:/bin/sh\n" + // first entry of a uid wins
-		"short:x:5\n" + // malformed
-		"neg:x:-1:0::/:/bin/sh\n" +
-		"big:x:4294967296:0::/:/bin/sh\n" +
-		"bad name:x:7:7::/:/bin/sh\n" +
-		"esc\x1b[31m:x:8:8::/:/bin/sh\n" +
-		strings.Repeat("n", maxUserName+1) + ":x:9:9::/:/bin/sh\n" +
-		"nobody:x:65534:65534:nobody:/nonexistent:/bin/false"
-	got := parsePasswd(strings.NewReader(in))
-	want := map[uint32]string{0: "root", 1000: "vigil", 65534: "nobody"}
-	if !maps.Equal(got, want) {
-		t.Errorf("parsePasswd = %v, want %v", got, want)
-	}
-
-	// Bounds: a huge file yields at most maxUsers entries and is not read
-	// past maxPasswdBytes.
-	var b strings.Builder
-	for i := 0; b.Len() < 2*maxPasswdBytes; i++ {
-		fmt.Fprintf(&b, "u%d:x:%d:%d::/:/bin/sh\n", i, i, i)
-	}
-	if n := len(parsePasswd(strings.NewReader(b.String()))); n > maxUsers || n == 0 {
-		t.Errorf("parsePasswd of a huge file kept %d users, want 1..%d", n, maxUsers)
-	}
-	// A line longer than the scanner's buffer ends parsing, not the process.
-	long := "a:x:1:1::/:/bin/sh\n" + strings.Repeat("x", 100<<10) + "\nb:x:2:2::/:/bin/sh\n"
-	if got := parsePasswd(strings.NewReader(long)); got[1] != "a" {
-		t.Errorf("parsePasswd with a long line = %v", got)
-	}
-}
-
 func TestContainerName(t *testing.T) {
 	if n := containerName(idA, map[string]string{LabelContainerName: "nginx", labelNerdctlName: "x"}); n != "nginx" {
 		t.Errorf("CRI name = %q", n)
@@ -203,6 +170,21 @@ func TestReadUsers(t *testing.T) {
 			t.Fatal("readUsers blocked on a FIFO")
 		}
 	})
+	t.Run("names and bounds", func(t *testing.T) {
+		// Names follow procfs's rule (UTF-8 letters stay, escapes go);
+		// past maxUsers the first users are kept.
+		proc, etc := fakeProc(t)
+		var b strings.Builder
+		b.WriteString("josé:x:1:1::/:/bin/sh\nesc\x1b[2J:x:2:2::/:/bin/sh\n")
+		for i := range maxUsers + 10 {
+			fmt.Fprintf(&b, "u%d:x:%d:0::/:/bin/sh\n", i, 100+i)
+		}
+		os.WriteFile(filepath.Join(etc, "passwd"), []byte(b.String()), 0o644)
+		got, err := readUsers(proc, 42)
+		if err != nil || len(got) != maxUsers || got[1] != "josé" || got[2] != "" || got[100] != "u0" {
+			t.Errorf("readUsers = %d users (1: %q, 2: %q, 100: %q), %v", len(got), got[1], got[2], got[100], err)
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		proc, _ := fakeProc(t)
 		if _, err := readUsers(proc, 42); err == nil {
@@ -211,31 +193,27 @@ func TestReadUsers(t *testing.T) {
 	})
 }
 
-func TestProcessStart(t *testing.T) {
-	boot, err := bootTime("/proc")
+// TestTaskStart reads this process's start as a task's: on the boot clock
+// the sensor uses, so it is before now and before the process's events.
+func TestTaskStart(t *testing.T) {
+	before := procfs.BootOffset()
+	start, err := taskStart("/proc", uint32(os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixNano()
-	if boot <= 0 || boot > now {
-		t.Fatalf("boot time %d not before now %d", boot, now)
+	if start > now || start < now-int64(time.Hour) {
+		t.Errorf("process start %v, now %v", time.Unix(0, start), time.Unix(0, now))
 	}
-	start, err := processStart("/proc", uint32(os.Getpid()), boot)
+	st, err := procfs.ReadStat("/proc", uint32(os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The test binary started within the last hour and not in the future
-	// (one tick of rounding allowed).
-	if start > now+int64(10*time.Millisecond) || start < now-int64(time.Hour) {
-		t.Errorf("process start %v, now %v", time.Unix(0, start), time.Unix(0, now))
+	if off := start - st.StartBootNs(); time.Duration(off-before).Abs() > time.Millisecond {
+		t.Errorf("offset %d, the boot clock's is %d", off, before)
 	}
-	// A command name with spaces and parentheses does not shift fields.
-	proc := t.TempDir()
-	os.MkdirAll(filepath.Join(proc, "7"), 0o755)
-	stat := "7 (a) b (c) S 1 7 7 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 100"
-	os.WriteFile(filepath.Join(proc, "7", "stat"), []byte(stat), 0o644)
-	if got, err := processStart(proc, 7, 0); err != nil || got != 12345*int64(time.Second)/userHZ {
-		t.Errorf("processStart = %d, %v", got, err)
+	if _, err := taskStart(t.TempDir(), 7); err == nil {
+		t.Error("start of a missing task")
 	}
 }
 
@@ -251,23 +229,6 @@ func FuzzParseImageRef(f *testing.F) {
 		if !strings.HasPrefix(ref, repo) || strings.ContainsAny(tag, "/@") || strings.Contains(repo, "@") ||
 			!strings.HasSuffix(ref, digest) || len(repo)+len(tag)+len(digest) > len(ref)+len("latest") {
 			t.Fatalf("ParseImageRef(%q) = %q, %q, %q", ref, repo, tag, digest)
-		}
-	})
-}
-
-// FuzzParsePasswd checks the bounds on any input.
-func FuzzParsePasswd(f *testing.F) {
-	f.Add("root:x:0:0:root:/root:/bin/sh\nvigil:x:1000:1000::/home/vigil:/bin/sh\n")
-	f.Add("a:x:1\n::::\n#x:x:2:2::/:/\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		users := parsePasswd(strings.NewReader(in))
-		if len(users) > maxUsers {
-			t.Fatalf("%d users", len(users))
-		}
-		for uid, name := range users {
-			if !validName([]byte(name)) || !strings.Contains(in, name+":") {
-				t.Fatalf("user %d = %q", uid, name)
-			}
 		}
 	})
 }

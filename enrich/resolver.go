@@ -32,7 +32,7 @@ type entry struct {
 type resolver struct {
 	e        *Enricher
 	entries  map[uint64]*entry
-	recs     map[key]recInfo
+	views    map[key]containerView
 	byID     map[string][]key
 	byCgroup map[string]key
 	dirty    bool
@@ -57,7 +57,7 @@ func (e *Enricher) resolve(ctx context.Context) {
 	r := &resolver{
 		e:        e,
 		entries:  map[uint64]*entry{},
-		recs:     map[key]recInfo{},
+		views:    map[key]containerView{},
 		byID:     map[string][]key{},
 		byCgroup: map[string]key{},
 		deleted:  map[key]int{},
@@ -152,7 +152,7 @@ func (r *resolver) resolveIDs(ids map[uint64]bool) {
 }
 
 // set caches cgroup id at path p, and asks containerd about a container
-// the path names but no record describes.
+// the path names but containerd has not described.
 func (r *resolver) set(id uint64, p string) {
 	ent := &entry{path: p}
 	ent.ref, ent.isRef = ParseCgroupPath(p)
@@ -183,7 +183,7 @@ func (r *resolver) containerFor(ent *entry) *event.Container {
 	}
 	for p := ent.path; p != "/" && p != "."; p = path.Dir(p) {
 		if k, ok := r.byCgroup[p]; ok {
-			return r.recs[k].c
+			return r.views[k].c
 		}
 	}
 	if !ent.isRef {
@@ -192,14 +192,14 @@ func (r *resolver) containerFor(ent *entry) *event.Container {
 	keys := r.byID[ent.ref.ID]
 	for _, k := range keys {
 		if k.ns == ent.ref.Namespace {
-			return r.recs[k].c
+			return r.views[k].c
 		}
 	}
 	if ent.ref.Weak {
 		return nil
 	}
 	if len(keys) > 0 {
-		return r.recs[keys[0]].c
+		return r.views[keys[0]].c
 	}
 	if ent.unknown == nil {
 		ent.unknown = &event.Container{ID: ShortID(ent.ref.ID), FullID: ent.ref.ID, Type: ent.ref.Type}
@@ -212,28 +212,28 @@ func (r *resolver) containerFor(ent *entry) *event.Container {
 func (r *resolver) apply(u update) {
 	switch u.kind {
 	case updateUpsert:
-		r.unindex(u.rec.key)
-		r.index(u.rec)
+		r.unindex(u.view.key)
+		r.index(u.view)
 	case updateRemove:
-		r.unindex(u.rec.key)
+		r.unindex(u.view.key)
 	case updateSync:
-		clear(r.recs)
+		clear(r.views)
 		clear(r.byID)
 		clear(r.byCgroup)
-		for _, ri := range u.all {
-			r.index(ri)
+		for _, v := range u.all {
+			r.index(v)
 		}
 	case updateConn:
 		r.dirty = true
 	case updateTaskDeleted:
-		if !r.forgetContainer(u.rec.key) {
+		if !r.forgetContainer(u.view.key) {
 			if len(r.deleted) == 0 {
 				r.recheck.Reset(recheckEvery)
 			}
-			r.deleted[u.rec.key] = 0
+			r.deleted[u.view.key] = 0
 		}
 	}
-	r.e.containers.Store(int64(len(r.recs)))
+	r.e.containers.Store(int64(len(r.views)))
 	// Publish even if no answer changed, so Updated's waiters see the new
 	// container count.
 	if u.kind != updateTaskDeleted {
@@ -241,27 +241,27 @@ func (r *resolver) apply(u update) {
 	}
 }
 
-func (r *resolver) index(ri recInfo) {
-	r.recs[ri.key] = ri
-	r.byID[ri.id] = append(r.byID[ri.id], ri.key)
-	if ri.cgroupPath != "" && ri.cgroupPath != "/" {
-		r.byCgroup[ri.cgroupPath] = ri.key
+func (r *resolver) index(v containerView) {
+	r.views[v.key] = v
+	r.byID[v.id] = append(r.byID[v.id], v.key)
+	if v.cgroupPath != "" && v.cgroupPath != "/" {
+		r.byCgroup[v.cgroupPath] = v.key
 		// Cache the container's cgroup before its first event asks: a
 		// short-lived container's events then hit at once.
-		if id, err := r.e.cg.id(ri.cgroupPath); err == nil {
+		if id, err := r.e.cg.id(v.cgroupPath); err == nil {
 			if _, ok := r.entries[id]; !ok {
-				r.set(id, ri.cgroupPath)
+				r.set(id, v.cgroupPath)
 			}
 		}
 	}
 }
 
 func (r *resolver) unindex(k key) {
-	old, ok := r.recs[k]
+	old, ok := r.views[k]
 	if !ok {
 		return
 	}
-	delete(r.recs, k)
+	delete(r.views, k)
 	keys := r.byID[k.id]
 	for i, kk := range keys {
 		if kk == k {
@@ -310,11 +310,11 @@ func (r *resolver) prune() {
 // forgetContainer drops the ids of container k's cgroups that are gone,
 // after containerd deleted its task. It reports whether none is left.
 func (r *resolver) forgetContainer(k key) (done bool) {
-	ri, known := r.recs[k]
+	v, known := r.views[k]
 	done = true
 	for id, ent := range r.entries {
 		mine := (ent.isRef && ent.ref.ID == k.id) ||
-			(known && (ent.c == ri.c || under(ent.path, ri.cgroupPath)))
+			(known && (ent.c == v.c || under(ent.path, v.cgroupPath)))
 		if !mine {
 			continue
 		}
