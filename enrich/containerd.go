@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -101,14 +102,32 @@ func (e *Enricher) containerdLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.failures.Add(1)
+		if !sessionLost(err) {
+			// containerd answered, and wrongly: a failure. A daemon that
+			// is not there (or went away) is an outage, told by Connected
+			// and the log, and counted by what it leaves undescribed.
+			e.failures.Add(1)
+		}
 		if time.Since(began) > e.cfg.ReconnectMax {
 			// The session was up for a while: this is a new outage.
 			backoff = e.cfg.ReconnectMin
 			down = false
 		}
+		if !e.unreachable.Swap(true) {
+			// The resolver counts the containers it already has; those
+			// it resolves from now on it counts as they come.
+			if c.send(ctx, update{kind: updateConn}) != nil {
+				return
+			}
+		}
 		if !down {
-			e.log.Warn("containerd unavailable, retrying", "socket", e.cfg.ContainerdSocket, "err", err)
+			// One line per outage: a warning when containerd was there
+			// before, news when it never was (a host without it).
+			level := slog.LevelInfo
+			if e.connects.Load() > 0 {
+				level = slog.LevelWarn
+			}
+			e.log.Log(ctx, level, "containerd unavailable, retrying", "socket", e.cfg.ContainerdSocket, "err", err)
 			down = true
 		} else {
 			e.log.Debug("containerd still unavailable", "err", err, "retry_in", backoff)
@@ -157,6 +176,7 @@ func (c *client) session(ctx context.Context) error {
 		return err
 	}
 	e.connected.Store(true)
+	e.unreachable.Store(false)
 	e.connects.Add(1)
 	defer func() {
 		e.connected.Store(false)
@@ -194,7 +214,7 @@ func (c *client) session(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {
-				err = errors.New("stream closed")
+				err = fmt.Errorf("stream closed: %w", err)
 			}
 			return fmt.Errorf("receiving containerd events: %w", err)
 		case env := <-envs:
@@ -221,6 +241,13 @@ func (c *client) session(ctx context.Context) error {
 // ends the session, rather than a failure of one call.
 func isUnavailable(err error) bool {
 	return status.Code(err) == codes.Unavailable || errors.Is(err, context.Canceled)
+}
+
+// sessionLost reports whether a session ended because containerd is not
+// there or went away (its socket refuses, the connection or event stream
+// closed), rather than because containerd failed a call.
+func sessionLost(err error) bool {
+	return isUnavailable(err) || errors.Is(err, io.EOF)
 }
 
 // nsCtx returns ctx with the call timeout and containerd namespace ns.

@@ -24,5 +24,7 @@
 //
 // Cache bounds: MaxEntries cgroup ids; ids of removed cgroups are pruned
 // periodically and when containerd deletes a task. Failures never reach
-// the event path; they are counted in Stats.
+// the event path; they are counted in Stats. containerd not running is no
+// failure in itself (a host may have no containers): what is counted is a
+// container it would describe seen while it cannot be reached.
 package enrich

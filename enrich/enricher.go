@@ -91,8 +91,12 @@ type Stats struct {
 	// Dropped counts misses not queued because the queue was full.
 	Dropped uint64
 	// Failures counts what went wrong off the event path: cgroup ids that
-	// could not be resolved (other than removed cgroups), failed containerd
-	// sessions, calls and events.
+	// could not be resolved (other than removed cgroups); containers whose
+	// cgroup was seen while containerd could not be reached, which lack
+	// metadata until it can (once per cgroup); containerd sessions that
+	// failed other than for want of a daemon; failed containerd calls and
+	// events. A host without containerd and without its containers counts
+	// none: containerd's absence shows in Connected and one log line.
 	Failures uint64
 	// Evictions counts cache entries dropped to stay under MaxEntries.
 	Evictions uint64
@@ -129,6 +133,10 @@ type Enricher struct {
 	hits, misses, dropped, failures, evictions, connects atomic.Uint64
 	entries, containers                                  atomic.Int64
 	connected                                            atomic.Bool
+	// unreachable is set from a failed containerd session to the next
+	// established one (not before the first attempt): containers resolved
+	// meanwhile have no metadata.
+	unreachable atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc

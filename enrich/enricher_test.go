@@ -289,6 +289,67 @@ func TestContainerdAbsent(t *testing.T) {
 	}
 }
 
+// TestContainerdAbsentHost is a host without containerd and without
+// containers (issue 12, item 5): its own processes' cgroups resolve, the
+// enricher keeps retrying containerd, and no failure is counted, since no
+// container's metadata is missing. A cgroup of a runtime that does not use
+// containerd (Podman) is no failure either; one that containerd would
+// describe is, once, however many retries follow.
+func TestContainerdAbsentHost(t *testing.T) {
+	tc := newTestCgroups(t)
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	base := randName("/vigil-enrich-absent-")
+	host := tc.make(base + "/cron.service")
+	podman := tc.make(base + "/libpod-" + idB + ".scope")
+	self, err := selfCgroupID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, logs := startEnricher(t, Config{ContainerdSocket: sock, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 10 * time.Millisecond})
+	for _, id := range []uint64{host, podman, self} {
+		e.Lookup(id)
+	}
+	logs.wait(t, "containerd unavailable, retrying")
+	waitUntil(t, e, "host cgroups resolved", func() bool { return e.Resolved(host) && e.Resolved(podman) && e.Resolved(self) })
+	for range 3 {
+		logs.wait(t, "containerd still unavailable")
+	}
+	if s := e.Stats(); s.Failures != 0 || s.Connected {
+		t.Errorf("host without containerd: stats %+v, want no failures", s)
+	}
+	if c := e.Lookup(podman); c == nil || c.Type != TypePodman || c.Known {
+		t.Errorf("podman cgroup = %+v", c)
+	}
+
+	ctrd := tc.make(base + "/" + idA)
+	e.Lookup(ctrd)
+	waitUntil(t, e, "container cgroup resolved", func() bool { return e.Resolved(ctrd) })
+	for range 3 {
+		logs.wait(t, "containerd still unavailable")
+	}
+	if s := e.Stats(); s.Failures != 1 {
+		t.Errorf("one container cgroup without containerd: stats %+v, want 1 failure", s)
+	}
+}
+
+// TestContainerdAbsentEarlyContainer resolves a container's cgroup before
+// the enricher finds containerd missing: it is counted when it does, once.
+func TestContainerdAbsentEarlyContainer(t *testing.T) {
+	tc := newTestCgroups(t)
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	ctrd := tc.make(randName("/vigil-enrich-early-") + "/" + idA)
+	e, logs := startEnricher(t, Config{ContainerdSocket: sock, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 10 * time.Millisecond},
+		func(e *Enricher) { e.Lookup(ctrd) })
+	logs.wait(t, "containerd unavailable, retrying")
+	waitUntil(t, e, "container counted", func() bool { return e.Resolved(ctrd) && e.Stats().Failures > 0 })
+	for range 3 {
+		logs.wait(t, "containerd still unavailable")
+	}
+	if s := e.Stats(); s.Failures != 1 {
+		t.Errorf("stats %+v, want 1 failure", s)
+	}
+}
+
 func TestCloseAndRun(t *testing.T) {
 	e, err := New(Config{DisableContainerd: true})
 	if err != nil {

@@ -25,6 +25,9 @@ type entry struct {
 	// c is the published answer. unknown is the Known=false Container of a
 	// ref containerd does not describe, kept so it is allocated once.
 	c, unknown *event.Container
+	// missed is set once the entry was counted as a container left
+	// without metadata because containerd could not be reached.
+	missed bool
 }
 
 // resolver owns the cache: it is run by a single goroutine, so its maps need
@@ -159,6 +162,7 @@ func (r *resolver) set(id uint64, p string) {
 	ent.c = r.containerFor(ent)
 	r.entries[id] = ent
 	r.dirty = true
+	r.countMissed(id, ent)
 	if ent.isRef && (ent.c == nil || !ent.c.Known) && !r.e.cfg.DisableContainerd {
 		select {
 		case r.e.fetch <- key{ent.ref.Namespace, ent.ref.ID}:
@@ -207,6 +211,27 @@ func (r *resolver) containerFor(ent *entry) *event.Container {
 	return ent.unknown
 }
 
+// countMissed counts the entry of a container that containerd would
+// describe as a failure, once, if it has no metadata while containerd
+// cannot be reached. Host cgroups, /<namespace>/<name> paths that only
+// containerd could call containers, and containers of runtimes that do not
+// use containerd (CRI-O, Podman) are not counted: their metadata is not
+// missing for want of containerd.
+func (r *resolver) countMissed(id uint64, ent *entry) {
+	if ent.missed || !ent.isRef || ent.ref.Weak || r.e.cfg.DisableContainerd || !r.e.unreachable.Load() ||
+		(ent.c != nil && ent.c.Known) {
+		return
+	}
+	switch ent.ref.Type {
+	case TypeContainerd, TypeDocker, TypeCRI:
+	default:
+		return
+	}
+	ent.missed = true
+	r.e.failures.Add(1)
+	r.e.log.Debug("container without metadata: containerd unreachable", "cgroup_id", id, "path", ent.path, "container", ent.ref.ID)
+}
+
 // apply changes the container set. Entries are re-evaluated once per batch
 // by reevaluate.
 func (r *resolver) apply(u update) {
@@ -225,6 +250,11 @@ func (r *resolver) apply(u update) {
 		}
 	case updateConn:
 		r.dirty = true
+		if r.e.unreachable.Load() {
+			for id, ent := range r.entries {
+				r.countMissed(id, ent)
+			}
+		}
 	case updateTaskDeleted:
 		if !r.forgetContainer(u.view.key) {
 			if len(r.deleted) == 0 {
