@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -636,32 +635,15 @@ func TestLifecycle(t *testing.T) {
 // the missing privilege instead of failing somewhere in the loader.
 func TestProbeUnprivileged(t *testing.T) {
 	testutil.RequireRoot(t)
-	// The helper runs as nobody, who must be able to execute a copy of the
-	// test binary (go test's build directory is private).
-	dir, err := os.MkdirTemp("", "vigil-probe-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// The helper runs as nobody, from a copy of the test binary.
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "helper")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin)
+	bin := testutil.ExecutableForNobody(t, self, "helper")
+	cmd := testutil.AsNobody(exec.Command(bin))
 	cmd.Env = []string{helperEnv + "=probe"}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Dir = filepath.Dir(bin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)

@@ -25,26 +25,8 @@ func TestReliabilityStartupFailures(t *testing.T) {
 	lock := filepath.Join(t.TempDir(), "vigil.lock")
 
 	t.Run("not root", func(t *testing.T) {
-		// nobody must be able to reach and run the binary.
-		dir, err := os.MkdirTemp("", "vigil-nobody-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		bin := filepath.Join(dir, "vigil")
-		data, err := os.ReadFile(vigilBin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bin, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "run", "--no-containerd")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		code, stderr := agenttest.RunToExit(t, cmd)
+		bin := testutil.ExecutableForNobody(t, vigilBin, "vigil")
+		code, stderr := agenttest.RunToExit(t, testutil.AsNobody(exec.Command(bin, "run", "--no-containerd")))
 		want := "vigil: starting sensor: missing privileges: loading and attaching tracing programs needs root, or CAP_BPF and CAP_PERFMON (euid 65534)"
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("as nobody: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
