@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,113 +28,109 @@ func (cc *compiler) check(ch *ast.Check) (p pred, cheap bool, err error) {
 	if ch.Op == "exists" {
 		return existsPred(left), false, nil
 	}
+	var t test
 	switch left.typ {
 	case event.FieldString:
-		t, err := cc.strTest(ch, left)
-		if err != nil {
-			return nil, false, err
-		}
-		if p := fastStrPred(ch, left); p != nil {
-			return p, ch.Op == "=" || ch.Op == "==" || ch.Op == "!=", nil
-		}
-		return strPred(left, t, allValues(ch, left)), false, nil
+		t, err = cc.strTest(ch, left)
 	case event.FieldIP, event.FieldIPNet:
-		t, err := cc.ipTest(ch, left)
-		if err != nil {
-			return nil, false, err
-		}
-		return ipPred(left, t, allValues(ch, left)), false, nil
+		t, err = cc.ipTest(ch, left)
+	default:
+		t, err = cc.numTest(ch, left)
 	}
-	t, err := cc.numTest(ch, left)
 	if err != nil {
 		return nil, false, err
 	}
-	if p := fastNumPred(ch, left); p != nil {
-		return p, true, nil
-	}
-	return numPred(left, t, allValues(ch, left)), false, nil
+	return apply(left, t, allValues(ch, left)), isCheap(ch, left), nil
 }
 
-// fastStrPred compiles the common string checks of a plain field against
-// literals into one closure each; nil when the check is not one of them.
-// The literals were validated by strTest.
-func fastStrPred(ch *ast.Check, left *operand) pred {
-	src := left.src
-	if src == nil || src.str == nil {
-		return nil
+// test is an operator compiled with its right side. It makes the
+// predicate that applies them to the value of one source, so one
+// compilation serves a field with one value and each value of a field
+// with several. The operators the hot path meets most (equality, in,
+// pmatch, startswith, endswith, contains, numeric order) read the cached
+// value inline: one indirect call per check.
+//
+// The functions that return tests are go:noinline. They run only at
+// compile time, and when one is inlined the compiler does not inline
+// calls in the closures it copies: every predicate would then call
+// slotStr instead of inlining it.
+type test func(src *fieldSrc) pred
+
+// strMatch, numMatch and ipMatch make the test of the rarer operators
+// from a function of the value.
+//
+//go:noinline
+func strMatch(match func(v string) bool) test {
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && match(sl.s) }
 	}
-	if _, isField := ch.Right.(*ast.Transform); isField {
-		return nil
+}
+
+//go:noinline
+func numMatch(match func(v int64) bool) test {
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && match(sl.n) }
 	}
-	if ast.IsListOperator(ch.Op) {
-		var vals []string
-		for _, v := range values(ch) {
-			vals = append(vals, v.Text)
-		}
-		switch ch.Op {
-		case "in", "intersects":
-			set := newStrSet(vals)
-			if len(set.small) == 1 {
-				lit := set.small[0]
-				return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && sl.s == lit }
+}
+
+//go:noinline
+func ipMatch(match func(v netip.Addr) bool) test {
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool { sl := c.slotIP(src); return sl.ok && match(sl.ip) }
+	}
+}
+
+// apply makes the predicate of t on o. For a field with several values, t
+// holds for any present value or, with all, when at least one value is
+// present and t holds for every present value.
+func apply(o *operand, t test, all bool) pred {
+	if o.multi == nil {
+		return t(o.srcs[0])
+	}
+	srcs, count := o.srcs, o.count
+	ps := make([]pred, len(srcs))
+	for i, src := range srcs {
+		ps[i] = t(src)
+	}
+	if all {
+		return func(c *evalCtx) bool {
+			n, seen := count(c), false
+			for i := 0; i < n; i++ {
+				if c.has(srcs[i]) {
+					if !ps[i](c) {
+						return false
+					}
+					seen = true
+				}
 			}
-			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && set.has(sl.s) }
-		case "pmatch":
-			t := newPathTrie(vals)
-			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && t.match(sl.s) }
+			return seen
 		}
-		return nil
 	}
-	v, ok := ch.Right.(*ast.Value)
-	if !ok {
-		return nil
+	return func(c *evalCtx) bool {
+		n := count(c)
+		for i := 0; i < n; i++ {
+			if ps[i](c) {
+				return true
+			}
+		}
+		return false
 	}
-	lit := v.Text
-	switch ch.Op {
-	case "=", "==":
-		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && sl.s == lit }
-	case "!=":
-		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && sl.s != lit }
-	case "startswith":
-		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.HasPrefix(sl.s, lit) }
-	case "endswith":
-		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.HasSuffix(sl.s, lit) }
-	case "contains":
-		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.Contains(sl.s, lit) }
-	}
-	return nil
 }
 
-// fastNumPred is fastStrPred for signed numeric fields compared with a
-// literal.
-func fastNumPred(ch *ast.Check, left *operand) pred {
-	src := left.src
-	if src == nil || src.num == nil || left.typ == event.FieldUint || left.typ == event.FieldPort {
-		return nil
-	}
-	v, ok := ch.Right.(*ast.Value)
-	if !ok {
-		return nil
-	}
-	n, err := parseNum(left.typ, v, left.name)
-	if err != nil {
-		return nil
+// isCheap says whether a check is a field with one value compared with a
+// literal by equality, or a number by order: then its test costs no more
+// than a cached lookup of its result would.
+func isCheap(ch *ast.Check, left *operand) bool {
+	if _, lit := ch.Right.(*ast.Value); !lit || !left.plain {
+		return false
 	}
 	switch ch.Op {
-	case "=", "==":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n == n }
-	case "!=":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n != n }
-	case "<":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n < n }
-	case "<=":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n <= n }
-	case ">":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n > n }
-	case ">=":
-		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && sl.n >= n }
+	case "=", "==", "!=":
+		return left.typ == event.FieldString || left.typ.Numeric()
+	case "<", "<=", ">", ">=":
+		return left.typ.Numeric()
 	}
-	return nil
+	return false
 }
 
 // evtTypePred compiles `evt.type = x`, `!= x` and `in (...)` to a bit test
@@ -164,65 +161,15 @@ func evtTypePred(ch *ast.Check) (pred, bool) {
 }
 
 func existsPred(o *operand) pred {
-	if o.multi != nil {
-		vals, count := o.vals, o.count
-		return func(c *evalCtx) bool {
-			n := count(c)
-			for i := 0; i < n; i++ {
-				if present(vals[i], c) {
-					return true
-				}
-			}
-			return false
-		}
+	if o.multi == nil {
+		src := o.srcs[0]
+		return func(c *evalCtx) bool { return c.has(src) }
 	}
-	g := o.getter
-	return func(c *evalCtx) bool { return present(g, c) }
-}
-
-func present(g getter, c *evalCtx) bool {
-	switch {
-	case g.str != nil:
-		_, ok := g.str(c)
-		return ok
-	case g.num != nil:
-		_, ok := g.num(c)
-		return ok
-	}
-	_, ok := g.ip(c)
-	return ok
-}
-
-// allValues says whether a check of a field with several values must hold
-// for every value rather than for any: "!=" on an event.Multi with
-// NotEqualAll (fd.ip != x: neither end is x).
-func allValues(ch *ast.Check, o *operand) bool {
-	return o.multi != nil && o.multi.NotEqualAll && ch.Op == "!="
-}
-
-// multiPred tests the values of a field with several values: true when t
-// holds for any present value or, with all, when at least one value is
-// present and t holds for every present value.
-func multiPred[T any](o *operand, read func(g *getter, c *evalCtx) (T, bool), t func(c *evalCtx, v T) bool, all bool) pred {
-	vals, count := o.vals, o.count
-	if all {
-		return func(c *evalCtx) bool {
-			n, seen := count(c), false
-			for i := 0; i < n; i++ {
-				if v, ok := read(&vals[i], c); ok {
-					if !t(c, v) {
-						return false
-					}
-					seen = true
-				}
-			}
-			return seen
-		}
-	}
+	srcs, count := o.srcs, o.count
 	return func(c *evalCtx) bool {
 		n := count(c)
 		for i := 0; i < n; i++ {
-			if v, ok := read(&vals[i], c); ok && t(c, v) {
+			if c.has(srcs[i]) {
 				return true
 			}
 		}
@@ -230,41 +177,11 @@ func multiPred[T any](o *operand, read func(g *getter, c *evalCtx) (T, bool), t 
 	}
 }
 
-func readStr(g *getter, c *evalCtx) (string, bool)    { return g.str(c) }
-func readNum(g *getter, c *evalCtx) (int64, bool)     { return g.num(c) }
-func readIP(g *getter, c *evalCtx) (netip.Addr, bool) { return g.ip(c) }
-
-func strPred(o *operand, t func(c *evalCtx, v string) bool, all bool) pred {
-	if o.multi != nil {
-		return multiPred(o, readStr, t, all)
-	}
-	get := o.str
-	return func(c *evalCtx) bool {
-		v, ok := get(c)
-		return ok && t(c, v)
-	}
-}
-
-func numPred(o *operand, t func(c *evalCtx, v int64) bool, all bool) pred {
-	if o.multi != nil {
-		return multiPred(o, readNum, t, all)
-	}
-	get := o.num
-	return func(c *evalCtx) bool {
-		v, ok := get(c)
-		return ok && t(c, v)
-	}
-}
-
-func ipPred(o *operand, t func(c *evalCtx, v netip.Addr) bool, all bool) pred {
-	if o.multi != nil {
-		return multiPred(o, readIP, t, all)
-	}
-	get := o.ip
-	return func(c *evalCtx) bool {
-		v, ok := get(c)
-		return ok && t(c, v)
-	}
+// allValues says whether a check of a field with several values must hold
+// for every value rather than for any: "!=" on an event.Multi with
+// NotEqualAll (fd.ip != x: neither end is x).
+func allValues(ch *ast.Check, o *operand) bool {
+	return o.multi != nil && o.multi.NotEqualAll && ch.Op == "!="
 }
 
 // rightField compiles the right side of a field-to-field comparison
@@ -316,13 +233,14 @@ func values(ch *ast.Check) []*ast.Value {
 	return nil
 }
 
-func (cc *compiler) strTest(ch *ast.Check, left *operand) (func(c *evalCtx, v string) bool, error) {
+// strTest compiles the operator of a check of a string operand.
+func (cc *compiler) strTest(ch *ast.Check, left *operand) (test, error) {
 	r, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
 	}
 	if r != nil {
-		return strFieldTest(ch, r.str)
+		return strFieldTest(ch, r.srcs[0])
 	}
 	if ast.IsListOperator(ch.Op) {
 		var vals []string
@@ -331,11 +249,12 @@ func (cc *compiler) strTest(ch *ast.Check, left *operand) (func(c *evalCtx, v st
 		}
 		switch ch.Op {
 		case "in", "intersects":
-			set := newStrSet(vals)
-			return func(_ *evalCtx, v string) bool { return set.has(v) }, nil
+			return inTest(vals), nil
 		case "pmatch":
 			t := newPathTrie(vals)
-			return func(_ *evalCtx, v string) bool { return t.match(v) }, nil
+			return func(src *fieldSrc) pred {
+				return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && t.match(sl.s) }
+			}, nil
 		}
 	}
 	lit, err := literal(ch)
@@ -345,18 +264,26 @@ func (cc *compiler) strTest(ch *ast.Check, left *operand) (func(c *evalCtx, v st
 	s := lit.Text
 	switch ch.Op {
 	case "=", "==":
-		return func(_ *evalCtx, v string) bool { return v == s }, nil
+		return equalTest(s), nil
 	case "!=":
-		return func(_ *evalCtx, v string) bool { return v != s }, nil
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && sl.s != s }
+		}, nil
 	case "contains":
-		return func(_ *evalCtx, v string) bool { return strings.Contains(v, s) }, nil
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.Contains(sl.s, s) }
+		}, nil
+	case "startswith":
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.HasPrefix(sl.s, s) }
+		}, nil
+	case "endswith":
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && strings.HasSuffix(sl.s, s) }
+		}, nil
 	case "icontains":
 		lower := strings.ToLower(s)
-		return func(_ *evalCtx, v string) bool { return containsFold(v, lower) }, nil
-	case "startswith":
-		return func(_ *evalCtx, v string) bool { return strings.HasPrefix(v, s) }, nil
-	case "endswith":
-		return func(_ *evalCtx, v string) bool { return strings.HasSuffix(v, s) }, nil
+		return strMatch(func(v string) bool { return containsFold(v, lower) }), nil
 	case "bcontains", "bstartswith":
 		b, err := hex.DecodeString(s)
 		if err != nil {
@@ -364,29 +291,46 @@ func (cc *compiler) strTest(ch *ast.Check, left *operand) (func(c *evalCtx, v st
 		}
 		sub := string(b)
 		if ch.Op == "bcontains" {
-			return func(_ *evalCtx, v string) bool { return strings.Contains(v, sub) }, nil
+			return strMatch(func(v string) bool { return strings.Contains(v, sub) }), nil
 		}
-		return func(_ *evalCtx, v string) bool { return strings.HasPrefix(v, sub) }, nil
+		return strMatch(func(v string) bool { return strings.HasPrefix(v, sub) }), nil
 	case "glob":
-		return func(_ *evalCtx, v string) bool { return globMatch(s, v, false) }, nil
+		return strMatch(func(v string) bool { return globMatch(s, v, false) }), nil
 	case "iglob":
-		return func(_ *evalCtx, v string) bool { return globMatch(s, v, true) }, nil
+		return strMatch(func(v string) bool { return globMatch(s, v, true) }), nil
 	case "regex":
 		re, err := regexp.Compile(`^(?:` + s + `)$`)
 		if err != nil {
 			return nil, errAt(lit.Pos, "invalid regular expression '%s': %v", s, err)
 		}
-		return func(_ *evalCtx, v string) bool { return re.MatchString(v) }, nil
-	case "<":
-		return func(_ *evalCtx, v string) bool { return v < s }, nil
-	case "<=":
-		return func(_ *evalCtx, v string) bool { return v <= s }, nil
-	case ">":
-		return func(_ *evalCtx, v string) bool { return v > s }, nil
-	case ">=":
-		return func(_ *evalCtx, v string) bool { return v >= s }, nil
+		return strMatch(re.MatchString), nil
+	case "<", "<=", ">", ">=":
+		cmp := orderedCmp[string](ch.Op)
+		return strMatch(func(v string) bool { return cmp(v, s) }), nil
 	}
 	return nil, errAt(ch.Pos, "operator '%s' is not supported for string field '%s'", ch.Op, left.name)
+}
+
+// equalTest is "=" against a literal string.
+//
+//go:noinline
+func equalTest(s string) test {
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && sl.s == s }
+	}
+}
+
+// inTest is "in" against literal strings.
+//
+//go:noinline
+func inTest(vals []string) test {
+	set := newStrSet(vals)
+	if len(set.small) == 1 {
+		return equalTest(set.small[0])
+	}
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool { sl := c.slotStr(src); return sl.ok && set.has(sl.s) }
+	}
 }
 
 // orderedCmp returns the comparison of two values of one field type for
@@ -410,7 +354,7 @@ func orderedCmp[T cmp.Ordered](op string) func(v, r T) bool {
 }
 
 // strFieldTest compares with another string field of the same event.
-func strFieldTest(ch *ast.Check, get func(c *evalCtx) (string, bool)) (func(c *evalCtx, v string) bool, error) {
+func strFieldTest(ch *ast.Check, right *fieldSrc) (test, error) {
 	cmp := orderedCmp[string](ch.Op)
 	switch ch.Op {
 	case "=", "==", "in", "intersects", "!=", "<", "<=", ">", ">=":
@@ -431,9 +375,15 @@ func strFieldTest(ch *ast.Check, get func(c *evalCtx) (string, bool)) (func(c *e
 	default:
 		return nil, errAt(ch.Pos, "operator '%s' cannot compare two fields", ch.Op)
 	}
-	return func(c *evalCtx, v string) bool {
-		r, ok := get(c)
-		return ok && cmp(v, r)
+	return func(src *fieldSrc) pred {
+		return func(c *evalCtx) bool {
+			v := c.slotStr(src)
+			if !v.ok {
+				return false
+			}
+			rv := c.slotStr(right)
+			return rv.ok && cmp(v.s, rv.s)
+		}
 	}, nil
 }
 
@@ -463,7 +413,8 @@ func parseNum(typ event.FieldType, lit *ast.Value, field string) (int64, error) 
 	return n, nil
 }
 
-func (cc *compiler) numTest(ch *ast.Check, left *operand) (func(c *evalCtx, v int64) bool, error) {
+// numTest compiles the operator of a check of a numeric operand.
+func (cc *compiler) numTest(ch *ast.Check, left *operand) (test, error) {
 	r, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
@@ -473,10 +424,16 @@ func (cc *compiler) numTest(ch *ast.Check, left *operand) (func(c *evalCtx, v in
 		if cmp == nil {
 			return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 		}
-		get := r.num
-		return func(c *evalCtx, v int64) bool {
-			rv, ok := get(c)
-			return ok && cmp(v, rv)
+		right := r.srcs[0]
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool {
+				v := c.slotNum(src)
+				if !v.ok {
+					return false
+				}
+				rv := c.slotNum(right)
+				return rv.ok && cmp(v.n, rv.n)
+			}
 		}, nil
 	}
 	if ch.Op == "in" || ch.Op == "intersects" {
@@ -488,14 +445,7 @@ func (cc *compiler) numTest(ch *ast.Check, left *operand) (func(c *evalCtx, v in
 			}
 			set = append(set, n)
 		}
-		return func(_ *evalCtx, v int64) bool {
-			for _, x := range set {
-				if x == v {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return numMatch(func(v int64) bool { return slices.Contains(set, v) }), nil
 	}
 	switch ch.Op {
 	case "=", "==", "!=", "<", "<=", ">", ">=":
@@ -510,32 +460,33 @@ func (cc *compiler) numTest(ch *ast.Check, left *operand) (func(c *evalCtx, v in
 	if err != nil {
 		return nil, err
 	}
-	unsigned := left.typ == event.FieldUint || left.typ == event.FieldPort
-	switch ch.Op {
-	case "=", "==":
-		return func(_ *evalCtx, v int64) bool { return v == n }, nil
-	case "!=":
-		return func(_ *evalCtx, v int64) bool { return v != n }, nil
-	case "<":
-		if unsigned {
-			return func(_ *evalCtx, v int64) bool { return uint64(v) < uint64(n) }, nil
-		}
-		return func(_ *evalCtx, v int64) bool { return v < n }, nil
-	case "<=":
-		if unsigned {
-			return func(_ *evalCtx, v int64) bool { return uint64(v) <= uint64(n) }, nil
-		}
-		return func(_ *evalCtx, v int64) bool { return v <= n }, nil
-	case ">":
-		if unsigned {
-			return func(_ *evalCtx, v int64) bool { return uint64(v) > uint64(n) }, nil
-		}
-		return func(_ *evalCtx, v int64) bool { return v > n }, nil
+	if left.typ == event.FieldUint || left.typ == event.FieldPort {
+		return orderTest(ch.Op, uint64(n)), nil
 	}
-	if unsigned {
-		return func(_ *evalCtx, v int64) bool { return uint64(v) >= uint64(n) }, nil
+	return orderTest(ch.Op, n), nil
+}
+
+// orderTest compares a number with a literal in T's order: int64 for
+// signed fields, uint64 for unsigned ones (whose values are stored as
+// int64 bits). op is an equality or ordering operator.
+//
+//go:noinline
+func orderTest[T int64 | uint64](op string, lit T) test {
+	return func(src *fieldSrc) pred {
+		switch op {
+		case "!=":
+			return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) != lit }
+		case "<":
+			return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) < lit }
+		case "<=":
+			return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) <= lit }
+		case ">":
+			return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) > lit }
+		case ">=":
+			return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) >= lit }
+		}
+		return func(c *evalCtx) bool { sl := c.slotNum(src); return sl.ok && T(sl.n) == lit }
 	}
-	return func(_ *evalCtx, v int64) bool { return v >= n }, nil
 }
 
 // ipMatcher is an address or a network literal.
@@ -566,26 +517,32 @@ func parseIP(lit *ast.Value, field string) (ipMatcher, error) {
 	return ipMatcher{addr: a.Unmap()}, nil
 }
 
-func (cc *compiler) ipTest(ch *ast.Check, left *operand) (func(c *evalCtx, v netip.Addr) bool, error) {
+// ipTest compiles the operator of a check of an address operand.
+func (cc *compiler) ipTest(ch *ast.Check, left *operand) (test, error) {
 	r, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
 	}
 	if r != nil {
-		get := r.ip
+		var equal bool
 		switch ch.Op {
 		case "=", "==", "in", "intersects":
-			return func(c *evalCtx, v netip.Addr) bool {
-				rv, ok := get(c)
-				return ok && rv.Unmap() == v.Unmap()
-			}, nil
+			equal = true
 		case "!=":
-			return func(c *evalCtx, v netip.Addr) bool {
-				rv, ok := get(c)
-				return ok && rv.Unmap() != v.Unmap()
-			}, nil
+		default:
+			return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 		}
-		return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
+		right := r.srcs[0]
+		return func(src *fieldSrc) pred {
+			return func(c *evalCtx) bool {
+				v := c.slotIP(src)
+				if !v.ok {
+					return false
+				}
+				rv := c.slotIP(right)
+				return rv.ok && (rv.ip.Unmap() == v.ip.Unmap()) == equal
+			}
+		}, nil
 	}
 	switch ch.Op {
 	case "in", "intersects":
@@ -597,14 +554,14 @@ func (cc *compiler) ipTest(ch *ast.Check, left *operand) (func(c *evalCtx, v net
 			}
 			ms = append(ms, m)
 		}
-		return func(_ *evalCtx, v netip.Addr) bool {
+		return ipMatch(func(v netip.Addr) bool {
 			for _, m := range ms {
 				if m.match(v) {
 					return true
 				}
 			}
 			return false
-		}, nil
+		}), nil
 	case "=", "==", "!=":
 		lit, err := literal(ch)
 		if err != nil {
@@ -615,9 +572,9 @@ func (cc *compiler) ipTest(ch *ast.Check, left *operand) (func(c *evalCtx, v net
 			return nil, err
 		}
 		if ch.Op == "!=" {
-			return func(_ *evalCtx, v netip.Addr) bool { return !m.match(v) }, nil
+			return ipMatch(func(v netip.Addr) bool { return !m.match(v) }), nil
 		}
-		return func(_ *evalCtx, v netip.Addr) bool { return m.match(v) }, nil
+		return ipMatch(m.match), nil
 	}
 	return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 }

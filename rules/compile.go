@@ -3,7 +3,6 @@ package rules
 import (
 	"encoding/base64"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -14,29 +13,19 @@ import (
 // pred is a compiled condition.
 type pred func(c *evalCtx) bool
 
-// getter reads a value of one type for the current event. Exactly one of
-// str, num and ip is set, as typ says.
-type getter struct {
-	typ event.FieldType
-	str func(c *evalCtx) (string, bool)
-	num func(c *evalCtx) (int64, bool)
-	ip  func(c *evalCtx) (netip.Addr, bool)
-}
-
-// operand is a compiled left or right side of a check. A field with
-// several values (event.Multi) used without an argument reads as each of
-// vals[0..count) in turn.
+// operand is a compiled left or right side of a check: a field or a
+// transformed field, read through the per-event cache. It has one source,
+// or, for a field with several values (event.Multi) used without an
+// argument, one per value, read as srcs[0..count).
 type operand struct {
-	getter
+	typ   event.FieldType
+	srcs  []*fieldSrc
 	multi *event.Multi
-	vals  []getter
 	count func(c *evalCtx) int
-	// key identifies a plain field (no transformer) for merging checks;
-	// empty otherwise.
-	key  string
-	name string
-	// src is set for plain string and numeric fields.
-	src *fieldSrc
+	name  string
+	// plain says the operand is a field with one value, without a
+	// transformer.
+	plain bool
 }
 
 // compileError is an error at a node of the condition.
@@ -152,29 +141,25 @@ func (cc *compiler) memo(p pred) pred {
 	}
 }
 
-// bind makes the getter of field f with argument a, cached in a slot
-// shared by every use of the same field and argument. With noCache every
-// use gets its own slot, so each check extracts the value itself (the
-// benchmarks compare both).
-func (cc *compiler) bind(f *event.Field, a event.Arg) (getter, *fieldSrc) {
-	k := slotKey{field: f.Name, arg: a}
+// bind gives src, the value named name (a field or a transformer of one)
+// with src.arg, a slot shared by every use of the same value. With
+// noCache every use gets its own slot, so each check extracts the value
+// itself (the benchmarks compare both).
+func (cc *compiler) bind(name string, src fieldSrc) *fieldSrc {
+	k := slotKey{field: name, arg: src.arg}
 	id, ok := cc.slots[k]
 	if !ok || cc.noCache {
 		id = cc.nslots
 		cc.slots[k] = id
 		cc.nslots++
 	}
-	src := &fieldSrc{id: id, arg: a, str: f.Str, num: f.Num, ip: f.IP}
-	g := getter{typ: f.Type}
-	switch {
-	case f.Str != nil:
-		g.str = func(c *evalCtx) (string, bool) { s := c.slotStr(src); return s.s, s.ok }
-	case f.Num != nil:
-		g.num = func(c *evalCtx) (int64, bool) { s := c.slotNum(src); return s.n, s.ok }
-	case f.IP != nil:
-		g.ip = func(c *evalCtx) (netip.Addr, bool) { s := c.slotIP(src); return s.ip, s.ok }
-	}
-	return g, src
+	src.id = id
+	return &src
+}
+
+// bindField binds field f with argument a.
+func (cc *compiler) bindField(f *event.Field, a event.Arg) *fieldSrc {
+	return cc.bind(f.Name, fieldSrc{arg: a, str: f.Str, num: f.Num, ip: f.IP})
 }
 
 // bindCount makes the value count of m, cached in a slot shared by every
@@ -236,17 +221,15 @@ func (cc *compiler) operand(o ast.Operand) (*operand, error) {
 		if err != nil {
 			return nil, err
 		}
-		op := &operand{name: fieldKey(x), key: fieldKey(x)}
+		op := &operand{typ: f.Type, name: fieldKey(x)}
 		if m := f.Multi; m != nil && !x.HasArg {
 			op.multi, op.count = m, cc.bindCount(m)
-			op.getter = getter{typ: f.Type}
 			for i := range m.Max {
-				g, _ := cc.bind(f, event.Arg{Set: true, Index: m.First + i})
-				op.vals = append(op.vals, g)
+				op.srcs = append(op.srcs, cc.bindField(f, event.Arg{Set: true, Index: m.First + i}))
 			}
 			return op, nil
 		}
-		op.getter, op.src = cc.bind(f, a)
+		op.srcs, op.plain = []*fieldSrc{cc.bindField(f, a)}, true
 		return op, nil
 	case *ast.Transform:
 		if x.Name == "val" {
@@ -256,35 +239,36 @@ func (cc *compiler) operand(o ast.Operand) (*operand, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := &operand{name: x.Name + "(" + inner.name + ")", multi: inner.multi, count: inner.count}
-		if out.getter, err = transform(x, inner.getter); err != nil {
+		src, typ, err := transform(x, inner)
+		if err != nil {
 			return nil, err
 		}
-		for _, g := range inner.vals {
-			tg, _ := transform(x, g)
-			out.vals = append(out.vals, tg)
-		}
-		return out, nil
+		name := x.Name + "(" + inner.name + ")"
+		return &operand{typ: typ, srcs: []*fieldSrc{cc.bind(name, src)}, name: name}, nil
 	}
 	return nil, errAt(o.Position(), "expected a field, found %s", o.String())
 }
 
-// transform wraps g with a transformer.
-func transform(t *ast.Transform, g getter) (getter, error) {
+// transform makes the (unbound) source of transformer t applied to inner,
+// which must be a string with one value.
+func transform(t *ast.Transform, inner *operand) (fieldSrc, event.FieldType, error) {
+	var in fieldSrc
+	if inner.multi == nil {
+		in = *inner.srcs[0]
+	}
+	get := in.str
 	if t.Name == "len" {
-		if g.str == nil {
-			return getter{}, errAt(t.Pos, "transformer 'len' needs a string field")
+		if get == nil {
+			return fieldSrc{}, 0, errAt(t.Pos, "transformer 'len' needs a string field")
 		}
-		get := g.str
-		return getter{typ: event.FieldUint, num: func(c *evalCtx) (int64, bool) {
-			s, ok := get(c)
+		return fieldSrc{arg: in.arg, num: func(e *event.Event, a event.Arg) (int64, bool) {
+			s, ok := get(e, a)
 			return int64(len(s)), ok
-		}}, nil
+		}}, event.FieldUint, nil
 	}
-	if g.str == nil {
-		return getter{}, errAt(t.Pos, "transformer '%s' needs a string field", t.Name)
+	if get == nil {
+		return fieldSrc{}, 0, errAt(t.Pos, "transformer '%s' needs a string field", t.Name)
 	}
-	get := g.str
 	var fn func(string) (string, bool)
 	switch t.Name {
 	case "tolower":
@@ -302,15 +286,15 @@ func transform(t *ast.Transform, g getter) (getter, error) {
 			return string(b), true
 		}
 	default:
-		return getter{}, errAt(t.Pos, "unsupported transformer '%s'", t.Name)
+		return fieldSrc{}, 0, errAt(t.Pos, "unsupported transformer '%s'", t.Name)
 	}
-	return getter{typ: event.FieldString, str: func(c *evalCtx) (string, bool) {
-		s, ok := get(c)
+	return fieldSrc{arg: in.arg, str: func(e *event.Event, a event.Arg) (string, bool) {
+		s, ok := get(e, a)
 		if !ok {
 			return "", false
 		}
 		return fn(s)
-	}}, nil
+	}}, event.FieldString, nil
 }
 
 // compile compiles a resolved tree (no macros, lists expanded).
@@ -334,9 +318,9 @@ func (cc *compiler) compile(e ast.Expr) (pred, error) {
 			p = orPred(ps)
 		}
 	case *ast.Not:
-		var c pred
-		if c, err = cc.compile(x.Child); err == nil {
-			p = func(ctx *evalCtx) bool { return !c(ctx) }
+		var child pred
+		if child, err = cc.compile(x.Child); err == nil {
+			p = func(c *evalCtx) bool { return !child(c) }
 		}
 	case *ast.Check:
 		p, cheap, err = cc.check(x)
@@ -471,7 +455,7 @@ func (cc *compiler) compileOr(children []ast.Expr) ([]pred, error) {
 				if err != nil {
 					return nil, err
 				}
-				g = &memberGroup{src: op.src, at: len(ps)}
+				g = &memberGroup{src: op.srcs[0], at: len(ps)}
 				groups[key] = g
 				ps = append(ps, nil)
 			}
@@ -487,25 +471,22 @@ func (cc *compiler) compileOr(children []ast.Expr) ([]pred, error) {
 	}
 	for _, g := range groups {
 		src := g.src
-		set := newStrSet(g.equals)
-		switch {
-		case len(g.prefixes) == 0:
-			ps[g.at] = func(c *evalCtx) bool {
-				sl := c.slotStr(src)
-				return sl.ok && set.has(sl.s)
-			}
-		case len(g.equals) == 0:
-			pt := newPrefixTable(g.prefixes)
+		if len(g.prefixes) == 0 {
+			ps[g.at] = inTest(g.equals)(src)
+			continue
+		}
+		pt := newPrefixTable(g.prefixes)
+		if len(g.equals) == 0 {
 			ps[g.at] = func(c *evalCtx) bool {
 				sl := c.slotStr(src)
 				return sl.ok && pt.match(sl.s)
 			}
-		default:
-			pt := newPrefixTable(g.prefixes)
-			ps[g.at] = func(c *evalCtx) bool {
-				sl := c.slotStr(src)
-				return sl.ok && (set.has(sl.s) || pt.match(sl.s))
-			}
+			continue
+		}
+		set := newStrSet(g.equals)
+		ps[g.at] = func(c *evalCtx) bool {
+			sl := c.slotStr(src)
+			return sl.ok && (set.has(sl.s) || pt.match(sl.s))
 		}
 	}
 	return ps, nil

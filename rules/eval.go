@@ -30,9 +30,10 @@ type result struct {
 	v   bool
 }
 
-// fieldSrc is a plain field (no transformer, one value) read through the
-// cache. Predicates on plain fields read it inline instead of through a
-// getter closure: one indirect call less per check.
+// fieldSrc is a value read through the cache: a field with its argument,
+// or a transformer of one. Exactly one of str, num and ip is set.
+// Predicates read it inline (slotStr, slotNum, slotIP) rather than through
+// a closure: one indirect call less per check.
 type fieldSrc struct {
 	id  int
 	arg event.Arg
@@ -84,6 +85,17 @@ func (c *evalCtx) slotIP(f *fieldSrc) *slot {
 func (c *evalCtx) fillIP(f *fieldSrc, s *slot) {
 	s.ip, s.ok = f.ip(c.e, f.arg)
 	s.gen = c.gen
+}
+
+// has reports whether the event has a value for f.
+func (c *evalCtx) has(f *fieldSrc) bool {
+	switch {
+	case f.str != nil:
+		return c.slotStr(f).ok
+	case f.num != nil:
+		return c.slotNum(f).ok
+	}
+	return c.slotIP(f).ok
 }
 
 // reset prepares c for event e.
