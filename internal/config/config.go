@@ -159,6 +159,14 @@ func (n Node) Key(name string) (Node, bool) {
 	return Node{}, false
 }
 
+// Item returns element i of a list node.
+func (n Node) Item(i int) (Node, bool) {
+	if n.y.Kind != yaml.SequenceNode || i < 0 || i >= len(n.y.Content) {
+		return Node{}, false
+	}
+	return n.at(n.y.Content[i], fmt.Sprintf("[%d]", i)), true
+}
+
 // Decode decodes the node into dst, a pointer, as Decode does a key's value.
 func (n Node) Decode(dst any) { n.decode(reflect.ValueOf(dst).Elem()) }
 
