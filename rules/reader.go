@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -379,12 +381,63 @@ func readOverrides(at where, m *mapping, appendable, replaceable func(string) bo
 	return app, repl, nil
 }
 
+// readName reads the name of an item of kind (list, macro or rule) and
+// returns it with the place of the named item.
+func readName(at where, m *mapping, kind string) (string, where, error) {
+	name, _, _, err := m.scalar(at.with(kind, "", m.node), kind, false)
+	if err != nil {
+		return "", at, err
+	}
+	return name, at.with(kind, name, m.node), nil
+}
+
+// readChange reads how an item changes the earlier one of its name: the
+// deprecated append key (with its warning) and the override key, which
+// cannot be used together.
+func (l *loader) readChange(at where, m *mapping, appendable, replaceable func(string) bool) (appendFlag bool, app, repl map[string]bool, err error) {
+	if appendFlag, _, err = m.boolean(at, "append", true); err != nil {
+		return false, nil, nil, err
+	}
+	if appendFlag {
+		l.warn(at, WarnDeprecatedItem, warnAppend)
+	}
+	if app, repl, err = readOverrides(at, m, appendable, replaceable); err != nil {
+		return false, nil, nil, err
+	}
+	if appendFlag && len(app)+len(repl) > 0 {
+		return false, nil, nil, at.errorf(ErrYAMLValidate, errOverAppend)
+	}
+	return appendFlag, app, repl, nil
+}
+
+// text returns the value of key as a source text, whose positions map
+// back to the file.
+func (m *mapping) text(at where, f *file, key string) (*textSource, error) {
+	_, n, _, err := m.scalar(at, key, false)
+	if err != nil {
+		return nil, err
+	}
+	return scalarSource(f, n), nil
+}
+
+// priority returns the priority of a rule.
+func (m *mapping) priority(at where) (Priority, error) {
+	s, n, _, err := m.scalar(at, "priority", false)
+	if err != nil {
+		return 0, err
+	}
+	p, err := ParsePriority(s)
+	if err != nil {
+		return 0, at.with("rule priority", "", n).errorf(ErrYAMLValidate, "Invalid priority")
+	}
+	return p, nil
+}
+
 func (l *loader) readList(f *file, at where, m *mapping) error {
-	name, _, _, err := m.scalar(at.with("list", "", m.node), "list", false)
+	name, at, err := readName(at, m, "list")
 	if err != nil {
 		return err
 	}
-	at = at.with("list", name, m.node)
 	if !listNameRE.MatchString(name) {
 		return at.errorf(ErrValidate, "List has an invalid name. List names must match this regular expression: %s", `([^()"'[:space:]=,]+)`)
 	}
@@ -396,20 +449,10 @@ func (l *loader) readList(f *file, at where, m *mapping) error {
 	if info.items, err = m.stringSeq(at, "items"); err != nil {
 		return err
 	}
-	appendFlag, _, err := m.boolean(at, "append", true)
-	if err != nil {
-		return err
-	}
-	if appendFlag {
-		l.warn(at, WarnDeprecatedItem, warnAppend)
-	}
 	isItems := func(k string) bool { return k == "items" }
-	app, repl, err := readOverrides(at, m, isItems, isItems)
+	appendFlag, app, _, err := l.readChange(at, m, isItems, isItems)
 	if err != nil {
 		return err
-	}
-	if appendFlag && len(app)+len(repl) > 0 {
-		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	if appendFlag || app["items"] {
 		return l.col.appendList(info)
@@ -419,34 +462,22 @@ func (l *loader) readList(f *file, at where, m *mapping) error {
 }
 
 func (l *loader) readMacro(f *file, at where, m *mapping) error {
-	name, _, _, err := m.scalar(at.with("macro", "", m.node), "macro", false)
+	name, at, err := readName(at, m, "macro")
 	if err != nil {
 		return err
 	}
-	at = at.with("macro", name, m.node)
 	if !macroNameRE.MatchString(name) {
 		return at.errorf(ErrValidate, "Macro has an invalid name. Macro names must match this regular expression: %s", `([a-zA-Z]+[a-zA-Z0-9_]*)`)
 	}
 	l.warnUnknownKeys(at, m, "macro")
-	_, condNode, _, err := m.scalar(at, "condition", false)
-	if err != nil {
+	info := &macroInfo{name: name, at: at}
+	if info.cond, err = m.text(at, f, "condition"); err != nil {
 		return err
-	}
-	info := &macroInfo{name: name, at: at, cond: scalarSource(f, condNode)}
-	appendFlag, _, err := m.boolean(at, "append", true)
-	if err != nil {
-		return err
-	}
-	if appendFlag {
-		l.warn(at, WarnDeprecatedItem, warnAppend)
 	}
 	isCond := func(k string) bool { return k == "condition" }
-	app, repl, err := readOverrides(at, m, isCond, isCond)
+	appendFlag, app, _, err := l.readChange(at, m, isCond, isCond)
 	if err != nil {
 		return err
-	}
-	if appendFlag && len(app)+len(repl) > 0 {
-		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	if appendFlag || app["condition"] {
 		return l.col.appendMacro(info)
@@ -471,116 +502,134 @@ func ruleReplaceable(k string) bool {
 	return false
 }
 
+// readRule reads a rule item: a definition, an override of an earlier
+// rule, or one of the deprecated forms (append: true, or an enabled key
+// alone).
 func (l *loader) readRule(f *file, at where, m *mapping) error {
-	name, _, _, err := m.scalar(at.with("rule", "", m.node), "rule", false)
+	name, at, err := readName(at, m, "rule")
 	if err != nil {
 		return err
 	}
-	at = at.with("rule", name, m.node)
 	l.warnUnknownKeys(at, m, "rule")
-	appendFlag, _, err := m.boolean(at, "append", true)
+	appendFlag, app, repl, err := l.readChange(at, m, ruleAppendable, ruleReplaceable)
 	if err != nil {
 		return err
-	}
-	if appendFlag {
-		l.warn(at, WarnDeprecatedItem, warnAppend)
-	}
-	app, repl, err := readOverrides(at, m, ruleAppendable, ruleReplaceable)
-	if err != nil {
-		return err
-	}
-	if appendFlag && len(app)+len(repl) > 0 {
-		return at.errorf(ErrYAMLValidate, errOverAppend)
 	}
 	switch {
 	case len(app)+len(repl) > 0:
-		expected := map[string]bool{}
-		for _, k := range m.keys {
-			if ruleAppendable(k) || ruleReplaceable(k) {
-				expected[k] = true
-			}
-		}
-		// Keys named under override must be defined; defined keys must
-		// be named under override.
-		for _, set := range []struct {
-			keys map[string]bool
-			kind string
-		}{{app, "append"}, {repl, "replace"}} {
-			for _, k := range sortedKeys(set.keys) {
-				if !expected[k] {
-					return at.errorf(ErrYAMLValidate, "An %s override for '%s' was specified but '%s' is not defined", set.kind, k, k)
-				}
-			}
-		}
-		for _, k := range m.keys {
-			if expected[k] && !app[k] && !repl[k] {
-				return at.with("overrides", k, m.keyAt[k]).errorf(ErrYAMLValidate,
-					"Unexpected key '%s': no corresponding entry under 'override' is defined.", k)
-			}
-		}
-		if len(app) > 0 {
-			u, err := l.readRuleUpdate(f, at, m, name, app)
-			if err != nil {
-				return err
-			}
-			if err := l.col.appendRule(l, u); err != nil {
-				return err
-			}
-		}
-		if len(repl) > 0 {
-			u, err := l.readRuleUpdate(f, at, m, name, repl)
-			if err != nil {
-				return err
-			}
-			if err := l.col.replaceRule(l, u); err != nil {
-				return err
-			}
-		}
-		return nil
+		return l.readRuleOverride(f, at, m, name, app, repl)
 	case appendFlag:
-		keys := map[string]bool{}
-		for _, k := range []string{"condition", "exceptions"} {
-			if m.has(k) {
-				keys[k] = true
+		return l.readRuleAppend(f, at, m, name)
+	case !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority"):
+		return l.readRuleEnable(at, m, name)
+	}
+	info, err := l.readRuleDefinition(f, at, m, name)
+	if err != nil {
+		return err
+	}
+	return l.col.defineRule(l, info)
+}
+
+// readRuleOverride applies the override key of a rule: its appends, then its
+// replaces.
+func (l *loader) readRuleOverride(f *file, at where, m *mapping, name string, app, repl map[string]bool) error {
+	if err := checkOverrideKeys(at, m, app, repl); err != nil {
+		return err
+	}
+	if len(app) > 0 {
+		u, err := l.readRuleUpdate(f, at, m, name, app)
+		if err != nil {
+			return err
+		}
+		if err := l.col.appendRule(l, u); err != nil {
+			return err
+		}
+	}
+	if len(repl) > 0 {
+		u, err := l.readRuleUpdate(f, at, m, name, repl)
+		if err != nil {
+			return err
+		}
+		return l.col.replaceRule(l, u)
+	}
+	return nil
+}
+
+// checkOverrideKeys checks that the keys named under override are defined
+// and that the defined keys a rule can override are named under override.
+func checkOverrideKeys(at where, m *mapping, app, repl map[string]bool) error {
+	expected := map[string]bool{}
+	for _, k := range m.keys {
+		if ruleAppendable(k) || ruleReplaceable(k) {
+			expected[k] = true
+		}
+	}
+	for _, set := range []struct {
+		keys map[string]bool
+		kind string
+	}{{app, "append"}, {repl, "replace"}} {
+		for _, k := range slices.Sorted(maps.Keys(set.keys)) {
+			if !expected[k] {
+				return at.errorf(ErrYAMLValidate, "An %s override for '%s' was specified but '%s' is not defined", set.kind, k, k)
 			}
 		}
-		u, err := l.readRuleUpdate(f, at, m, name, keys)
-		if err != nil {
-			return err
-		}
-		return l.col.appendRule(l, u)
-	case !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority"):
-		enabled, _, err := m.boolean(at, "enabled", false)
-		if err != nil {
-			return err
-		}
-		l.warn(at, WarnDeprecatedItem, warnEnabled)
-		return l.col.enableRule(name, enabled, at)
 	}
+	for _, k := range m.keys {
+		if expected[k] && !app[k] && !repl[k] {
+			return at.with("overrides", k, m.keyAt[k]).errorf(ErrYAMLValidate,
+				"Unexpected key '%s': no corresponding entry under 'override' is defined.", k)
+		}
+	}
+	return nil
+}
 
+// readRuleAppend applies the deprecated append key: the rule's condition and
+// exceptions extend the earlier rule's.
+func (l *loader) readRuleAppend(f *file, at where, m *mapping, name string) error {
+	keys := map[string]bool{}
+	for _, k := range []string{"condition", "exceptions"} {
+		if m.has(k) {
+			keys[k] = true
+		}
+	}
+	u, err := l.readRuleUpdate(f, at, m, name, keys)
+	if err != nil {
+		return err
+	}
+	return l.col.appendRule(l, u)
+}
+
+// readRuleEnable applies the deprecated item that only switches an earlier
+// rule on or off.
+func (l *loader) readRuleEnable(at where, m *mapping, name string) error {
+	enabled, _, err := m.boolean(at, "enabled", false)
+	if err != nil {
+		return err
+	}
+	l.warn(at, WarnDeprecatedItem, warnEnabled)
+	return l.col.enableRule(name, enabled, at)
+}
+
+// readRuleDefinition reads a rule that defines every key, or the defaults
+// of those that are optional.
+func (l *loader) readRuleDefinition(f *file, at where, m *mapping, name string) (*ruleInfo, error) {
 	info := &ruleInfo{name: name, at: at, file: f, enabled: true, warnEvttypes: true, source: "syscall"}
-	_, condNode, _, err := m.scalar(at, "condition", false)
-	if err != nil {
-		return err
+	var err error
+	if info.cond, err = m.text(at, f, "condition"); err != nil {
+		return nil, err
 	}
-	info.cond = scalarSource(f, condNode)
-	_, outNode, _, err := m.scalar(at, "output", false)
-	if err != nil {
-		return err
+	if info.output, err = m.text(at, f, "output"); err != nil {
+		return nil, err
 	}
-	info.output = trimSource(scalarSource(f, outNode))
+	info.output = trimSource(info.output)
 	if info.desc, _, _, err = m.scalar(at, "desc", false); err != nil {
-		return err
+		return nil, err
 	}
-	prio, prioNode, _, err := m.scalar(at, "priority", false)
-	if err != nil {
-		return err
-	}
-	if info.priority, err = ParsePriority(prio); err != nil {
-		return at.with("rule priority", "", prioNode).errorf(ErrYAMLValidate, "Invalid priority")
+	if info.priority, err = m.priority(at); err != nil {
+		return nil, err
 	}
 	if src, _, ok, err := m.scalar(at, "source", true); err != nil {
-		return err
+		return nil, err
 	} else if ok {
 		info.source = src
 	}
@@ -590,19 +639,19 @@ func (l *loader) readRule(f *file, at where, m *mapping) error {
 	}{{"enabled", &info.enabled}, {"warn_evttypes", &info.warnEvttypes}, {"skip-if-unknown-filter", &info.skipUnknown}} {
 		v, ok, err := m.boolean(at, b.key, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
 			*b.dst = v
 		}
 	}
 	if info.tags, err = m.tags(at); err != nil {
-		return err
+		return nil, err
 	}
 	if info.exceptions, err = l.readExceptions(f, at, m, false); err != nil {
-		return err
+		return nil, err
 	}
-	return l.col.defineRule(l, info)
+	return info, nil
 }
 
 // trimSource trims the blanks around an output, as Falco does.
@@ -628,18 +677,15 @@ func (l *loader) readRuleUpdate(f *file, at where, m *mapping, name string, keys
 	u := &ruleUpdate{name: name, at: at}
 	var err error
 	if keys["condition"] {
-		_, n, _, err := m.scalar(at, "condition", false)
-		if err != nil {
+		if u.cond, err = m.text(at, f, "condition"); err != nil {
 			return nil, err
 		}
-		u.cond = scalarSource(f, n)
 	}
 	if keys["output"] {
-		_, n, _, err := m.scalar(at, "output", false)
-		if err != nil {
+		if u.output, err = m.text(at, f, "output"); err != nil {
 			return nil, err
 		}
-		u.output = trimSource(scalarSource(f, n))
+		u.output = trimSource(u.output)
 	}
 	if keys["desc"] {
 		s, _, _, err := m.scalar(at, "desc", false)
@@ -661,13 +707,9 @@ func (l *loader) readRuleUpdate(f *file, at where, m *mapping, name string, keys
 		u.hasExceptions = true
 	}
 	if keys["priority"] {
-		s, n, _, err := m.scalar(at, "priority", false)
+		p, err := m.priority(at)
 		if err != nil {
 			return nil, err
-		}
-		p, err := ParsePriority(s)
-		if err != nil {
-			return nil, at.with("rule priority", "", n).errorf(ErrYAMLValidate, "Invalid priority")
 		}
 		u.priority = &p
 	}
@@ -795,15 +837,6 @@ func decodeEntryBudget(f *file, at where, n *yaml.Node, budget *int) (entry, err
 		return entry{}, at.with("exception", "", n).errorf(ErrYAMLValidate, "Value must be a scalar or a sequence")
 	}
 	return e, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // entryPos is the position to give operands built from an
