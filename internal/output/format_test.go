@@ -214,8 +214,14 @@ func TestOCSFMapping(t *testing.T) {
 			Attacks []map[string]map[string]string `json:"attacks"`
 		} `json:"finding_info"`
 		Evidences []struct {
-			Src            struct{ IP string; Port int } `json:"src_endpoint"`
-			Dst            struct{ IP string; Port int } `json:"dst_endpoint"`
+			Src struct {
+				IP   string
+				Port int
+			} `json:"src_endpoint"`
+			Dst struct {
+				IP   string
+				Port int
+			} `json:"dst_endpoint"`
 			ConnectionInfo struct {
 				ProtocolName  string `json:"protocol_name"`
 				ProtocolVerID int    `json:"protocol_ver_id"`
@@ -262,10 +268,10 @@ func TestECSMapping(t *testing.T) {
 			Category, Type        []string
 			Severity              int
 		}
-		File struct{ Path, Name, Directory, Type string }
-		User struct{ ID string }
-		Log  struct{ Level string }
-		Host struct{ Hostname string }
+		File   struct{ Path, Name, Directory, Type string }
+		User   struct{ ID string }
+		Log    struct{ Level string }
+		Host   struct{ Hostname string }
 		Threat struct {
 			Tactic    struct{ ID, Name []string }
 			Technique struct{ ID []string }

@@ -82,8 +82,8 @@ type Writer struct {
 	err    atomic.Pointer[error]
 
 	written, dropped, failures, bytes atomic.Uint64
-	queuedBytes                      atomic.Int64
-	lastErr                          atomic.Pointer[error]
+	queuedBytes                       atomic.Int64
+	lastErr                           atomic.Pointer[error]
 }
 
 // NewWriter starts a writer to w holding at most depth queued records and

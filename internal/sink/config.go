@@ -1,8 +1,12 @@
 package sink
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -306,4 +310,31 @@ func (c *Config) String() string {
 		return fmt.Sprintf("%s (%s)", c.SinkName(), c.Type)
 	}
 	return fmt.Sprintf("%s (%s %s)", c.SinkName(), c.Type, dest)
+}
+
+// Check reports what would keep cfgs' sinks from starting, without
+// starting them: TLS files that do not load, a program not found, a file
+// whose directory is missing.
+func Check(cfgs []Config) error {
+	var errs []error
+	for i := range cfgs {
+		c := &cfgs[i]
+		var err error
+		switch c.Type {
+		case TypeFile:
+			if fi, statErr := os.Stat(filepath.Dir(c.File.Path)); statErr != nil {
+				err = statErr
+			} else if !fi.IsDir() {
+				err = fmt.Errorf("%s is not a directory", filepath.Dir(c.File.Path))
+			}
+		case TypeHTTP:
+			_, err = tlsConfig(&c.HTTP)
+		case TypeProgram:
+			_, err = exec.LookPath(c.Program.Command[0])
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("output %s: %w", c.String(), err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sensor/vigil/internal/sink/sinktest"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
@@ -44,7 +45,7 @@ func TestFileReopenAfterRename(t *testing.T) {
 		t.Errorf("rotated file has %d lines, want 3", n)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(readFile(t, path)), "\n") {
-		decodeFalco(t, []byte(line))
+		sinktest.DecodeFalco(t, []byte(line))
 	}
 	waitFor(t, 5*time.Second, "5 records counted", func() bool { return s.Sinks()[0].Written == 5 })
 	if st := s.Sinks()[0]; st.Restarts != 1 {

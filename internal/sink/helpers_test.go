@@ -3,7 +3,6 @@ package sink
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"sync"
@@ -106,32 +105,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-// falcoPayload is what falcosidekick decodes from a request body
-// (types.FalcoPayload): it rejects a body without output.
-type falcoPayload struct {
-	UUID         string         `json:"uuid,omitempty"`
-	Output       string         `json:"output"`
-	Priority     string         `json:"priority"`
-	Rule         string         `json:"rule"`
-	Time         time.Time      `json:"time"`
-	OutputFields map[string]any `json:"output_fields"`
-	Source       string         `json:"source"`
-	Tags         []string       `json:"tags,omitempty"`
-	Hostname     string         `json:"hostname,omitempty"`
-}
-
-func decodeFalco(t *testing.T, b []byte) falcoPayload {
-	t.Helper()
-	var p falcoPayload
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(&p); err != nil || p.Output == "" {
-		t.Fatalf("falcosidekick would refuse %q: %v", b, err)
-	}
-	return p
-}
-
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)

@@ -24,59 +24,27 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/sink/sinktest"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
-// request is what the test server saw of one request.
-type request struct {
-	method, path, contentType, userAgent, auth string
-	body                                       []byte
-}
-
-// recorder is an HTTP intake on loopback that answers with the statuses of
-// answer in turn (200 once they run out) and keeps every request.
-type recorder struct {
-	mu     sync.Mutex
-	reqs   []request
-	answer []int
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	r.reqs = append(r.reqs, request{req.Method, req.URL.Path, req.Header.Get("Content-Type"), req.Header.Get("User-Agent"),
-		req.Header.Get("Authorization"), body})
-	code := http.StatusOK
-	if len(r.answer) > 0 {
-		code, r.answer = r.answer[0], r.answer[1:]
-	}
-	r.mu.Unlock()
-	w.WriteHeader(code)
-}
-
-func (r *recorder) requests() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]request(nil), r.reqs...)
-}
-
 func TestHTTPPostsFalcoBody(t *testing.T) {
-	rec := &recorder{}
+	rec := &sinktest.Intake{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	s := newSet(t, nil, fmt.Sprintf("  - type: http\n    url: %s/\n    headers: {Authorization: Bearer t0ken}\n", srv.URL))
 	a := testAlert(1, rules.PriorityWarning)
 	s.Alert(a, rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "one request", func() bool { return len(rec.requests()) == 1 })
-	r := rec.requests()[0]
+	waitFor(t, 5*time.Second, "one request", func() bool { return len(rec.Requests()) == 1 })
+	r := rec.Requests()[0]
 	want := output.NewEncoder("host-1").AppendAlert(nil, a)
-	if r.method != "POST" || r.path != "/" || r.contentType != "application/json" || r.userAgent != "vigil/test" || r.auth != "Bearer t0ken" {
+	if r.Method != "POST" || r.Path != "/" || r.ContentType != "application/json" || r.UserAgent != "vigil/test" || r.Authorization != "Bearer t0ken" {
 		t.Errorf("request %+v", r)
 	}
-	if string(r.body) != strings.TrimSuffix(string(want), "\n") {
-		t.Errorf("body\n got %s\nwant %s", r.body, want)
+	if string(r.Body) != strings.TrimSuffix(string(want), "\n") {
+		t.Errorf("body\n got %s\nwant %s", r.Body, want)
 	}
-	p := decodeFalco(t, r.body)
+	p := sinktest.DecodeFalco(t, r.Body)
 	if p.Rule != "Read sensitive file" || p.Priority != "Warning" || p.OutputFields["fd.name"] != "/etc/shadow" {
 		t.Errorf("payload %+v", p)
 	}
@@ -98,7 +66,7 @@ func TestHTTPRetries(t *testing.T) {
 		{"keeps failing", []int{500, 500, 500, 500}, 3, 0, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{answer: tt.answer}
+			rec := &sinktest.Intake{Answer: tt.answer}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
 			s := newSet(t, nil, fmt.Sprintf("  - type: http\n    url: %s/intake\n    retries: 2\n    backoff: 5ms\n", srv.URL))
@@ -108,7 +76,7 @@ func TestHTTPRetries(t *testing.T) {
 				return st.Written+st.Failed == 1
 			})
 			st := s.Sinks()[0]
-			if got := len(rec.requests()); got != tt.requests || st.Written != tt.written || st.Failed != tt.fails {
+			if got := len(rec.Requests()); got != tt.requests || st.Written != tt.written || st.Failed != tt.fails {
 				t.Errorf("%d requests, stats %+v; want %d requests, %d written, %d failed", got, st.Stats, tt.requests, tt.written, tt.fails)
 			}
 			if tt.fails > 0 && st.LastErr == nil {

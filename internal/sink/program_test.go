@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sensor/vigil/internal/sink/sinktest"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
@@ -70,7 +71,7 @@ func TestProgramRestarts(t *testing.T) {
 		t.Errorf("stats %+v, want a restart counted", st)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(readFile(t, out)), "\n") {
-		decodeFalco(t, []byte(line))
+		sinktest.DecodeFalco(t, []byte(line))
 	}
 }
 

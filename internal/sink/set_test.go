@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/sink/sinktest"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
@@ -19,7 +20,7 @@ import (
 // format; event records go where events are on.
 func TestSetFanOut(t *testing.T) {
 	dir := t.TempDir()
-	rec := &recorder{}
+	rec := &sinktest.Intake{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	stdout := &syncBuffer{}
@@ -50,10 +51,12 @@ func TestSetFanOut(t *testing.T) {
 		t.Fatalf("%d sinks dropped an event", d)
 	}
 	waitFor(t, 5*time.Second, "every record delivered", func() bool {
-		return strings.Count(stdout.String(), "\n") == 4 && fileLines(ocsf) == 2 && len(rec.requests()) == 1 && fileLines(events) == 1
+		return strings.Count(stdout.String(), "\n") == 4 && fileLines(ocsf) == 2 && len(rec.Requests()) == 1 && fileLines(events) == 1
 	})
 	for _, line := range strings.Split(readFile(t, ocsf), "\n")[:2] {
-		var f struct{ ClassUID int `json:"class_uid"` }
+		var f struct {
+			ClassUID int `json:"class_uid"`
+		}
 		if err := json.Unmarshal([]byte(line), &f); err != nil || f.ClassUID != 2004 {
 			t.Errorf("ocsf line %q", line)
 		}
@@ -62,8 +65,8 @@ func TestSetFanOut(t *testing.T) {
 		Event struct{ Kind string }
 		Log   struct{ Level string }
 	}
-	if err := json.Unmarshal(rec.requests()[0].body, &doc); err != nil || doc.Event.Kind != "alert" || doc.Log.Level != "error" {
-		t.Errorf("ecs body %s", rec.requests()[0].body)
+	if err := json.Unmarshal(rec.Requests()[0].Body, &doc); err != nil || doc.Event.Kind != "alert" || doc.Log.Level != "error" {
+		t.Errorf("ecs body %s", rec.Requests()[0].Body)
 	}
 	if !strings.Contains(readFile(t, events), `"event":"openat"`) {
 		t.Errorf("events file %q", readFile(t, events))
@@ -80,7 +83,8 @@ func TestSetFanOut(t *testing.T) {
 // whose minimum their priority meets, with the severity of their priority
 // in syslog's header.
 func TestSetInternalRecords(t *testing.T) {
-	c, addr := listenUDP(t, "udp", "127.0.0.1:0")
+	c := sinktest.ListenPacket(t, "udp", "127.0.0.1:0")
+	addr := c.Addr
 	stdout := &syncBuffer{}
 	dir := t.TempDir()
 	s := newSet(t, stdout, fmt.Sprintf(`
@@ -102,13 +106,13 @@ func TestSetInternalRecords(t *testing.T) {
 		t.Fatal("internal record dropped")
 	}
 	waitFor(t, 5*time.Second, "the record on stdout and syslog", func() bool {
-		return strings.Count(stdout.String(), "\n") == 1 && len(c.got(t)) == 1
+		return strings.Count(stdout.String(), "\n") == 1 && len(c.Messages(t)) == 1
 	})
 	if stdout.String() != string(rec) {
 		t.Errorf("stdout %q, want %q", stdout.String(), rec)
 	}
-	m := c.got(t)[0]
-	if m.pri != 1*8+5 || m.msgID != "internal" || m.msg != strings.TrimSuffix(string(rec), "\n") {
+	m := c.Messages(t)[0]
+	if m.Pri != 1*8+5 || m.MsgID != "internal" || m.Msg != strings.TrimSuffix(string(rec), "\n") {
 		t.Errorf("syslog message %+v", m)
 	}
 	if fileLines(filepath.Join(dir, "ecs.json")) != 0 || fileLines(filepath.Join(dir, "critical.json")) != 0 {
