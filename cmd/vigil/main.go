@@ -30,8 +30,8 @@ func (e usageError) Unwrap() error { return e.err }
 const usage = `vigil: eBPF runtime security sensor
 
 Usage:
-  vigil run [--rules PATH]... [--events] [--duration D] [--ring-buffer-size BYTES] [--metrics-addr ADDR] [...]
-  vigil validate [--json] [--strict] PATH...
+  vigil run [--config FILE] [--rules PATH]... [--events] [--duration D] [--metrics-addr ADDR] [...]
+  vigil validate [--json] [--strict] [--config FILE] [PATH...]
   vigil fields
   vigil version
 

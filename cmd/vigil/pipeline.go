@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
@@ -21,32 +22,40 @@ type pipeline struct {
 	containers containerLookup
 	ruleset    atomic.Pointer[rules.Ruleset]
 	events     bool
-	enc        *output.Encoder
-	w          *output.Writer
+	out        *sink.Set
 
 	// Reused across events: the event being matched, the rendered
 	// output and its fields, the alert, and method values bound once.
-	ev          *event.Event
-	text        []byte
-	fields      []rules.FieldValue
-	alert       output.Alert
-	onMatch     func(*rules.Rule)
-	appendFV    func([]byte) []byte
-	appendEvent func([]byte) []byte
+	ev       *event.Event
+	text     []byte
+	fields   []rules.FieldValue
+	alert    output.Alert
+	onMatch  func(*rules.Rule)
+	appendFV func([]byte) []byte
 
 	matches ruleCounters
 	// eventDrops counts event records, per kind, and alertDrops alerts,
-	// that the output queue refused.
+	// that an output's queue refused (once per output).
 	eventDrops [event.NumKinds]atomic.Uint64
 	alertDrops atomic.Uint64
 }
 
+// newPipeline is a pipeline whose only output is w, in Falco's format: for
+// callers that own the writer (w nil: no output).
 func newPipeline(containers containerLookup, rs *rules.Ruleset, events bool, enc *output.Encoder, w *output.Writer) *pipeline {
-	p := &pipeline{containers: containers, events: events, enc: enc, w: w}
+	var out *sink.Set
+	if w != nil {
+		out = sink.Single(enc, w)
+	}
+	return newPipelineTo(containers, rs, events, out)
+}
+
+// newPipelineTo is a pipeline delivering to the outputs of out.
+func newPipelineTo(containers containerLookup, rs *rules.Ruleset, events bool, out *sink.Set) *pipeline {
+	p := &pipeline{containers: containers, events: events, out: out}
 	p.ruleset.Store(rs)
 	p.onMatch = p.match
 	p.appendFV = p.appendFields
-	p.appendEvent = func(b []byte) []byte { return p.enc.AppendEvent(b, p.ev) }
 	p.alert.Source = output.SourceSyscall
 	return p
 }
@@ -58,13 +67,15 @@ func (p *pipeline) handle(e *event.Event) {
 	}
 	p.ev = e
 	p.ruleset.Load().Match(e, p.onMatch)
-	if p.events && !p.w.SubmitFunc(p.appendEvent) {
-		p.eventDrops[e.Type.Kind()].Add(1)
+	if p.events {
+		if n := p.out.Event(e); n > 0 {
+			p.eventDrops[e.Type.Kind()].Add(uint64(n))
+		}
 	}
 	p.ev = nil
 }
 
-// match turns a rule match into an alert line.
+// match turns a rule match into an alert for every output.
 func (p *pipeline) match(r *rules.Rule) {
 	e := p.ev
 	p.text = r.AppendOutput(p.text[:0], e)
@@ -75,9 +86,11 @@ func (p *pipeline) match(r *rules.Rule) {
 	p.alert.Tags = r.Tags
 	p.alert.Output = p.text
 	p.alert.AppendFields = p.appendFV
-	if !p.w.Submit(p.enc.AppendAlert(p.w.Buffer(), &p.alert)) {
-		p.alertDrops.Add(1)
+	p.alert.Event = e
+	if n := p.out.Alert(&p.alert, r.Priority); n > 0 {
+		p.alertDrops.Add(uint64(n))
 	}
+	p.alert.Event = nil
 	p.matches.inc(r.Name)
 }
 

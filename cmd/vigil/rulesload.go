@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vigil-sensor/vigil/rules"
@@ -33,6 +34,29 @@ func loadRules(paths []string, opts rules.Options) (*rules.Ruleset, *rules.LoadR
 	if err != nil {
 		return nil, nil, err
 	}
+	return compileRules(srcs, opts)
+}
+
+// loadSelected is loadRules with a rule selection applied. rules.Options
+// switches rules on and off by name, and which names a tag or a part of a
+// name selects is known only once the files are loaded: with a selection
+// the files are compiled twice.
+func loadSelected(paths []string, opts rules.Options, sel ruleSelection) (*rules.Ruleset, *rules.LoadResult, error) {
+	srcs, err := readRuleFiles(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, res, err := compileRules(srcs, opts)
+	if err != nil || sel.empty() {
+		return rs, res, err
+	}
+	enable, disable := sel.resolve(rs.Rules())
+	opts.Enable = append(slices.Clip(opts.Enable), enable...)
+	opts.Disable = append(slices.Clip(opts.Disable), disable...)
+	return compileRules(srcs, opts)
+}
+
+func compileRules(srcs []rules.Source, opts rules.Options) (*rules.Ruleset, *rules.LoadResult, error) {
 	rs, res, err := rules.Load(srcs, opts)
 	if err != nil {
 		if errors.Is(err, rules.ErrInvalid) {

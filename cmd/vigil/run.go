@@ -15,12 +15,15 @@ import (
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/metrics"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 	"github.com/vigil-sensor/vigil/sensor"
 )
 
-// runConfig is `vigil run`'s command line.
+// runConfig is `vigil run`'s settings, from its flags and configuration
+// file (runconfig.go).
 type runConfig struct {
+	configFile       string
 	rules            stringList
 	events           bool
 	duration         time.Duration
@@ -36,34 +39,18 @@ type runConfig struct {
 	drainTimeout     time.Duration
 	lockFile         string
 	syscallHooks     string
+	ruleMatching     string
+	disableRules     stringList
+	enableRules      stringList
+	disableTags      stringList
+	enableTags       stringList
+	outputs          sink.Configs
 }
 
 func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
-	var cfg runConfig
-	fs := newFlagSet("run", stderr)
-	fs.Var(&cfg.rules, "rules", "rules file to load (repeatable; default: the embedded vigil rules)")
-	fs.BoolVar(&cfg.events, "events", false, "also write every event as a JSON line")
-	fs.DurationVar(&cfg.duration, "duration", 0, "stop cleanly after this long (0: run until SIGINT/SIGTERM)")
-	fs.IntVar(&cfg.ringBufferSize, "ring-buffer-size", sensor.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
-	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics and /healthz on this address (\":9090\" binds loopback)")
-	fs.StringVar(&cfg.containerdSocket, "containerd-socket", enrich.DefaultContainerdSocket, "containerd's socket, for container metadata")
-	fs.BoolVar(&cfg.noContainerd, "no-containerd", false, "do not ask containerd for metadata (containers are still identified by id)")
-	fs.StringVar(&cfg.minPriority, "min-priority", "", "leave out rules less severe than this priority (e.g. Warning)")
-	fs.BoolVar(&cfg.strict, "strict", false, "fail on rules that need a field or event vigil lacks, instead of skipping them")
-	fs.IntVar(&cfg.outputQueue, "output-queue", 16384, "records queued for stdout before new ones are dropped and counted")
-	fs.IntVar(&cfg.outputQueueBytes, "output-queue-bytes", output.DefaultMaxQueueBytes, "bytes queued for stdout before new records are dropped and counted")
-	fs.DurationVar(&cfg.statusInterval, "status-interval", time.Second, "how often drops are checked and reported as internal records")
-	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Second, "at shutdown, how long stdout may take to accept the queued records")
-	fs.StringVar(&cfg.lockFile, "lock-file", defaultLockFile, "lock held while running, so that only one vigil runs (empty: no lock)")
-	fs.StringVar(&cfg.syscallHooks, "syscall-hooks", "auto", "how open and connect are traced: auto, raw (one raw sys_exit program, x86-64 and Linux 6.2+) or tracepoint")
-	if err := parseFlags(fs, args); err != nil {
+	cfg, err := parseRunConfig(args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("run takes no arguments, got %q", fs.Args())}
-	}
-	if cfg.statusInterval <= 0 || cfg.drainTimeout < 0 {
-		return usageError{errors.New("--status-interval must be positive and --drain-timeout not negative")}
 	}
 	syscallHooks, err := parseSyscallHooks(cfg.syscallHooks)
 	if err != nil {
@@ -79,11 +66,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	opts, err := cfg.ruleOptions(logger)
-	if err != nil {
-		return err
-	}
-	rs, res, err := loadRules(cfg.rules, opts)
+	rs, res, err := cfg.loadRules(logger)
 	if err != nil {
 		return err
 	}
@@ -111,24 +94,29 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("reading hostname: %w", err)
 	}
-	w := output.NewWriterSize(stdout, cfg.outputQueue, cfg.outputQueueBytes)
+	enc := output.NewEncoder(hostname).WithVersion(version)
+	outputs, err := sink.New(cfg.outputs, sink.Deps{Encoder: enc, Stdout: stdout, Stderr: stderr,
+		Logger: logger.With("component", "output"), QueueDepth: cfg.outputQueue, QueueBytes: cfg.outputQueueBytes,
+		DrainTimeout: cfg.drainTimeout, UserAgent: "vigil/" + version})
+	if err != nil {
+		return err
+	}
 	var (
 		outputDone bool
 		outputErr  error
 	)
 	// closeOutput writes what is queued, giving up after the drain timeout
-	// when stdout does not take it; it runs once.
+	// when an output does not take it; it runs once.
 	closeOutput := func() error {
 		if !outputDone {
 			outputDone = true
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
-			outputErr = w.Shutdown(ctx)
+			outputErr = outputs.Shutdown(ctx)
 			cancel()
 		}
 		return outputErr
 	}
 	defer closeOutput()
-	enc := output.NewEncoder(hostname)
 
 	enr, err := enrich.New(enrich.Config{Logger: logger.With("component", "enrich"),
 		ContainerdSocket: cfg.containerdSocket, DisableContainerd: cfg.noContainerd})
@@ -153,18 +141,20 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		return err
 	}
 
-	p := newPipeline(enr, rs, cfg.events, enc, w)
-	st := &status{sensor: s, enricher: enr, writer: w, pipeline: p, enc: enc, logger: logger}
+	p := newPipelineTo(enr, rs, cfg.events, outputs)
+	st := &status{sensor: s, enricher: enr, writer: outputs, sinks: outputs, pipeline: p, enc: enc, logger: logger}
 
 	go func() {
 		select {
-		case <-w.Failed():
-			cancel(fmt.Errorf("writing output: %w", w.Err()))
+		case <-outputs.Failed():
+			cancel(fmt.Errorf("writing output: %w", outputs.Err()))
 		case <-ctx.Done():
 		}
 	}()
 	go st.report(ctx, cfg.statusInterval)
-	go reloadOnHUP(ctx, hup, logger, st, func() error { return cfg.reload(logger, p, s) })
+	r := &reloader{args: args, cfg: cfg, outputs: outputs, logger: logger,
+		apply: func(next *runConfig) error { return next.reload(logger, p, s) }}
+	go reloadOnHUP(ctx, hup, logger, st, r.reload)
 
 	if cfg.metricsAddr != "" {
 		srv, err := metrics.Listen(cfg.metricsAddr, st.collect, st.healthy, logger)
@@ -226,7 +216,7 @@ func parseSyscallHooks(s string) (string, error) {
 }
 
 func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
-	opts := rules.Options{Strict: cfg.strict, Logger: logger}
+	opts := rules.Options{Strict: cfg.strict, MatchAll: cfg.ruleMatching == "all", Logger: logger}
 	if cfg.minPriority != "" {
 		p, err := rules.ParsePriority(cfg.minPriority)
 		if err != nil {
@@ -240,11 +230,7 @@ func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
 // reload loads the rule files again and swaps them in atomically; on error
 // the running rules stay.
 func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor) error {
-	opts, err := cfg.ruleOptions(logger)
-	if err != nil {
-		return err
-	}
-	rs, res, err := loadRules(cfg.rules, opts)
+	rs, res, err := cfg.loadRules(logger)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/metrics"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/sensor"
 )
 
@@ -35,7 +36,8 @@ type (
 	enricherStats interface{ Stats() enrich.Stats }
 )
 
-// recordWriter is what status needs of the output writer.
+// recordWriter is what status needs of the outputs: where internal
+// records go, and the counters of every output added up.
 type recordWriter interface {
 	Buffer() []byte
 	SubmitUrgent(b []byte) bool
@@ -43,12 +45,17 @@ type recordWriter interface {
 	Err() error
 }
 
+// sinkStats gives each output's own counters.
+type sinkStats interface{ Sinks() []sink.Stats }
+
 // status turns the counters of every stage into internal records (when
 // something was lost) and metrics.
 type status struct {
 	sensor   sensorStats
 	enricher enricherStats
 	writer   recordWriter
+	// sinks, when set, breaks the output counters down by output.
+	sinks    sinkStats
 	pipeline *pipeline
 	enc      *output.Encoder
 	logger   *slog.Logger
@@ -71,6 +78,26 @@ type lossCounts struct {
 	outputAlerts uint64
 	enrich       uint64
 	enrichQueue  uint64
+	sinks        []sinkCounts
+}
+
+// sinkCounts are one output's counters.
+type sinkCounts struct {
+	name                  string
+	sent, dropped, failed uint64
+	queued                int
+	lastErr               error
+}
+
+// find returns the counters of the output named name, zero when there was
+// none (a reload added it).
+func find(cs []sinkCounts, name string) sinkCounts {
+	for _, c := range cs {
+		if c.name == name {
+			return c
+		}
+	}
+	return sinkCounts{}
 }
 
 func (st *status) current() lossCounts {
@@ -87,6 +114,12 @@ func (st *status) current() lossCounts {
 	c.outputAlerts = st.pipeline.alertDrops.Load()
 	c.enrich = es.Failures
 	c.enrichQueue = es.Dropped
+	if st.sinks != nil {
+		for _, k := range st.sinks.Sinks() {
+			c.sinks = append(c.sinks, sinkCounts{name: k.Name, sent: k.Written, dropped: k.Dropped, failed: k.Failed,
+				queued: k.Queued, lastErr: k.LastErr})
+		}
+	}
 	return c
 }
 
@@ -168,7 +201,8 @@ func (st *status) flush(final bool) {
 	}
 
 	total := since(cur.output, last.output)
-	if total > 0 {
+	bySink, failed := st.sinkLosses(cur.sinks, last.sinks)
+	if total > 0 || failed > 0 {
 		alerts := since(cur.outputAlerts, last.outputAlerts)
 		var events uint64
 		for k := range cur.outputKind {
@@ -179,8 +213,10 @@ func (st *status) flush(final bool) {
 		other := since(total, events+alerts)
 		c := kindCounts(&cur.outputKind, &last.outputKind,
 			output.Count{Name: "alert", Value: alerts}, output.Count{Name: "internal", Value: other})
-		st.emit(now, ruleOutputDrop, "Warning", "Records dropped: stdout is not keeping up", c)
-		st.logger.Warn("output records dropped", "count", total)
+		st.emit(now, ruleOutputDrop, "Warning", "Records lost: an output did not keep up or failed", append(c, bySink...))
+		if total > 0 {
+			st.logger.Warn("output records dropped", "count", total)
+		}
 	}
 
 	failures, queue := since(cur.enrich, last.enrich), since(cur.enrichQueue, last.enrichQueue)
@@ -198,6 +234,33 @@ func (st *status) flush(final bool) {
 		cur.enrich, cur.enrichQueue = last.enrich, last.enrichQueue
 	}
 	st.last = cur
+}
+
+// sinkLosses breaks an output drop record down by output: for each that
+// dropped or failed records since the last report, its records sent,
+// dropped and failed since then and its queue now (named
+// "<output>.sent", ...). It logs why an output fails, and returns the
+// failures of all outputs.
+func (st *status) sinkLosses(cur, last []sinkCounts) ([]output.Count, uint64) {
+	var out []output.Count
+	var failures uint64
+	for _, c := range cur {
+		prev := find(last, c.name)
+		dropped, failed := since(c.dropped, prev.dropped), since(c.failed, prev.failed)
+		if dropped == 0 && failed == 0 {
+			continue
+		}
+		failures += failed
+		out = append(out,
+			output.Count{Name: c.name + ".sent", Value: since(c.sent, prev.sent)},
+			output.Count{Name: c.name + ".dropped", Value: dropped},
+			output.Count{Name: c.name + ".failed", Value: failed},
+			output.Count{Name: c.name + ".queue_depth", Value: uint64(c.queued)})
+		if failed > 0 {
+			st.logger.Warn("output failing", "output", c.name, "failed", failed, "err", c.lastErr)
+		}
+	}
+	return out, failures
 }
 
 func (st *status) emit(ns int64, rule, priority, msg string, counts []output.Count) {
@@ -220,7 +283,13 @@ func (st *status) logTotals() {
 			"undecodable", ks.Failed, "output_dropped", st.pipeline.eventDrops[k].Load()))
 	}
 	attrs = append(attrs, "undecodable", ss.Kinds[event.KindUnknown].Failed,
-		"records_written", ws.Written, "records_dropped", ws.Dropped, "alerts_dropped", st.pipeline.alertDrops.Load())
+		"records_written", ws.Written, "records_dropped", ws.Dropped, "records_failed", ws.Failed,
+		"alerts_dropped", st.pipeline.alertDrops.Load())
+	if st.sinks != nil {
+		for _, k := range st.sinks.Sinks() {
+			attrs = append(attrs, slog.Group("output_"+k.Name, "sent", k.Written, "dropped", k.Dropped, "failed", k.Failed))
+		}
+	}
 	st.logger.Info("final counts", attrs...)
 }
 
@@ -256,7 +325,7 @@ func (st *status) collect() []metrics.Family {
 		decode.Samples = append(decode.Samples, metrics.Sample{
 			Labels: []metrics.Label{{Name: "reason", Value: sensor.DecodeReason(r).String()}}, Value: float64(ss.DecodeErrors[r])})
 	}
-	outputKinds := metrics.Family{Name: "vigil_output_event_drops_total", Help: "Event records (--events) dropped because stdout did not keep up, by kind.", Kind: "counter"}
+	outputKinds := metrics.Family{Name: "vigil_output_event_drops_total", Help: "Event records (--events) dropped because an output did not keep up, by kind.", Kind: "counter"}
 	for k := 1; k < event.NumKinds; k++ {
 		outputKinds.Samples = append(outputKinds.Samples, metrics.Sample{
 			Labels: []metrics.Label{{Name: "kind", Value: event.Kind(k).String()}}, Value: float64(st.pipeline.eventDrops[k].Load())})
@@ -279,7 +348,7 @@ func (st *status) collect() []metrics.Family {
 	if es.Connected {
 		connected = 1
 	}
-	return []metrics.Family{
+	return append(st.sinkFamilies(), []metrics.Family{
 		kindFamily("vigil_kernel_events_total", "Records the kernel wrote to the ring buffer, by kind.", func(k sensor.KindStats) uint64 { return k.Emitted }),
 		kindFamily("vigil_kernel_drops_total", "Records the kernel lost because the ring buffer was full, by kind.", func(k sensor.KindStats) uint64 { return k.Dropped }),
 		kindFamily("vigil_kernel_filtered_total", "Events the kernel left out because no loaded rule can match them (the open filter), by kind.", func(k sensor.KindStats) uint64 { return k.Filtered }),
@@ -290,11 +359,12 @@ func (st *status) collect() []metrics.Family {
 		gauge("vigil_process_table_size", "Processes in the process table.", float64(ss.Processes)),
 		counter("vigil_process_table_evictions_total", "Live processes evicted because the table was full.", ss.ProcessesEvicted),
 		counter("vigil_process_table_misses_total", "Events from processes the table did not know.", ss.ProcessMisses),
-		gauge("vigil_output_queue_depth", "Records waiting to be written to stdout.", float64(ws.Queued)),
-		gauge("vigil_output_queue_bytes", "Bytes of records waiting to be written to stdout.", float64(ws.QueuedBytes)),
-		counter("vigil_output_records_total", "Records written to stdout.", ws.Written),
-		counter("vigil_output_drops_total", "Records dropped because stdout did not keep up (or failed).", ws.Dropped),
-		counter("vigil_output_alert_drops_total", "Alerts dropped because stdout did not keep up.", st.pipeline.alertDrops.Load()),
+		gauge("vigil_output_queue_depth", "Records waiting in the outputs' queues.", float64(ws.Queued)),
+		gauge("vigil_output_queue_bytes", "Bytes of records waiting in the outputs' queues.", float64(ws.QueuedBytes)),
+		counter("vigil_output_records_total", "Records delivered, all outputs together.", ws.Written),
+		counter("vigil_output_drops_total", "Records dropped because an output's queue was full (or stdout failed), all outputs together.", ws.Dropped),
+		counter("vigil_output_failures_total", "Records an output could not deliver (after its retries), all outputs together.", ws.Failed),
+		counter("vigil_output_alert_drops_total", "Alerts dropped because an output did not keep up, once per output.", st.pipeline.alertDrops.Load()),
 		gauge("vigil_rules_active", "Rules in the running rule set.", float64(len(st.pipeline.ruleset.Load().Active()))),
 		reloads,
 		counter("vigil_enrich_cache_hits_total", "Container lookups answered from the cache.", es.Hits),
@@ -303,5 +373,33 @@ func (st *status) collect() []metrics.Family {
 		counter("vigil_enrich_queue_drops_total", "Container lookups not queued for resolution because the queue was full.", es.Dropped),
 		gauge("vigil_enrich_containers", "Containers known from containerd.", float64(es.Containers)),
 		gauge("vigil_containerd_connected", "1 while the containerd session is up.", connected),
+	}...)
+}
+
+// sinkFamilies are each output's counters, labelled by its name and type.
+func (st *status) sinkFamilies() []metrics.Family {
+	if st.sinks == nil {
+		return nil
 	}
+	fams := []struct {
+		name, help, kind string
+		v                func(sink.Stats) float64
+	}{
+		{"vigil_sink_records_total", "Records an output delivered.", "counter", func(k sink.Stats) float64 { return float64(k.Written) }},
+		{"vigil_sink_drops_total", "Records an output's queue refused because it was full.", "counter", func(k sink.Stats) float64 { return float64(k.Dropped) }},
+		{"vigil_sink_failures_total", "Records an output could not deliver, after its retries.", "counter", func(k sink.Stats) float64 { return float64(k.Failed) }},
+		{"vigil_sink_queue_depth", "Records waiting in an output's queue.", "gauge", func(k sink.Stats) float64 { return float64(k.Queued) }},
+		{"vigil_sink_queue_bytes", "Bytes of records waiting in an output's queue.", "gauge", func(k sink.Stats) float64 { return float64(k.QueuedBytes) }},
+		{"vigil_sink_restarts_total", "Reconnections (syslog), program restarts and file reopenings of an output.", "counter", func(k sink.Stats) float64 { return float64(k.Restarts) }},
+	}
+	sinks := st.sinks.Sinks()
+	out := make([]metrics.Family, len(fams))
+	for i, f := range fams {
+		out[i] = metrics.Family{Name: f.name, Help: f.help, Kind: f.kind}
+		for _, k := range sinks {
+			out[i].Samples = append(out[i].Samples, metrics.Sample{
+				Labels: []metrics.Label{{Name: "sink", Value: k.Name}, {Name: "type", Value: k.Type}}, Value: f.v(k)})
+		}
+	}
+	return out
 }

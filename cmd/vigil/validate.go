@@ -6,27 +6,51 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 )
 
 // validateCmd loads rule files without touching the kernel and reports, per
-// file, errors, warnings, loaded and skipped rules. It fails (exit 2) unless
-// every file loads.
+// file, errors, warnings, loaded and skipped rules. With --config it first
+// checks a configuration file as vigil run would read it (every key, value
+// and output), then loads the rule files it names, with its rule options,
+// unless paths are given. It fails (exit 2) unless everything loads.
 func validateCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
 	asJSON := fs.Bool("json", false, "print Falco's -V JSON shape with vigil's rules_loaded/rules_skipped")
 	strict := fs.Bool("strict", false, "treat rules that need a field or event vigil lacks as errors")
+	configFile := fs.String("config", "", "check this vigil run configuration file, and load the rules it names")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return usageError{errors.New("validate needs at least one rules file")}
+	paths := fs.Args()
+	opts := rules.Options{Strict: *strict}
+	if *configFile != "" {
+		cfg := defaultRunConfig()
+		if err := cfg.load(*configFile); err != nil {
+			return err
+		}
+		if err := checkRunConfig(cfg); err != nil {
+			return err
+		}
+		if len(paths) == 0 {
+			paths = cfg.rules
+		}
+		ropts, err := cfg.ruleOptions(nil)
+		if err != nil {
+			return err
+		}
+		ropts.Strict = ropts.Strict || *strict
+		opts = ropts
+		fmt.Fprintf(stderr, "%s: configuration ok\n", *configFile)
+	} else if len(paths) == 0 {
+		return usageError{errors.New("validate needs at least one rules file, or --config")}
 	}
-	srcs, err := readRuleFiles(fs.Args())
+	srcs, err := readRuleFiles(paths)
 	if err != nil {
 		return err
 	}
-	_, res, loadErr := rules.Load(srcs, rules.Options{Strict: *strict})
+	_, res, loadErr := rules.Load(srcs, opts)
 	if loadErr != nil && !errors.Is(loadErr, rules.ErrInvalid) {
 		return fmt.Errorf("validating rules: %w", loadErr)
 	}
@@ -63,4 +87,18 @@ func printResult(w io.Writer, res *rules.LoadResult) {
 			fmt.Fprintf(w, "  skipped: %q: %s\n", s.Name, s.Reason)
 		}
 	}
+}
+
+// checkRunConfig checks what a configuration file's keys do not say alone:
+// the rule selection's flags together, and that every output could start
+// (its certificates load, its program is found, its file's directory is
+// there), without starting any.
+func checkRunConfig(cfg *runConfig) error {
+	if err := cfg.selection().check(); err != nil {
+		return usageError{fmt.Errorf("%s: %w", cfg.configFile, err)}
+	}
+	if err := sink.Check(cfg.outputs); err != nil {
+		return usageError{fmt.Errorf("%s: %w", cfg.configFile, err)}
+	}
+	return nil
 }
