@@ -417,10 +417,9 @@ func (s *Set) SubmitUrgent(rec []byte) bool {
 // reload removed, so that the totals never go backwards.
 func (s *Set) Stats() output.Stats {
 	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	total := s.retired
-	sinks := append([]*sink(nil), s.draining...)
-	s.statsMu.Unlock()
-	for _, k := range append(sinks, *s.sinks.Load()...) {
+	add := func(k *sink) {
 		st := k.w.Stats()
 		total.Written += st.Written
 		total.Dropped += st.Dropped
@@ -428,6 +427,12 @@ func (s *Set) Stats() output.Stats {
 		total.Bytes += st.Bytes
 		total.Queued += st.Queued
 		total.QueuedBytes += st.QueuedBytes
+	}
+	for _, k := range s.draining {
+		add(k)
+	}
+	for _, k := range *s.sinks.Load() {
+		add(k)
 	}
 	return total
 }
