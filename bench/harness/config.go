@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,9 @@ type paths struct {
 	// vigilErr says why there is no vigil binary (vigil is then empty).
 	vigilErr   error
 	falcoRules string
+	// baseline is another vigil binary (-baseline) that the base-*
+	// configurations run, to compare two builds in one run.
+	baseline string
 }
 
 // tracer is one configuration the harness measures against no tracer.
@@ -95,7 +99,9 @@ func tracers() []*tracer {
 			command: func(p *paths) (string, error) { return p.floor, nil },
 		}
 	}
-	vigilTracer := func(name, about string, falco, events bool) *tracer {
+	// vigilTracer runs the vigil binary bin returns (or says why there is
+	// none).
+	vigilTracer := func(name, about string, bin func(*paths) (string, error), falco, events bool) *tracer {
 		settle, match := settleQuiet, func(loadgen.Loop) lineMatcher { return nil }
 		if events {
 			settle, match = settleMarker, vigilMatch
@@ -106,7 +112,8 @@ func tracers() []*tracer {
 			settle: settle,
 			match:  match,
 			argv: func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string {
-				argv := []string{p.vigil, "run", "--duration", safety.String()}
+				vigil, _ := bin(p)
+				argv := []string{vigil, "run", "--duration", safety.String()}
 				if falco {
 					argv = append(argv, "--rules", p.falcoRules)
 				}
@@ -123,15 +130,16 @@ func tracers() []*tracer {
 				return parseVigilOutput(stdout, l, pid, events)
 			},
 			command: func(p *paths) (string, error) {
-				if p.vigil == "" {
-					return "", fmt.Errorf("no vigil binary: %w", p.vigilErr)
+				vigil, err := bin(p)
+				if err != nil {
+					return "", err
 				}
 				if falco {
 					if _, err := os.Stat(p.falcoRules); err != nil {
 						return "", fmt.Errorf("falco rules (-falco-rules or %s): %w", falcorules.EnvDir, err)
 					}
 				}
-				return p.vigil, nil
+				return vigil, nil
 			},
 		}
 	}
@@ -154,14 +162,30 @@ func tracers() []*tracer {
 			command: func(*paths) (string, error) { return exec.LookPath(argv(loadgen.LoopOpen)[0]) },
 		}
 	}
+	vigil := func(p *paths) (string, error) {
+		if p.vigil == "" {
+			return "", fmt.Errorf("no vigil binary: %w", p.vigilErr)
+		}
+		return p.vigil, nil
+	}
+	baseline := func(p *paths) (string, error) {
+		if p.baseline == "" {
+			return "", errors.New("no -baseline binary given")
+		}
+		return p.baseline, nil
+	}
 	return []*tracer{
 		{name: "none", about: "no tracer: the baseline every ratio divides by"},
 		floorTracer("counter", "eBPF floor: a per-CPU counter on each hook vigil uses"),
 		floorTracer("ringbuf", "eBPF floor: + a 16-byte ring-buffer record per event, no wakeup, Go reader polling every 10 ms"),
-		vigilTracer("vigil", "vigil run, default rules, alerts only", false, false),
-		vigilTracer("vigil-events", "vigil run --events, default rules (counts delivered events)", false, true),
-		vigilTracer("vigil-falco", "vigil run --rules falco_rules.yaml, alerts only", true, false),
-		vigilTracer("vigil-falco-events", "vigil run --rules falco_rules.yaml --events (counts delivered events)", true, true),
+		vigilTracer("vigil", "vigil run, default rules, alerts only", vigil, false, false),
+		vigilTracer("vigil-events", "vigil run --events, default rules (counts delivered events)", vigil, false, true),
+		vigilTracer("vigil-falco", "vigil run --rules falco_rules.yaml, alerts only", vigil, true, false),
+		vigilTracer("vigil-falco-events", "vigil run --rules falco_rules.yaml --events (counts delivered events)", vigil, true, true),
+		vigilTracer("base", "the -baseline build: as vigil", baseline, false, false),
+		vigilTracer("base-events", "the -baseline build: as vigil-events", baseline, false, true),
+		vigilTracer("base-falco", "the -baseline build: as vigil-falco", baseline, true, false),
+		vigilTracer("base-falco-events", "the -baseline build: as vigil-falco-events", baseline, true, true),
 		toolTracer("bpftrace", "bpftrace printing each event (sys_enter tracepoint of the loop's syscall)", nil,
 			func(l loadgen.Loop) []string { return []string{"bpftrace", "-B", "none", "-e", bpftraceScript(l)} },
 			func(l loadgen.Loop) lineMatcher {

@@ -52,6 +52,7 @@ type options struct {
 	loops      []loadgen.Loop
 	configs    string
 	vigil      string
+	baseline   string
 	falcoRules string
 	execArgv   []string
 	list       bool
@@ -73,6 +74,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	loops := fs.String("loops", "open,exec,connect", "loops to run")
 	fs.StringVar(&o.configs, "configs", "default", `configurations, comma-separated ("default": all, tools only when installed; see -list)`)
 	fs.StringVar(&o.vigil, "vigil", "", "vigil binary (default: built from ./cmd/vigil)")
+	fs.StringVar(&o.baseline, "baseline", "", "another vigil binary for the base-* configs, e.g. a build of the previous commit, measured in the same rounds as vigil")
 	fs.StringVar(&o.falcoRules, "falco-rules", "", "Falco rules for the vigil-falco configs (default: falco_rules.yaml in $VIGIL_FALCO_RULES_DIR, else in ../shared/falco beside the module root)")
 	execCmd := fs.String("exec", "/bin/busybox true", "program and argv the exec loop runs (a small static binary)")
 	fs.BoolVar(&o.list, "list", false, "list the configurations and exit")
@@ -367,6 +369,14 @@ func build(ctx context.Context, log *slog.Logger, dir string, o options, needVig
 	}
 	if p.falcoRules == "" {
 		p.falcoRules = filepath.Join(falcorules.Dir(root), falcorules.Stable)
+	}
+	if o.baseline != "" {
+		if p.baseline, err = filepath.Abs(o.baseline); err != nil {
+			return nil, fmt.Errorf("resolving -baseline: %w", err)
+		}
+		if _, err := os.Stat(p.baseline); err != nil {
+			return nil, fmt.Errorf("-baseline: %w", err)
+		}
 	}
 	if err := goBuild(ctx, root, dir, "./bench/cmd/loadgen", "./bench/cmd/floor"); err != nil {
 		return nil, err

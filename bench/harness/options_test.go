@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,7 +120,7 @@ func TestTracersApply(t *testing.T) {
 			if tr.argv == nil {
 				continue
 			}
-			argv := tr.argv(&paths{floor: "floor", vigil: "vigil", falcoRules: "rules.yaml"}, l, 42, time.Minute)
+			argv := tr.argv(&paths{floor: "floor", vigil: "vigil", baseline: "base", falcoRules: "rules.yaml"}, l, 42, time.Minute)
 			if len(argv) == 0 || argv[0] == "" {
 				t.Errorf("%s/%s: empty command", tr.name, l)
 			}
@@ -135,8 +136,40 @@ func TestTracersApply(t *testing.T) {
 	if byName["opensnoop"].appliesTo(loadgen.LoopExec) || !byName["execsnoop"].appliesTo(loadgen.LoopExec) {
 		t.Error("snoop tools apply to the wrong loops")
 	}
-	argv := byName["vigil-falco-events"].argv(&paths{vigil: "vigil", falcoRules: "r.yaml"}, loadgen.LoopOpen, 1, time.Minute)
+	p := &paths{vigil: "vigil", baseline: "old/vigil", falcoRules: "r.yaml"}
+	argv := byName["vigil-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)
 	if want := []string{"vigil", "run", "--duration", "1m0s", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
 		t.Errorf("vigil-falco-events argv = %q, want %q", argv, want)
+	}
+	argv = byName["base-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)
+	if want := []string{"old/vigil", "run", "--duration", "1m0s", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
+		t.Errorf("base-falco-events argv = %q, want %q", argv, want)
+	}
+}
+
+// TestBaselineSelection: the base-* configurations run only with -baseline;
+// without it "default" leaves them out and naming one fails before any round.
+func TestBaselineSelection(t *testing.T) {
+	without := &paths{vigil: "vigil"}
+	ts, err := selectTracers("default", without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(names(ts), func(n string) bool { return strings.HasPrefix(n, "base") }) {
+		t.Errorf("default without -baseline selected %v", names(ts))
+	}
+	ts, err = selectTracers("base", without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkTracers(ts, without); err == nil || !strings.Contains(err.Error(), "-baseline") {
+		t.Errorf("checkTracers without -baseline: %v", err)
+	}
+	ts, err = selectTracers("default", &paths{vigil: "vigil", baseline: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names(ts), "base") || !slices.Contains(names(ts), "base-events") {
+		t.Errorf("default with -baseline selected %v", names(ts))
 	}
 }
