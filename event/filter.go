@@ -26,8 +26,8 @@ type Filter struct {
 // satisfies it on Types, Classes, Results and RawContains alone: its path
 // is joined in userspace, so paths cannot be checked in the kernel.
 type Clause struct {
-	// Types is the set of event types, bit 1<<Type.
-	Types uint16
+	// Types is the set of event types.
+	Types TypeSet
 	// Classes is the set of the kind's classes, bit 1<<class: a small
 	// number an event's arguments give (opens: OpenAccessOf).
 	Classes uint64
@@ -94,7 +94,7 @@ func (f *Filter) Admits(e *Event) bool {
 }
 
 func (c *Clause) admits(e *Event, facts *filterFacts) bool {
-	if c.Types&(1<<e.Type) == 0 || facts.class < 0 || facts.class > 63 || c.Classes&(1<<facts.class) == 0 {
+	if !c.Types.Has(e.Type) || facts.class < 0 || facts.class > 63 || c.Classes&(1<<facts.class) == 0 {
 		return false
 	}
 	if c.RawContains != "" && len(facts.raw) > 0 && !bytes.Contains(facts.raw, []byte(c.RawContains)) {
@@ -132,7 +132,7 @@ func (c Clause) Equal(o Clause) bool {
 
 // MergeClauses returns one clause that admits whatever a or b admits.
 func MergeClauses(a, b Clause) Clause {
-	m := Clause{Types: a.Types | b.Types, Classes: a.Classes | b.Classes, Results: a.Results | b.Results}
+	m := Clause{Types: a.Types.Union(b.Types), Classes: a.Classes | b.Classes, Results: a.Results | b.Results}
 	// A needle both need stays; otherwise neither needs one.
 	if a.RawContains == b.RawContains {
 		m.RawContains = a.RawContains

@@ -24,9 +24,6 @@ const (
 	OpenWriteAccess = 1<<OpenWriteOnly | 1<<OpenReadWrite
 )
 
-// OpenAllTypes is the set of every open event type.
-const OpenAllTypes = 1<<TypeOpen | 1<<TypeOpenat | 1<<TypeOpenat2 | 1<<TypeCreat
-
 // OpenAccessOf returns the access class of open flags. O_WRONLY|O_RDWR (3)
 // is invalid, and is neither read nor write like O_PATH. This is the one
 // place the mapping is written: evt.is_open_read and evt.is_open_write,

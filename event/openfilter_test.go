@@ -10,7 +10,7 @@ import (
 // alone would drop what the other admits.
 func TestMergeClausesNeedle(t *testing.T) {
 	c := func(raw string, prefixes ...string) Clause {
-		return Clause{Types: OpenAllTypes, Classes: OpenAllAccess, Results: AllResults, Prefixes: prefixes, RawContains: raw}
+		return Clause{Types: KindOpen.Types(), Classes: OpenAllAccess, Results: AllResults, Prefixes: prefixes, RawContains: raw}
 	}
 	if m := MergeClauses(c("../", "/etc/"), c("../", "/home/")); m.RawContains != "../" || len(m.Prefixes) != 2 {
 		t.Errorf("same needle: %+v", m)
@@ -31,10 +31,10 @@ func TestFilterAdmits(t *testing.T) {
 		return &Event{Type: TypeOpenat, Res: res, Open: Open{Flags: flags, Name: []byte(name), Raw: []byte(raw)}}
 	}
 	f := &Filter{Clauses: []Clause{{
-		Types: 1 << TypeOpenat, Classes: OpenReadAccess, Results: ResultSucceeded,
+		Types: TypeSetOf(TypeOpenat), Classes: OpenReadAccess, Results: ResultSucceeded,
 		Prefixes: []string{"/etc/"}, Names: []string{"id_rsa"},
 	}, {
-		Types: OpenAllTypes, Classes: OpenAllAccess, Results: AllResults, AnyPath: true, RawContains: "../",
+		Types: KindOpen.Types(), Classes: OpenAllAccess, Results: AllResults, AnyPath: true, RawContains: "../",
 	}}}
 	tests := []struct {
 		e    *Event

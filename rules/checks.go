@@ -155,9 +155,9 @@ func evtTypePred(ch *ast.Check) (pred, bool) {
 	}
 	mask, _ := typeSetOf(names)
 	if ch.Op == "!=" {
-		mask = allTypes &^ mask
+		mask = event.AllTypes().Minus(mask)
 	}
-	return func(c *evalCtx) bool { return mask.has(c.e.Type) }, true
+	return func(c *evalCtx) bool { return mask.Has(c.e.Type) }, true
 }
 
 func existsPred(o *operand) pred {

@@ -5,34 +5,15 @@ import (
 	"github.com/vigil-sensor/vigil/rules/internal/ast"
 )
 
-// typeSet is a set of event types, one bit per event.Type.
-type typeSet uint64
-
-// The set must hold every type.
-const _ = uint(64 - event.NumTypes)
-
-// allTypes holds every type vigil produces (not TypeUnknown).
-const allTypes = typeSet(1<<event.NumTypes-1) &^ 1
-
-func (s typeSet) has(t event.Type) bool { return s&(1<<(t&63)) != 0 }
-
-// types lists the members of s in order.
-func (s typeSet) types() []event.Type {
-	var out []event.Type
-	for t := event.Type(1); int(t) < event.NumTypes; t++ {
-		if s.has(t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
+// typeSet is a set of event types.
+type typeSet = event.TypeSet
 
 // typeSetOf maps event type names to a set; unknown lists the names vigil
 // does not produce, which Falco would evaluate to "never happens here".
 func typeSetOf(names []string) (s typeSet, unknown []string) {
 	for _, n := range names {
 		if t, ok := event.TypeByName(n); ok {
-			s |= 1 << t
+			s.Add(t)
 		} else {
 			unknown = append(unknown, n)
 		}
@@ -74,21 +55,21 @@ func (v *typeVisitor) expr(e ast.Expr, neg bool) typeSet {
 	case *ast.Check:
 		return v.check(x, neg)
 	}
-	return allTypes
+	return event.AllTypes()
 }
 
 func (v *typeVisitor) union(es []ast.Expr, neg bool) typeSet {
 	var s typeSet
 	for _, c := range es {
-		s |= v.expr(c, neg)
+		s = s.Union(v.expr(c, neg))
 	}
 	return s
 }
 
 func (v *typeVisitor) intersect(es []ast.Expr, neg bool) typeSet {
-	s := allTypes
+	s := event.AllTypes()
 	for _, c := range es {
-		s &= v.expr(c, neg)
+		s = s.Intersect(v.expr(c, neg))
 	}
 	return s
 }
@@ -96,13 +77,13 @@ func (v *typeVisitor) intersect(es []ast.Expr, neg bool) typeSet {
 func (v *typeVisitor) check(ch *ast.Check, neg bool) typeSet {
 	f, ok := ch.Left.(*ast.Field)
 	if !ok || f.Name != "evt.type" || f.HasArg {
-		return allTypes
+		return event.AllTypes()
 	}
 	var names []string
 	switch ch.Op {
 	case "=", "==", "!=", "in":
 	default:
-		return allTypes
+		return event.AllTypes()
 	}
 	switch r := ch.Right.(type) {
 	case *ast.Value:
@@ -112,12 +93,12 @@ func (v *typeVisitor) check(ch *ast.Check, neg bool) typeSet {
 			names = append(names, it.Text)
 		}
 	default:
-		return allTypes
+		return event.AllTypes()
 	}
 	s, unknown := typeSetOf(names)
 	v.unknown = appendNew(v.unknown, unknown...)
 	if neg != (ch.Op == "!=") {
-		return allTypes &^ s
+		return event.AllTypes().Minus(s)
 	}
 	return s
 }
@@ -182,18 +163,18 @@ func (v *typeVisitor) prune(e ast.Expr) (out ast.Expr, k constness, pos, neg typ
 			absorbing, neutral = constTrue, constFalse
 		}
 		var kept []ast.Expr
-		pos, neg = 0, 0
+		pos, neg = typeSet{}, typeSet{}
 		if isAnd {
-			pos = allTypes
+			pos = event.AllTypes()
 		} else {
-			neg = allTypes
+			neg = event.AllTypes()
 		}
 		changed := false
 		for _, c := range children {
 			p, ck, cpos, cneg := v.prune(c)
 			switch ck {
 			case absorbing:
-				return nil, absorbing, 0, 0
+				return nil, absorbing, typeSet{}, typeSet{}
 			case neutral:
 				changed = true
 				continue
@@ -203,21 +184,21 @@ func (v *typeVisitor) prune(e ast.Expr) (out ast.Expr, k constness, pos, neg typ
 			}
 			kept = append(kept, p)
 			if isAnd {
-				pos &= cpos
-				neg |= cneg
+				pos = pos.Intersect(cpos)
+				neg = neg.Union(cneg)
 			} else {
-				pos |= cpos
-				neg &= cneg
+				pos = pos.Union(cpos)
+				neg = neg.Intersect(cneg)
 			}
 		}
 		if len(kept) == 0 {
-			return nil, neutral, 0, 0
+			return nil, neutral, typeSet{}, typeSet{}
 		}
 		switch {
-		case pos == 0:
-			return nil, constFalse, 0, 0
-		case neg == 0:
-			return nil, constTrue, 0, 0
+		case pos.Empty():
+			return nil, constFalse, typeSet{}, typeSet{}
+		case neg.Empty():
+			return nil, constTrue, typeSet{}, typeSet{}
 		case len(kept) == 1:
 			return kept[0], notConst, pos, neg
 		case !changed:
@@ -230,9 +211,9 @@ func (v *typeVisitor) prune(e ast.Expr) (out ast.Expr, k constness, pos, neg typ
 		p, ck, cpos, cneg := v.prune(x.Child)
 		switch ck {
 		case constFalse:
-			return nil, constTrue, 0, 0
+			return nil, constTrue, typeSet{}, typeSet{}
 		case constTrue:
-			return nil, constFalse, 0, 0
+			return nil, constFalse, typeSet{}, typeSet{}
 		}
 		if p == x.Child {
 			return e, notConst, cneg, cpos
@@ -241,13 +222,13 @@ func (v *typeVisitor) prune(e ast.Expr) (out ast.Expr, k constness, pos, neg typ
 	case *ast.Check:
 		pos, neg = v.check(x, false), v.check(x, true)
 	default:
-		pos, neg = allTypes, allTypes
+		pos, neg = event.AllTypes(), event.AllTypes()
 	}
 	switch {
-	case pos == 0:
-		return nil, constFalse, 0, 0
-	case neg == 0:
-		return nil, constTrue, 0, 0
+	case pos.Empty():
+		return nil, constFalse, typeSet{}, typeSet{}
+	case neg.Empty():
+		return nil, constTrue, typeSet{}, typeSet{}
 	}
 	return e, notConst, pos, neg
 }

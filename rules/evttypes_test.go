@@ -4,15 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/rules/internal/ast"
 )
 
 func typeNames(s typeSet) string {
-	if s == allTypes {
+	if s == event.AllTypes() {
 		return "all"
 	}
 	var names []string
-	for _, t := range s.types() {
+	for _, t := range s.Types() {
 		names = append(names, t.String())
 	}
 	return strings.Join(names, ",")

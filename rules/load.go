@@ -190,7 +190,7 @@ func (l *loader) compile() *Ruleset {
 			continue
 		}
 		rs.active = append(rs.active, r)
-		for _, t := range r.types.types() {
+		for _, t := range r.types.Types() {
 			rs.byType[t] = append(rs.byType[t], r)
 		}
 	}
@@ -226,8 +226,9 @@ type prepared struct {
 	info  *ruleInfo
 	tree  ast.Expr
 	types typeSet
-	// open bounds the opens the rule can match (openfilter.go).
-	open []event.OpenClause
+	// filters bounds the events of each filtered kind the rule can
+	// match (openfilter.go).
+	filters kindClauses
 }
 
 // prepareRule resolves a rule's condition and decides whether vigil can
@@ -272,7 +273,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		l.skip(info, ruleAt, WarnUnknownFilter, reason)
 		return nil
 	case constTrue:
-		return &prepared{info: info, types: allTypes, open: openClauses(nil)}
+		return &prepared{info: info, types: event.AllTypes(), filters: ruleClauses(nil)}
 	}
 	if unknown, pos := unknownFields(tree); len(unknown) > 0 {
 		fieldAt := ruleAt
@@ -287,7 +288,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		return nil
 	}
 	types, _ := eventTypes(tree)
-	return &prepared{info: info, tree: tree, types: types, open: openClauses(tree)}
+	return &prepared{info: info, tree: tree, types: types, filters: ruleClauses(tree)}
 }
 
 // compileRule compiles a prepared rule's condition and output, or returns
@@ -318,7 +319,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		l.warn(ruleAt.withPos(f, "rule output", "", pos), WarnUnknownFilter,
 			"output fields vigil does not provide render as <NA>: "+strings.Join(unknownOut, ", "))
 	}
-	if info.warnEvttypes && pr.types == allTypes {
+	if info.warnEvttypes && pr.types == event.AllTypes() {
 		l.warn(ruleAt, WarnNoEvtType, "Rule matches too many evt.type values. This has a significant performance penalty.")
 	}
 	return &Rule{
@@ -332,7 +333,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		Output:    info.output.text,
 		Pos:       ruleAt.locs[len(ruleAt.locs)-1].Position,
 		types:     pr.types,
-		open:      pr.open,
+		filters:   pr.filters,
 		pred:      p,
 		out:       out,
 	}

@@ -15,7 +15,7 @@ import (
 // event types of evttypes.go but finer) that every event of the kind
 // matching the rule satisfies; the ruleset joins them, and the sensor drops
 // in the kernel the events that satisfy none. Opens are the first kind so
-// filtered (openClauses); a kind becomes one with a filterKind.
+// filtered; a kind becomes one with a filterKind (filterKindOf).
 //
 // Soundness is the one requirement: a clause may admit more than its rule
 // matches, never less. Checks the kernel cannot judge (process, container,
@@ -33,7 +33,7 @@ const maxRuleClauses = 64
 type filterKind struct {
 	// types and classes are the kind's event types and event.Clause
 	// classes: what a clause that bounds nothing admits.
-	types   uint16
+	types   event.TypeSet
 	classes uint64
 	// classFields are boolean fields that are true exactly for the
 	// events of these classes.
@@ -46,7 +46,7 @@ type filterKind struct {
 // openKind is the filter kind of opens: classes are access classes.
 func openKind() *filterKind {
 	return &filterKind{
-		types:   event.OpenAllTypes,
+		types:   event.KindOpen.Types(),
 		classes: event.OpenAllAccess,
 		classFields: map[string]uint64{
 			"evt.is_open_read":  event.OpenReadAccess,
@@ -61,9 +61,30 @@ func (k *filterKind) any() event.Clause {
 	return event.Clause{Types: k.types, Classes: k.classes, Results: event.AllResults, AnyPath: true}
 }
 
-// openClauses returns the clauses of a resolved, pruned condition for
-// opens.
-func openClauses(tree ast.Expr) []event.OpenClause { return openKind().clauses(tree) }
+// filterKindOf returns what the derivation knows of kind, nil for a kind
+// the kernel does not filter. A kind becomes filterable with a case here.
+func filterKindOf(kind event.Kind) *filterKind {
+	switch kind {
+	case event.KindOpen:
+		return openKind()
+	}
+	return nil
+}
+
+// kindClauses are a rule's clauses for each filtered kind, indexed by kind.
+type kindClauses [event.NumKinds][]event.Clause
+
+// ruleClauses returns the clauses of a resolved, pruned condition for
+// every kind the kernel filters.
+func ruleClauses(tree ast.Expr) kindClauses {
+	var out kindClauses
+	for kind := range event.Kind(event.NumKinds) {
+		if k := filterKindOf(kind); k != nil {
+			out[kind] = k.clauses(tree)
+		}
+	}
+	return out
+}
 
 // clauses returns the clauses of a resolved, pruned condition; nil tree
 // (always true) gives the clause that admits everything. No clauses means
@@ -144,7 +165,7 @@ func capClauses(cs []event.Clause) []event.Clause {
 // intersectClauses returns a clause admitting at least what both admit;
 // false when nothing satisfies both.
 func intersectClauses(a, b event.Clause) (event.Clause, bool) {
-	c := event.Clause{Types: a.Types & b.Types, Classes: a.Classes & b.Classes, Results: a.Results & b.Results}
+	c := event.Clause{Types: a.Types.Intersect(b.Types), Classes: a.Classes & b.Classes, Results: a.Results & b.Results}
 	// Either needle is necessary; one is enough.
 	c.RawContains = a.RawContains
 	if c.RawContains == "" {
@@ -186,7 +207,7 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 		// No path satisfies both: only failed events can.
 		c.Results &^= event.ResultSucceeded
 	}
-	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
 
 func appendUnique(list []string, s string) []string {
@@ -214,11 +235,7 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 	}
 	switch f.Name {
 	case "evt.type":
-		s := (&typeVisitor{}).check(ch, neg)
-		c.Types = 0
-		for _, t := range s.types() {
-			c.Types |= k.types & (1 << t)
-		}
+		c.Types = k.types.Intersect((&typeVisitor{}).check(ch, neg))
 	case "evt.failed":
 		want, ok := boolCheck(ch.Op, vals, neg)
 		if !ok {
@@ -301,7 +318,7 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		}
 		c.Classes = classes
 	}
-	return c, c.Types != 0 && c.Classes != 0 && c.Results != 0
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
 
 // checkValues returns the literal values on the right of a check; false for

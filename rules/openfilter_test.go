@@ -92,7 +92,7 @@ func TestOpenFilterBounds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
 			rs := mustLoad(t, Options{}, ruleFile(tt.cond))
-			f := rs.OpenFilter()
+			f := rs.Filters()[event.KindOpen]
 			for _, e := range tt.admit {
 				if !f.Admits(e) {
 					t.Errorf("drops %s flags=%#o res=%d; filter %+v", e.Open.Name, e.Open.Flags, e.Res, f)
@@ -129,7 +129,7 @@ func TestOpenFilterSound(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := rs.OpenFilter()
+			f := rs.Filters()[event.KindOpen]
 			words := ruleWords(src.Data)
 			rng := rand.New(rand.NewPCG(1, 2))
 			pick := func() string { return words[rng.IntN(len(words))] }
@@ -232,7 +232,7 @@ func ruleWords(data []byte) []string {
 // must name its paths or file names.
 func TestDefaultRulesOpenFilter(t *testing.T) {
 	rs := mustLoadSources(t, Default())
-	f := rs.OpenFilter()
+	f := rs.Filters()[event.KindOpen]
 	if len(f.Clauses) == 0 {
 		t.Fatal("the default rules give no open clause: are their open rules gone?")
 	}
@@ -248,7 +248,7 @@ func TestDefaultRulesOpenFilter(t *testing.T) {
 // a clause may instead be bounded by a string the raw path must contain
 // (the directory traversal rule's '../').
 func TestFalcoRulesOpenFilter(t *testing.T) {
-	f := mustLoadSources(t, falcoRules(t)).OpenFilter()
+	f := mustLoadSources(t, falcoRules(t)).Filters()[event.KindOpen]
 	raw := 0
 	for _, c := range f.Clauses {
 		if c.AnyPath && c.RawContains == "" && c.Results&event.ResultSucceeded != 0 {

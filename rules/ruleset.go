@@ -26,15 +26,15 @@ type Rule struct {
 	// Pos is where the rule is (last) defined.
 	Pos Position
 
-	types typeSet
-	open  []event.OpenClause
-	pred  pred
-	out   *template
+	types   typeSet
+	filters kindClauses
+	pred    pred
+	out     *template
 }
 
 // Types returns the event types the rule applies to, derived from its
 // condition as Falco does.
-func (r *Rule) Types() []event.Type { return r.types.types() }
+func (r *Rule) Types() []event.Type { return r.types.Types() }
 
 // AppendOutput renders the rule's output for e into b: each %field is
 // replaced by its value, "<NA>" when the event has none. It is the text
@@ -115,25 +115,32 @@ func (rs *Ruleset) Kinds() []event.Kind {
 	return out
 }
 
-// OpenFilter returns a necessary condition for an open to match an active
-// rule, for the sensor to drop the others in the kernel: the union of each
-// rule's clauses (openfilter.go). It admits nothing when no active rule
-// applies to opens.
-func (rs *Ruleset) OpenFilter() *event.OpenFilter {
-	f := &event.OpenFilter{}
-	for _, r := range rs.active {
-		var open uint16
-		for _, t := range r.types.types() {
-			if t.Kind() == event.KindOpen {
-				open |= 1 << t
-			}
+// Filters returns, for each kind the kernel filters, a necessary
+// condition for an event of the kind to match an active rule, for the
+// sensor to drop the others in the kernel: the union of each rule's
+// clauses (openfilter.go). A kind's filter admits nothing when no active
+// rule applies to it.
+func (rs *Ruleset) Filters() map[event.Kind]*event.Filter {
+	out := map[event.Kind]*event.Filter{}
+	for kind := range event.Kind(event.NumKinds) {
+		if filterKindOf(kind) != nil {
+			out[kind] = rs.filter(kind)
 		}
-		if open == 0 {
+	}
+	return out
+}
+
+// filter is the filter of one kind the kernel filters.
+func (rs *Ruleset) filter(kind event.Kind) *event.Filter {
+	f := &event.Filter{}
+	for _, r := range rs.active {
+		// The rule runs only on its event types.
+		types := r.types.Intersect(kind.Types())
+		if types.Empty() {
 			continue
 		}
-		for _, c := range r.open {
-			// The rule runs only on its event types.
-			if c.Types &= open; c.Types != 0 && !slices.ContainsFunc(f.Clauses, c.Equal) {
+		for _, c := range r.filters[kind] {
+			if c.Types = c.Types.Intersect(types); !c.Types.Empty() && !slices.ContainsFunc(f.Clauses, c.Equal) {
 				f.Clauses = append(f.Clauses, c)
 			}
 		}

@@ -188,7 +188,7 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 			}
 		}
 		for sys, t := range syscallTypes {
-			if t != event.TypeUnknown && t.Kind() == kind && c.Types&(1<<t) != 0 {
+			if t != event.TypeUnknown && t.Kind() == kind && c.Types.Has(t) {
 				k.filter.Syscalls[sys] |= bit
 			}
 		}

@@ -49,22 +49,22 @@ func testOpenFilter(t *testing.T, hooks string) {
 	}
 	read := uint64(event.OpenReadAccess)
 	first := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: 1 << event.TypeOpenat, Classes: read, Results: event.ResultSucceeded,
+		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/keep/"}, Names: []string{"secret.key", "a-long-file-name-for-vigil.conf"},
 	}, {
-		Types: event.OpenAllTypes, Classes: 1 << event.OpenWriteOnly, Results: event.ResultFailed,
+		Types: event.KindOpen.Types(), Classes: 1 << event.OpenWriteOnly, Results: event.ResultFailed,
 	}}}
 	second := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.ResultSucceeded,
+		Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/other/", dir + "/keep/sentinel"},
 	}}}
 	// The third bounds raw paths: any open through "../", and reads
 	// under keep/ whose raw path holds "sentinel".
 	third := &event.OpenFilter{Clauses: []event.OpenClause{{
-		Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true,
+		Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true,
 		RawContains: "../",
 	}, {
-		Types: 1 << event.TypeOpenat, Classes: read, Results: event.ResultSucceeded,
+		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/keep/"}, RawContains: "sentinel-of-the-test", // cut to "sentinel"
 	}}}
 	type op struct {
@@ -170,7 +170,7 @@ func kernelAdmits(f *event.Filter, e *event.Event) bool {
 // out (its clause then needs none, which admits more).
 func TestCompileOpenNeedles(t *testing.T) {
 	clause := func(raw string) event.OpenClause {
-		return event.OpenClause{Types: event.OpenAllTypes, Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true, RawContains: raw}
+		return event.OpenClause{Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.AllResults, AnyPath: true, RawContains: raw}
 	}
 	f := &event.OpenFilter{Clauses: []event.OpenClause{
 		clause("../"), clause("id_rsa.pub-and-more"), clause("../"), clause(""), clause("a"), clause("bb"), clause("ccc"),

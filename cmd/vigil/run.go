@@ -285,11 +285,11 @@ func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
 // bound: the events they can match, or every event when every event is
 // written (all).
 func setFilters(s *sensor.Sensor, rs *rules.Ruleset, all bool) error {
-	filters := map[event.Kind]*event.Filter{event.KindOpen: nil}
-	if !all {
-		filters[event.KindOpen] = rs.OpenFilter()
-	}
+	filters := rs.Filters()
 	for kind, f := range filters {
+		if all {
+			f = nil
+		}
 		if err := s.SetFilter(kind, f); err != nil {
 			return fmt.Errorf("setting kernel %s filter: %w", kind, err)
 		}
