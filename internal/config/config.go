@@ -395,7 +395,7 @@ func fieldNames(t reflect.Type) []string {
 func fieldByKey(v reflect.Value, name string) (reflect.Value, bool) {
 	t := v.Type()
 	for i := range t.NumField() {
-		if keyOf(t.Field(i)) == name {
+		if k := keyOf(t.Field(i)); k != "" && k == name {
 			return v.Field(i), true
 		}
 	}

@@ -184,3 +184,28 @@ func TestDecodeTwice(t *testing.T) {
 		t.Errorf("a key given twice: %v", err)
 	}
 }
+
+// FuzzDecode feeds arbitrary files to the decoder: it never panics, and
+// every problem it finds names the file and a line.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{"count: 1\n", "servers:\n  - addr: x\n    timeout: 2s\n", "shapes:\n  - kind: circle\n    radius: 1\n",
+		"list: [a, b]\nevery: 1m\n", "- a\n", "on: [\n", "a: &x 1\nb: *x\n", "servers: {}\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s settings
+		err := Decode("f.yaml", data, s.keys())
+		if err == nil {
+			return
+		}
+		es, ok := AsErrors(err)
+		if !ok || len(es) == 0 {
+			t.Fatalf("error %v is not Errors", err)
+		}
+		for _, e := range es {
+			if e.File != "f.yaml" || !strings.HasPrefix(e.Error(), "f.yaml") {
+				t.Fatalf("error %q does not name the file", e)
+			}
+		}
+	})
+}
