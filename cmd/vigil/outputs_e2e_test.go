@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,18 +32,6 @@ func readShadow(t *testing.T) {
 // isShadowAlert matches the stdout alert of readShadow.
 func isShadowAlert(l agenttest.Line) bool {
 	return l.Rule == shadowRule && l.OutputFields["fd.name"] == "/etc/shadow"
-}
-
-// waitUntil polls cond until it holds, failing after d with what.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // lines returns the lines of a file (none when it does not exist).
@@ -95,7 +82,7 @@ outputs:
 	readShadow(t)
 	a.Expect(t, "the alert on stdout", isShadowAlert)
 
-	waitUntil(t, 10*time.Second, "the OCSF line in the file", func() bool { return len(lines(ocsf)) > 0 })
+	sinktest.WaitFor(t, 10*time.Second, "the OCSF line in the file", func() bool { return len(lines(ocsf)) > 0 })
 	var finding struct {
 		ClassUID    int                    `json:"class_uid"`
 		FindingInfo struct{ Title string } `json:"finding_info"`
@@ -109,14 +96,14 @@ outputs:
 		t.Errorf("OCSF line %s: %v", lines(ocsf)[0], err)
 	}
 
-	waitUntil(t, 10*time.Second, "the POST to the HTTP intake", func() bool { return len(intake.Requests()) > 0 })
+	sinktest.WaitFor(t, 10*time.Second, "the POST to the HTTP intake", func() bool { return len(intake.Requests()) > 0 })
 	req := intake.Requests()[0]
 	if p := sinktest.DecodeFalco(t, req.Body); p.Rule != shadowRule || p.OutputFields["fd.name"] != "/etc/shadow" ||
 		req.ContentType != "application/json" || req.Method != http.MethodPost {
 		t.Errorf("request %s %s: %s", req.Method, req.ContentType, req.Body)
 	}
 
-	waitUntil(t, 10*time.Second, "the syslog messages", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "the syslog messages", func() bool {
 		return len(udp.Messages(t)) > 0 && len(tcp.Messages(t)) > 0
 	})
 	var doc struct {
@@ -133,7 +120,7 @@ outputs:
 		t.Errorf("TCP syslog message %+v", m)
 	}
 
-	waitUntil(t, 10*time.Second, "the line on the program's stdin", func() bool { return len(lines(program)) > 0 })
+	sinktest.WaitFor(t, 10*time.Second, "the line on the program's stdin", func() bool { return len(lines(program)) > 0 })
 	if p := sinktest.DecodeFalco(t, []byte(lines(program)[0])); p.Rule != shadowRule {
 		t.Errorf("program got %s", lines(program)[0])
 	}
@@ -144,26 +131,11 @@ outputs:
 	}
 }
 
-// stalledIntake is an HTTP intake that takes requests and never answers
-// until the test ends.
-func stalledIntake(t *testing.T) *httptest.Server {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release); srv.Close() }) })
-	return srv
-}
-
 // A stalled HTTP intake and a syslog collector that is not there drop and
 // count their own alerts; every alert still reaches stdout and a file,
 // and the drop records name the outputs that lost them.
 func TestOutputsStalledDoNotBlock(t *testing.T) {
-	srv := stalledIntake(t)
+	srv := sinktest.Stalled(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +169,7 @@ outputs:
 	for i := range n {
 		a.Expect(t, fmt.Sprintf("alert %d on stdout", i+1), isShadowAlert)
 	}
-	waitUntil(t, 10*time.Second, "every alert in the file", func() bool { return len(lines(file)) >= n })
+	sinktest.WaitFor(t, 10*time.Second, "every alert in the file", func() bool { return len(lines(file)) >= n })
 	drop := a.Expect(t, "a drop record naming the slow outputs", func(l agenttest.Line) bool {
 		return l.Source == "internal" && l.Rule == "vigil internal: output drop" &&
 			agenttest.Int(l.OutputFields["http.dropped"]) > 0 && agenttest.Int(l.OutputFields["syslog.dropped"]) > 0
@@ -233,13 +205,13 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 	}
 
 	readShadow(t)
-	waitUntil(t, 10*time.Second, "the alert in the file", func() bool { return len(lines(file)) == 1 })
+	sinktest.WaitFor(t, 10*time.Second, "the alert in the file", func() bool { return len(lines(file)) == 1 })
 	if err := os.Rename(file, file+".1"); err != nil {
 		t.Fatal(err)
 	}
 	hup("the reload after the rename")
 	readShadow(t)
-	waitUntil(t, 10*time.Second, "the alert in a new file", func() bool { return len(lines(file)) == 1 })
+	sinktest.WaitFor(t, 10*time.Second, "the alert in a new file", func() bool { return len(lines(file)) == 1 })
 	if n := len(lines(file + ".1")); n != 1 {
 		t.Errorf("the renamed file has %d lines, want 1", n)
 	}
@@ -252,7 +224,7 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 		t.Errorf("the log does not say where the configuration is broken:\n%s", a.StderrTail(2000))
 	}
 	readShadow(t)
-	waitUntil(t, 10*time.Second, "the alert after the failed reload", func() bool { return len(lines(file)) == 2 })
+	sinktest.WaitFor(t, 10*time.Second, "the alert after the failed reload", func() bool { return len(lines(file)) == 2 })
 
 	intake := &sinktest.Intake{}
 	srv := httptest.NewServer(intake)
@@ -262,7 +234,7 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 	}
 	hup("the reload adding an output")
 	readShadow(t)
-	waitUntil(t, 10*time.Second, "the alert at the new output", func() bool { return len(intake.Requests()) == 1 })
+	sinktest.WaitFor(t, 10*time.Second, "the alert at the new output", func() bool { return len(intake.Requests()) == 1 })
 	if n := len(lines(file)); n != 3 {
 		t.Errorf("the file has %d lines, want 3: the running output must keep its file", n)
 	}

@@ -10,30 +10,10 @@ import (
 // a rendered output with user data to escape and eight typed fields.
 func benchAlert(tb testing.TB, e *event.Event) *Alert {
 	tb.Helper()
-	var fields []*event.Field
-	for _, name := range []string{"evt.time", "evt.type", "proc.pid", "proc.name", "proc.cmdline", "proc.exepath", "fd.name", "fd.num"} {
-		f, ok := event.LookupField(name)
-		if !ok {
-			tb.Fatalf("no field %s", name)
-		}
-		fields = append(fields, f)
-	}
-	return &Alert{
-		Time: e.Time, Rule: "Read sensitive file untrusted", Priority: "Warning", Source: SourceSyscall,
-		Tags:   []string{"maturity_stable", "host", "container", "filesystem", "mitre_credential_access", "T1555"},
-		Output: []byte("Sensitive file opened for reading by non-trusted program (file=/tmp/x\ny\"\xff gparent=bash ggparent=sshd evt_type=openat user=root user_uid=0 process=cat proc_exepath=/usr/bin/cat parent=bash command=cat x\ny terminal=34816 container_id=host container_name=host)"),
-		AppendFields: func(b []byte) []byte {
-			for i, f := range fields {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = AppendString(b, f.Name)
-				b = append(b, ':')
-				b = AppendValue(b, f, e, event.Arg{})
-			}
-			return b
-		},
-	}
+	return fieldsAlert(tb, e, "Read sensitive file untrusted", "Warning",
+		[]string{"maturity_stable", "host", "container", "filesystem", "mitre_credential_access", "T1555"},
+		"Sensitive file opened for reading by non-trusted program (file=/tmp/x\ny\"\xff gparent=bash ggparent=sshd evt_type=openat user=root user_uid=0 process=cat proc_exepath=/usr/bin/cat parent=bash command=cat x\ny terminal=34816 container_id=host container_name=host)",
+		"evt.time", "evt.type", "proc.pid", "proc.name", "proc.cmdline", "proc.exepath", "fd.name", "fd.num")
 }
 
 // TestAppendAlertAllocs keeps alert encoding free of allocations, as the

@@ -72,7 +72,7 @@ func (enc *Encoder) AppendCEF(b []byte, a *Alert) []byte {
 }
 
 func appendCEFMember(b []byte, m *compiled, e *event.Event) []byte {
-	if !m.when.pass(e) {
+	if !m.guard.pass(e) {
 		return b
 	}
 	v, ok := m.valueOf(e)
@@ -81,20 +81,20 @@ func appendCEFMember(b []byte, m *compiled, e *event.Event) []byte {
 	}
 	if m.label != "" {
 		b = append(b, ' ')
-		b = append(b, m.name...)
+		b = append(b, m.key...)
 		b = append(b, "Label="...)
 		b = append(b, m.label...)
 	}
 	b = append(b, ' ')
-	b = append(b, m.name...)
+	b = append(b, m.key...)
 	b = append(b, '=')
-	switch t := m.field.Type; {
+	switch t := m.f.Type; {
 	case t == event.FieldString:
 		return appendCEF(b, v.str, false)
 	case t == event.FieldIP || t == event.FieldIPNet:
 		return v.ip.AppendTo(b)
 	}
-	return AppendTyped(b, m.field.Type, true, "", v.num, v.ip)
+	return AppendTyped(b, m.f.Type, true, "", v.num, v.ip)
 }
 
 // appendCEF appends s escaped for a CEF header field (header) or extension

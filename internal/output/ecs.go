@@ -111,11 +111,9 @@ func (enc *Encoder) AppendECS(b []byte, a *Alert) []byte {
 	b = AppendString(b, enc.version)
 	b = append(b, `},"vigil":{"priority":`...)
 	b = AppendString(b, a.Priority)
-	b = append(b, `,"output_fields":{`...)
-	if a.AppendFields != nil {
-		b = a.AppendFields(b)
-	}
-	return append(b, "}}}\n"...)
+	b = append(b, ',')
+	b = appendOutputFields(b, a)
+	return append(b, "}}\n"...)
 }
 
 // appendThreat appends ECS's threat.* from MITRE tags, or nothing when the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,19 +96,7 @@ func TestGoldenFormats(t *testing.T) {
 			if !f.JSON() {
 				ext = ".txt"
 			}
-			path := filepath.Join("testdata", f.String()+"_"+kind+ext)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s:\n got %s\nwant %s", path, got, want)
-			}
+			checkGolden(t, filepath.Join("testdata", f.String()+"_"+kind+ext), got)
 			checkLine(t, f, got)
 		}
 	}

@@ -118,11 +118,9 @@ func (enc *Encoder) AppendOCSF(b []byte, a *Alert) []byte {
 	b = AppendString(b, a.Priority)
 	b = append(b, `,"source":`...)
 	b = AppendString(b, a.Source)
-	b = append(b, `,"output_fields":{`...)
-	if a.AppendFields != nil {
-		b = a.AppendFields(b)
-	}
-	return append(b, "}}}\n"...)
+	b = append(b, ',')
+	b = appendOutputFields(b, a)
+	return append(b, "}}\n"...)
 }
 
 // appendAttacks appends OCSF's finding_info.attacks from MITRE tags: one

@@ -84,23 +84,29 @@ func TestGoldenRecords(t *testing.T) {
 			"Kernel ring buffer drops", []Count{{"open", 3}, {"exec", 0}}),
 	}
 	for file, got := range cases {
-		path := filepath.Join("testdata", file)
-		if *update {
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s:\n got %s\nwant %s", file, got, want)
-		}
+		checkGolden(t, filepath.Join("testdata", file), got)
 		var m map[string]any
 		if err := json.Unmarshal(got, &m); err != nil {
 			t.Errorf("%s: invalid JSON: %v", file, err)
 		}
+	}
+}
+
+// checkGolden compares got with the golden file at path, which -update
+// rewrites.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", path, got, want)
 	}
 }
 

@@ -140,12 +140,9 @@ func (enc *Encoder) AppendAlert(b []byte, a *Alert) []byte {
 	b = append(b, ' ')
 	// a.Output is only read during the call.
 	b = appendEscaped(b, unsafe.String(unsafe.SliceData(a.Output), len(a.Output)))
-	b = append(b, '"')
-	b = append(b, `,"output_fields":{`...)
-	if a.AppendFields != nil {
-		b = a.AppendFields(b)
-	}
-	b = append(b, `},"hostname":`...)
+	b = append(b, '"', ',')
+	b = appendOutputFields(b, a)
+	b = append(b, `,"hostname":`...)
 	b = AppendString(b, enc.hostname)
 	b = append(b, `,"source":`...)
 	b = AppendString(b, a.Source)
@@ -157,6 +154,16 @@ func (enc *Encoder) AppendAlert(b []byte, a *Alert) []byte {
 		b = AppendString(b, t)
 	}
 	return append(b, "]}\n"...)
+}
+
+// appendOutputFields appends the member "output_fields", the alert's
+// fields as an object.
+func appendOutputFields(b []byte, a *Alert) []byte {
+	b = append(b, `"output_fields":{`...)
+	if a.AppendFields != nil {
+		b = a.AppendFields(b)
+	}
+	return append(b, '}')
 }
 
 // Count is one named number of an internal record's output_fields.

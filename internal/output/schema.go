@@ -65,20 +65,14 @@ func object(key string, kids ...member) member { return member{key: key, kids: k
 // constant is a member with a fixed JSON value.
 func constant(key, json string) member { return member{key: key, constant: json} }
 
-// compiled is a member bound to its field, with its key encoded.
+// compiled is a member bound to its field, guard and members, with its
+// key encoded.
 type compiled struct {
-	name     string // key as it is
-	key      string // `"key":`
-	field    *event.Field
-	text     bool
-	base     bool
-	array    bool
-	enum     map[string]string
-	orElse   string
-	constant string
-	kids     []compiled
-	when     *compiledGuard
-	label    string
+	member
+	jsonKey  string // `"key":`
+	f        *event.Field
+	guard    *compiledGuard
+	children []compiled
 }
 
 type compiledGuard struct {
@@ -101,19 +95,18 @@ func (g *compiledGuard) pass(e *event.Event) bool {
 func compile(ms []member) []compiled {
 	out := make([]compiled, len(ms))
 	for i, m := range ms {
-		c := compiled{name: m.key, key: string(AppendString(nil, m.key)) + ":", text: m.text, base: m.base,
-			array: m.array, enum: m.enum, orElse: m.orElse, constant: m.constant, label: m.label}
+		c := compiled{member: m, jsonKey: string(AppendString(nil, m.key)) + ":"}
 		if m.kids != nil {
-			c.kids = compile(m.kids)
+			c.children = compile(m.kids)
 		}
 		if m.field != "" {
-			c.field = mustField(m.field)
-			if (m.enum != nil || m.base) && c.field.Type != event.FieldString {
+			c.f = mustField(m.field)
+			if (m.enum != nil || m.base) && c.f.Type != event.FieldString {
 				panic(fmt.Sprintf("output: mapping of %q needs a string field", m.field))
 			}
 		}
 		if m.when != nil {
-			c.when = &compiledGuard{field: mustField(m.when.field), in: m.when.in, not: m.when.not}
+			c.guard = &compiledGuard{field: mustField(m.when.field), in: m.when.in, not: m.when.not}
 		}
 		out[i] = c
 	}
@@ -135,22 +128,22 @@ func appendMembers(b []byte, ms []compiled, e *event.Event, first bool) ([]byte,
 	found := false
 	for i := range ms {
 		m := &ms[i]
-		if !m.when.pass(e) {
+		if !m.guard.pass(e) {
 			continue
 		}
 		mark := len(b)
 		if !first {
 			b = append(b, ',')
 		}
-		b = append(b, m.key...)
+		b = append(b, m.jsonKey...)
 		ok, fromEvent := false, false
 		switch {
 		case m.constant != "":
 			b = append(b, m.constant...)
 			ok = true
-		case m.kids != nil:
+		case m.children != nil:
 			b = append(b, '{')
-			b, ok = appendMembers(b, m.kids, e, true)
+			b, ok = appendMembers(b, m.children, e, true)
 			b = append(b, '}')
 			fromEvent = ok
 		default:
@@ -177,7 +170,7 @@ type value struct {
 
 // valueOf extracts a leaf's value, false when the event has none.
 func (m *compiled) valueOf(e *event.Event) (value, bool) {
-	str, num, ip, ok := extract(m.field, e, event.Arg{})
+	str, num, ip, ok := extract(m.f, e, event.Arg{})
 	if !ok {
 		return value{}, false
 	}
@@ -216,12 +209,12 @@ func appendLeaf(b []byte, m *compiled, e *event.Event) ([]byte, bool) {
 	switch {
 	case v.enum != "":
 		b = append(b, v.enum...)
-	case m.text && m.field.Type.Numeric():
+	case m.text && m.f.Type.Numeric():
 		b = append(b, '"')
-		b = AppendTyped(b, m.field.Type, true, v.str, v.num, v.ip)
+		b = AppendTyped(b, m.f.Type, true, v.str, v.num, v.ip)
 		b = append(b, '"')
 	default:
-		b = AppendTyped(b, m.field.Type, true, v.str, v.num, v.ip)
+		b = AppendTyped(b, m.f.Type, true, v.str, v.num, v.ip)
 	}
 	if m.array {
 		b = append(b, ']')

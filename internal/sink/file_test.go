@@ -29,7 +29,7 @@ func TestFileReopenAfterRename(t *testing.T) {
 	for i := range 3 {
 		s.Alert(testAlert(i, rules.PriorityWarning), rules.PriorityWarning)
 	}
-	waitFor(t, 5*time.Second, "3 lines in the file", func() bool { return lineCount(t, path) == 3 })
+	sinktest.WaitFor(t, 5*time.Second, "3 lines in the file", func() bool { return lineCount(t, path) == 3 })
 	rotated := path + ".1"
 	if err := os.Rename(path, rotated); err != nil {
 		t.Fatal(err)
@@ -40,14 +40,14 @@ func TestFileReopenAfterRename(t *testing.T) {
 	for i := 3; i < 5; i++ {
 		s.Alert(testAlert(i, rules.PriorityWarning), rules.PriorityWarning)
 	}
-	waitFor(t, 5*time.Second, "2 lines in the new file", func() bool { return lineCount(t, path) == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "2 lines in the new file", func() bool { return lineCount(t, path) == 2 })
 	if n := lineCount(t, rotated); n != 3 {
 		t.Errorf("rotated file has %d lines, want 3", n)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(readFile(t, path)), "\n") {
 		sinktest.DecodeFalco(t, []byte(line))
 	}
-	waitFor(t, 5*time.Second, "5 records counted", func() bool { return s.Sinks()[0].Written == 5 })
+	sinktest.WaitFor(t, 5*time.Second, "5 records counted", func() bool { return s.Sinks()[0].Written == 5 })
 	if st := s.Sinks()[0]; st.Restarts != 1 {
 		t.Errorf("stats %+v, want one reopening", st)
 	}

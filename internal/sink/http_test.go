@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +34,7 @@ func TestHTTPPostsFalcoBody(t *testing.T) {
 	s := newSet(t, nil, fmt.Sprintf("  - type: http\n    url: %s/\n    headers: {Authorization: Bearer t0ken}\n", srv.URL))
 	a := testAlert(1, rules.PriorityWarning)
 	s.Alert(a, rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "one request", func() bool { return len(rec.Requests()) == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "one request", func() bool { return len(rec.Requests()) == 1 })
 	r := rec.Requests()[0]
 	want := output.NewEncoder("host-1").AppendAlert(nil, a)
 	if r.Method != "POST" || r.Path != "/" || r.ContentType != "application/json" || r.UserAgent != "vigil/test" || r.Authorization != "Bearer t0ken" {
@@ -48,7 +47,7 @@ func TestHTTPPostsFalcoBody(t *testing.T) {
 	if p.Rule != "Read sensitive file" || p.Priority != "Warning" || p.OutputFields["fd.name"] != "/etc/shadow" {
 		t.Errorf("payload %+v", p)
 	}
-	waitFor(t, 5*time.Second, "the record counted as sent", func() bool { return s.Sinks()[0].Written == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "the record counted as sent", func() bool { return s.Sinks()[0].Written == 1 })
 }
 
 // A server that fails and then answers gets the record on a retry; one
@@ -71,7 +70,7 @@ func TestHTTPRetries(t *testing.T) {
 			defer srv.Close()
 			s := newSet(t, nil, fmt.Sprintf("  - type: http\n    url: %s/intake\n    retries: 2\n    backoff: 5ms\n", srv.URL))
 			s.Alert(testAlert(1, rules.PriorityError), rules.PriorityError)
-			waitFor(t, 5*time.Second, "the record delivered or failed", func() bool {
+			sinktest.WaitFor(t, 5*time.Second, "the record delivered or failed", func() bool {
 				st := s.Sinks()[0]
 				return st.Written+st.Failed == 1
 			})
@@ -86,25 +85,10 @@ func TestHTTPRetries(t *testing.T) {
 	}
 }
 
-// stalled is an intake that accepts connections and never answers.
-func stalled(t *testing.T) (*httptest.Server, func()) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	var once sync.Once
-	stop := func() { once.Do(func() { close(release); srv.Close() }) }
-	t.Cleanup(stop)
-	return srv, stop
-}
-
 // A stalled server times requests out; the sink's queue fills and drops,
 // counted, while queueing never waits.
 func TestHTTPStalledServerDrops(t *testing.T) {
-	srv, _ := stalled(t)
+	srv := sinktest.Stalled(t)
 	s := newSet(t, nil, fmt.Sprintf("  - type: http\n    url: %s/\n    timeout: 50ms\n    retries: 1\n    backoff: 10ms\n    queue: 4\n", srv.URL))
 	start := time.Now()
 	for i := range 200 {
@@ -117,7 +101,7 @@ func TestHTTPStalledServerDrops(t *testing.T) {
 	if st.Dropped < 190 || st.Written != 0 {
 		t.Errorf("stats %+v, want most records dropped at the queue", st.Stats)
 	}
-	waitFor(t, 5*time.Second, "a request timing out", func() bool { return s.Sinks()[0].Failed > 0 })
+	sinktest.WaitFor(t, 5*time.Second, "a request timing out", func() bool { return s.Sinks()[0].Failed > 0 })
 	if err := s.Sinks()[0].LastErr; err == nil || !strings.Contains(err.Error(), "Timeout") {
 		t.Errorf("last error %v, want a timeout", err)
 	}
@@ -197,7 +181,7 @@ func TestHTTPMutualTLS(t *testing.T) {
 		srv.URL, server.caFile, client.certFile, client.keyFile)
 	s := newSet(t, nil, tlsOutput)
 	s.Alert(testAlert(1, rules.PriorityWarning), rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "the request over mutual TLS", func() bool { return got.Load() == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "the request over mutual TLS", func() bool { return got.Load() == 1 })
 	if peer.Load() != "client" {
 		t.Errorf("server saw client %v", peer.Load())
 	}
@@ -210,7 +194,7 @@ func TestHTTPMutualTLS(t *testing.T) {
 	} {
 		s := newSet(t, nil, out)
 		s.Alert(testAlert(2, rules.PriorityWarning), rules.PriorityWarning)
-		waitFor(t, 5*time.Second, "a failed handshake", func() bool { return s.Sinks()[0].Failed == 1 })
+		sinktest.WaitFor(t, 5*time.Second, "a failed handshake", func() bool { return s.Sinks()[0].Failed == 1 })
 	}
 	if got.Load() != 1 {
 		t.Errorf("%d requests reached the handler, want 1", got.Load())

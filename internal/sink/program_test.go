@@ -56,12 +56,12 @@ func TestProgramRestarts(t *testing.T) {
 	for i := range 3 {
 		s.Alert(testAlert(i, rules.PriorityWarning), rules.PriorityWarning)
 	}
-	waitFor(t, 5*time.Second, "3 lines from the first run", func() bool { return fileLines(out) == 3 })
+	sinktest.WaitFor(t, 5*time.Second, "3 lines from the first run", func() bool { return fileLines(out) == 3 })
 	// The first run has exited: what is written until the restart is lost
 	// (failed, or taken by the pipe of the dead program); then the second
 	// run takes three more.
 	n := 3
-	waitFor(t, 10*time.Second, "lines from the second run", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "lines from the second run", func() bool {
 		s.Alert(testAlert(n, rules.PriorityWarning), rules.PriorityWarning)
 		n++
 		time.Sleep(2 * time.Millisecond)

@@ -50,7 +50,7 @@ func TestSetFanOut(t *testing.T) {
 	if d := s.Event(testEvent(9)); d != 0 {
 		t.Fatalf("%d sinks dropped an event", d)
 	}
-	waitFor(t, 5*time.Second, "every record delivered", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "every record delivered", func() bool {
 		return strings.Count(stdout.String(), "\n") == 4 && fileLines(ocsf) == 2 && len(rec.Requests()) == 1 && fileLines(events) == 1
 	})
 	for _, line := range strings.Split(readFile(t, ocsf), "\n")[:2] {
@@ -73,7 +73,7 @@ func TestSetFanOut(t *testing.T) {
 	}
 	// A record is counted once its destination took it, which the
 	// receiving end may see first.
-	waitFor(t, 5*time.Second, "8 records counted", func() bool { return s.Stats().Written == 8 })
+	sinktest.WaitFor(t, 5*time.Second, "8 records counted", func() bool { return s.Stats().Written == 8 })
 	if st := s.Stats(); st.Dropped != 0 || st.Failed != 0 {
 		t.Errorf("totals %+v, want nothing lost", st)
 	}
@@ -105,7 +105,7 @@ func TestSetInternalRecords(t *testing.T) {
 	if !s.SubmitUrgent(rec) {
 		t.Fatal("internal record dropped")
 	}
-	waitFor(t, 5*time.Second, "the record on stdout and syslog", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the record on stdout and syslog", func() bool {
 		return strings.Count(stdout.String(), "\n") == 1 && len(c.Messages(t)) == 1
 	})
 	if stdout.String() != string(rec) {
@@ -130,7 +130,7 @@ func TestSetUpdate(t *testing.T) {
 	stdout := &syncBuffer{}
 	s := newSet(t, stdout, fmt.Sprintf("  - type: stdout\n  - type: file\n    path: %s\n", a))
 	s.Alert(testAlert(1, rules.PriorityWarning), rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "the first alert", func() bool { return fileLines(a) == 1 && s.Stats().Written == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "the first alert", func() bool { return fileLines(a) == 1 && s.Stats().Written == 2 })
 	before := s.Sinks()
 
 	if _, err := s.Prepare(parseOutputs(t, "  - type: file\n    path: /nonexistent/x\n")); err == nil {
@@ -142,7 +142,7 @@ func TestSetUpdate(t *testing.T) {
 	}
 	c.Commit()
 	s.Alert(testAlert(2, rules.PriorityWarning), rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "the second alert", func() bool { return fileLines(b) == 1 && strings.Count(stdout.String(), "\n") == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "the second alert", func() bool { return fileLines(b) == 1 && strings.Count(stdout.String(), "\n") == 2 })
 	after := s.Sinks()
 	if len(after) != 2 || after[0].Format != output.FormatECS || after[0].Written != before[0].Written+1 || after[1].Name != "b" {
 		t.Errorf("sinks after the reload: %+v", after)
@@ -150,7 +150,7 @@ func TestSetUpdate(t *testing.T) {
 	if !strings.Contains(strings.Split(stdout.String(), "\n")[1], `"@timestamp"`) {
 		t.Errorf("stdout after the reload is not ECS: %q", stdout.String())
 	}
-	waitFor(t, 5*time.Second, "totals", func() bool { return s.Stats().Written == 4 })
+	sinktest.WaitFor(t, 5*time.Second, "totals", func() bool { return s.Stats().Written == 4 })
 	if fileLines(a) != 1 {
 		t.Errorf("the removed file sink got %d lines", fileLines(a))
 	}
@@ -181,7 +181,7 @@ func stdoutRate(s *Set, w *countingWriter, d time.Duration) float64 {
 // A stalled HTTP server and a dead syslog collector cost their own sinks
 // drops and failures; stdout keeps the pace it has alone.
 func TestSlowSinksDoNotSlowStdout(t *testing.T) {
-	srv, _ := stalled(t)
+	srv := sinktest.Stalled(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestSlowSinksDoNotSlowStdout(t *testing.T) {
 	if sl := sinks[2]; sl.Dropped == 0 || sl.Written != 0 {
 		t.Errorf("dead syslog sink: %+v, want drops counted and nothing sent", sl.Stats)
 	}
-	waitFor(t, 5*time.Second, "the dead collector's failures counted", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the dead collector's failures counted", func() bool {
 		st := s2.Sinks()[2]
 		return st.Failed > 0 && st.LastErr != nil && strings.Contains(st.LastErr.Error(), "connection refused")
 	})

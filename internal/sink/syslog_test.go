@@ -37,7 +37,7 @@ func TestSyslogUDP(t *testing.T) {
 	for i := range 5 {
 		s.Alert(testAlert(i, rules.PriorityWarning), rules.PriorityWarning)
 	}
-	waitFor(t, 5*time.Second, "5 messages", func() bool { return len(c.Messages(t)) == 5 })
+	sinktest.WaitFor(t, 5*time.Second, "5 messages", func() bool { return len(c.Messages(t)) == 5 })
 	checkMessages(t, c.Messages(t), 16, output.FormatFalco)
 }
 
@@ -47,7 +47,7 @@ func TestSyslogTCPCEF(t *testing.T) {
 	for i := range 5 {
 		s.Alert(testAlert(i, rules.PriorityWarning), rules.PriorityWarning)
 	}
-	waitFor(t, 5*time.Second, "5 messages", func() bool { return len(c.Messages(t)) == 5 })
+	sinktest.WaitFor(t, 5*time.Second, "5 messages", func() bool { return len(c.Messages(t)) == 5 })
 	checkMessages(t, c.Messages(t), 1, output.FormatCEF)
 }
 
@@ -56,7 +56,7 @@ func TestSyslogUnixDatagram(t *testing.T) {
 	c := sinktest.ListenPacket(t, "unixgram", path)
 	s := newSet(t, nil, "  - type: syslog\n    network: unix\n    address: "+path+"\n")
 	s.Alert(testAlert(1, rules.PriorityWarning), rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "1 message", func() bool { return len(c.Messages(t)) == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "1 message", func() bool { return len(c.Messages(t)) == 1 })
 	checkMessages(t, c.Messages(t), 1, output.FormatFalco)
 }
 
@@ -66,12 +66,12 @@ func TestSyslogTCPReconnects(t *testing.T) {
 	c := sinktest.ListenTCP(t)
 	s := newSet(t, nil, "  - type: syslog\n    network: tcp\n    address: "+c.Addr+"\n    backoff: 10ms\n    max_backoff: 50ms\n")
 	s.Alert(testAlert(1, rules.PriorityWarning), rules.PriorityWarning)
-	waitFor(t, 5*time.Second, "the first message", func() bool { return len(c.Messages(t)) == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "the first message", func() bool { return len(c.Messages(t)) == 1 })
 	c.HangUp()
 	// The first writes after the hang-up may still be taken by the kernel
 	// and lost with the connection; keep sending until one arrives anew.
 	n := 2
-	waitFor(t, 10*time.Second, "a message on a new connection", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "a message on a new connection", func() bool {
 		s.Alert(testAlert(n, rules.PriorityWarning), rules.PriorityWarning)
 		n++
 		return len(c.Messages(t)) > 1

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,5 +298,36 @@ func (c *Collector) readFrames(conn net.Conn) {
 			return
 		}
 		c.add(msg)
+	}
+}
+
+// Stalled starts an HTTP intake on loopback that takes requests and never
+// answers them until the test ends.
+func Stalled(t testing.TB) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	return srv
+}
+
+// WaitFor polls cond until it holds, failing t after d: what a receiver
+// gets arrives from another process or goroutine.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
