@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,12 +135,7 @@ outputs:
 // and the drop records name the outputs that lost them.
 func TestOutputsStalledDoNotBlock(t *testing.T) {
 	srv := sinktest.Stalled(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := sinktest.Refused(t)
 	file := filepath.Join(t.TempDir(), "alerts.json")
 	cfg := writeConfig(t, fmt.Sprintf(`
 no_containerd: true

@@ -3,7 +3,6 @@ package sink
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -182,12 +181,7 @@ func stdoutRate(s *Set, w *countingWriter, d time.Duration) float64 {
 // drops and failures; stdout keeps the pace it has alone.
 func TestSlowSinksDoNotSlowStdout(t *testing.T) {
 	srv := sinktest.Stalled(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close() // nothing listens there: every dial is refused
+	dead := sinktest.Refused(t)
 
 	alone := &countingWriter{}
 	s1 := newSet(t, alone, "  - type: stdout\n")
