@@ -60,8 +60,8 @@ func TestWriterShutdownEndsDestinationWrites(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := w.Shutdown(ctx); !errors.Is(err, ErrStalled) {
-		t.Fatalf("Shutdown = %v, want ErrStalled", err)
+	if err := w.Shutdown(ctx); !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "3 queued records not written, one still being delivered") {
+		t.Fatalf("Shutdown = %v, want ErrStalled with 3 queued and one being delivered", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for w.Stats().Failed != 4 {

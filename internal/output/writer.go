@@ -81,6 +81,8 @@ type Writer struct {
 	closed bool
 	err    atomic.Pointer[error]
 
+	// busy is set while a record is with the destination.
+	busy                              atomic.Bool
 	written, dropped, failures, bytes atomic.Uint64
 	queuedBytes                       atomic.Int64
 	lastErr                           atomic.Pointer[error]
@@ -259,7 +261,10 @@ func (w *Writer) loop() {
 			w.dropped.Add(1)
 			continue
 		}
-		if err := w.dest.Write(w.ctx, b); err != nil {
+		w.busy.Store(true)
+		err := w.dest.Write(w.ctx, b)
+		w.busy.Store(false)
+		if err != nil {
 			w.fail(err)
 			continue
 		}
@@ -361,8 +366,11 @@ func (w *Writer) Shutdown(ctx context.Context) error {
 	case <-w.done:
 		return w.Err()
 	case <-ctx.Done():
-		left := len(w.queue) + len(w.urgent)
+		left, busy := len(w.queue)+len(w.urgent), w.busy.Load()
 		w.cancel()
+		if busy {
+			return fmt.Errorf("%d queued records not written, one still being delivered: %w", left, ErrStalled)
+		}
 		return fmt.Errorf("%d queued records not written: %w", left, ErrStalled)
 	}
 }

@@ -94,12 +94,14 @@ func tlsConfig(c *HTTPConfig) (*tls.Config, error) {
 }
 
 // Write POSTs rec, retrying failures that may pass (no answer, 408, 429,
-// 5xx) with backoff; the error of the last attempt loses the record.
+// 5xx) with backoff; the error of the last attempt loses the record. Each
+// record has its own retries, from the initial backoff: the queue, not the
+// delay, bounds what a dead intake costs.
 func (d *httpDest) Write(ctx context.Context, rec []byte) error {
+	d.backoff.reset()
 	for attempt := 0; ; attempt++ {
 		err := d.post(ctx, rec)
 		if err == nil {
-			d.backoff.reset()
 			return nil
 		}
 		if errors.Is(err, errPermanent) || attempt == d.retries || ctx.Err() != nil {
