@@ -79,6 +79,14 @@ enum exec_rec_flags {
 	VIGIL_EXEC_EXE_MEMFD = 1 << 4,
 	/* The executable's inode has no links left. */
 	VIGIL_EXEC_EXE_DELETED = 1 << 5,
+	VIGIL_EXEC_ENV_TRUNC = 1 << 6,
+	/* The executable is on overlayfs and its file is in the upper layer
+	 * (written or copied up since the mount), or only in a lower one. */
+	VIGIL_EXEC_EXE_UPPER = 1 << 7,
+	VIGIL_EXEC_EXE_LOWER = 1 << 8,
+	/* The process may write its executable: by the mode bits for its
+	 * fsuid or fsgid, or through CAP_DAC_OVERRIDE. */
+	VIGIL_EXEC_EXE_WRITABLE = 1 << 9,
 };
 
 /* Open record flags. */
@@ -107,7 +115,9 @@ struct rec_hdr {
 
 /* Exec (successful or failed). The string area holds, in this order and
  * without NULs between them: filename, args (NUL-separated argv), exe path,
- * cwd. A failed exec carries the filename only. */
+ * cwd, env (NUL-separated). A failed exec carries the filename only. The
+ * capability sets, pid-namespace ids and executable facts are read from
+ * the new image, at exec. */
 struct exec_rec {
 	struct rec_hdr hdr;
 	__s64 ret;
@@ -124,7 +134,18 @@ struct exec_rec {
 	__u16 args_len;
 	__u16 exe_len;
 	__u16 cwd_len;
-	__u8 pad[6];
+	__u16 env_len;
+	__u8 pad[4];
+	__u64 cap_inheritable;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u64 exe_ino;
+	__u64 exe_ctime_ns; /* epoch ns */
+	__u64 exe_mtime_ns;
+	__u32 vpid;      /* in the process's own pid namespace */
+	__u32 vpgid;
+	__u32 sid;       /* session id, in the initial pid namespace */
+	__u32 pad2;
 	__u8 comm[VIGIL_COMM_LEN];
 	__u8 data[];
 };

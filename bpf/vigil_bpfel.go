@@ -44,25 +44,36 @@ const (
 )
 
 type VigilExecRec struct {
-	_           structs.HostLayout
-	Hdr         VigilRecHdr
-	Ret         int64
-	Ppid        uint32
-	Uid         uint32
-	Gid         uint32
-	Euid        uint32
-	Loginuid    uint32
-	TtyMajor    uint32
-	TtyMinor    uint32
-	Flags       uint32
-	Syscall     uint16
-	FilenameLen uint16
-	ArgsLen     uint16
-	ExeLen      uint16
-	CwdLen      uint16
-	Pad         [6]uint8
-	Comm        [16]uint8
-	Data        [0]uint8
+	_              structs.HostLayout
+	Hdr            VigilRecHdr
+	Ret            int64
+	Ppid           uint32
+	Uid            uint32
+	Gid            uint32
+	Euid           uint32
+	Loginuid       uint32
+	TtyMajor       uint32
+	TtyMinor       uint32
+	Flags          uint32
+	Syscall        uint16
+	FilenameLen    uint16
+	ArgsLen        uint16
+	ExeLen         uint16
+	CwdLen         uint16
+	EnvLen         uint16
+	Pad            [4]uint8
+	CapInheritable uint64
+	CapPermitted   uint64
+	CapEffective   uint64
+	ExeIno         uint64
+	ExeCtimeNs     uint64
+	ExeMtimeNs     uint64
+	Vpid           uint32
+	Vpgid          uint32
+	Sid            uint32
+	Pad2           uint32
+	Comm           [16]uint8
+	Data           [0]uint8
 }
 
 type VigilExecRecFlags uint32
@@ -74,6 +85,10 @@ const (
 	VigilExecRecFlagsVIGIL_EXEC_CWD_TRUNC      VigilExecRecFlags = 8
 	VigilExecRecFlagsVIGIL_EXEC_EXE_MEMFD      VigilExecRecFlags = 16
 	VigilExecRecFlagsVIGIL_EXEC_EXE_DELETED    VigilExecRecFlags = 32
+	VigilExecRecFlagsVIGIL_EXEC_ENV_TRUNC      VigilExecRecFlags = 64
+	VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER      VigilExecRecFlags = 128
+	VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER      VigilExecRecFlags = 256
+	VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE   VigilExecRecFlags = 512
 )
 
 type VigilExitRec struct {

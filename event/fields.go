@@ -6,6 +6,7 @@ func fieldTable() []Field {
 	var t []Field
 	t = append(t, evtFields()...)
 	t = append(t, procFields()...)
+	t = append(t, execFactFields()...)
 	t = append(t, userFields()...)
 	t = append(t, fdFields()...)
 	t = append(t, containerFields()...)

@@ -35,6 +35,24 @@ type Process struct {
 	// ExeFromMemfd and ExeDeleted describe the executable: loaded from a
 	// memfd_create file, or from a file unlinked from every directory.
 	ExeFromMemfd, ExeDeleted bool
+	// Exec facts (fields_exec.go), from the kernel at exec: the
+	// executable's overlayfs layer, whether the process may write it, its
+	// inode number and times (ns since the Unix epoch); the capability
+	// sets; the ids in the process's own pid namespace and its session
+	// (in the initial namespace); the environment, NUL-separated.
+	ExeUpperLayer, ExeLowerLayer, ExeWritable  bool
+	ExeIno                                     uint64
+	ExeCtime, ExeMtime                         int64
+	CapInheritable, CapPermitted, CapEffective uint64
+	VPID, VPGID, SID                           uint32
+	Env                                        string
+	EnvTruncated                               bool
+	// ExecSeen is set when the facts above come from an exec record
+	// (not /proc); the Cap*Names are the sets rendered (CapNames) and
+	// SessionName the session leader's name, as of the exec.
+	ExecSeen                                                  bool
+	CapInheritableNames, CapPermittedNames, CapEffectiveNames string
+	SessionName                                               string
 	// Parent is the process's parent at the time it was created, possibly an
 	// exited process kept alive by this reference; nil at the top of the
 	// known tree.

@@ -34,6 +34,10 @@ const (
 	execCwdTrunc      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_CWD_TRUNC)
 	execExeMemfd      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_MEMFD)
 	execExeDeleted    = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_DELETED)
+	execEnvTrunc      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_ENV_TRUNC)
+	execExeUpper      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER)
+	execExeLower      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER)
+	execExeWritable   = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE)
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
@@ -254,9 +258,20 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	if f.ExePath, data, ok = cut(data, x.ExeLen); !ok {
 		return DecodeStrings
 	}
-	if f.Cwd, _, ok = cut(data, x.CwdLen); !ok {
+	if f.Cwd, data, ok = cut(data, x.CwdLen); !ok {
 		return DecodeStrings
 	}
+	if f.Env, _, ok = cut(data, x.EnvLen); !ok {
+		return DecodeStrings
+	}
+	f.EnvTruncated = x.Flags&execEnvTrunc != 0
+	f.CapInheritable, f.CapPermitted, f.CapEffective = x.CapInheritable, x.CapPermitted, x.CapEffective
+	f.VPID, f.VPGID, f.SID = x.Vpid, x.Vpgid, x.Sid
+	f.ExeIno = x.ExeIno
+	f.ExeCtime, f.ExeMtime = int64(x.ExeCtimeNs), int64(x.ExeMtimeNs)
+	f.ExeUpperLayer = x.Flags&execExeUpper != 0
+	f.ExeLowerLayer = x.Flags&execExeLower != 0
+	f.ExeWritable = x.Flags&execExeWritable != 0
 	f.UID, f.GID, f.EUID, f.LoginUID = x.Uid, x.Gid, x.Euid, x.Loginuid
 	if x.TtyMajor != 0 || x.TtyMinor != 0 {
 		f.TTY = encodeTTY(x.TtyMajor, x.TtyMinor)

@@ -163,14 +163,18 @@ func TestDecodeExec(t *testing.T) {
 	args := []byte("prog\x00-a\x00b c\x00")
 	exe := []byte("/memfd:payload")
 	cwd := []byte("/root")
+	env := []byte("HOME=/root\x00LD_PRELOAD=/tmp/x.so\x00")
 	rec := bpf.VigilExecRec{
 		Hdr: hdr(recExec), Ppid: 1, Uid: 1000, Gid: 1001, Euid: 0, Loginuid: 1000, TtyMajor: 136, TtyMinor: 300,
-		Flags:   execArgsTrunc | execExeMemfd | execExeDeleted | execCwdTrunc,
+		Flags:   execArgsTrunc | execExeMemfd | execExeDeleted | execCwdTrunc | execEnvTrunc | execExeUpper | execExeWritable,
 		Syscall: sysExecveat, FilenameLen: uint16(len(filename)), ArgsLen: uint16(len(args)),
-		ExeLen: uint16(len(exe)), CwdLen: uint16(len(cwd)),
+		ExeLen: uint16(len(exe)), CwdLen: uint16(len(cwd)), EnvLen: uint16(len(env)),
+		CapInheritable: 0, CapPermitted: 1<<21 | 1<<1, CapEffective: 1 << 21,
+		ExeIno: 4242, ExeCtimeNs: 1_700_000_000_000_000_000, ExeMtimeNs: 1_600_000_000_000_000_000,
+		Vpid: 1, Vpgid: 1, Sid: 100,
 	}
 	copy(rec.Comm[:], "prog")
-	r := decode(t, encode(t, rec, filename, args, exe, cwd))
+	r := decode(t, encode(t, rec, filename, args, exe, cwd, env))
 	if r.Event.Type != event.TypeExecveat || r.Event.Res != 0 || string(r.Event.Exec.Filename) != "/dev/fd/3" {
 		t.Errorf("event: %+v", r.Event)
 	}
@@ -178,6 +182,9 @@ func TestDecodeExec(t *testing.T) {
 		PPID: 1, UID: 1000, GID: 1001, EUID: 0, LoginUID: 1000, TTY: 136<<8 | 300&0xff | (300&^0xff)<<12,
 		Comm: []byte("prog"), Args: args, ExePath: exe, Cwd: cwd,
 		ArgsTruncated: true, CwdTruncated: true, ExeFromMemfd: true, ExeDeleted: true,
+		Env: env, EnvTruncated: true, CapPermitted: 1<<21 | 1<<1, CapEffective: 1 << 21,
+		VPID: 1, VPGID: 1, SID: 100, ExeIno: 4242, ExeCtime: 1_700_000_000_000_000_000, ExeMtime: 1_600_000_000_000_000_000,
+		ExeUpperLayer: true, ExeWritable: true,
 	}
 	if !reflect.DeepEqual(r.Exec, want) {
 		t.Errorf("facts:\n got %+v\nwant %+v", r.Exec, want)
@@ -191,6 +198,11 @@ func TestDecodeExec(t *testing.T) {
 		!p.ExeFromMemfd || p.ExeDeleted || !p.ArgsTruncated || p.Cwd != "/root" || p.Parent == nil || p.Parent.Name != "init" ||
 		p.StartTime != r.Event.Time || p.CgroupID != 77 {
 		t.Errorf("process: %+v", p)
+	}
+	if !p.ExecSeen || p.CapEffectiveNames != "CAP_SYS_ADMIN" || p.CapPermittedNames != "CAP_DAC_OVERRIDE CAP_SYS_ADMIN" ||
+		p.CapInheritableNames != "" || p.SessionName != "prog" || p.VPID != 1 || !p.ExeUpperLayer || p.ExeLowerLayer ||
+		p.Env != string(env) || !p.EnvTruncated {
+		t.Errorf("exec facts: %+v", p)
 	}
 }
 
@@ -330,7 +342,7 @@ func TestDecodeReuse(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	f.Add(encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 2, NameLen: 2, Rflags: openNameIsDir}, []byte("ab"), []byte("/d")))
-	f.Add(encode(f, bpf.VigilExecRec{Hdr: hdr(recExec), FilenameLen: 1, ArgsLen: 2, ExeLen: 1, CwdLen: 1}, []byte("f"), []byte("a\x00"), []byte("e"), []byte("c")))
+	f.Add(encode(f, bpf.VigilExecRec{Hdr: hdr(recExec), FilenameLen: 1, ArgsLen: 2, ExeLen: 1, CwdLen: 1, EnvLen: 4, CapEffective: 1 << 21, Sid: 1}, []byte("f"), []byte("a\x00"), []byte("e"), []byte("c"), []byte("A=b\x00")))
 	f.Add(encode(f, bpf.VigilExecRec{Hdr: hdr(recExecFailed), Ret: -2, FilenameLen: 1}, []byte("f")))
 	f.Add(encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 1}))
 	f.Add(encode(f, bpf.VigilForkRec{Hdr: hdr(recFork)}))

@@ -49,6 +49,8 @@ type ProcessTable struct {
 	bootOffset     int64
 	log            *slog.Logger
 	idle           event.Process
+	// caps holds each capability set rendered (capNames).
+	caps map[uint64]string
 
 	size    atomic.Int64
 	evicted atomic.Uint64
@@ -85,6 +87,7 @@ func NewProcessTable(cfg TableConfig) *ProcessTable {
 		users:      &userDB{path: cfg.Passwd},
 		bootOffset: cfg.BootOffset,
 		log:        cfg.Logger,
+		caps:       map[uint64]string{},
 	}
 }
 
@@ -226,7 +229,31 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		CgroupID:      e.CgroupID,
 		ExeFromMemfd:  f.ExeFromMemfd,
 		// A memfd was never linked into a directory: not "deleted".
-		ExeDeleted: f.ExeDeleted && !f.ExeFromMemfd,
+		ExeDeleted:     f.ExeDeleted && !f.ExeFromMemfd,
+		ExeUpperLayer:  f.ExeUpperLayer,
+		ExeLowerLayer:  f.ExeLowerLayer,
+		ExeWritable:    f.ExeWritable,
+		ExeIno:         f.ExeIno,
+		ExeCtime:       f.ExeCtime,
+		ExeMtime:       f.ExeMtime,
+		CapInheritable: f.CapInheritable,
+		CapPermitted:   f.CapPermitted,
+		CapEffective:   f.CapEffective,
+		VPID:           f.VPID,
+		VPGID:          f.VPGID,
+		SID:            f.SID,
+		Env:            string(f.Env),
+		EnvTruncated:   f.EnvTruncated,
+		ExecSeen:       true,
+	}
+	p.CapInheritableNames = t.capNames(f.CapInheritable)
+	p.CapPermittedNames = t.capNames(f.CapPermitted)
+	p.CapEffectiveNames = t.capNames(f.CapEffective)
+	p.SessionName = p.Name
+	if f.SID != e.PID {
+		if s := t.Lookup(f.SID); s != nil {
+			p.SessionName = s.Name
+		}
 	}
 	p.Exe, p.Args = splitArgs(f.Args)
 	p.Cmdline = cmdline(p.Name, p.Args)
@@ -240,6 +267,22 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		t.insert(p)
 	}
 	return p
+}
+
+// maxCapSets bounds the rendered capability sets the table keeps; hosts
+// have a handful (root's, none, a container runtime's default).
+const maxCapSets = 256
+
+// capNames returns set rendered, shared by every process with that set.
+func (t *ProcessTable) capNames(set uint64) string {
+	if s, ok := t.caps[set]; ok {
+		return s
+	}
+	s := event.CapNames(set)
+	if len(t.caps) < maxCapSets {
+		t.caps[set] = s
+	}
+	return s
 }
 
 // splitArgs splits NUL-separated argv into argv[0] and the rest joined by

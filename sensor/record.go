@@ -32,6 +32,16 @@ type ExecFacts struct {
 	ArgsTruncated, ExeTruncated bool
 	CwdTruncated                bool
 	ExeFromMemfd, ExeDeleted    bool
+	// Env is the NUL-separated environment of the new image.
+	Env          []byte
+	EnvTruncated bool
+	// The process's capability sets, ids in its own pid namespace and
+	// session id, and what the kernel says of its executable.
+	CapInheritable, CapPermitted, CapEffective uint64
+	VPID, VPGID, SID                           uint32
+	ExeIno                                     uint64
+	ExeCtime, ExeMtime                         int64
+	ExeUpperLayer, ExeLowerLayer, ExeWritable  bool
 }
 
 // ForkFacts are the facts of a fork (clone) record. The Event's PID and TID

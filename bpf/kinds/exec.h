@@ -57,6 +57,113 @@ static __always_inline __u32 exe_flags(struct file *exe)
 	return flags;
 }
 
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define CAP_DAC_OVERRIDE 1
+#define S_IWOTH 00002
+#define S_IWGRP 00020
+#define S_IWUSR 00200
+
+/* The overlayfs layer the executable lives on. overlayfs allocates its
+ * inodes as struct ovl_inode, which holds the upper dentry right after the
+ * embedded VFS inode: set when the file exists in the upper layer. The
+ * layout is overlayfs's own (no BTF when it is a module), unchanged since
+ * Linux 4.x; falcosecurity/libs reads it the same way, so the facts mean
+ * what Falco's rules expect. */
+static __always_inline __u32 exe_layer(struct inode *inode)
+{
+	__u64 isize = bpf_core_type_size(struct inode);
+	void *upper = NULL;
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC || !isize)
+		return 0;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + isize);
+	return upper ? VIGIL_EXEC_EXE_UPPER : VIGIL_EXEC_EXE_LOWER;
+}
+
+/* Whether the task may write inode by its mode bits or CAP_DAC_OVERRIDE;
+ * supplementary groups and ACLs are not consulted. */
+static __always_inline __u32 exe_writable(struct inode *inode, const struct cred *cred, __u64 cap_eff)
+{
+	__u16 mode = BPF_CORE_READ(inode, i_mode);
+
+	if ((mode & S_IWOTH) || (cap_eff & (1ULL << CAP_DAC_OVERRIDE)) ||
+	    ((mode & S_IWUSR) && BPF_CORE_READ(inode, i_uid.val) == BPF_CORE_READ(cred, fsuid.val)) ||
+	    ((mode & S_IWGRP) && BPF_CORE_READ(inode, i_gid.val) == BPF_CORE_READ(cred, fsgid.val)))
+		return VIGIL_EXEC_EXE_WRITABLE;
+	return 0;
+}
+
+/* The inode timestamps by kernel: 6.11+ keeps seconds and nanoseconds
+ * apart, 6.6-6.10 named them __i_ctime and (6.7+) __i_mtime, older
+ * kernels i_ctime and i_mtime. */
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___v67 {
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___old {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 ts_ns(struct timespec64 ts)
+{
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static __always_inline void exe_times(struct inode *inode, struct exec_rec *r)
+{
+	struct inode___v66 *v66 = (void *)inode;
+	struct inode___v67 *v67 = (void *)inode;
+	struct inode___old *old = (void *)inode;
+
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		r->exe_ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_ctime_nsec);
+		r->exe_mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_mtime_nsec);
+		return;
+	}
+	if (bpf_core_field_exists(v66->__i_ctime)) {
+		r->exe_ctime_ns = ts_ns(BPF_CORE_READ(v66, __i_ctime));
+		if (bpf_core_field_exists(v67->__i_mtime))
+			r->exe_mtime_ns = ts_ns(BPF_CORE_READ(v67, __i_mtime));
+		else
+			r->exe_mtime_ns = ts_ns(BPF_CORE_READ(v66, i_mtime));
+		return;
+	}
+	r->exe_ctime_ns = ts_ns(BPF_CORE_READ(old, i_ctime));
+	r->exe_mtime_ns = ts_ns(BPF_CORE_READ(old, i_mtime));
+}
+
+/* The number of pid in the namespace at level, 0 when pid has none there. */
+static __always_inline __u32 pid_nr_at(struct pid *pid, __u32 level)
+{
+	struct upid up = {};
+
+	if (!pid || level > 31 || BPF_CORE_READ(pid, level) < level)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+/* Capabilities, the process's ids in its pid namespace and its session. */
+static __always_inline void exec_ids(struct task_struct *task, struct exec_rec *r)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	__u32 level = BPF_CORE_READ(pid, level);
+
+	/* kernel_cap_t is a u64 since 6.3 and two u32 (low first) before:
+	 * the same eight bytes on little-endian. */
+	bpf_core_read(&r->cap_inheritable, sizeof(__u64), &cred->cap_inheritable);
+	bpf_core_read(&r->cap_permitted, sizeof(__u64), &cred->cap_permitted);
+	bpf_core_read(&r->cap_effective, sizeof(__u64), &cred->cap_effective);
+	r->vpid = pid_nr_at(pid, level);
+	r->vpgid = pid_nr_at(BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID]), level);
+	r->sid = pid_nr_at(BPF_CORE_READ(task, signal, pids[PIDTYPE_SID]), 0);
+}
+
 /* sched_process_exec runs after the point of no return, in the new image:
  * argv and the exe are read from the new mm, which the kernel has just
  * filled, so they are present (unlike the user pointers at sys_enter). */
@@ -140,6 +247,15 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 		n = BOUNDED(n);
 		flags |= exe_flags(exe);
 	}
+	exec_ids(task, r);
+	if (exe) {
+		struct inode *inode = BPF_CORE_READ(exe, f_inode);
+
+		r->exe_ino = BPF_CORE_READ(inode, i_ino);
+		exe_times(inode, r);
+		flags |= exe_layer(inode);
+		flags |= exe_writable(inode, BPF_CORE_READ(task, cred), r->cap_effective);
+	}
 	r->exe_len = n;
 	off += n;
 
@@ -149,6 +265,24 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 		flags |= VIGIL_EXEC_CWD_TRUNC;
 	n = BOUNDED(n);
 	r->cwd_len = n;
+	off += n;
+
+	/* The environment, NUL-separated, from the new mm like argv. */
+	arg_start = BPF_CORE_READ(task, mm, env_start);
+	arg_end = BPF_CORE_READ(task, mm, env_end);
+	n = 0;
+	if (arg_end > arg_start) {
+		__u64 want = arg_end - arg_start;
+
+		if (want > STR_MASK) {
+			want = STR_MASK;
+			flags |= VIGIL_EXEC_ENV_TRUNC;
+		}
+		n = BOUNDED(want);
+		if (bpf_probe_read_user(&rb->b[off], n, (void *)arg_start))
+			n = 0;
+	}
+	r->env_len = n;
 	off += n;
 
 	r->flags = flags;
