@@ -81,8 +81,9 @@ type Writer struct {
 	closed bool
 	err    atomic.Pointer[error]
 
-	// busy is set while a record is with the destination.
-	busy                              atomic.Bool
+	// busy is set while a record is with the destination; failing while
+	// its latest delivery failed.
+	busy, failing                     atomic.Bool
 	written, dropped, failures, bytes atomic.Uint64
 	queuedBytes                       atomic.Int64
 	lastErr                           atomic.Pointer[error]
@@ -264,6 +265,7 @@ func (w *Writer) loop() {
 		w.busy.Store(true)
 		err := w.dest.Write(w.ctx, b)
 		w.busy.Store(false)
+		w.failing.Store(err != nil)
 		if err != nil {
 			w.fail(err)
 			continue
@@ -301,6 +303,9 @@ func (w *Writer) fail(err error) {
 		close(w.failed)
 	}
 }
+
+// Failing reports whether the latest delivery failed.
+func (w *Writer) Failing() bool { return w.failing.Load() }
 
 // LastErr returns the latest write error, or nil: for a writer that is not
 // fail-fast, why records fail.

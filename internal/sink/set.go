@@ -390,8 +390,11 @@ func (s *Set) Buffer() []byte { return make([]byte, 0, 512) }
 
 // SubmitUrgent queues an internal record (Falco's JSON shape, as
 // output.Encoder.AppendInternal writes it) ahead of alerts to every sink of
-// the falco format whose minimum priority its priority meets. It reports
-// false when a sink dropped it.
+// the falco format whose minimum priority its priority meets, except sinks
+// whose latest delivery failed: the record that reports a failing output
+// would fail there too, and its failure would be reported in turn, one
+// record each status interval for as long as the output is away. It
+// reports false when a sink dropped it.
 func (s *Set) SubmitUrgent(rec []byte) bool {
 	// Internal records are a few a second at most: reading back their time
 	// and priority costs nothing that matters.
@@ -403,7 +406,7 @@ func (s *Set) SubmitUrgent(rec []byte) bool {
 	p, _ := rules.ParsePriority(head.Priority)
 	ok := true
 	for _, k := range *s.sinks.Load() {
-		if k.cfg.Format != output.FormatFalco || !p.AtLeast(k.cfg.MinPriority) {
+		if k.cfg.Format != output.FormatFalco || !p.AtLeast(k.cfg.MinPriority) || k.w.Failing() {
 			continue
 		}
 		if !k.w.SubmitUrgent(k.frame.frame(k.w.Buffer(), rec, head.Time.UnixNano(), severityOf(p), msgInternal)) {

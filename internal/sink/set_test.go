@@ -218,3 +218,21 @@ func TestSlowSinksDoNotSlowStdout(t *testing.T) {
 		return st.Failed > 0 && st.LastErr != nil && strings.Contains(st.LastErr.Error(), "connection refused")
 	})
 }
+
+// An internal record is not sent to an output whose latest delivery
+// failed: it would fail there and be reported again, forever.
+func TestSetInternalSkipsFailingSink(t *testing.T) {
+	stdout := &syncBuffer{}
+	s := newSet(t, stdout, fmt.Sprintf("  - type: stdout\n  - type: http\n    url: http://%s/\n    retries: 0\n", sinktest.Refused(t)))
+	s.Alert(testAlert(1, rules.PriorityWarning), rules.PriorityWarning)
+	sinktest.WaitFor(t, 5*time.Second, "the failed delivery", func() bool { return s.Sinks()[1].Failed == 1 })
+	rec := output.NewEncoder("host-1").AppendInternal(s.Buffer(), 1, "vigil internal: output drop", "Warning", "lost",
+		[]output.Count{{Name: "http.failed", Value: 1}})
+	if !s.SubmitUrgent(rec) {
+		t.Fatal("internal record dropped")
+	}
+	sinktest.WaitFor(t, 5*time.Second, "the record on stdout", func() bool { return strings.Count(stdout.String(), "\n") == 2 })
+	if st := s.Sinks()[1]; st.Failed != 1 || st.Queued != 0 {
+		t.Errorf("the failing output was given the record: %+v", st.Stats)
+	}
+}
