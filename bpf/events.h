@@ -20,7 +20,10 @@ enum event_kind {
 	VIGIL_KIND_EXIT = 3,
 	VIGIL_KIND_OPEN = 4,
 	VIGIL_KIND_CONNECT = 5,
-	VIGIL_NUM_KINDS = 6,
+	VIGIL_KIND_FS = 6,
+	VIGIL_KIND_SOCKET = 7,
+	VIGIL_KIND_DUP = 8,
+	VIGIL_NUM_KINDS = 9,
 };
 
 /* Record types: the hdr.type of each record. */
@@ -31,6 +34,9 @@ enum rec_type {
 	VIGIL_REC_EXIT = 4,        /* struct exit_rec */
 	VIGIL_REC_OPEN = 5,        /* struct open_rec */
 	VIGIL_REC_CONNECT = 6,     /* struct connect_rec */
+	VIGIL_REC_FS = 7,          /* struct fs_rec */
+	VIGIL_REC_SOCKET = 8,      /* struct socket_rec */
+	VIGIL_REC_DUP = 9,         /* struct dup_rec */
 };
 
 /* The syscall behind a record: one id per row of syscall_table.h, in its
@@ -100,6 +106,17 @@ enum open_rec_flags {
 	 * syscalls: an open that bypassed them, such as io_uring's
 	 * IORING_OP_OPENAT. ret is 0 and raw is empty. */
 	VIGIL_OPEN_VIA_HOOK = 1 << 3,
+};
+
+/* File-system change record flags. */
+enum fs_rec_flags {
+	VIGIL_FS_PATH1_TRUNC = 1 << 0, /* raw1 or dir1 was cut */
+	VIGIL_FS_PATH2_TRUNC = 1 << 1, /* raw2 or dir2 was cut */
+};
+
+/* Dup record flags. */
+enum dup_rec_flags {
+	VIGIL_DUP_NAME_TRUNC = 1 << 0,
 };
 
 /* Common header of every record. */
@@ -201,6 +218,82 @@ struct connect_rec {
 	__u8 unix_path[VIGIL_UNIX_PATH_MAX];
 	__u16 sa_family; /* family of the caller's sockaddr (remote) */
 	__u8 pad[2];
+};
+
+/*
+ * A file-system change at syscall exit: symlink, link, rename, unlink,
+ * rmdir, mkdir, chmod and their *at variants. A syscall names up to two
+ * paths (path1: target, oldpath or the one path; path2: linkpath or
+ * newpath); each comes as the caller passed it (raw) and, when relative,
+ * with the directory it was relative to (dir: the cwd or the dirfd's path,
+ * resolved in the kernel) for userspace to join, since the name is what
+ * Falco's rules match and a removed or renamed file has no other. A
+ * symlink's target is the link's content, kept raw. fchmod names no path:
+ * dir1 is the path of its fd's file. The string area holds raw1, dir1,
+ * raw2, dir2.
+ */
+struct fs_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__s32 fd1;       /* dirfd of path1, or fchmod's fd (AT_FDCWD: none) */
+	__s32 fd2;       /* dirfd of path2 */
+	__u32 flags;     /* AT_* of linkat and unlinkat, RENAME_* of renameat2 */
+	__u32 mode;      /* mkdir's and chmod's mode */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum fs_rec_flags */
+	__u16 raw1_len;
+	__u16 dir1_len;
+	__u16 raw2_len;
+	__u16 dir2_len;
+	__u8 pad[4];
+	__u8 data[];
+};
+
+/* A socket as the kernel holds it. Addresses are in network byte order
+ * (IPv4 in the first 4 bytes), ports in host byte order; family 0 when the
+ * fd is not a socket. */
+struct sock_info {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 family;
+	__u16 type;
+	__u16 proto;
+	__u16 lport;
+	__u16 rport;
+	__u8 pad[6];
+};
+
+/* A socket call at syscall exit: socket's arguments as passed and, on
+ * success, the new socket as the kernel made it. */
+struct socket_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__u32 domain;    /* as passed */
+	__u32 type;      /* as passed, SOCK_NONBLOCK and SOCK_CLOEXEC included */
+	__u32 proto;     /* as passed */
+	__u16 syscall;   /* enum syscall_id */
+	__u8 pad[2];
+	struct sock_info sock;
+};
+
+/* A dup, dup2 or dup3 at syscall exit: what the duplicated descriptor is at
+ * that moment (the socket's family, protocol and both ends, or the file's
+ * path), read from the new fd on success and the old one on failure, so no
+ * fd table is needed in userspace. The string area holds the file's path
+ * (empty for a socket). */
+struct dup_rec {
+	struct rec_hdr hdr;
+	__s64 ret;       /* the new fd, or -errno */
+	__s32 oldfd;
+	__s32 newfd;     /* as passed to dup2 and dup3; -1 for dup */
+	__u32 flags;     /* dup3's O_CLOEXEC */
+	__u32 file_type; /* S_IFMT bits of the file, 0 when not open */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum dup_rec_flags */
+	__u16 name_len;
+	__u8 pad[2];
+	struct sock_info sock;
+	__u8 data[];
 };
 
 /* Per-CPU, per-kind counters. */

@@ -33,6 +33,10 @@
 #define ARG_MODE 4
 #define ARG_PTR 5   /* another user pointer: open_how, sockaddr */
 #define ARG_LEN 6   /* length of the ARG_PTR object */
+#define ARG_PATH2 7 /* a second path: link's new name, rename's target */
+#define ARG_FD2 8   /* the dirfd of ARG_PATH2, or dup2's new fd */
+#define ARG_DOMAIN 9 /* socket's domain (address family) */
+#define ARG_PROTO 10 /* socket's protocol */
 
 /* Up to six roles, four bits each, argument 0 lowest: a constant, so each
  * row's argument reads fold into plain stores. */
@@ -47,6 +51,14 @@
 	X(openat,   OPENAT,   257, 295, VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_FLAGS, ARG_MODE))  \
 	X(openat2,  OPENAT2,  437, 437, VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_PTR))              \
 	X(creat,    CREAT,    85,  8,   VIGIL_KIND_OPEN,    VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_MODE))                     \
-	X(connect,  CONNECT,  42,  362, VIGIL_KIND_CONNECT, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_LEN))
+	X(connect,  CONNECT,  42,  362, VIGIL_KIND_CONNECT, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_LEN))                  \
+	X(symlink,   SYMLINK,   88,  83,  VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_PATH2))                   \
+	X(symlinkat, SYMLINKAT, 266, 304, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_FD2, ARG_PATH2))          \
+	X(link,      LINK,      86,  9,   VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_PATH2))                   \
+	X(linkat,    LINKAT,    265, 303, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_FD2, ARG_PATH2, ARG_FLAGS)) \
+	X(socket,    SOCKET,    41,  359, VIGIL_KIND_SOCKET, VIGIL_HOOK_RAW, ARGS(ARG_DOMAIN, ARG_FLAGS, ARG_PROTO))       \
+	X(dup,       DUP,       32,  41,  VIGIL_KIND_DUP,    VIGIL_HOOK_RAW, ARGS(ARG_FD))                                \
+	X(dup2,      DUP2,      33,  63,  VIGIL_KIND_DUP,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_FD2))                       \
+	X(dup3,      DUP3,      292, 330, VIGIL_KIND_DUP,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_FD2, ARG_FLAGS))
 
 #endif /* VIGIL_SYSCALL_TABLE_H */

@@ -14,8 +14,9 @@
  *   lib/fd.h          the file behind a descriptor
  *   lib/syscall.h     syscall numbers, compat, argument reads, the slots
  *   lib/filter.h      per-kind in-kernel filters driven by the rules
- *   kinds/            one header per decoder of sensor/decode.go: exec, proc
- *                     (fork, exit), open, connect
+ *   lib/sock.h        what a socket descriptor is: family, protocol, ends
+ *   kinds/            one header per decoder of sensor/decode*.go: exec, proc
+ *                     (fork, exit), open, connect, fs, socket, dup
  *   lib/dispatch.h    the raw sys_exit program and the tracepoint pairs,
  *                     generated from syscall_table.h
  *
@@ -125,6 +126,7 @@ struct btf_anchor {
 	struct fork_rec fork;
 	struct exit_rec exit;
 	struct connect_rec connect;
+	struct socket_rec socket;
 	enum event_kind kind;
 	enum rec_type rec_type;
 	enum syscall_id syscall;
@@ -135,18 +137,26 @@ struct btf_anchor {
 	enum open_rec_flags open_flags;
 	enum filter_bounds filter_bounds;
 	enum open_filter_key open_key;
+	enum fs_rec_flags fs_flags;
+	enum dup_rec_flags dup_flags;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));
 const struct open_rec *unused_open_rec __attribute__((unused));
+const struct fs_rec *unused_fs_rec __attribute__((unused));
+const struct dup_rec *unused_dup_rec __attribute__((unused));
 
 #include "lib/record.h"
 #include "lib/path.h"
 #include "lib/fd.h"
 #include "lib/syscall.h"
 #include "lib/filter.h"
+#include "lib/sock.h"
 #include "kinds/exec.h"
 #include "kinds/proc.h"
 #include "kinds/open.h"
 #include "kinds/connect.h"
+#include "kinds/fs.h"
+#include "kinds/socket.h"
+#include "kinds/dup.h"
 #include "lib/dispatch.h"

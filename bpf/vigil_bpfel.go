@@ -31,6 +31,28 @@ type VigilConnectRec struct {
 	Pad      [2]uint8
 }
 
+type VigilDupRec struct {
+	_        structs.HostLayout
+	Hdr      VigilRecHdr
+	Ret      int64
+	Oldfd    int32
+	Newfd    int32
+	Flags    uint32
+	FileType uint32
+	Syscall  uint16
+	Rflags   uint16
+	NameLen  uint16
+	Pad      [2]uint8
+	Sock     VigilSockInfo
+	Data     [0]uint8
+}
+
+type VigilDupRecFlags uint32
+
+const (
+	VigilDupRecFlagsVIGIL_DUP_NAME_TRUNC VigilDupRecFlags = 1
+)
+
 type VigilEventKind uint32
 
 const (
@@ -40,7 +62,10 @@ const (
 	VigilEventKindVIGIL_KIND_EXIT    VigilEventKind = 3
 	VigilEventKindVIGIL_KIND_OPEN    VigilEventKind = 4
 	VigilEventKindVIGIL_KIND_CONNECT VigilEventKind = 5
-	VigilEventKindVIGIL_NUM_KINDS    VigilEventKind = 6
+	VigilEventKindVIGIL_KIND_FS      VigilEventKind = 6
+	VigilEventKindVIGIL_KIND_SOCKET  VigilEventKind = 7
+	VigilEventKindVIGIL_KIND_DUP     VigilEventKind = 8
+	VigilEventKindVIGIL_NUM_KINDS    VigilEventKind = 9
 )
 
 type VigilExecRec struct {
@@ -135,6 +160,31 @@ type VigilForkRec struct {
 	ParentTid   uint32
 }
 
+type VigilFsRec struct {
+	_       structs.HostLayout
+	Hdr     VigilRecHdr
+	Ret     int64
+	Fd1     int32
+	Fd2     int32
+	Flags   uint32
+	Mode    uint32
+	Syscall uint16
+	Rflags  uint16
+	Raw1Len uint16
+	Dir1Len uint16
+	Raw2Len uint16
+	Dir2Len uint16
+	Pad     [4]uint8
+	Data    [0]uint8
+}
+
+type VigilFsRecFlags uint32
+
+const (
+	VigilFsRecFlagsVIGIL_FS_PATH1TRUNC VigilFsRecFlags = 1
+	VigilFsRecFlagsVIGIL_FS_PATH2TRUNC VigilFsRecFlags = 2
+)
+
 type VigilKindCounters struct {
 	_        structs.HostLayout
 	Emitted  uint64
@@ -222,7 +272,34 @@ const (
 	VigilRecTypeVIGIL_REC_EXIT        VigilRecType = 4
 	VigilRecTypeVIGIL_REC_OPEN        VigilRecType = 5
 	VigilRecTypeVIGIL_REC_CONNECT     VigilRecType = 6
+	VigilRecTypeVIGIL_REC_FS          VigilRecType = 7
+	VigilRecTypeVIGIL_REC_SOCKET      VigilRecType = 8
+	VigilRecTypeVIGIL_REC_DUP         VigilRecType = 9
 )
+
+type VigilSockInfo struct {
+	_      structs.HostLayout
+	Laddr  [16]uint8
+	Raddr  [16]uint8
+	Family uint16
+	Type   uint16
+	Proto  uint16
+	Lport  uint16
+	Rport  uint16
+	Pad    [6]uint8
+}
+
+type VigilSocketRec struct {
+	_       structs.HostLayout
+	Hdr     VigilRecHdr
+	Ret     int64
+	Domain  uint32
+	Type    uint32
+	Proto   uint32
+	Syscall uint16
+	Pad     [2]uint8
+	Sock    VigilSockInfo
+}
 
 type VigilStrBounds uint32
 
@@ -236,12 +313,16 @@ type VigilSysArgs struct {
 	_       structs.HostLayout
 	Path    uint64
 	Ptr     uint64
+	Path2   uint64
 	Fd      int32
+	Fd2     int32
 	Flags   uint32
 	Mode    uint32
 	Len     uint32
+	Domain  uint32
+	Proto   uint32
 	Syscall uint16
-	Pad     [6]uint8
+	Pad     [2]uint8
 }
 
 type VigilSyscallHook uint32
@@ -254,69 +335,103 @@ const (
 type VigilSyscallId uint32
 
 const (
-	VigilSyscallIdVIGIL_SYS_NONE     VigilSyscallId = 0
-	VigilSyscallIdVIGIL_SYS_EXECVE   VigilSyscallId = 1
-	VigilSyscallIdVIGIL_SYS_EXECVEAT VigilSyscallId = 2
-	VigilSyscallIdVIGIL_SYS_OPEN     VigilSyscallId = 3
-	VigilSyscallIdVIGIL_SYS_OPENAT   VigilSyscallId = 4
-	VigilSyscallIdVIGIL_SYS_OPENAT2  VigilSyscallId = 5
-	VigilSyscallIdVIGIL_SYS_CREAT    VigilSyscallId = 6
-	VigilSyscallIdVIGIL_SYS_CONNECT  VigilSyscallId = 7
-	VigilSyscallIdVIGIL_NUM_SYSCALLS VigilSyscallId = 8
+	VigilSyscallIdVIGIL_SYS_NONE      VigilSyscallId = 0
+	VigilSyscallIdVIGIL_SYS_EXECVE    VigilSyscallId = 1
+	VigilSyscallIdVIGIL_SYS_EXECVEAT  VigilSyscallId = 2
+	VigilSyscallIdVIGIL_SYS_OPEN      VigilSyscallId = 3
+	VigilSyscallIdVIGIL_SYS_OPENAT    VigilSyscallId = 4
+	VigilSyscallIdVIGIL_SYS_OPENAT2   VigilSyscallId = 5
+	VigilSyscallIdVIGIL_SYS_CREAT     VigilSyscallId = 6
+	VigilSyscallIdVIGIL_SYS_CONNECT   VigilSyscallId = 7
+	VigilSyscallIdVIGIL_SYS_SYMLINK   VigilSyscallId = 8
+	VigilSyscallIdVIGIL_SYS_SYMLINKAT VigilSyscallId = 9
+	VigilSyscallIdVIGIL_SYS_LINK      VigilSyscallId = 10
+	VigilSyscallIdVIGIL_SYS_LINKAT    VigilSyscallId = 11
+	VigilSyscallIdVIGIL_SYS_SOCKET    VigilSyscallId = 12
+	VigilSyscallIdVIGIL_SYS_DUP       VigilSyscallId = 13
+	VigilSyscallIdVIGIL_SYS_DUP2      VigilSyscallId = 14
+	VigilSyscallIdVIGIL_SYS_DUP3      VigilSyscallId = 15
+	VigilSyscallIdVIGIL_NUM_SYSCALLS  VigilSyscallId = 16
 )
 
 type VigilSyscallTrace uint32
 
 const (
-	VigilSyscallTraceVIGIL_TRACE_execve   VigilSyscallTrace = 2
-	VigilSyscallTraceVIGIL_TRACE_execveat VigilSyscallTrace = 2
-	VigilSyscallTraceVIGIL_TRACE_open     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_openat   VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_openat2  VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_creat    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_connect  VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_execve    VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_execveat  VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_open      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat2   VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_creat     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_connect   VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_symlink   VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_symlinkat VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_link      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_linkat    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_socket    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup2      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup3      VigilSyscallTrace = 1
 )
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	VigilMapCounters          = "counters"
-	VigilMapEvents            = "events"
-	VigilMapFilterGen         = "filter_gen"
-	VigilMapFilterNames       = "filter_names"
-	VigilMapFilterPrefixes    = "filter_prefixes"
-	VigilMapFilters           = "filters"
-	VigilMapInflight          = "inflight"
-	VigilMapKinds             = "kinds"
-	VigilMapPathBufs          = "path_bufs"
-	VigilMapRecBufs           = "rec_bufs"
-	VigilProgFentryFileOpen   = "fentry_file_open"
-	VigilProgLsmFileOpen      = "lsm_file_open"
-	VigilProgSchedProcessExec = "sched_process_exec"
-	VigilProgSchedProcessExit = "sched_process_exit"
-	VigilProgSchedProcessFork = "sched_process_fork"
-	VigilProgSysEnterConnect  = "sys_enter_connect"
-	VigilProgSysEnterCreat    = "sys_enter_creat"
-	VigilProgSysEnterExecve   = "sys_enter_execve"
-	VigilProgSysEnterExecveat = "sys_enter_execveat"
-	VigilProgSysEnterOpen     = "sys_enter_open"
-	VigilProgSysEnterOpenat   = "sys_enter_openat"
-	VigilProgSysEnterOpenat2  = "sys_enter_openat2"
-	VigilProgSysExitConnect   = "sys_exit_connect"
-	VigilProgSysExitCreat     = "sys_exit_creat"
-	VigilProgSysExitExecve    = "sys_exit_execve"
-	VigilProgSysExitExecveat  = "sys_exit_execveat"
-	VigilProgSysExitOpen      = "sys_exit_open"
-	VigilProgSysExitOpenat    = "sys_exit_openat"
-	VigilProgSysExitOpenat2   = "sys_exit_openat2"
-	VigilProgSysExitRaw       = "sys_exit_raw"
-	VigilVarRawSyscalls       = "raw_syscalls"
-	VigilVarSelfTgid          = "self_tgid"
-	VigilVarUnusedBtfAnchor   = "unused_btf_anchor"
-	VigilVarUnusedExecRec     = "unused_exec_rec"
-	VigilVarUnusedOpenRec     = "unused_open_rec"
-	VigilVarWakeupBytes       = "wakeup_bytes"
+	VigilMapCounters           = "counters"
+	VigilMapEvents             = "events"
+	VigilMapFilterGen          = "filter_gen"
+	VigilMapFilterNames        = "filter_names"
+	VigilMapFilterPrefixes     = "filter_prefixes"
+	VigilMapFilters            = "filters"
+	VigilMapInflight           = "inflight"
+	VigilMapKinds              = "kinds"
+	VigilMapPathBufs           = "path_bufs"
+	VigilMapRecBufs            = "rec_bufs"
+	VigilProgFentryFileOpen    = "fentry_file_open"
+	VigilProgLsmFileOpen       = "lsm_file_open"
+	VigilProgSchedProcessExec  = "sched_process_exec"
+	VigilProgSchedProcessExit  = "sched_process_exit"
+	VigilProgSchedProcessFork  = "sched_process_fork"
+	VigilProgSysEnterConnect   = "sys_enter_connect"
+	VigilProgSysEnterCreat     = "sys_enter_creat"
+	VigilProgSysEnterDup       = "sys_enter_dup"
+	VigilProgSysEnterDup2      = "sys_enter_dup2"
+	VigilProgSysEnterDup3      = "sys_enter_dup3"
+	VigilProgSysEnterExecve    = "sys_enter_execve"
+	VigilProgSysEnterExecveat  = "sys_enter_execveat"
+	VigilProgSysEnterLink      = "sys_enter_link"
+	VigilProgSysEnterLinkat    = "sys_enter_linkat"
+	VigilProgSysEnterOpen      = "sys_enter_open"
+	VigilProgSysEnterOpenat    = "sys_enter_openat"
+	VigilProgSysEnterOpenat2   = "sys_enter_openat2"
+	VigilProgSysEnterSocket    = "sys_enter_socket"
+	VigilProgSysEnterSymlink   = "sys_enter_symlink"
+	VigilProgSysEnterSymlinkat = "sys_enter_symlinkat"
+	VigilProgSysExitConnect    = "sys_exit_connect"
+	VigilProgSysExitCreat      = "sys_exit_creat"
+	VigilProgSysExitDup        = "sys_exit_dup"
+	VigilProgSysExitDup2       = "sys_exit_dup2"
+	VigilProgSysExitDup3       = "sys_exit_dup3"
+	VigilProgSysExitExecve     = "sys_exit_execve"
+	VigilProgSysExitExecveat   = "sys_exit_execveat"
+	VigilProgSysExitLink       = "sys_exit_link"
+	VigilProgSysExitLinkat     = "sys_exit_linkat"
+	VigilProgSysExitOpen       = "sys_exit_open"
+	VigilProgSysExitOpenat     = "sys_exit_openat"
+	VigilProgSysExitOpenat2    = "sys_exit_openat2"
+	VigilProgSysExitRaw        = "sys_exit_raw"
+	VigilProgSysExitSocket     = "sys_exit_socket"
+	VigilProgSysExitSymlink    = "sys_exit_symlink"
+	VigilProgSysExitSymlinkat  = "sys_exit_symlinkat"
+	VigilVarRawSyscalls        = "raw_syscalls"
+	VigilVarSelfTgid           = "self_tgid"
+	VigilVarUnusedBtfAnchor    = "unused_btf_anchor"
+	VigilVarUnusedDupRec       = "unused_dup_rec"
+	VigilVarUnusedExecRec      = "unused_exec_rec"
+	VigilVarUnusedFsRec        = "unused_fs_rec"
+	VigilVarUnusedOpenRec      = "unused_open_rec"
+	VigilVarWakeupBytes        = "wakeup_bytes"
 )
 
 // LoadVigil returns the embedded CollectionSpec for Vigil.
@@ -361,26 +476,42 @@ type VigilSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilProgramSpecs struct {
-	FentryFileOpen   *ebpf.ProgramSpec `ebpf:"fentry_file_open"`
-	LsmFileOpen      *ebpf.ProgramSpec `ebpf:"lsm_file_open"`
-	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
-	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
-	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
-	SysEnterConnect  *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
-	SysEnterCreat    *ebpf.ProgramSpec `ebpf:"sys_enter_creat"`
-	SysEnterExecve   *ebpf.ProgramSpec `ebpf:"sys_enter_execve"`
-	SysEnterExecveat *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
-	SysEnterOpen     *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
-	SysEnterOpenat   *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
-	SysEnterOpenat2  *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
-	SysExitConnect   *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
-	SysExitCreat     *ebpf.ProgramSpec `ebpf:"sys_exit_creat"`
-	SysExitExecve    *ebpf.ProgramSpec `ebpf:"sys_exit_execve"`
-	SysExitExecveat  *ebpf.ProgramSpec `ebpf:"sys_exit_execveat"`
-	SysExitOpen      *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
-	SysExitOpenat    *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
-	SysExitOpenat2   *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
-	SysExitRaw       *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	FentryFileOpen    *ebpf.ProgramSpec `ebpf:"fentry_file_open"`
+	LsmFileOpen       *ebpf.ProgramSpec `ebpf:"lsm_file_open"`
+	SchedProcessExec  *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
+	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
+	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysEnterCreat     *ebpf.ProgramSpec `ebpf:"sys_enter_creat"`
+	SysEnterDup       *ebpf.ProgramSpec `ebpf:"sys_enter_dup"`
+	SysEnterDup2      *ebpf.ProgramSpec `ebpf:"sys_enter_dup2"`
+	SysEnterDup3      *ebpf.ProgramSpec `ebpf:"sys_enter_dup3"`
+	SysEnterExecve    *ebpf.ProgramSpec `ebpf:"sys_enter_execve"`
+	SysEnterExecveat  *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
+	SysEnterLink      *ebpf.ProgramSpec `ebpf:"sys_enter_link"`
+	SysEnterLinkat    *ebpf.ProgramSpec `ebpf:"sys_enter_linkat"`
+	SysEnterOpen      *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
+	SysEnterOpenat    *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
+	SysEnterOpenat2   *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
+	SysEnterSocket    *ebpf.ProgramSpec `ebpf:"sys_enter_socket"`
+	SysEnterSymlink   *ebpf.ProgramSpec `ebpf:"sys_enter_symlink"`
+	SysEnterSymlinkat *ebpf.ProgramSpec `ebpf:"sys_enter_symlinkat"`
+	SysExitConnect    *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
+	SysExitCreat      *ebpf.ProgramSpec `ebpf:"sys_exit_creat"`
+	SysExitDup        *ebpf.ProgramSpec `ebpf:"sys_exit_dup"`
+	SysExitDup2       *ebpf.ProgramSpec `ebpf:"sys_exit_dup2"`
+	SysExitDup3       *ebpf.ProgramSpec `ebpf:"sys_exit_dup3"`
+	SysExitExecve     *ebpf.ProgramSpec `ebpf:"sys_exit_execve"`
+	SysExitExecveat   *ebpf.ProgramSpec `ebpf:"sys_exit_execveat"`
+	SysExitLink       *ebpf.ProgramSpec `ebpf:"sys_exit_link"`
+	SysExitLinkat     *ebpf.ProgramSpec `ebpf:"sys_exit_linkat"`
+	SysExitOpen       *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
+	SysExitOpenat     *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
+	SysExitOpenat2    *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
+	SysExitRaw        *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitSocket     *ebpf.ProgramSpec `ebpf:"sys_exit_socket"`
+	SysExitSymlink    *ebpf.ProgramSpec `ebpf:"sys_exit_symlink"`
+	SysExitSymlinkat  *ebpf.ProgramSpec `ebpf:"sys_exit_symlinkat"`
 }
 
 // VigilMapSpecs contains maps before they are loaded into the kernel.
@@ -406,7 +537,9 @@ type VigilVariableSpecs struct {
 	RawSyscalls     *ebpf.VariableSpec `ebpf:"raw_syscalls"`
 	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedBtfAnchor *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
+	UnusedDupRec    *ebpf.VariableSpec `ebpf:"unused_dup_rec"`
 	UnusedExecRec   *ebpf.VariableSpec `ebpf:"unused_exec_rec"`
+	UnusedFsRec     *ebpf.VariableSpec `ebpf:"unused_fs_rec"`
 	UnusedOpenRec   *ebpf.VariableSpec `ebpf:"unused_open_rec"`
 	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -465,7 +598,9 @@ type VigilVariables struct {
 	RawSyscalls     *ebpf.Variable `ebpf:"raw_syscalls"`
 	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedBtfAnchor *ebpf.Variable `ebpf:"unused_btf_anchor"`
+	UnusedDupRec    *ebpf.Variable `ebpf:"unused_dup_rec"`
 	UnusedExecRec   *ebpf.Variable `ebpf:"unused_exec_rec"`
+	UnusedFsRec     *ebpf.Variable `ebpf:"unused_fs_rec"`
 	UnusedOpenRec   *ebpf.Variable `ebpf:"unused_open_rec"`
 	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
@@ -474,26 +609,42 @@ type VigilVariables struct {
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilPrograms struct {
-	FentryFileOpen   *ebpf.Program `ebpf:"fentry_file_open"`
-	LsmFileOpen      *ebpf.Program `ebpf:"lsm_file_open"`
-	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
-	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
-	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
-	SysEnterConnect  *ebpf.Program `ebpf:"sys_enter_connect"`
-	SysEnterCreat    *ebpf.Program `ebpf:"sys_enter_creat"`
-	SysEnterExecve   *ebpf.Program `ebpf:"sys_enter_execve"`
-	SysEnterExecveat *ebpf.Program `ebpf:"sys_enter_execveat"`
-	SysEnterOpen     *ebpf.Program `ebpf:"sys_enter_open"`
-	SysEnterOpenat   *ebpf.Program `ebpf:"sys_enter_openat"`
-	SysEnterOpenat2  *ebpf.Program `ebpf:"sys_enter_openat2"`
-	SysExitConnect   *ebpf.Program `ebpf:"sys_exit_connect"`
-	SysExitCreat     *ebpf.Program `ebpf:"sys_exit_creat"`
-	SysExitExecve    *ebpf.Program `ebpf:"sys_exit_execve"`
-	SysExitExecveat  *ebpf.Program `ebpf:"sys_exit_execveat"`
-	SysExitOpen      *ebpf.Program `ebpf:"sys_exit_open"`
-	SysExitOpenat    *ebpf.Program `ebpf:"sys_exit_openat"`
-	SysExitOpenat2   *ebpf.Program `ebpf:"sys_exit_openat2"`
-	SysExitRaw       *ebpf.Program `ebpf:"sys_exit_raw"`
+	FentryFileOpen    *ebpf.Program `ebpf:"fentry_file_open"`
+	LsmFileOpen       *ebpf.Program `ebpf:"lsm_file_open"`
+	SchedProcessExec  *ebpf.Program `ebpf:"sched_process_exec"`
+	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
+	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
+	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysEnterCreat     *ebpf.Program `ebpf:"sys_enter_creat"`
+	SysEnterDup       *ebpf.Program `ebpf:"sys_enter_dup"`
+	SysEnterDup2      *ebpf.Program `ebpf:"sys_enter_dup2"`
+	SysEnterDup3      *ebpf.Program `ebpf:"sys_enter_dup3"`
+	SysEnterExecve    *ebpf.Program `ebpf:"sys_enter_execve"`
+	SysEnterExecveat  *ebpf.Program `ebpf:"sys_enter_execveat"`
+	SysEnterLink      *ebpf.Program `ebpf:"sys_enter_link"`
+	SysEnterLinkat    *ebpf.Program `ebpf:"sys_enter_linkat"`
+	SysEnterOpen      *ebpf.Program `ebpf:"sys_enter_open"`
+	SysEnterOpenat    *ebpf.Program `ebpf:"sys_enter_openat"`
+	SysEnterOpenat2   *ebpf.Program `ebpf:"sys_enter_openat2"`
+	SysEnterSocket    *ebpf.Program `ebpf:"sys_enter_socket"`
+	SysEnterSymlink   *ebpf.Program `ebpf:"sys_enter_symlink"`
+	SysEnterSymlinkat *ebpf.Program `ebpf:"sys_enter_symlinkat"`
+	SysExitConnect    *ebpf.Program `ebpf:"sys_exit_connect"`
+	SysExitCreat      *ebpf.Program `ebpf:"sys_exit_creat"`
+	SysExitDup        *ebpf.Program `ebpf:"sys_exit_dup"`
+	SysExitDup2       *ebpf.Program `ebpf:"sys_exit_dup2"`
+	SysExitDup3       *ebpf.Program `ebpf:"sys_exit_dup3"`
+	SysExitExecve     *ebpf.Program `ebpf:"sys_exit_execve"`
+	SysExitExecveat   *ebpf.Program `ebpf:"sys_exit_execveat"`
+	SysExitLink       *ebpf.Program `ebpf:"sys_exit_link"`
+	SysExitLinkat     *ebpf.Program `ebpf:"sys_exit_linkat"`
+	SysExitOpen       *ebpf.Program `ebpf:"sys_exit_open"`
+	SysExitOpenat     *ebpf.Program `ebpf:"sys_exit_openat"`
+	SysExitOpenat2    *ebpf.Program `ebpf:"sys_exit_openat2"`
+	SysExitRaw        *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitSocket     *ebpf.Program `ebpf:"sys_exit_socket"`
+	SysExitSymlink    *ebpf.Program `ebpf:"sys_exit_symlink"`
+	SysExitSymlinkat  *ebpf.Program `ebpf:"sys_exit_symlinkat"`
 }
 
 func (p *VigilPrograms) Close() error {
@@ -505,19 +656,35 @@ func (p *VigilPrograms) Close() error {
 		p.SchedProcessFork,
 		p.SysEnterConnect,
 		p.SysEnterCreat,
+		p.SysEnterDup,
+		p.SysEnterDup2,
+		p.SysEnterDup3,
 		p.SysEnterExecve,
 		p.SysEnterExecveat,
+		p.SysEnterLink,
+		p.SysEnterLinkat,
 		p.SysEnterOpen,
 		p.SysEnterOpenat,
 		p.SysEnterOpenat2,
+		p.SysEnterSocket,
+		p.SysEnterSymlink,
+		p.SysEnterSymlinkat,
 		p.SysExitConnect,
 		p.SysExitCreat,
+		p.SysExitDup,
+		p.SysExitDup2,
+		p.SysExitDup3,
 		p.SysExitExecve,
 		p.SysExitExecveat,
+		p.SysExitLink,
+		p.SysExitLinkat,
 		p.SysExitOpen,
 		p.SysExitOpenat,
 		p.SysExitOpenat2,
 		p.SysExitRaw,
+		p.SysExitSocket,
+		p.SysExitSymlink,
+		p.SysExitSymlinkat,
 	)
 }
 

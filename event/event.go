@@ -20,20 +20,36 @@ const (
 	TypeOpenat2
 	TypeCreat
 	TypeConnect
+	TypeSymlink
+	TypeSymlinkat
+	TypeLink
+	TypeLinkat
+	TypeSocket
+	TypeDup
+	TypeDup2
+	TypeDup3
 	numTypes
 )
 
 var typeNames = [numTypes]string{
-	TypeUnknown:  "unknown",
-	TypeExecve:   "execve",
-	TypeExecveat: "execveat",
-	TypeClone:    "clone",
-	TypeProcExit: "procexit",
-	TypeOpen:     "open",
-	TypeOpenat:   "openat",
-	TypeOpenat2:  "openat2",
-	TypeCreat:    "creat",
-	TypeConnect:  "connect",
+	TypeUnknown:   "unknown",
+	TypeExecve:    "execve",
+	TypeExecveat:  "execveat",
+	TypeClone:     "clone",
+	TypeProcExit:  "procexit",
+	TypeOpen:      "open",
+	TypeOpenat:    "openat",
+	TypeOpenat2:   "openat2",
+	TypeCreat:     "creat",
+	TypeConnect:   "connect",
+	TypeSymlink:   "symlink",
+	TypeSymlinkat: "symlinkat",
+	TypeLink:      "link",
+	TypeLinkat:    "linkat",
+	TypeSocket:    "socket",
+	TypeDup:       "dup",
+	TypeDup2:      "dup2",
+	TypeDup3:      "dup3",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -61,6 +77,12 @@ func (t Type) Kind() Kind {
 		return KindOpen
 	case TypeConnect:
 		return KindConnect
+	case TypeSymlink, TypeSymlinkat, TypeLink, TypeLinkat:
+		return KindFS
+	case TypeSocket:
+		return KindSocket
+	case TypeDup, TypeDup2, TypeDup3:
+		return KindDup
 	}
 	return KindUnknown
 }
@@ -87,13 +109,16 @@ const (
 	KindExit
 	KindOpen
 	KindConnect
+	KindFS
+	KindSocket
+	KindDup
 	numKinds
 )
 
 // NumKinds is the number of kinds, for tables indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect"}
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup"}
 
 // String returns the kind's lower-case name, as used in metrics and drop records.
 func (k Kind) String() string {
@@ -104,7 +129,7 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded kernel record with its process and container. Exactly
-// one of Open, Connect and Exec is meaningful, chosen by Type.
+// one of Open, Connect, Exec, FS, Socket and Dup is meaningful, chosen by Type.
 type Event struct {
 	Type Type
 	// Num is the sensor's sequence number for the event (evt.num).
@@ -129,6 +154,9 @@ type Event struct {
 	Open    Open
 	Connect Connect
 	Exec    Exec
+	FS      FS
+	Socket  SocketCall
+	Dup     Dup
 
 	// derived holds strings rendered on first use by field extractors
 	// (flags, socket tuples), in buffers kept across Reset.
@@ -147,9 +175,12 @@ type derived struct {
 func (e *Event) Reset() {
 	open, raw, unix, file := e.Open.Name[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
 	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0]}
+	fs, dupName := e.FS, e.Dup.Name[:0]
 	*e = Event{}
 	e.Open.Name, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, raw, unix, file
 	e.derived = d
+	e.FS.keep(fs)
+	e.Dup.Name = dupName
 }
 
 // Open is the payload of open, openat, openat2 and creat.

@@ -10,6 +10,7 @@ func fieldTable() []Field {
 	t = append(t, userFields()...)
 	t = append(t, fdFields()...)
 	t = append(t, containerFields()...)
+	t = append(t, fsopFields()...)
 	return t
 }
 

@@ -16,8 +16,38 @@ func fdNum(e *Event) (int64, bool) {
 		return e.Res, true
 	case KindConnect:
 		return int64(e.Connect.FD), true
+	case KindSocket, KindDup:
+		return e.Res, true
 	}
 	return 0, false
+}
+
+// sockView is the socket an event is about: a connect's, a new socket's or
+// the one a dup duplicated; ok is false when there is none.
+func sockView(e *Event) (s Sock, ok bool) {
+	switch e.Type.Kind() {
+	case KindConnect:
+		c := &e.Connect
+		return Sock{Family: c.Family, SockType: c.SockType, Proto: c.Proto, Local: c.Local, Remote: c.Remote}, true
+	case KindSocket:
+		return e.Socket.Sock, e.Socket.Sock.Family != 0
+	case KindDup:
+		return e.Dup.Sock, e.Dup.Sock.Family != 0
+	}
+	return Sock{}, false
+}
+
+// fileTypeName is Falco's fd.type and fd.typechar of a file's S_IFMT bits.
+func fileTypeName(mode uint32) (name string, char string) {
+	switch mode & sIFMT {
+	case sIFDIR:
+		return "directory", "d"
+	case sIFIFO:
+		return "pipe", "p"
+	case sIFSCK:
+		return "unix", "u"
+	}
+	return "file", "f"
 }
 
 // S_IFMT values of the opened inode's mode.
@@ -32,17 +62,16 @@ const (
 func fdType(e *Event) (name string, char string, ok bool) {
 	switch e.Type.Kind() {
 	case KindOpen:
-		switch e.Open.FileType & sIFMT {
-		case sIFDIR:
-			return "directory", "d", true
-		case sIFIFO:
-			return "pipe", "p", true
-		case sIFSCK:
-			return "unix", "u", true
+		name, char = fileTypeName(e.Open.FileType)
+		return name, char, true
+	case KindDup:
+		if e.Dup.Sock.Family == 0 && e.Dup.FileType != 0 {
+			name, char = fileTypeName(e.Dup.FileType)
+			return name, char, true
 		}
-		return "file", "f", true
-	case KindConnect:
-		switch e.Connect.Family {
+	}
+	if s, ok := sockView(e); ok {
+		switch s.Family {
 		case AFInet:
 			return "ipv4", "4", true
 		case AFInet6:
@@ -54,42 +83,49 @@ func fdType(e *Event) (name string, char string, ok bool) {
 	return "", "", false
 }
 
-// isInet reports whether the event is a connect on an IPv4 or IPv6 socket.
+// isInet reports whether the event is about an IPv4 or IPv6 socket.
 func isInet(e *Event) bool {
-	return e.Type == TypeConnect && (e.Connect.Family == AFInet || e.Connect.Family == AFInet6)
+	s, ok := sockView(e)
+	return ok && (s.Family == AFInet || s.Family == AFInet6)
 }
 
-// endpoint is an IP field reading one end of a connect: for a connect the
-// client is the local end and the server the remote one.
+// sockKinds are the kinds whose events can be about a socket.
+var sockKinds = []Kind{KindConnect, KindSocket, KindDup}
+
+// endpoint is an IP field reading one end of a socket: for a connect the
+// client is the local end and the server the remote one. A dup'ed socket
+// is seen the same way (the kernel does not say which end connected).
 func endpoint(name string, typ FieldType, desc string, local bool) Field {
 	return only(Field{Name: name, Type: typ, Desc: desc, IP: func(e *Event, _ Arg) (netip.Addr, bool) {
 		return endIP(e, local)
-	}}, KindConnect)
+	}}, sockKinds...)
 }
 
 func endIP(e *Event, local bool) (netip.Addr, bool) {
-	if !isInet(e) {
+	s, ok := sockView(e)
+	if !ok || (s.Family != AFInet && s.Family != AFInet6) {
 		return netip.Addr{}, false
 	}
-	ap := e.Connect.Remote
+	ap := s.Remote
 	if local {
-		ap = e.Connect.Local
+		ap = s.Local
 	}
 	return ap.Addr().Unmap(), ap.Addr().IsValid()
 }
 
 func port(name, desc string, local bool) Field {
-	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) { return endPort(e, local) }), KindConnect)
+	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) { return endPort(e, local) }), sockKinds...)
 }
 
 func endPort(e *Event, local bool) (int64, bool) {
-	if !isInet(e) {
+	s, ok := sockView(e)
+	if !ok || (s.Family != AFInet && s.Family != AFInet6) {
 		return 0, false
 	}
 	if local {
-		return int64(e.Connect.Local.Port()), e.Connect.Local.IsValid()
+		return int64(s.Local.Port()), s.Local.IsValid()
 	}
-	return int64(e.Connect.Remote.Port()), true
+	return int64(s.Remote.Port()), true
 }
 
 // connectionEnds is the Multi of the "either end" fields: value 0 is the
@@ -113,13 +149,13 @@ func isClient(a Arg) bool { return a.Set && a.Index == 0 }
 // records leave them out (Alias).
 func eitherIP(name string, typ FieldType, desc string, ends *Multi) Field {
 	return alias(only(Field{Name: name, Type: typ, Desc: desc, Multi: ends,
-		IP: func(e *Event, a Arg) (netip.Addr, bool) { return endIP(e, isClient(a)) }}, KindConnect))
+		IP: func(e *Event, a Arg) (netip.Addr, bool) { return endIP(e, isClient(a)) }}, sockKinds...))
 }
 
 // eitherPort is fd.port and fd.proto: Falco compares fd.proto as a port.
 func eitherPort(name, desc string, ends *Multi) Field {
 	return alias(only(Field{Name: name, Type: FieldPort, Desc: desc, Multi: ends,
-		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, isClient(a)) }}, KindConnect))
+		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, isClient(a)) }}, sockKinds...))
 }
 
 // fileName returns the event's file path for opens.
@@ -130,15 +166,18 @@ func fileName(e *Event) ([]byte, bool) {
 func fdFields() []Field {
 	ends := connectionEnds()
 	return []Field{
-		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect),
+		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect, KindSocket, KindDup),
 		only(str("fd.name", "Absolute path of the file, the unix socket path, or client:port->server:port for IP sockets.",
 			func(e *Event) (string, bool) {
 				switch {
 				case e.Type.Kind() == KindOpen:
 					return bytesString(e.Open.Name), len(e.Open.Name) > 0
+				case e.Type.Kind() == KindDup && len(e.Dup.Name) > 0:
+					return bytesString(e.Dup.Name), true
 				case isInet(e):
 					if !e.derived.tupleOK {
-						e.derived.tuple = AppendTuple(e.derived.tuple[:0], e.Connect.Local, e.Connect.Remote)
+						s, _ := sockView(e)
+						e.derived.tuple = AppendTuple(e.derived.tuple[:0], s.Local, s.Remote)
 						e.derived.tupleOK = true
 					}
 					return bytesString(e.derived.tuple), true
@@ -146,7 +185,7 @@ func fdFields() []Field {
 					return bytesString(e.Connect.UnixPath), len(e.Connect.UnixPath) > 0
 				}
 				return "", false
-			}), KindOpen, KindConnect),
+			}), KindOpen, KindConnect, KindDup),
 		only(boolean("fd.name_truncated", "True when fd.name or fd.nameraw was longer than the sensor's bound and only its end is shown (vigil field).",
 			func(e *Event) (bool, bool) {
 				return e.Open.NameTruncated || e.Open.RawTruncated, e.Type.Kind() == KindOpen
@@ -174,32 +213,35 @@ func fdFields() []Field {
 				return bytesString(name[bytes.LastIndexByte(name, '/')+1:]), true
 			}), KindOpen),
 		only(str("fd.type", "Descriptor type: file, directory, pipe, ipv4, ipv6, unix.",
-			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect),
+			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect, KindSocket, KindDup),
 		only(str("fd.typechar", "Descriptor type as one character: f, d, p, 4, 6, u.",
-			func(e *Event) (string, bool) { _, c, ok := fdType(e); return c, ok }), KindOpen, KindConnect),
+			func(e *Event) (string, bool) { _, c, ok := fdType(e); return c, ok }), KindOpen, KindConnect, KindSocket, KindDup),
 		only(str("fd.sockfamily", "Socket family: ip or unix.",
 			func(e *Event) (string, bool) {
+				s, ok := sockView(e)
 				switch {
-				case isInet(e):
+				case !ok:
+				case s.Family == AFInet || s.Family == AFInet6:
 					return "ip", true
-				case e.Type == TypeConnect && e.Connect.Family == AFUnix:
+				case s.Family == AFUnix:
 					return "unix", true
 				}
 				return "", false
-			}), KindConnect),
+			}), sockKinds...),
 		only(str("fd.l4proto", "Transport protocol of an IP socket: tcp, udp, raw.",
 			func(e *Event) (string, bool) {
-				if !isInet(e) {
+				s, ok := sockView(e)
+				if !ok || (s.Family != AFInet && s.Family != AFInet6) {
 					return "", false
 				}
-				switch e.Connect.Proto {
+				switch s.Proto {
 				case ProtoTCP:
 					return "tcp", true
 				case ProtoUDP:
 					return "udp", true
 				}
 				return "raw", true
-			}), KindConnect),
+			}), sockKinds...),
 		boolean("fd.connected", "True when a connect succeeded.",
 			func(e *Event) (bool, bool) { return e.Res == 0, e.Type == TypeConnect }),
 		endpoint("fd.cip", FieldIP, "Client IP address (the local end of a connect).", true),

@@ -156,7 +156,7 @@ func TestSkipped(t *testing.T) {
 		reason string
 	}{
 		{"evt.type = ptrace", "only event types vigil does not trace: ptrace"},
-		{"evt.type in (ptrace, dup) and proc.name = x", "only event types vigil does not trace: ptrace, dup"},
+		{"evt.type in (ptrace, kcmp) and proc.name = x", "only event types vigil does not trace: ptrace, kcmp"},
 		{"evt.type = open and evt.type = execve", "condition matches no event type"},
 		{"evt.type = open and evt.arg.ptrace_data contains X", "unknown field evt.arg.ptrace_data"},
 		{"evt.arg.request = a or fd.name_changed = true", "unknown fields evt.arg.request, fd.name_changed"},
@@ -397,7 +397,7 @@ func TestLoadFalcoStable(t *testing.T) {
 		loaded[r.Name] = true
 		for _, typ := range r.Types() {
 			switch typ.Kind() {
-			case event.KindExec, event.KindOpen, event.KindConnect:
+			case event.KindExec, event.KindOpen, event.KindConnect, event.KindFS, event.KindSocket, event.KindDup:
 			default:
 				t.Errorf("rule %q applies to %v", r.Name, typ)
 			}
@@ -410,6 +410,8 @@ func TestLoadFalcoStable(t *testing.T) {
 		"Search Private Keys or Passwords", "Clear Log Activities", "Remove Bulk Data from Disk",
 		"Debugfs Launched in Privileged Container", "Find AWS Credentials", "Execution from /dev/shm",
 		"Fileless execution via memfd_create", "Disallowed SSH Connection Non Standard Port",
+		"Create Symlink Over Sensitive Files", "Create Hardlink Over Sensitive Files",
+		"Packet socket created in container", "Redirect STDOUT/STDIN to Network Connection in Container",
 	} {
 		if !loaded[name] {
 			t.Errorf("rule %q did not load", name)
@@ -433,13 +435,9 @@ func TestLoadFalcoStable(t *testing.T) {
 	}
 	// Rules for events vigil does not trace are skipped for that reason.
 	wantTypes := map[string]string{
-		"Create Symlink Over Sensitive Files":                      "symlink, symlinkat",
-		"Create Hardlink Over Sensitive Files":                     "link, linkat",
-		"Packet socket created in container":                       "socket",
-		"Redirect STDOUT/STDIN to Network Connection in Container": "dup, dup2, dup3",
-		"Linux Kernel Module Injection Detected":                   "init_module, finit_module",
-		"PTRACE attached to process":                               "ptrace",
-		"PTRACE anti-debug attempt":                                "ptrace",
+		"Linux Kernel Module Injection Detected": "init_module, finit_module",
+		"PTRACE attached to process":             "ptrace",
+		"PTRACE anti-debug attempt":              "ptrace",
 	}
 	skipped := map[string]string{}
 	for _, s := range res.Skipped() {
@@ -473,7 +471,7 @@ func TestLoadFalcoStable(t *testing.T) {
 	if len(loaded)+len(skipped) != 25 {
 		t.Errorf("%d loaded + %d skipped, want the file's 25 rules", len(loaded), len(skipped))
 	}
-	if got := kindNames(rs.Kinds()); got != "exec,open,connect" {
+	if got := kindNames(rs.Kinds()); got != "exec,open,connect,fs,socket,dup" {
 		t.Errorf("kinds %s", got)
 	}
 	// The result marshals in Falco's -V shape.

@@ -115,6 +115,15 @@ var syscallTypes = [numSyscalls]event.Type{
 	sysOpenat2:  event.TypeOpenat2,
 	sysCreat:    event.TypeCreat,
 	sysConnect:  event.TypeConnect,
+
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SYMLINK):   event.TypeSymlink,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SYMLINKAT): event.TypeSymlinkat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_LINK):      event.TypeLink,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_LINKAT):    event.TypeLinkat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SOCKET):    event.TypeSocket,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP):       event.TypeDup,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP2):      event.TypeDup2,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP3):      event.TypeDup3,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -140,6 +149,12 @@ func recordKind(typ uint16) event.Kind {
 		return event.KindOpen
 	case recConnect:
 		return event.KindConnect
+	case recFS:
+		return event.KindFS
+	case recSocket:
+		return event.KindSocket
+	case recDup:
+		return event.KindDup
 	}
 	return event.KindUnknown
 }
@@ -186,6 +201,12 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 		reason = decodeOpen(raw, r)
 	case recConnect:
 		reason = decodeConnect(raw, r)
+	case recFS:
+		reason = decodeFS(raw, r)
+	case recSocket:
+		reason = decodeSocket(raw, r)
+	case recDup:
+		reason = decodeDup(raw, r)
 	default:
 		reason = DecodeUnknownType
 	}

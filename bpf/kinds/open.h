@@ -136,35 +136,14 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
 		n = BOUNDED(n);
 		r->file_type = ftype;
-	} else if (direct && r->raw_len > 0 && first != '/') {
-		/* Failed relative open: the directory it was relative to. */
-		n = put_fd_path_direct(rb, off, r->dirfd, &ftype);
+	} else if (r->raw_len > 0 && first != '/') {
+		/* Failed relative open: hand userspace the directory it was
+		 * relative to. A failed absolute open has its raw path only. */
+		n = put_dir_path(rb, off, r->dirfd, direct);
 		if (n & PATH_TRUNC)
 			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
 		n = BOUNDED(n);
 		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
-	} else if (direct) {
-		/* A failed absolute open: the raw path is all there is. */
-	} else if (r->raw_len > 0 && first != '/') {
-		/* Failed relative open: hand userspace the directory. */
-		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
-		if (r->dirfd == AT_FDCWD) {
-			struct fs_struct *fs = BPF_CORE_READ(task, fs);
-
-			n = put_path(rb, off, &fs->pwd);
-			if (n & PATH_TRUNC)
-				r->rflags |= VIGIL_OPEN_NAME_TRUNC;
-			n = BOUNDED(n);
-		} else {
-			struct file *dir = fd_file(task, r->dirfd);
-
-			if (dir) {
-				n = put_path(rb, off, &dir->f_path);
-				if (n & PATH_TRUNC)
-					r->rflags |= VIGIL_OPEN_NAME_TRUNC;
-				n = BOUNDED(n);
-			}
-		}
 	}
 	open_emit(r, off, n);
 	return 0;

@@ -76,12 +76,16 @@ struct path_buf {
 struct sys_args {
 	__u64 path;  /* ARG_PATH */
 	__u64 ptr;   /* ARG_PTR */
+	__u64 path2; /* ARG_PATH2 */
 	__s32 fd;    /* ARG_FD; AT_FDCWD when the syscall has none */
+	__s32 fd2;   /* ARG_FD2; AT_FDCWD when the syscall has none */
 	__u32 flags; /* ARG_FLAGS */
 	__u32 mode;  /* ARG_MODE */
 	__u32 len;   /* ARG_LEN */
+	__u32 domain; /* ARG_DOMAIN */
+	__u32 proto; /* ARG_PROTO */
 	__u16 syscall;
-	__u8 pad[6];
+	__u8 pad[2];
 };
 
 #endif /* VIGIL_LIB_DEFS_H */

@@ -18,6 +18,12 @@ static __always_inline int report(__u32 kind, struct sys_args *a, long ret, cons
 		return open_report(a, ret, direct);
 	case VIGIL_KIND_CONNECT:
 		return connect_report(a, ret);
+	case VIGIL_KIND_FS:
+		return fs_report(a, ret, direct);
+	case VIGIL_KIND_SOCKET:
+		return socket_report(a, ret);
+	case VIGIL_KIND_DUP:
+		return dup_report(a, ret, direct);
 	}
 	return 0;
 }
@@ -39,7 +45,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 {
 	struct syscall_ids ids = syscall_lookup(regs->orig_ax);
-	struct sys_args a = { .fd = AT_FDCWD };
+	struct sys_args a = { .fd = AT_FDCWD, .fd2 = AT_FDCWD };
 	__u32 kind;
 	bool compat;
 
@@ -79,6 +85,7 @@ static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u1
 		return 0;
 	__builtin_memset(a, 0, sizeof(*a));
 	a->fd = AT_FDCWD;
+	a->fd2 = AT_FDCWD;
 	tp_args(a, ctx, roles);
 	a->syscall = id;
 	return 0;

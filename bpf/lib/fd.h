@@ -85,4 +85,27 @@ static __always_inline __u32 put_fd_path_direct(struct rec_buf *rb, __u32 off, _
 	return copy_path(rb, off, n);
 }
 
+/* Path of the directory a relative path of the caller is relative to (the
+ * dirfd's file, or the cwd for AT_FDCWD) into rec at off; direct (a
+ * constant) picks the raw program's direct loads. Also the path of any fd.
+ * Returns the length, PATH_TRUNC possibly set; 0 when fd is not open. */
+static __always_inline __u32 put_dir_path(struct rec_buf *rb, __u32 off, __s32 dirfd, const bool direct)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file *dir;
+	__u32 ftype = 0;
+
+	if (direct)
+		return put_fd_path_direct(rb, off, dirfd, &ftype);
+	if (dirfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+		return put_path(rb, off, &fs->pwd);
+	}
+	dir = fd_file(task, dirfd);
+	if (!dir)
+		return 0;
+	return put_path(rb, off, &dir->f_path);
+}
+
 #endif /* VIGIL_LIB_FD_H */

@@ -65,6 +65,18 @@ static __always_inline void set_arg(struct sys_args *a, int role, __u64 v)
 	case ARG_LEN:
 		a->len = v;
 		break;
+	case ARG_PATH2:
+		a->path2 = v;
+		break;
+	case ARG_FD2:
+		a->fd2 = v;
+		break;
+	case ARG_DOMAIN:
+		a->domain = v;
+		break;
+	case ARG_PROTO:
+		a->proto = v;
+		break;
 	}
 }
 

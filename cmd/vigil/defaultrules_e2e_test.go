@@ -125,11 +125,17 @@ func defaultRulesArgs(t *testing.T) []string {
 	if !bytes.Equal(data, rules.Default().Data) {
 		t.Fatalf("%s differs from the embedded default rules", defaultRulesFile)
 	}
+	return []string{"--rules", defaultRulesFile, "--rules", markerRulesFile(t)}
+}
+
+// markerRulesFile writes the marker rule to a file for --rules.
+func markerRulesFile(t *testing.T) string {
+	t.Helper()
 	marker := filepath.Join(t.TempDir(), "marker.yaml")
 	if err := os.WriteFile(marker, []byte(markerRules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--rules", defaultRulesFile, "--rules", marker}
+	return marker
 }
 
 // mark runs the marker process on the host and returns its pid.

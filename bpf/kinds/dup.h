@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dup, dup2 and dup3 (sensor/decode_sock.go: decodeDup), at syscall exit:
+ * what the duplicated descriptor is, read from the kernel's fd table (a
+ * shell's stdin and stdout moved onto a TCP socket is the reverse shell
+ * Falco's rules look for).
+ */
+#ifndef VIGIL_KINDS_DUP_H
+#define VIGIL_KINDS_DUP_H
+
+static __always_inline int dup_report(struct sys_args *a, long ret, const bool direct)
+{
+	struct file *file;
+	struct dup_rec *r;
+	struct rec_buf *rb;
+	__s32 fd = ret >= 0 ? ret : a->fd;
+	__u32 n = 0, off;
+
+	r = scratch_rec(&rb, sizeof(*r));
+	if (!r)
+		return 0;
+	r->ret = ret;
+	r->syscall = a->syscall;
+	r->oldfd = a->fd;
+	r->newfd = a->syscall == VIGIL_SYS_DUP ? -1 : a->fd2;
+	r->flags = a->flags;
+	file = fd_file((void *)bpf_get_current_task(), fd);
+	if (file) {
+		r->file_type = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+		read_sock(file, &r->sock);
+	}
+	off = sizeof(*r);
+	/* A file's path; a socket is described by its ends. */
+	if (file && r->file_type != S_IFSOCK) {
+		n = put_dir_path(rb, off, fd, direct);
+		if (n & PATH_TRUNC)
+			r->rflags |= VIGIL_DUP_NAME_TRUNC;
+		n = BOUNDED(n);
+	}
+	r->name_len = n;
+	off = (off + n) & (REC_BUF_SIZE - 1);
+	fill_hdr(&r->hdr, VIGIL_REC_DUP, off);
+	emit(r, off, VIGIL_KIND_DUP);
+	return 0;
+}
+
+#endif /* VIGIL_KINDS_DUP_H */

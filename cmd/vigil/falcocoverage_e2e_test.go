@@ -1,0 +1,152 @@
+package main
+
+// Privileged end-to-end tests of Falco's upstream rules that need the
+// file-system, socket and dup kinds: each rule is triggered by the real
+// activity on this kernel, on the host or in a container, and must be
+// reported by an agent running Falco's stable file unchanged; one benign
+// activity per rule must not be. Network peers live in the container's
+// own network namespace, on its loopback.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/internal/containerdtest"
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
+)
+
+func TestFalcoStableFilesSocketsDup(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "ln", "sh"} {
+		testutil.RequireCommand(t, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := containerdtest.Start(ctx, containerdtest.Options{})
+	if err != nil {
+		t.Fatalf("starting containerd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping containerd: %v", err)
+		}
+	})
+	a := startAgent(t, "--rules", testutil.FalcoRulesPath(t, falcorules.Stable), "--rules", markerRulesFile(t),
+		"--containerd-socket", d.Socket)
+	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
+	waitContainerKnown(t, a, c)
+	runRuleTests(t, a, linkRuleTests(tempDir(t, "/tmp")))
+	runRuleTests(t, a, socketRuleTests(c))
+}
+
+// linkRuleTests are Falco's rules on links to sensitive files, run in dir.
+// coreutils' ln makes the *at syscalls, busybox's the plain ones; a
+// relative path is named as the caller reached it, made absolute against
+// its cwd.
+func linkRuleTests(dir string) []ruleTest {
+	busybox := func(t *testing.T) string { return testutil.RequireCommand(t, "busybox") }
+	return []ruleTest{
+		{rule: "Create Symlink Over Sensitive Files", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				at := removeAfter(t, filepath.Join(dir, "shadow-at-"+randToken()))
+				plain := removeAfter(t, filepath.Join(dir, "shadow-"+randToken()))
+				runOK(t, nil, "ln", "-s", "/etc/shadow", at)
+				runOK(t, nil, busybox(t), "sh", "-c", "cd "+dir+" && mkdir -p sub && exec busybox ln -s /root sub/../"+filepath.Base(plain))
+				key := []string{"evt.arg.linkpath"}
+				return []alert{
+					{key: key, want: fields{"evt.arg.target": "/etc/shadow", "evt.arg.linkpath": at, "evt.type": "symlinkat", "proc.name": "ln"}},
+					{key: key, want: fields{"evt.arg.target": "/root", "evt.arg.linkpath": plain, "evt.type": "symlink"}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				link := removeAfter(t, filepath.Join(dir, "hostname-"+randToken()))
+				runOK(t, nil, "ln", "-s", "/etc/hostname", link)
+				return []alert{{key: []string{"evt.arg.linkpath"}, want: fields{"evt.arg.linkpath": link}}}
+			}},
+		{rule: "Create Hardlink Over Sensitive Files", priority: "Warning",
+			// /etc and the test's directory may be different file systems:
+			// a link that fails (EXDEV) is the attempt the rule reports.
+			trigger: func(t *testing.T) []alert {
+				at := removeAfter(t, filepath.Join(dir, "hl-at-"+randToken()))
+				plain := removeAfter(t, filepath.Join(dir, "hl-"+randToken()))
+				runEnv(t, nil, "sh", "-c", "cd /etc && exec ln shadow "+at)
+				runEnv(t, nil, busybox(t), "ln", "/etc/shadow", plain)
+				key := []string{"evt.arg.newpath"}
+				return []alert{
+					{key: key, want: fields{"evt.arg.oldpath": "/etc/shadow", "evt.arg.newpath": at, "evt.type": "linkat", "proc.name": "ln"}},
+					{key: key, want: fields{"evt.arg.oldpath": "/etc/shadow", "evt.arg.newpath": plain, "evt.type": "link"}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				own := filepath.Join(dir, "own-"+randToken())
+				if err := os.WriteFile(own, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				link := removeAfter(t, own+"-link")
+				runOK(t, nil, "ln", own, link)
+				return []alert{{key: []string{"evt.arg.newpath"}, want: fields{"evt.arg.newpath": link}}}
+			}},
+	}
+}
+
+// socketRuleTests are Falco's rules on sockets and descriptors, run in c.
+func socketRuleTests(c *containerdtest.Container) []ruleTest {
+	exec := func(t *testing.T, argv ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		// A non-zero exit is fine: the tests look at what the process did.
+		if out, err := c.Exec(ctx, argv...); err != nil && !strings.Contains(err.Error(), "exit status") {
+			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
+		}
+	}
+	// Falco's outputs for these rules name no container field: the
+	// command line, unique per test, identifies the process.
+	key := []string{"proc.cmdline"}
+	return []ruleTest{
+		{rule: "Packet socket created in container", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				// arping opens an AF_PACKET socket first thing.
+				exec(t, "arping", "-c", "1", "-w", "1", "-I", "lo", "127.0.0.1")
+				return []alert{{key: key, want: fields{
+					"proc.cmdline": "arping -c 1 -w 1 -I lo 127.0.0.1", "evt.type": "socket", "proc.exepath": "/bin/busybox",
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// An IP socket in the container.
+				exec(t, "nc", "-w", "1", "127.0.0.1", "1")
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -w 1 127.0.0.1 1"}}}
+			}},
+		{rule: "Redirect STDOUT/STDIN to Network Connection in Container", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				// nc -e moves the connected socket onto stdin, stdout and
+				// stderr, then runs the shell: a reverse shell to a peer on
+				// the container's loopback, which tells it to exit.
+				ln := listenInNetns(t, fmt.Sprintf("/proc/%d/ns/net", c.PID), "127.0.0.1:0")
+				t.Cleanup(func() { ln.Close() })
+				accepted := serve(ln, exitShell)
+				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+				exec(t, "nc", "127.0.0.1", port, "-e", "/bin/sh")
+				waitConn(t, accepted, "reverse shell")
+				return []alert{{key: key, want: fields{
+					"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "evt.type": "dup2", "fd.type": "ipv4",
+					"fd.sip": "127.0.0.1", "fd.rport": port, "fd.l4proto": "tcp",
+					"fd.name": contains("->127.0.0.1:" + port),
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A shell redirecting its stdout to a file.
+				arg := "redirect-" + randToken()
+				exec(t, "sh", "-c", "echo "+arg+" > /tmp/"+arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "sh -c echo " + arg + " > /tmp/" + arg}}}
+			}},
+	}
+}

@@ -1,0 +1,69 @@
+package event
+
+import "net/netip"
+
+// FS is the payload of the file-system changes: symlink, symlinkat, link
+// and linkat. Paths are named as the caller reached them, the way Falco's
+// rules match them: the string passed, made absolute against the cwd or the
+// dirfd (resolved in the kernel), ".." folded, symlinks not followed.
+type FS struct {
+	// Path1 is the first path: a symlink's target (kept as passed, since
+	// it is the link's content, not a lookup), or link's oldpath. Path2 is
+	// the second: symlink's linkpath, link's newpath.
+	Path1, Path2 []byte
+	// Raw1 and Raw2 are the two paths exactly as the caller passed them.
+	Raw1, Raw2 []byte
+	// FD1 and FD2 are the dirfds of the two paths (AT_FDCWD = -100).
+	FD1, FD2 int32
+	// Flags are linkat's AT_* flags.
+	Flags uint32
+	// Mode is the mode argument of the syscalls that take one.
+	Mode uint32
+	// Truncated1 and Truncated2 are set when a bound cut a path.
+	Truncated1, Truncated2 bool
+}
+
+// keep makes f an empty payload that reuses the buffers of old.
+func (f *FS) keep(old FS) {
+	f.Path1, f.Path2, f.Raw1, f.Raw2 = old.Path1[:0], old.Path2[:0], old.Raw1[:0], old.Raw2[:0]
+}
+
+// Sock is what a socket descriptor is as the kernel holds it. Family is 0
+// when the descriptor is not a socket.
+type Sock struct {
+	// Family is the address family: AF_INET, AF_INET6, AF_UNIX, AF_PACKET, ...
+	Family uint16
+	// SockType is SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, ...
+	SockType uint16
+	// Proto is the protocol number (IPPROTO_TCP, IPPROTO_UDP).
+	Proto uint8
+	// Local and Remote are an IP socket's two ends; an end that is not
+	// bound or connected is the zero address with port 0.
+	Local, Remote netip.AddrPort
+}
+
+// SocketCall is the payload of socket: the arguments as passed and, on
+// success, the socket the kernel made.
+type SocketCall struct {
+	Domain, Type, Proto uint32
+	Sock                Sock
+}
+
+// Dup is the payload of dup, dup2 and dup3: what the duplicated descriptor
+// is at that moment, read in the kernel.
+type Dup struct {
+	// OldFD is the descriptor duplicated; NewFD the one dup2 and dup3 were
+	// asked for (-1 for dup). The new descriptor is the result.
+	OldFD, NewFD int32
+	// Flags are dup3's (O_CLOEXEC).
+	Flags uint32
+	// FileType is the S_IFMT bits of the file, 0 when it was not open.
+	FileType uint32
+	// Name is the file's path (empty for sockets).
+	Name          []byte
+	NameTruncated bool
+	Sock          Sock
+}
+
+// Address families beyond the ones connect reports.
+const AFPacket = 17
