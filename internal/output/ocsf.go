@@ -200,6 +200,8 @@ func appendStrings(b []byte, ss []string) []byte {
 // sequence number. The same alert always gets the same id, so a line sent
 // twice is recognised; two alerts of one event differ by rule.
 func (enc *Encoder) appendAlertID(b []byte, a *Alert) []byte {
+	// FNV-1a, by hand: hash/fnv's hasher would be allocated per alert. A
+	// zero byte between the names keeps ("ab", "c") apart from ("a", "bc").
 	const (
 		offset = 14695981039346656037
 		prime  = 1099511628211
@@ -208,7 +210,7 @@ func (enc *Encoder) appendAlertID(b []byte, a *Alert) []byte {
 	for i := 0; i < len(enc.hostname); i++ {
 		h = (h ^ uint64(enc.hostname[i])) * prime
 	}
-	h = (h ^ 0) * prime
+	h *= prime // the zero byte
 	for i := 0; i < len(a.Rule); i++ {
 		h = (h ^ uint64(a.Rule[i])) * prime
 	}
