@@ -57,11 +57,16 @@ func benchAlertPath(b *testing.B, outputs string) {
 		b.Fatal("the event raises no alert")
 	}
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		p.handle(e)
 	}
 	b.StopTimer()
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+	// allocs/op rounds down; this is the fraction, every goroutine's.
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/alert")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	set.Shutdown(ctx)
