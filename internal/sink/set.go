@@ -134,16 +134,14 @@ func (s *Set) Prepare(cfgs []Config) (*Change, error) {
 	kept := map[*output.Writer]bool{}
 	for i := range cfgs {
 		cfg := cfgs[i]
-		k, err := s.reuse(running, &cfg)
-		if err == nil && k == nil {
-			k, err = s.start(&cfg)
-			if err == nil {
-				c.created = append(c.created, k)
+		k := s.reuse(running, &cfg)
+		if k == nil {
+			var err error
+			if k, err = s.start(&cfg); err != nil {
+				c.Abort()
+				return nil, fmt.Errorf("starting output %s: %w", cfg.String(), err)
 			}
-		}
-		if err != nil {
-			c.Abort()
-			return nil, fmt.Errorf("starting output %s: %w", cfg.String(), err)
+			c.created = append(c.created, k)
 		}
 		kept[k.w] = true
 		c.next = append(c.next, k)
@@ -160,27 +158,25 @@ func (s *Set) Prepare(cfgs []Config) (*Change, error) {
 // change, or one sharing its writer when only how records are chosen and
 // encoded changed. stdout always keeps its writer: two writers on one
 // stdout could interleave their bytes.
-func (s *Set) reuse(running []*sink, cfg *Config) (*sink, error) {
+func (s *Set) reuse(running []*sink, cfg *Config) *sink {
 	for _, k := range running {
 		if k.cfg.equal(cfg) {
-			return k, nil
+			return k
 		}
 	}
 	for _, k := range running {
 		if sameDestination(&k.cfg, cfg) {
 			if k.cfg.Queue != cfg.Queue || k.cfg.QueueBytes != cfg.QueueBytes {
-				s.deps.Logger.Warn("an output's queue size changes only at restart", "output", cfg.SinkName())
+				s.deps.Logger.Warn("stdout's queue size changes only at restart", "output", cfg.SinkName())
 			}
-			n := s.bind(&sink{cfg: *cfg, w: k.w, dest: k.dest, frame: k.frame, stopped: k.stopped})
-			n.frame = s.framer(cfg)
-			return n, nil
+			return s.bind(&sink{cfg: *cfg, w: k.w, dest: k.dest, frame: s.framer(cfg), stopped: k.stopped})
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // sameDestination reports whether two configurations deliver to the same
-// place the same way.
+// place the same way (for stdout: always; its queue is kept too).
 func sameDestination(a, b *Config) bool {
 	if a.Type != b.Type {
 		return false
