@@ -737,3 +737,22 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("alias bomb: %v", err)
 	}
 }
+
+// TestLoadRefusesOversizedFile: a file over MaxFileBytes is an error at its
+// first line, and is not parsed (a small list of many items costs about a
+// hundred times its size to parse); other files still load.
+func TestLoadRefusesOversizedFile(t *testing.T) {
+	big := "- list: big\n  items: [" + strings.Repeat("a,", MaxFileBytes/2) + "a]\n"
+	_, res, err := Load([]Source{{Name: "ok.yaml", Data: []byte(okRule)}, {Name: "big.yaml", Data: []byte(big)}}, Options{})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	errs := res.Errors()
+	if len(errs) != 1 || errs[0].Code != ErrFileRead || !strings.HasPrefix(errs[0].String(), "big.yaml:1:1: ") ||
+		!strings.Contains(errs[0].Message, "larger than") {
+		t.Errorf("errors = %v", errs)
+	}
+	if !res.Files[0].Successful || res.Files[1].Successful {
+		t.Errorf("results = %+v", res.Files)
+	}
+}

@@ -3,6 +3,7 @@ package rules
 import (
 	"net/netip"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/vigil-sensor/vigil/event"
 )
@@ -191,6 +192,7 @@ func (t *template) appendText(b []byte, e *event.Event) []byte {
 		ok := false
 		if s.field != nil {
 			b, ok = s.field.AppendText(b, e, s.arg)
+			b = escapeControls(b, start)
 		}
 		if !ok {
 			b = append(b, "<NA>"...)
@@ -242,4 +244,57 @@ func (t *template) appendFields(dst []FieldValue, e *event.Event) []FieldValue {
 		dst = append(dst, v)
 	}
 	return dst
+}
+
+// escapeControls rewrites b[from:] so that no character a terminal acts on
+// is left in it: C0 controls and DEL as \xNN, C1 controls and the
+// bidirectional overrides and isolates as \uNNNN. The output text is meant
+// to be read by people, and file names and argv are the caller's choice:
+// raw, "\x1b]0;" retitles the reader's terminal and U+202E reverses what
+// follows. output_fields keep the exact value. Text with none of them, the
+// usual case, is returned as it is, without allocating.
+func escapeControls(b []byte, from int) []byte {
+	i := from
+	for i < len(b) && controlLen(b, i) == 0 {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	// Write the escaped rest after the text, then move it down over it.
+	end := len(b)
+	for r := i; r < end; {
+		n := controlLen(b, r)
+		switch {
+		case n == 0:
+			b = append(b, b[r])
+			r++
+			continue
+		case n == 1:
+			b = append(b, '\\', 'x', hexDigit[b[r]>>4], hexDigit[b[r]&15])
+		default:
+			c, _ := utf8.DecodeRune(b[r : r+n])
+			b = append(b, '\\', 'u', hexDigit[c>>12&15], hexDigit[c>>8&15], hexDigit[c>>4&15], hexDigit[c&15])
+		}
+		r += n
+	}
+	n := copy(b[i:], b[end:])
+	return b[:i+n]
+}
+
+const hexDigit = "0123456789abcdef"
+
+// controlLen is the length of the control character at b[i], or 0.
+func controlLen(b []byte, i int) int {
+	c := b[i]
+	switch {
+	case c < 0x20 || c == 0x7f:
+		return 1
+	case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f: // U+0080..U+009F
+		return 2
+	case c == 0xe2 && i+2 < len(b) && (b[i+1] == 0x80 && b[i+2] >= 0xaa && b[i+2] <= 0xae || // U+202A..U+202E
+		b[i+1] == 0x81 && b[i+2] >= 0xa6 && b[i+2] <= 0xa9): // U+2066..U+2069
+		return 3
+	}
+	return 0
 }

@@ -121,3 +121,46 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputEscapesControls: what a caller chose (file names, argv) reaches
+// the output text with every terminal control visibly escaped, and the
+// output fields with the exact value.
+func TestOutputEscapesControls(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain /etc/shadow", "plain /etc/shadow"},
+		{"\x1b]0;pwned\x07", `\x1b]0;pwned\x07`},
+		{"a\x1b[2Jb\nc\rd\x7f", `a\x1b[2Jb\x0ac\x0dd\x7f`},
+		{"csi\u009b31m", `csi\u009b31m`},
+		{"evil\u202egnp.exe", `evil\u202egnp.exe`},
+		{"iso\u2066x\u2069", `iso\u2066x\u2069`},
+		{"héllo 世界 \u2028", "héllo 世界 \u2028"},
+		{"\xff\xc2", "\xff\xc2"}, // invalid UTF-8 is the JSON encoder's to replace
+	} {
+		b := append([]byte("prefix:"), tc.in...)
+		if got := string(escapeControls(b, len("prefix:"))); got != "prefix:"+tc.want {
+			t.Errorf("escapeControls(%q) = %q, want %q", tc.in, got, "prefix:"+tc.want)
+		}
+	}
+
+	rs := mustLoad(t, Options{}, `
+- rule: R
+  desc: d
+  condition: evt.type = openat
+  output: opened %fd.name by %proc.name
+  priority: WARNING
+`)
+	r := rs.Rule("R")
+	name := "/tmp/\x1b]0;owned\x07\u202e"
+	e := *testEvents()["open"]
+	e.Open.Name = []byte(name)
+	if got, want := string(r.AppendOutput(nil, &e)), `opened /tmp/\x1b]0;owned\x07\u202e by cat`; got != want {
+		t.Errorf("AppendOutput = %q, want %q", got, want)
+	}
+	if f := r.AppendOutputFields(nil, &e); f[0].Str != name {
+		t.Errorf("output field fd.name = %q, want the exact %q", f[0].Str, name)
+	}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = r.AppendOutput(buf[:0], &e) }); n != 0 {
+		t.Errorf("escaping allocates %v times with room in the buffer", n)
+	}
+}

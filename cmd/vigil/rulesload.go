@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -18,7 +19,7 @@ func readRuleFiles(paths []string) ([]rules.Source, error) {
 	}
 	srcs := make([]rules.Source, 0, len(paths))
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := readAtMost(p, rules.MaxFileBytes+1) // one byte over, for Load to refuse
 		if err != nil {
 			return nil, usageError{fmt.Errorf("reading rules: %w", err)}
 		}
@@ -75,4 +76,15 @@ func formatMessages(msgs []rules.Message) string {
 		b.WriteByte('\n')
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// readAtMost reads up to n bytes of the file at path, so that an oversized
+// rules file is not read whole before it is refused.
+func readAtMost(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
 }
