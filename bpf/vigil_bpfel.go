@@ -351,7 +351,18 @@ const (
 	VigilSyscallIdVIGIL_SYS_DUP       VigilSyscallId = 13
 	VigilSyscallIdVIGIL_SYS_DUP2      VigilSyscallId = 14
 	VigilSyscallIdVIGIL_SYS_DUP3      VigilSyscallId = 15
-	VigilSyscallIdVIGIL_NUM_SYSCALLS  VigilSyscallId = 16
+	VigilSyscallIdVIGIL_SYS_RENAME    VigilSyscallId = 16
+	VigilSyscallIdVIGIL_SYS_RENAMEAT  VigilSyscallId = 17
+	VigilSyscallIdVIGIL_SYS_RENAMEAT2 VigilSyscallId = 18
+	VigilSyscallIdVIGIL_SYS_UNLINK    VigilSyscallId = 19
+	VigilSyscallIdVIGIL_SYS_UNLINKAT  VigilSyscallId = 20
+	VigilSyscallIdVIGIL_SYS_RMDIR     VigilSyscallId = 21
+	VigilSyscallIdVIGIL_SYS_MKDIR     VigilSyscallId = 22
+	VigilSyscallIdVIGIL_SYS_MKDIRAT   VigilSyscallId = 23
+	VigilSyscallIdVIGIL_SYS_CHMOD     VigilSyscallId = 24
+	VigilSyscallIdVIGIL_SYS_FCHMOD    VigilSyscallId = 25
+	VigilSyscallIdVIGIL_SYS_FCHMODAT  VigilSyscallId = 26
+	VigilSyscallIdVIGIL_NUM_SYSCALLS  VigilSyscallId = 27
 )
 
 type VigilSyscallTrace uint32
@@ -372,6 +383,17 @@ const (
 	VigilSyscallTraceVIGIL_TRACE_dup       VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_dup2      VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_dup3      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_rename    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_renameat  VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_renameat2 VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_unlink    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_unlinkat  VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_rmdir     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_mkdir     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_mkdirat   VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_chmod     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_fchmod    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_fchmodat  VigilSyscallTrace = 1
 )
 
 // Names of all BPF objects in the ELF.
@@ -393,6 +415,7 @@ const (
 	VigilProgSchedProcessExec  = "sched_process_exec"
 	VigilProgSchedProcessExit  = "sched_process_exit"
 	VigilProgSchedProcessFork  = "sched_process_fork"
+	VigilProgSysEnterChmod     = "sys_enter_chmod"
 	VigilProgSysEnterConnect   = "sys_enter_connect"
 	VigilProgSysEnterCreat     = "sys_enter_creat"
 	VigilProgSysEnterDup       = "sys_enter_dup"
@@ -400,14 +423,25 @@ const (
 	VigilProgSysEnterDup3      = "sys_enter_dup3"
 	VigilProgSysEnterExecve    = "sys_enter_execve"
 	VigilProgSysEnterExecveat  = "sys_enter_execveat"
+	VigilProgSysEnterFchmod    = "sys_enter_fchmod"
+	VigilProgSysEnterFchmodat  = "sys_enter_fchmodat"
 	VigilProgSysEnterLink      = "sys_enter_link"
 	VigilProgSysEnterLinkat    = "sys_enter_linkat"
+	VigilProgSysEnterMkdir     = "sys_enter_mkdir"
+	VigilProgSysEnterMkdirat   = "sys_enter_mkdirat"
 	VigilProgSysEnterOpen      = "sys_enter_open"
 	VigilProgSysEnterOpenat    = "sys_enter_openat"
 	VigilProgSysEnterOpenat2   = "sys_enter_openat2"
+	VigilProgSysEnterRename    = "sys_enter_rename"
+	VigilProgSysEnterRenameat  = "sys_enter_renameat"
+	VigilProgSysEnterRenameat2 = "sys_enter_renameat2"
+	VigilProgSysEnterRmdir     = "sys_enter_rmdir"
 	VigilProgSysEnterSocket    = "sys_enter_socket"
 	VigilProgSysEnterSymlink   = "sys_enter_symlink"
 	VigilProgSysEnterSymlinkat = "sys_enter_symlinkat"
+	VigilProgSysEnterUnlink    = "sys_enter_unlink"
+	VigilProgSysEnterUnlinkat  = "sys_enter_unlinkat"
+	VigilProgSysExitChmod      = "sys_exit_chmod"
 	VigilProgSysExitConnect    = "sys_exit_connect"
 	VigilProgSysExitCreat      = "sys_exit_creat"
 	VigilProgSysExitDup        = "sys_exit_dup"
@@ -415,15 +449,25 @@ const (
 	VigilProgSysExitDup3       = "sys_exit_dup3"
 	VigilProgSysExitExecve     = "sys_exit_execve"
 	VigilProgSysExitExecveat   = "sys_exit_execveat"
+	VigilProgSysExitFchmod     = "sys_exit_fchmod"
+	VigilProgSysExitFchmodat   = "sys_exit_fchmodat"
 	VigilProgSysExitLink       = "sys_exit_link"
 	VigilProgSysExitLinkat     = "sys_exit_linkat"
+	VigilProgSysExitMkdir      = "sys_exit_mkdir"
+	VigilProgSysExitMkdirat    = "sys_exit_mkdirat"
 	VigilProgSysExitOpen       = "sys_exit_open"
 	VigilProgSysExitOpenat     = "sys_exit_openat"
 	VigilProgSysExitOpenat2    = "sys_exit_openat2"
 	VigilProgSysExitRaw        = "sys_exit_raw"
+	VigilProgSysExitRename     = "sys_exit_rename"
+	VigilProgSysExitRenameat   = "sys_exit_renameat"
+	VigilProgSysExitRenameat2  = "sys_exit_renameat2"
+	VigilProgSysExitRmdir      = "sys_exit_rmdir"
 	VigilProgSysExitSocket     = "sys_exit_socket"
 	VigilProgSysExitSymlink    = "sys_exit_symlink"
 	VigilProgSysExitSymlinkat  = "sys_exit_symlinkat"
+	VigilProgSysExitUnlink     = "sys_exit_unlink"
+	VigilProgSysExitUnlinkat   = "sys_exit_unlinkat"
 	VigilVarRawSyscalls        = "raw_syscalls"
 	VigilVarSelfTgid           = "self_tgid"
 	VigilVarUnusedBtfAnchor    = "unused_btf_anchor"
@@ -481,6 +525,7 @@ type VigilProgramSpecs struct {
 	SchedProcessExec  *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SysEnterChmod     *ebpf.ProgramSpec `ebpf:"sys_enter_chmod"`
 	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
 	SysEnterCreat     *ebpf.ProgramSpec `ebpf:"sys_enter_creat"`
 	SysEnterDup       *ebpf.ProgramSpec `ebpf:"sys_enter_dup"`
@@ -488,14 +533,25 @@ type VigilProgramSpecs struct {
 	SysEnterDup3      *ebpf.ProgramSpec `ebpf:"sys_enter_dup3"`
 	SysEnterExecve    *ebpf.ProgramSpec `ebpf:"sys_enter_execve"`
 	SysEnterExecveat  *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
+	SysEnterFchmod    *ebpf.ProgramSpec `ebpf:"sys_enter_fchmod"`
+	SysEnterFchmodat  *ebpf.ProgramSpec `ebpf:"sys_enter_fchmodat"`
 	SysEnterLink      *ebpf.ProgramSpec `ebpf:"sys_enter_link"`
 	SysEnterLinkat    *ebpf.ProgramSpec `ebpf:"sys_enter_linkat"`
+	SysEnterMkdir     *ebpf.ProgramSpec `ebpf:"sys_enter_mkdir"`
+	SysEnterMkdirat   *ebpf.ProgramSpec `ebpf:"sys_enter_mkdirat"`
 	SysEnterOpen      *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
 	SysEnterOpenat    *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
 	SysEnterOpenat2   *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
+	SysEnterRename    *ebpf.ProgramSpec `ebpf:"sys_enter_rename"`
+	SysEnterRenameat  *ebpf.ProgramSpec `ebpf:"sys_enter_renameat"`
+	SysEnterRenameat2 *ebpf.ProgramSpec `ebpf:"sys_enter_renameat2"`
+	SysEnterRmdir     *ebpf.ProgramSpec `ebpf:"sys_enter_rmdir"`
 	SysEnterSocket    *ebpf.ProgramSpec `ebpf:"sys_enter_socket"`
 	SysEnterSymlink   *ebpf.ProgramSpec `ebpf:"sys_enter_symlink"`
 	SysEnterSymlinkat *ebpf.ProgramSpec `ebpf:"sys_enter_symlinkat"`
+	SysEnterUnlink    *ebpf.ProgramSpec `ebpf:"sys_enter_unlink"`
+	SysEnterUnlinkat  *ebpf.ProgramSpec `ebpf:"sys_enter_unlinkat"`
+	SysExitChmod      *ebpf.ProgramSpec `ebpf:"sys_exit_chmod"`
 	SysExitConnect    *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 	SysExitCreat      *ebpf.ProgramSpec `ebpf:"sys_exit_creat"`
 	SysExitDup        *ebpf.ProgramSpec `ebpf:"sys_exit_dup"`
@@ -503,15 +559,25 @@ type VigilProgramSpecs struct {
 	SysExitDup3       *ebpf.ProgramSpec `ebpf:"sys_exit_dup3"`
 	SysExitExecve     *ebpf.ProgramSpec `ebpf:"sys_exit_execve"`
 	SysExitExecveat   *ebpf.ProgramSpec `ebpf:"sys_exit_execveat"`
+	SysExitFchmod     *ebpf.ProgramSpec `ebpf:"sys_exit_fchmod"`
+	SysExitFchmodat   *ebpf.ProgramSpec `ebpf:"sys_exit_fchmodat"`
 	SysExitLink       *ebpf.ProgramSpec `ebpf:"sys_exit_link"`
 	SysExitLinkat     *ebpf.ProgramSpec `ebpf:"sys_exit_linkat"`
+	SysExitMkdir      *ebpf.ProgramSpec `ebpf:"sys_exit_mkdir"`
+	SysExitMkdirat    *ebpf.ProgramSpec `ebpf:"sys_exit_mkdirat"`
 	SysExitOpen       *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
 	SysExitOpenat     *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
 	SysExitOpenat2    *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
 	SysExitRaw        *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitRename     *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
+	SysExitRenameat   *ebpf.ProgramSpec `ebpf:"sys_exit_renameat"`
+	SysExitRenameat2  *ebpf.ProgramSpec `ebpf:"sys_exit_renameat2"`
+	SysExitRmdir      *ebpf.ProgramSpec `ebpf:"sys_exit_rmdir"`
 	SysExitSocket     *ebpf.ProgramSpec `ebpf:"sys_exit_socket"`
 	SysExitSymlink    *ebpf.ProgramSpec `ebpf:"sys_exit_symlink"`
 	SysExitSymlinkat  *ebpf.ProgramSpec `ebpf:"sys_exit_symlinkat"`
+	SysExitUnlink     *ebpf.ProgramSpec `ebpf:"sys_exit_unlink"`
+	SysExitUnlinkat   *ebpf.ProgramSpec `ebpf:"sys_exit_unlinkat"`
 }
 
 // VigilMapSpecs contains maps before they are loaded into the kernel.
@@ -614,6 +680,7 @@ type VigilPrograms struct {
 	SchedProcessExec  *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
+	SysEnterChmod     *ebpf.Program `ebpf:"sys_enter_chmod"`
 	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
 	SysEnterCreat     *ebpf.Program `ebpf:"sys_enter_creat"`
 	SysEnterDup       *ebpf.Program `ebpf:"sys_enter_dup"`
@@ -621,14 +688,25 @@ type VigilPrograms struct {
 	SysEnterDup3      *ebpf.Program `ebpf:"sys_enter_dup3"`
 	SysEnterExecve    *ebpf.Program `ebpf:"sys_enter_execve"`
 	SysEnterExecveat  *ebpf.Program `ebpf:"sys_enter_execveat"`
+	SysEnterFchmod    *ebpf.Program `ebpf:"sys_enter_fchmod"`
+	SysEnterFchmodat  *ebpf.Program `ebpf:"sys_enter_fchmodat"`
 	SysEnterLink      *ebpf.Program `ebpf:"sys_enter_link"`
 	SysEnterLinkat    *ebpf.Program `ebpf:"sys_enter_linkat"`
+	SysEnterMkdir     *ebpf.Program `ebpf:"sys_enter_mkdir"`
+	SysEnterMkdirat   *ebpf.Program `ebpf:"sys_enter_mkdirat"`
 	SysEnterOpen      *ebpf.Program `ebpf:"sys_enter_open"`
 	SysEnterOpenat    *ebpf.Program `ebpf:"sys_enter_openat"`
 	SysEnterOpenat2   *ebpf.Program `ebpf:"sys_enter_openat2"`
+	SysEnterRename    *ebpf.Program `ebpf:"sys_enter_rename"`
+	SysEnterRenameat  *ebpf.Program `ebpf:"sys_enter_renameat"`
+	SysEnterRenameat2 *ebpf.Program `ebpf:"sys_enter_renameat2"`
+	SysEnterRmdir     *ebpf.Program `ebpf:"sys_enter_rmdir"`
 	SysEnterSocket    *ebpf.Program `ebpf:"sys_enter_socket"`
 	SysEnterSymlink   *ebpf.Program `ebpf:"sys_enter_symlink"`
 	SysEnterSymlinkat *ebpf.Program `ebpf:"sys_enter_symlinkat"`
+	SysEnterUnlink    *ebpf.Program `ebpf:"sys_enter_unlink"`
+	SysEnterUnlinkat  *ebpf.Program `ebpf:"sys_enter_unlinkat"`
+	SysExitChmod      *ebpf.Program `ebpf:"sys_exit_chmod"`
 	SysExitConnect    *ebpf.Program `ebpf:"sys_exit_connect"`
 	SysExitCreat      *ebpf.Program `ebpf:"sys_exit_creat"`
 	SysExitDup        *ebpf.Program `ebpf:"sys_exit_dup"`
@@ -636,15 +714,25 @@ type VigilPrograms struct {
 	SysExitDup3       *ebpf.Program `ebpf:"sys_exit_dup3"`
 	SysExitExecve     *ebpf.Program `ebpf:"sys_exit_execve"`
 	SysExitExecveat   *ebpf.Program `ebpf:"sys_exit_execveat"`
+	SysExitFchmod     *ebpf.Program `ebpf:"sys_exit_fchmod"`
+	SysExitFchmodat   *ebpf.Program `ebpf:"sys_exit_fchmodat"`
 	SysExitLink       *ebpf.Program `ebpf:"sys_exit_link"`
 	SysExitLinkat     *ebpf.Program `ebpf:"sys_exit_linkat"`
+	SysExitMkdir      *ebpf.Program `ebpf:"sys_exit_mkdir"`
+	SysExitMkdirat    *ebpf.Program `ebpf:"sys_exit_mkdirat"`
 	SysExitOpen       *ebpf.Program `ebpf:"sys_exit_open"`
 	SysExitOpenat     *ebpf.Program `ebpf:"sys_exit_openat"`
 	SysExitOpenat2    *ebpf.Program `ebpf:"sys_exit_openat2"`
 	SysExitRaw        *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitRename     *ebpf.Program `ebpf:"sys_exit_rename"`
+	SysExitRenameat   *ebpf.Program `ebpf:"sys_exit_renameat"`
+	SysExitRenameat2  *ebpf.Program `ebpf:"sys_exit_renameat2"`
+	SysExitRmdir      *ebpf.Program `ebpf:"sys_exit_rmdir"`
 	SysExitSocket     *ebpf.Program `ebpf:"sys_exit_socket"`
 	SysExitSymlink    *ebpf.Program `ebpf:"sys_exit_symlink"`
 	SysExitSymlinkat  *ebpf.Program `ebpf:"sys_exit_symlinkat"`
+	SysExitUnlink     *ebpf.Program `ebpf:"sys_exit_unlink"`
+	SysExitUnlinkat   *ebpf.Program `ebpf:"sys_exit_unlinkat"`
 }
 
 func (p *VigilPrograms) Close() error {
@@ -654,6 +742,7 @@ func (p *VigilPrograms) Close() error {
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
+		p.SysEnterChmod,
 		p.SysEnterConnect,
 		p.SysEnterCreat,
 		p.SysEnterDup,
@@ -661,14 +750,25 @@ func (p *VigilPrograms) Close() error {
 		p.SysEnterDup3,
 		p.SysEnterExecve,
 		p.SysEnterExecveat,
+		p.SysEnterFchmod,
+		p.SysEnterFchmodat,
 		p.SysEnterLink,
 		p.SysEnterLinkat,
+		p.SysEnterMkdir,
+		p.SysEnterMkdirat,
 		p.SysEnterOpen,
 		p.SysEnterOpenat,
 		p.SysEnterOpenat2,
+		p.SysEnterRename,
+		p.SysEnterRenameat,
+		p.SysEnterRenameat2,
+		p.SysEnterRmdir,
 		p.SysEnterSocket,
 		p.SysEnterSymlink,
 		p.SysEnterSymlinkat,
+		p.SysEnterUnlink,
+		p.SysEnterUnlinkat,
+		p.SysExitChmod,
 		p.SysExitConnect,
 		p.SysExitCreat,
 		p.SysExitDup,
@@ -676,15 +776,25 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitDup3,
 		p.SysExitExecve,
 		p.SysExitExecveat,
+		p.SysExitFchmod,
+		p.SysExitFchmodat,
 		p.SysExitLink,
 		p.SysExitLinkat,
+		p.SysExitMkdir,
+		p.SysExitMkdirat,
 		p.SysExitOpen,
 		p.SysExitOpenat,
 		p.SysExitOpenat2,
 		p.SysExitRaw,
+		p.SysExitRename,
+		p.SysExitRenameat,
+		p.SysExitRenameat2,
+		p.SysExitRmdir,
 		p.SysExitSocket,
 		p.SysExitSymlink,
 		p.SysExitSymlinkat,
+		p.SysExitUnlink,
+		p.SysExitUnlinkat,
 	)
 }
 

@@ -28,6 +28,17 @@ const (
 	TypeDup
 	TypeDup2
 	TypeDup3
+	TypeRename
+	TypeRenameat
+	TypeRenameat2
+	TypeUnlink
+	TypeUnlinkat
+	TypeRmdir
+	TypeMkdir
+	TypeMkdirat
+	TypeChmod
+	TypeFchmod
+	TypeFchmodat
 	numTypes
 )
 
@@ -50,6 +61,17 @@ var typeNames = [numTypes]string{
 	TypeDup:       "dup",
 	TypeDup2:      "dup2",
 	TypeDup3:      "dup3",
+	TypeRename:    "rename",
+	TypeRenameat:  "renameat",
+	TypeRenameat2: "renameat2",
+	TypeUnlink:    "unlink",
+	TypeUnlinkat:  "unlinkat",
+	TypeRmdir:     "rmdir",
+	TypeMkdir:     "mkdir",
+	TypeMkdirat:   "mkdirat",
+	TypeChmod:     "chmod",
+	TypeFchmod:    "fchmod",
+	TypeFchmodat:  "fchmodat",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -77,7 +99,8 @@ func (t Type) Kind() Kind {
 		return KindOpen
 	case TypeConnect:
 		return KindConnect
-	case TypeSymlink, TypeSymlinkat, TypeLink, TypeLinkat:
+	case TypeSymlink, TypeSymlinkat, TypeLink, TypeLinkat, TypeRename, TypeRenameat, TypeRenameat2,
+		TypeUnlink, TypeUnlinkat, TypeRmdir, TypeMkdir, TypeMkdirat, TypeChmod, TypeFchmod, TypeFchmodat:
 		return KindFS
 	case TypeSocket:
 		return KindSocket
@@ -169,12 +192,15 @@ type Event struct {
 type derived struct {
 	flags, tuple     []byte
 	flagsOK, tupleOK bool
+	// mode is evt.arg.mode rendered (fields_fsop.go).
+	mode   []byte
+	modeOK bool
 }
 
 // Reset clears e for reuse, keeping the capacity of its buffers.
 func (e *Event) Reset() {
 	open, raw, unix, file := e.Open.Name[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
-	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0]}
+	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0], mode: e.derived.mode[:0]}
 	fs, dupName := e.FS, e.Dup.Name[:0]
 	*e = Event{}
 	e.Open.Name, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, raw, unix, file

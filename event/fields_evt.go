@@ -50,18 +50,27 @@ func evtFields() []Field {
 				}
 				return bytesString(e.derived.flags), true
 			}), KindOpen, KindExec),
-		only(num("evt.arg.mode", FieldUint, "Mode argument of an open that creates a file.",
-			func(e *Event) (int64, bool) { return int64(e.Open.Mode), e.Type.Kind() == KindOpen }), KindOpen),
+		argModeField(),
 		only(num("evt.arg.dirfd", FieldInt, "Directory descriptor argument of openat/openat2 (-100 is AT_FDCWD).",
 			func(e *Event) (int64, bool) {
 				return int64(e.Open.DirFD), e.Type == TypeOpenat || e.Type == TypeOpenat2
 			}), KindOpen),
-		alias(only(str("evt.arg.name", "Path argument of an open, as the caller passed it.",
-			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen)),
-		only(str("evt.arg.filename", "Path argument of execve/execveat, as the caller passed it.",
-			func(e *Event) (string, bool) { return bytesString(e.Exec.Filename), e.Type.Kind() == KindExec }), KindExec),
-		alias(only(num("evt.arg.fd", FieldInt, "File descriptor argument (connect) or result (open).",
-			func(e *Event) (int64, bool) { return fdNum(e) }), KindOpen, KindConnect)),
+		alias(only(str("evt.arg.name", "Path argument of an open, as the caller passed it; of unlinkat, made absolute against the cwd or dirfd.",
+			func(e *Event) (string, bool) {
+				if e.Type.Kind() == KindOpen {
+					return bytesString(e.Open.Raw), true
+				}
+				return fsPathArg(e, isUnlinkat)
+			}), KindOpen, KindFS)),
+		only(str("evt.arg.filename", "Path argument of execve/execveat, as the caller passed it; of chmod and fchmodat, made absolute against the cwd or dirfd.",
+			func(e *Event) (string, bool) {
+				if e.Type.Kind() == KindExec {
+					return bytesString(e.Exec.Filename), true
+				}
+				return fsPathArg(e, isChmodPath)
+			}), KindExec, KindFS),
+		alias(only(num("evt.arg.fd", FieldInt, "File descriptor argument (connect, fchmod) or result (open).",
+			func(e *Event) (int64, bool) { return fdNum(e) }), KindOpen, KindConnect, KindFS)),
 		alias(num("evt.arg.res", FieldInt, "Result of the syscall, as evt.rawres.",
 			func(e *Event) (int64, bool) { return e.Res, true })),
 	}

@@ -18,6 +18,8 @@ func fdNum(e *Event) (int64, bool) {
 		return int64(e.Connect.FD), true
 	case KindSocket, KindDup:
 		return e.Res, true
+	case KindFS:
+		return int64(e.FS.FD1), e.Type == TypeFchmod
 	}
 	return 0, false
 }

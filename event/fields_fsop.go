@@ -5,8 +5,107 @@ import "strconv"
 // isSymlink reports whether e is a symlink or symlinkat.
 func isSymlink(e *Event) bool { return e.Type == TypeSymlink || e.Type == TypeSymlinkat }
 
-// isLink reports whether e is a link or linkat.
-func isLink(e *Event) bool { return e.Type == TypeLink || e.Type == TypeLinkat }
+// isLinkOrRename reports whether e names an oldpath and a newpath: link,
+// linkat, rename, renameat, renameat2.
+func isLinkOrRename(e *Event) bool {
+	switch e.Type {
+	case TypeLink, TypeLinkat, TypeRename, TypeRenameat, TypeRenameat2:
+		return true
+	}
+	return false
+}
+
+// hasPathArg reports whether e's one path is Falco's "path" argument:
+// unlink, rmdir, mkdir, mkdirat.
+func hasPathArg(e *Event) bool {
+	switch e.Type {
+	case TypeUnlink, TypeRmdir, TypeMkdir, TypeMkdirat:
+		return true
+	}
+	return false
+}
+
+// isChmod reports whether e is chmod, fchmod or fchmodat.
+func isChmod(e *Event) bool {
+	return e.Type == TypeChmod || e.Type == TypeFchmod || e.Type == TypeFchmodat
+}
+
+// hasMode reports whether e is a file-system change with a mode argument.
+func hasMode(e *Event) bool { return isChmod(e) || e.Type == TypeMkdir || e.Type == TypeMkdirat }
+
+// modeBits are the mode bits as Falco names them, in its order.
+var modeBits = []struct {
+	bit  uint32
+	name string
+}{
+	{0o1, "S_IXOTH"}, {0o2, "S_IWOTH"}, {0o4, "S_IROTH"}, {0o10, "S_IXGRP"}, {0o20, "S_IWGRP"}, {0o40, "S_IRGRP"},
+	{0o100, "S_IXUSR"}, {0o200, "S_IWUSR"}, {0o400, "S_IRUSR"}, {0o1000, "S_ISVTX"}, {0o2000, "S_ISGID"}, {0o4000, "S_ISUID"},
+}
+
+// AppendModeFlags appends mode as Falco renders a mode argument
+// (S_IXUSR|S_IRUSR|S_ISUID), 0 when no bit is set.
+func AppendModeFlags(dst []byte, mode uint32) []byte {
+	start := len(dst)
+	for _, b := range modeBits {
+		if mode&b.bit != 0 {
+			if len(dst) > start {
+				dst = append(dst, '|')
+			}
+			dst = append(dst, b.name...)
+		}
+	}
+	if len(dst) == start {
+		dst = append(dst, '0')
+	}
+	return dst
+}
+
+// argMode is evt.arg.mode: an open's in octal, as Falco prints it, and the
+// file-system changes' by their bits' names, which Falco's rules search
+// (evt.arg.mode contains "S_ISUID").
+func argMode(e *Event) (string, bool) {
+	switch {
+	case e.Type.Kind() == KindOpen:
+		if !e.derived.modeOK {
+			e.derived.mode = append(e.derived.mode[:0], '0')
+			if e.Open.Mode != 0 {
+				e.derived.mode = strconv.AppendUint(e.derived.mode, uint64(e.Open.Mode), 8)
+			}
+			e.derived.modeOK = true
+		}
+	case hasMode(e):
+		if !e.derived.modeOK {
+			e.derived.mode = AppendModeFlags(e.derived.mode[:0], e.FS.Mode)
+			e.derived.modeOK = true
+		}
+	default:
+		return "", false
+	}
+	return bytesString(e.derived.mode), true
+}
+
+// argModeField is evt.arg.mode.
+func argModeField() Field {
+	return only(str("evt.arg.mode", "Mode argument: of an open that creates a file, in octal (0644); of chmod, fchmod, "+
+		"fchmodat, mkdir and mkdirat, by its bits' names (S_IRUSR|S_IXUSR|S_ISUID).", argMode), KindOpen, KindFS)
+}
+
+// fsPathArg is the one path of a file-system change when has says the
+// event names it so, for the fields other kinds share (evt.arg.name,
+// evt.arg.filename).
+func fsPathArg(e *Event, has func(*Event) bool) (string, bool) {
+	if !has(e) {
+		return "", false
+	}
+	return bytesString(e.FS.Path1), true
+}
+
+// isUnlinkat reports whether e is unlinkat, whose path Falco names "name".
+func isUnlinkat(e *Event) bool { return e.Type == TypeUnlinkat }
+
+// isChmodPath reports whether e is chmod or fchmodat, whose path Falco
+// names "filename".
+func isChmodPath(e *Event) bool { return e.Type == TypeChmod || e.Type == TypeFchmodat }
 
 // fsPath is a path argument field of the file-system kinds, present on the
 // event types has accepts.
@@ -47,8 +146,9 @@ func fsopFields() []Field {
 	return []Field{
 		fsPath("evt.arg.target", "Target of symlink/symlinkat: the link's content, as the caller passed it.", isSymlink, false),
 		fsPath("evt.arg.linkpath", "Path of the link symlink/symlinkat creates, made absolute against the cwd or dirfd.", isSymlink, true),
-		fsPath("evt.arg.oldpath", "Existing path of link/linkat, made absolute against the cwd or dirfd.", isLink, false),
-		fsPath("evt.arg.newpath", "New path of link/linkat, made absolute against the cwd or dirfd.", isLink, true),
+		fsPath("evt.arg.oldpath", "Existing path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, false),
+		fsPath("evt.arg.newpath", "New path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, true),
+		fsPath("evt.arg.path", "Path of unlink, rmdir, mkdir and mkdirat, made absolute against the cwd or dirfd.", hasPathArg, false),
 		only(str("evt.arg.domain", "Address family argument of socket (AF_INET, AF_PACKET, ...).",
 			func(e *Event) (string, bool) { return familyName(e.Socket.Domain), isSocket(e) }), KindSocket),
 		only(num("evt.arg.type", FieldUint, "Type argument of socket (SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, with its flags).",

@@ -124,6 +124,17 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP):       event.TypeDup,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP2):      event.TypeDup2,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_DUP3):      event.TypeDup3,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RENAME):    event.TypeRename,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RENAMEAT):  event.TypeRenameat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RENAMEAT2): event.TypeRenameat2,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_UNLINK):    event.TypeUnlink,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_UNLINKAT):  event.TypeUnlinkat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RMDIR):     event.TypeRmdir,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_MKDIR):     event.TypeMkdir,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_MKDIRAT):   event.TypeMkdirat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_CHMOD):     event.TypeChmod,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMOD):    event.TypeFchmod,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMODAT):  event.TypeFchmodat,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the

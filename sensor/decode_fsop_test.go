@@ -48,6 +48,12 @@ func TestDecodeFS(t *testing.T) {
 			raw1: "shadow", dir1: "/etc", raw2: "h", dir2: "/root", want: event.TypeLink, path1: "/etc/shadow", path2: "/root/h"},
 		{name: "linkat, truncated second path", sys: sysID(bpf.VigilSyscallIdVIGIL_SYS_LINKAT), rflags: fsPath2Trunc,
 			raw1: "/etc/./shadow", raw2: "n", dir2: "/", want: event.TypeLinkat, path1: "/etc/shadow", path2: "/n"},
+		{name: "fchmod names its fd's file", sys: sysID(bpf.VigilSyscallIdVIGIL_SYS_FCHMOD),
+			dir1: "/usr/bin/tool", want: event.TypeFchmod, path1: "/usr/bin/tool"},
+		{name: "unlinkat, relative", sys: sysID(bpf.VigilSyscallIdVIGIL_SYS_UNLINKAT),
+			raw1: ".bash_history", dir1: "/root", want: event.TypeUnlinkat, path1: "/root/.bash_history"},
+		{name: "renameat2", sys: sysID(bpf.VigilSyscallIdVIGIL_SYS_RENAMEAT2),
+			raw1: "a", dir1: "/bin", raw2: "../usr/bin/b", dir2: "/bin", want: event.TypeRenameat2, path1: "/bin/a", path2: "/usr/bin/b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := bpf.VigilFsRec{Hdr: hdr(recFS), Ret: -17, Fd1: -100, Fd2: 4, Flags: 0x400, Mode: 0o755, Syscall: tc.sys, Rflags: tc.rflags,

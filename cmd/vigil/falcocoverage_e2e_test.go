@@ -150,3 +150,153 @@ func socketRuleTests(c *containerdtest.Container) []ruleTest {
 			}},
 	}
 }
+
+// enableDriftRules turns on Falco's sandbox drift rules, which ship
+// disabled, the way a user's override file does.
+const enableDriftRules = `
+- rule: Container Drift Detected (chmod)
+  enabled: true
+  override:
+    enabled: replace
+`
+
+// TestFalcoFileChangeRules runs Falco's three files (and the drift rule
+// enabled) against renames, removals, mkdirs and chmods on the host and in
+// a container. The binary directories changed are the container's own.
+func TestFalcoFileChangeRules(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "chmod", "rm", "sh"} {
+		testutil.RequireCommand(t, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := containerdtest.Start(ctx, containerdtest.Options{})
+	if err != nil {
+		t.Fatalf("starting containerd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping containerd: %v", err)
+		}
+	})
+	override := filepath.Join(t.TempDir(), "enable.yaml")
+	if err := os.WriteFile(override, []byte(enableDriftRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, f := range falcorules.Files {
+		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
+	}
+	args = append(args, "--rules", override, "--rules", markerRulesFile(t), "--containerd-socket", d.Socket)
+	a := startAgent(t, args...)
+	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
+	waitContainerKnown(t, a, c)
+	runRuleTests(t, a, fileChangeRuleTests(tempDir(t, "/tmp"), c))
+}
+
+// fileChangeRuleTests are Falco's rules on renames, removals, mkdirs and
+// chmods; dir is a host directory.
+func fileChangeRuleTests(dir string, c *containerdtest.Container) []ruleTest {
+	exec := func(t *testing.T, argv ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if out, err := c.Exec(ctx, argv...); err != nil {
+			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
+		}
+	}
+	touch := func(t *testing.T, path string) string {
+		t.Helper()
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return removeAfter(t, path)
+	}
+	key := []string{"proc.cmdline"}
+	return []ruleTest{
+		{rule: "Modify binary dirs", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "touch", "/bin/vigil-"+tok)
+				exec(t, "mv", "/bin/vigil-"+tok, "/usr/bin/vigil-"+tok)
+				exec(t, "rm", "/usr/bin/vigil-"+tok)
+				return []alert{
+					{key: key, want: fields{"proc.cmdline": "mv /bin/vigil-" + tok + " /usr/bin/vigil-" + tok, "evt.type": "rename"}},
+					{key: key, want: fields{"proc.cmdline": "rm /usr/bin/vigil-" + tok, "evt.type": "unlink"}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "touch", "/tmp/vigil-"+tok)
+				exec(t, "mv", "/tmp/vigil-"+tok, "/tmp/vigil-"+tok+"-2")
+				exec(t, "rm", "/tmp/vigil-"+tok+"-2")
+				return []alert{
+					{key: key, want: fields{"proc.cmdline": "mv /tmp/vigil-" + tok + " /tmp/vigil-" + tok + "-2"}},
+					{key: key, want: fields{"proc.cmdline": "rm /tmp/vigil-" + tok + "-2"}},
+				}
+			}},
+		{rule: "Mkdir binary dirs", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "mkdir", "/usr/sbin/vigil-"+tok)
+				exec(t, "rmdir", "/usr/sbin/vigil-"+tok)
+				return []alert{{key: key, want: fields{"proc.cmdline": "mkdir /usr/sbin/vigil-" + tok,
+					"evt.arg.path": "/usr/sbin/vigil-" + tok, "evt.type": "mkdir"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "mkdir", "/tmp/vigil-"+tok)
+				return []alert{{key: key, want: fields{"proc.cmdline": "mkdir /tmp/vigil-" + tok}}}
+			}},
+		{rule: "Set Setuid or Setgid bit", priority: "Notice",
+			// coreutils' chmod makes fchmodat, busybox's chmod.
+			trigger: func(t *testing.T) []alert {
+				at := touch(t, filepath.Join(dir, "suid-"+randToken()))
+				plain := touch(t, filepath.Join(dir, "sgid-"+randToken()))
+				runOK(t, nil, "chmod", "4755", at)
+				runOK(t, nil, "busybox", "chmod", "g+s", plain)
+				return []alert{
+					{key: key, want: fields{"proc.cmdline": "chmod 4755 " + at, "evt.type": "fchmodat",
+						"evt.arg.filename": at, "evt.arg.mode": contains("S_ISUID")}},
+					{key: key, want: fields{"proc.cmdline": "busybox chmod g+s " + plain, "evt.type": "chmod",
+						"evt.arg.filename": plain, "evt.arg.mode": contains("S_ISGID")}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				f := touch(t, filepath.Join(dir, "plain-"+randToken()))
+				runOK(t, nil, "chmod", "755", f)
+				return []alert{{key: key, want: fields{"proc.cmdline": "chmod 755 " + f}}}
+			}},
+		{rule: "Delete or rename shell history", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				hist := touch(t, filepath.Join(tempDir(t, dir), ".bash_history"))
+				runOK(t, nil, "sh", "-c", "cd "+filepath.Dir(hist)+" && exec rm .bash_history")
+				return []alert{{key: key, want: fields{"proc.cmdline": "rm .bash_history", "evt.type": "unlinkat", "evt.arg.name": hist}}}
+			},
+			benign: func(t *testing.T) []alert {
+				f := touch(t, filepath.Join(dir, "notes-"+randToken()))
+				runOK(t, nil, "rm", f)
+				return []alert{{key: key, want: fields{"proc.cmdline": "rm " + f}}}
+			}},
+		{rule: "Container Drift Detected (chmod)", priority: "Error",
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "touch", "/tmp/drift-"+tok)
+				exec(t, "chmod", "+x", "/tmp/drift-"+tok)
+				return []alert{{key: key, want: fields{"proc.cmdline": "chmod +x /tmp/drift-" + tok,
+					"evt.arg.filename": "/tmp/drift-" + tok, "evt.arg.mode": contains("S_IXUSR")}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The same on the host, and a chmod without x in the container.
+				f := touch(t, filepath.Join(dir, "x-"+randToken()))
+				runOK(t, nil, "chmod", "+x", f)
+				tok := randToken()
+				exec(t, "touch", "/tmp/nox-"+tok)
+				exec(t, "chmod", "644", "/tmp/nox-"+tok)
+				return []alert{
+					{key: key, want: fields{"proc.cmdline": "chmod +x " + f}},
+					{key: key, want: fields{"proc.cmdline": "chmod 644 /tmp/nox-" + tok}},
+				}
+			}},
+	}
+}

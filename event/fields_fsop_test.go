@@ -1,0 +1,89 @@
+package event
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestArgMode(t *testing.T) {
+	for _, tc := range []struct {
+		typ  Type
+		mode uint32
+		want string
+	}{
+		{TypeChmod, 0o4755, "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID"},
+		{TypeFchmodat, 0o2000, "S_ISGID"},
+		{TypeMkdir, 0, "0"},
+		{TypeOpenat, 0o644, "0644"},
+		{TypeOpenat, 0, "0"},
+	} {
+		e := &Event{Type: tc.typ}
+		e.FS.Mode, e.Open.Mode = tc.mode, tc.mode
+		if got, _ := mustField(t, "evt.arg.mode").Str(e, Arg{}); got != tc.want {
+			t.Errorf("%v mode %o: %q, want %q", tc.typ, tc.mode, got, tc.want)
+		}
+	}
+	if _, ok := mustField(t, "evt.arg.mode").Str(&Event{Type: TypeUnlink}, Arg{}); ok {
+		t.Error("unlink has a mode")
+	}
+}
+
+func TestFsopPathFields(t *testing.T) {
+	e := &Event{Type: TypeRenameat2}
+	e.FS.Path1, e.FS.Path2 = []byte("/bin/a"), []byte("/usr/bin/b")
+	want := map[string]string{"evt.arg.oldpath": "/bin/a", "evt.arg.newpath": "/usr/bin/b"}
+	for name, v := range want {
+		if got, ok := mustField(t, name).Str(e, Arg{}); !ok || got != v {
+			t.Errorf("%s = %q %v, want %q", name, got, ok, v)
+		}
+	}
+	for _, name := range []string{"evt.arg.path", "evt.arg.name", "evt.arg.target", "evt.arg.filename"} {
+		if _, ok := mustField(t, name).Str(e, Arg{}); ok {
+			t.Errorf("renameat2 has %s", name)
+		}
+	}
+	e = &Event{Type: TypeUnlinkat}
+	e.FS.Path1 = []byte("/root/.bash_history")
+	if got, ok := mustField(t, "evt.arg.name").Str(e, Arg{}); !ok || got != "/root/.bash_history" {
+		t.Errorf("unlinkat name %q %v", got, ok)
+	}
+}
+
+func TestDupSocketFields(t *testing.T) {
+	e := &Event{Type: TypeDup2, Res: 1}
+	e.Dup.Sock = Sock{Family: AFInet, SockType: 1, Proto: ProtoTCP,
+		Local: netip.MustParseAddrPort("10.0.0.2:40000"), Remote: netip.MustParseAddrPort("192.0.2.1:4444")}
+	for name, want := range map[string]string{
+		"fd.type": "ipv4", "fd.l4proto": "tcp", "fd.name": "10.0.0.2:40000->192.0.2.1:4444", "fd.sockfamily": "ip",
+	} {
+		if got, ok := mustField(t, name).Str(e, Arg{}); !ok || got != want {
+			t.Errorf("%s = %q %v, want %q", name, got, ok, want)
+		}
+	}
+	if ip, ok := mustField(t, "fd.sip").IP(e, Arg{}); !ok || ip != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("fd.sip = %v %v", ip, ok)
+	}
+	file := &Event{Type: TypeDup}
+	file.Dup.FileType, file.Dup.Name = 0o100000, []byte("/var/log/x")
+	if got, _ := mustField(t, "fd.type").Str(file, Arg{}); got != "file" {
+		t.Errorf("dup of a file: fd.type %q", got)
+	}
+	if got, _ := mustField(t, "fd.name").Str(file, Arg{}); got != "/var/log/x" {
+		t.Errorf("dup of a file: fd.name %q", got)
+	}
+	sock := &Event{Type: TypeSocket}
+	sock.Socket.Domain = AFPacket
+	if got, _ := mustField(t, "evt.arg.domain").Str(sock, Arg{}); got != "AF_PACKET" {
+		t.Errorf("evt.arg.domain %q", got)
+	}
+}
+
+// mustField is LookupField for tests: it fails t when the field is missing.
+func mustField(t *testing.T, name string) *Field {
+	t.Helper()
+	f, ok := LookupField(name)
+	if !ok {
+		t.Fatalf("no field %s", name)
+	}
+	return f
+}
