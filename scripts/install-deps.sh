@@ -10,7 +10,7 @@ packages=(
 	containerd runc busybox-static   # container tier: containerd + a hand-built busybox image
 	iproute2                         # network-namespace tests (ip netns)
 	qemu-system-x86 cpio xz-utils zstd       # kernel matrix: boot Debian kernels with an initramfs
-	bash coreutils findutils grep dpkg       # default-rule tests trigger rules with real programs
+	bash coreutils findutils grep dpkg passwd  # default-rule tests trigger rules with real programs
 	git make                                 # the build checks (check-generated diffs with git)
 	vagrant vagrant-libvirt                  # vagrant validate of the users' Vagrantfile, its libvirt block too
 )

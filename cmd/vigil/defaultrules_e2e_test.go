@@ -352,7 +352,7 @@ const netnsAddr = "192.0.2.1"
 func TestDefaultRulesHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.RequireCommand(t, "busybox")
-	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat"} {
+	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg"} {
 		testutil.RequireCommand(t, c)
 	}
 	env := &hostEnv{tmp: tempDir(t, "/tmp"), token: randToken()}
@@ -564,9 +564,22 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 				runOK(t, nil, filepath.Join(env.bin, "nc"), "127.0.0.1", port, "-e", "/bin/sh")
 				waitConn(t, accepted, "nc -e")
-				return []alert{{key: []string{"proc.cmdline"}, want: fields{
-					"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "container.id": "host",
-				}}}
+				// The rule judges the command line at exec, so these need
+				// not connect: -e among other short options, and -e after
+				// more arguments than the sensor reads.
+				runCommand(t, filepath.Join(env.bin, "nc"), "-ve", "/bin/sh", "127.0.0.1", "1")
+				long := []string{"-w", "7"}
+				for len(strings.Join(long, " ")) < 5000 {
+					long = append(long, "-v")
+				}
+				runCommand(t, filepath.Join(env.bin, "nc"), append(long, "-e", "/bin/sh", "127.0.0.1", "1")...)
+				return []alert{
+					{key: []string{"proc.cmdline"}, want: fields{
+						"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "container.id": "host",
+					}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -ve /bin/sh 127.0.0.1 1"}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains("nc -w 7 -v -v -v")}},
+				}
 			},
 			benign: func(t *testing.T) []alert {
 				port := fmt.Sprint(env.lo.Addr().(*net.TCPAddr).Port)
@@ -610,11 +623,39 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 		{rule: "Read Shadow or Sudoers File", priority: "Warning",
 			trigger: func(t *testing.T) []alert {
 				runCommand(t, "cat", "/etc/shadow")
-				return []alert{{key: []string{"fd.name", "proc.cmdline"}, want: fields{
-					"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
-				}}}
+				// Exemptions name executables by their resolved path, not
+				// by the name the caller gives: cat through a link named
+				// sshd, and cat run by a shell through a link named apt
+				// (a package manager's descendants are exempt), both fire.
+				dir := tempDir(t, env.tmp)
+				sshd, apt := filepath.Join(dir, "sshd"), filepath.Join(dir, "apt")
+				for link, target := range map[string]string{sshd: "/usr/bin/cat", apt: "/usr/bin/bash"} {
+					if err := os.Symlink(target, link); err != nil {
+						t.Fatal(err)
+					}
+				}
+				runCommand(t, sshd, "/etc/shadow")
+				runCommand(t, apt, "-c", "cat /etc/shadow; true")
+				return []alert{
+					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
+						"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
+					}},
+					{key: []string{"fd.name", "proc.cmdline"}, want: fields{"fd.name": "/etc/shadow", "proc.cmdline": "sshd /etc/shadow"}},
+					{key: []string{"fd.name", "proc.cmdline", "proc.pname"}, want: fields{
+						"fd.name": "/etc/shadow", "proc.cmdline": "cat /etc/shadow", "proc.pname": "apt",
+					}},
+				}
 			},
-			benign: func(t *testing.T) []alert { return catFile(t, "/etc/hostname") }},
+			benign: func(t *testing.T) []alert {
+				// chage reads /etc/shadow by trade (exempt by its path), and
+				// so may what dpkg runs (a hook here, as for maintainer
+				// scripts).
+				runOK(t, nil, "chage", "-l", "root")
+				runOK(t, nil, "dpkg", "--pre-invoke=cat /etc/shadow", "--configure", "-a")
+				return append(catFile(t, "/etc/hostname"),
+					alert{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "chage -l root"}},
+					alert{key: []string{"fd.name", "proc.pname"}, want: fields{"fd.name": "/etc/shadow", "proc.pname": "sh"}})
+			}},
 		{rule: "Read SSH Private Key", priority: "Warning",
 			trigger: func(t *testing.T) []alert {
 				key := filepath.Join(env.home, ".ssh", "id_ed25519")
