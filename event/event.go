@@ -181,6 +181,9 @@ type Event struct {
 	Socket  SocketCall
 	Dup     Dup
 
+	// HostNames resolves the fd.*ip.name fields; nil resolves nothing.
+	HostNames *HostNames
+
 	// derived holds strings rendered on first use by field extractors
 	// (flags, socket tuples), in buffers kept across Reset.
 	derived derived

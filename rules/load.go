@@ -348,6 +348,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		Pos:       ruleAt.locs[len(ruleAt.locs)-1].Position,
 		types:     pr.types,
 		filters:   pr.filters,
+		hostNames: appendHostNames(nil, pr.tree),
 		pred:      p,
 		out:       out,
 	}

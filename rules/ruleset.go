@@ -28,8 +28,10 @@ type Rule struct {
 
 	types   typeSet
 	filters kindClauses
-	pred    pred
-	out     *template
+	// hostNames are the names its condition compares fd.*ip.name with.
+	hostNames []string
+	pred      pred
+	out       *template
 }
 
 // Types returns the event types the rule applies to, derived from its

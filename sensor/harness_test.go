@@ -135,6 +135,9 @@ func (h *harness) handle(e *event.Event) {
 	c.Open.Raw = bytes.Clone(c.Open.Raw)
 	c.Connect.UnixPath = bytes.Clone(c.Connect.UnixPath)
 	c.Exec.Filename = bytes.Clone(c.Exec.Filename)
+	c.FS = event.FS{Path1: bytes.Clone(c.FS.Path1), Path2: bytes.Clone(c.FS.Path2), Raw1: bytes.Clone(c.FS.Raw1), Raw2: bytes.Clone(c.FS.Raw2),
+		FD1: c.FS.FD1, FD2: c.FS.FD2, Flags: c.FS.Flags, Mode: c.FS.Mode, Truncated1: c.FS.Truncated1, Truncated2: c.FS.Truncated2}
+	c.Dup.Name = bytes.Clone(c.Dup.Name)
 	h.mu.Lock()
 	h.events = append(h.events, c)
 	close(h.wake)

@@ -73,6 +73,8 @@ func runHelper(mode string, args []string) int {
 		return 0
 	case "compat":
 		return helperCompat(args)
+	case "fsop":
+		return runFsopHelper()
 	case "uring":
 		res, err := uringOpenat(args[0], unix.O_RDONLY|unix.O_CLOEXEC)
 		if err != nil {

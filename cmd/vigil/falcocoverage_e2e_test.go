@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"net"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/containerdtest"
 	"github.com/vigil-sensor/vigil/internal/falcorules"
 	"github.com/vigil-sensor/vigil/internal/testutil"
@@ -39,12 +41,40 @@ func TestFalcoStableFilesSocketsDup(t *testing.T) {
 			t.Errorf("stopping containerd: %v", err)
 		}
 	})
-	a := startAgent(t, "--rules", testutil.FalcoRulesPath(t, falcorules.Stable), "--rules", markerRulesFile(t),
-		"--containerd-socket", d.Socket)
+	a := startAgentWithHosts(t, k8sAPIAddr+" "+k8sAPIName+"\n", "--rules", testutil.FalcoRulesPath(t, falcorules.Stable),
+		"--rules", markerRulesFile(t), "--containerd-socket", d.Socket)
 	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
 	waitContainerKnown(t, a, c)
 	runRuleTests(t, a, linkRuleTests(tempDir(t, "/tmp")))
 	runRuleTests(t, a, socketRuleTests(c))
+}
+
+// The API server's name in Falco's k8s_api_server macro, and the address
+// the test resolves it to: held on the container's own loopback.
+const (
+	k8sAPIName = "kubernetes.default.svc.cluster.local"
+	k8sAPIAddr = "10.96.0.1"
+)
+
+// startAgentWithHosts runs the agent in a mount namespace of its own whose
+// /etc/hosts holds hosts: the names rules compare fd.sip.name with resolve
+// as the test says, and the machine's /etc/hosts is left alone.
+func startAgentWithHosts(t *testing.T, hosts string, args ...string) *agenttest.Agent {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "unshare")
+	dir := t.TempDir()
+	hostsFile := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hostsFile, []byte(hosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "vigil-with-hosts")
+	script := "#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind \"$0\" /etc/hosts && exec \"$@\"' " +
+		hostsFile + " " + vigilBin + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return agenttest.Start(t, agenttest.Config{Bin: wrapper, Args: args, Stdout: agenttest.ReadStdout})
 }
 
 // linkRuleTests are Falco's rules on links to sensitive files, run in dir.
@@ -111,7 +141,34 @@ func socketRuleTests(c *containerdtest.Container) []ruleTest {
 	// Falco's outputs for these rules name no container field: the
 	// command line, unique per test, identifies the process.
 	key := []string{"proc.cmdline"}
+	netns := fmt.Sprintf("/proc/%d/ns/net", c.PID)
 	return []ruleTest{
+		{rule: "Contact K8S API Server From Container", priority: "Notice",
+			// The agent resolves Falco's API server name to an address
+			// the test adds to the container's loopback and listens on.
+			trigger: func(t *testing.T) []alert {
+				if out, err := osexec.Command("nsenter", "--net="+netns, "ip", "addr", "replace", k8sAPIAddr+"/32", "dev", "lo").CombinedOutput(); err != nil {
+					t.Fatalf("adding %s in the container: %v: %s", k8sAPIAddr, err, out)
+				}
+				ln := listenInNetns(t, netns, k8sAPIAddr+":0")
+				t.Cleanup(func() { ln.Close() })
+				accepted := serve(ln, hangUp)
+				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+				exec(t, "nc", "-w", "2", k8sAPIAddr, port)
+				waitConn(t, accepted, "API server")
+				return []alert{{key: key, want: fields{"proc.cmdline": "nc -w 2 " + k8sAPIAddr + " " + port,
+					"evt.type": "connect", "fd.name": contains("->" + k8sAPIAddr + ":" + port), "fd.rport": port}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// Another address in the container.
+				ln := listenInNetns(t, netns, "127.0.0.1:0")
+				t.Cleanup(func() { ln.Close() })
+				accepted := serve(ln, hangUp)
+				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+				exec(t, "nc", "-w", "2", "127.0.0.1", port)
+				waitConn(t, accepted, "local service")
+				return []alert{{key: key, want: fields{"proc.cmdline": "nc -w 2 127.0.0.1 " + port}}}
+			}},
 		{rule: "Packet socket created in container", priority: "Notice",
 			trigger: func(t *testing.T) []alert {
 				// arping opens an AF_PACKET socket first thing.
@@ -130,7 +187,7 @@ func socketRuleTests(c *containerdtest.Container) []ruleTest {
 				// nc -e moves the connected socket onto stdin, stdout and
 				// stderr, then runs the shell: a reverse shell to a peer on
 				// the container's loopback, which tells it to exit.
-				ln := listenInNetns(t, fmt.Sprintf("/proc/%d/ns/net", c.PID), "127.0.0.1:0")
+				ln := listenInNetns(t, netns, "127.0.0.1:0")
 				t.Cleanup(func() { ln.Close() })
 				accepted := serve(ln, exitShell)
 				port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)

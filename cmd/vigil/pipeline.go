@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/resolve"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 )
@@ -23,6 +24,10 @@ type pipeline struct {
 	ruleset    atomic.Pointer[rules.Ruleset]
 	events     bool
 	out        *sink.Set
+	// names (set by run) keeps the host names the rules compare
+	// fd.*ip.name with resolved into hostNames, which every event carries.
+	names     *resolve.Resolver
+	hostNames *event.HostNames
 
 	// Reused across events: the event being matched, the rendered
 	// output and its fields, the alert, and method values bound once.
@@ -66,6 +71,7 @@ func (p *pipeline) handle(e *event.Event) {
 		e.Container = p.containers.Lookup(e.CgroupID)
 	}
 	p.ev = e
+	e.HostNames = p.hostNames
 	p.ruleset.Load().Match(e, p.onMatch)
 	if p.events {
 		if n := p.out.Event(e); n > 0 {

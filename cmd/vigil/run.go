@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/metrics"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/resolve"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 	"github.com/vigil-sensor/vigil/sensor"
@@ -142,6 +143,10 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 
 	p := newPipelineTo(enr, rs, cfg.events, outputs)
+	p.names = resolve.New(resolve.Config{Logger: logger.With("component", "resolve")})
+	p.hostNames = p.names.Table()
+	p.names.SetNames(ctx, rs.HostNames())
+	go p.names.Run(ctx)
 	st := &status{sensor: s, enricher: enr, writer: outputs, sinks: outputs, pipeline: p, enc: enc, logger: logger}
 
 	go func() {
@@ -242,6 +247,7 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
 		return fmt.Errorf("updating kernel event filter: %w", err)
 	}
+	p.names.SetNames(context.Background(), rs.HostNames())
 	p.ruleset.Store(rs)
 	if err := setFilters(s, rs, cfg.events); err != nil {
 		return err

@@ -1,0 +1,131 @@
+package sensor
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// rawPath calls a syscall of one or two paths by number, so that the
+// test reaches the plain syscalls (symlink, link, rename, ...) that
+// x/sys/unix implements with their *at variants.
+func rawPath(nr uintptr, p1, p2 string, arg uintptr) int {
+	b1, _ := unix.BytePtrFromString(p1)
+	a2 := arg
+	if p2 != "" {
+		b2, _ := unix.BytePtrFromString(p2)
+		a2 = uintptr(unsafe.Pointer(b2))
+	}
+	r, _, errno := unix.Syscall(nr, uintptr(unsafe.Pointer(b1)), a2, 0)
+	if errno != 0 {
+		return -int(errno)
+	}
+	return int(r)
+}
+
+// runFsopHelper makes the file-system, socket and dup syscalls in its cwd,
+// in the order TestFsopRecords expects, printing each result.
+func runFsopHelper() int {
+	res := func(err error) { fmt.Printf("res=%d\n", errnoRes(err)) }
+	os.WriteFile("f", nil, 0o644)
+	dir, _ := unix.Open(".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_SYMLINK, "/etc/shadow", "sub/../lnk", 0))
+	res(unix.Symlinkat("../target", dir, "lnk-at"))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_LINK, "f", "hard", 0))
+	res(unix.Linkat(unix.AT_FDCWD, "/nonexistent/x", dir, "hard-at", 0))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_RENAME, "hard", "hard2", 0))
+	res(unix.Renameat2(dir, "hard2", unix.AT_FDCWD, "hard3", unix.RENAME_NOREPLACE))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_MKDIR, "d", "", 0o750))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_RMDIR, "d", "", 0))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_CHMOD, "f", "", 0o4755))
+	fd, _ := unix.Open("f", unix.O_RDONLY, 0)
+	res(unix.Fchmod(fd, 0o2711))
+	fmt.Printf("res=%d\n", rawPath(unix.SYS_UNLINK, "hard3", "", 0))
+	res(unix.Unlinkat(dir, "lnk", 0))
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fmt.Printf("res=%d\n", s)
+	if err == nil {
+		unix.Connect(s, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}})
+	}
+	r, err := unix.Dup(s)
+	if err != nil {
+		r = errnoRes(err)
+	}
+	fmt.Printf("res=%d\n", r)
+	// x/sys/unix makes dup2 with dup3 on amd64.
+	r2, _, errno := unix.Syscall(unix.SYS_DUP2, uintptr(s), 200, 0)
+	if errno != 0 {
+		r2 = uintptr(errnoRes(errno))
+	}
+	fmt.Printf("res=%d\n", int(r2))
+	res(unix.Dup3(fd, 201, unix.O_CLOEXEC))
+	return 0
+}
+
+// TestFsopRecords checks the records of the fs, socket and dup kinds for
+// real syscalls: their types, arguments and the paths as the caller reached
+// them, each made absolute in the kernel's directory.
+func TestFsopRecords(t *testing.T) {
+	h := startHarness(t)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.spawn(t, dir, "fsop")
+	if len(c.results) != 16 {
+		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
+	}
+	j := func(name string) string { return filepath.Join(dir, name) }
+	type want struct {
+		typ          event.Type
+		path1, path2 string
+		mode         uint32
+	}
+	for i, w := range []want{
+		{typ: event.TypeSymlink, path1: "/etc/shadow", path2: j("lnk")},
+		{typ: event.TypeSymlinkat, path1: "../target", path2: j("lnk-at")},
+		{typ: event.TypeLink, path1: j("f"), path2: j("hard")},
+		{typ: event.TypeLinkat, path1: "/nonexistent/x", path2: j("hard-at")},
+		{typ: event.TypeRename, path1: j("hard"), path2: j("hard2")},
+		{typ: event.TypeRenameat2, path1: j("hard2"), path2: j("hard3")},
+		{typ: event.TypeMkdir, path1: j("d"), mode: 0o750},
+		{typ: event.TypeRmdir, path1: j("d")},
+		{typ: event.TypeChmod, path1: j("f"), mode: 0o4755},
+		{typ: event.TypeFchmod, path1: j("f"), mode: 0o2711},
+		{typ: event.TypeUnlink, path1: j("hard3")},
+		{typ: event.TypeUnlinkat, path1: j("lnk")},
+	} {
+		got := h.wait(t, c.pid, w.typ.String(), func(e *captured) bool { return e.PID == c.pid && e.Type == w.typ })
+		if got.Res != int64(c.results[i]) || string(got.FS.Path1) != w.path1 || string(got.FS.Path2) != w.path2 || got.FS.Mode != w.mode {
+			t.Errorf("%v: res %d paths %q %q mode %o; want res %d paths %q %q mode %o", w.typ, got.Res, got.FS.Path1, got.FS.Path2, got.FS.Mode,
+				c.results[i], w.path1, w.path2, w.mode)
+		}
+	}
+	sock := h.wait(t, c.pid, "socket", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeSocket })
+	if sock.Res != int64(c.results[12]) || sock.Socket.Domain != unix.AF_INET || sock.Socket.Type != unix.SOCK_DGRAM|unix.SOCK_CLOEXEC ||
+		sock.Socket.Sock.Family != unix.AF_INET || sock.Socket.Sock.Proto != event.ProtoUDP {
+		t.Errorf("socket: %+v", sock.Socket)
+	}
+	dup := h.wait(t, c.pid, "dup", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeDup })
+	if dup.Res != int64(c.results[13]) || dup.Dup.OldFD != int32(c.results[12]) || dup.Dup.Sock.Remote.String() != "127.0.0.1:9" ||
+		dup.Dup.Sock.Proto != event.ProtoUDP || dup.Dup.FileType != unix.S_IFSOCK {
+		t.Errorf("dup of the socket: res %d %+v", dup.Res, dup.Dup)
+	}
+	dup2 := h.wait(t, c.pid, "dup2", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeDup2 && e.Res == 200 })
+	if dup2.Res != 200 || dup2.Dup.NewFD != 200 || dup2.Dup.Sock.Family != unix.AF_INET {
+		t.Errorf("dup2: res %d %+v", dup2.Res, dup2.Dup)
+	}
+	// os/exec's child dup3s /dev/null onto its stdio before the helper
+	// runs: the helper's own dups are told by their results.
+	dup3 := h.wait(t, c.pid, "dup3", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeDup3 && e.Res == 201 })
+	if dup3.Res != 201 || !bytes.Equal(dup3.Dup.Name, []byte(j("f"))) || dup3.Dup.Flags != unix.O_CLOEXEC || dup3.Dup.Sock.Family != 0 {
+		t.Errorf("dup3 of a file: res %d %+v", dup3.Res, dup3.Dup)
+	}
+}
