@@ -323,7 +323,10 @@ struct kind_counters {
  * little endian, needle_mask[i] covers them, needle_len[i] counts them,
  * needle_clauses[i] are the clauses that need it. A raw path is searched in
  * its first VIGIL_FILTER_RAW_SCAN bytes; a longer one, or one that could
- * not be read, is admitted.
+ * not be read, is admitted. suffix[i] holds the last suffix_len[i] (at most
+ * VIGIL_FILTER_NEEDLE_MAX) bytes of a path suffix, little endian, and
+ * suffix_clauses[i] the clauses a path ending with them satisfies (a path
+ * that ends with a suffix ends with its last bytes).
  */
 enum filter_bounds {
 	VIGIL_FILTER_CLAUSES = 32,     /* bits of a clause mask */
@@ -333,6 +336,7 @@ enum filter_bounds {
 	VIGIL_FILTER_ENTRIES = 4096,   /* prefixes, and names, of one generation */
 	VIGIL_FILTER_NEEDLES = 4,      /* distinct raw-path needles per kind */
 	VIGIL_FILTER_NEEDLE_MAX = 8,   /* bytes of a needle compared */
+	VIGIL_FILTER_SUFFIXES = 4,    /* distinct path suffixes per kind */
 	VIGIL_FILTER_RAW_SCAN = 256,   /* bytes of raw path searched */
 	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
 };
@@ -356,6 +360,9 @@ struct kind_filter {
 	__u64 needle_mask[VIGIL_FILTER_NEEDLES];
 	__u32 needle_len[VIGIL_FILTER_NEEDLES];
 	__u32 needle_clauses[VIGIL_FILTER_NEEDLES];
+	__u64 suffix[VIGIL_FILTER_SUFFIXES];
+	__u32 suffix_len[VIGIL_FILTER_SUFFIXES];
+	__u32 suffix_clauses[VIGIL_FILTER_SUFFIXES];
 };
 
 /* data[0] is the kind, data[1] the generation, then the path prefix;

@@ -133,6 +133,7 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_ENTRIES    VigilFilterBounds = 4096
 	VigilFilterBoundsVIGIL_FILTER_NEEDLES    VigilFilterBounds = 4
 	VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX VigilFilterBounds = 8
+	VigilFilterBoundsVIGIL_FILTER_SUFFIXES   VigilFilterBounds = 4
 	VigilFilterBoundsVIGIL_FILTER_RAW_SCAN   VigilFilterBounds = 256
 	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
 )
@@ -205,6 +206,9 @@ type VigilKindFilter struct {
 	NeedleMask    [4]uint64
 	NeedleLen     [4]uint32
 	NeedleClauses [4]uint32
+	Suffix        [4]uint64
+	SuffixLen     [4]uint32
+	SuffixClauses [4]uint32
 }
 
 type VigilOpenFilterKey uint32

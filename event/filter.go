@@ -34,11 +34,13 @@ type Clause struct {
 	// Results is the set of ResultSucceeded and ResultFailed bits.
 	Results uint8
 	// AnyPath: the path is not constrained. Otherwise a successful event
-	// must have a path (fd.name) starting with one of Prefixes or a file
-	// name (fd.filename) equal to one of Names.
+	// must have a path (fd.name) starting with one of Prefixes, a file
+	// name (fd.filename) equal to one of Names, or a path ending with one
+	// of Suffixes.
 	AnyPath  bool
 	Prefixes []string
 	Names    []string
+	Suffixes []string
 	// RawContains, when not empty, is a string the path as the caller
 	// passed it (fd.nameraw) must contain, failed events included.
 	RawContains string
@@ -121,13 +123,19 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 			return true
 		}
 	}
+	for _, sfx := range c.Suffixes {
+		if bytes.HasSuffix(name, []byte(sfx)) {
+			return true
+		}
+	}
 	return false
 }
 
 // Equal reports whether two clauses are the same.
 func (c Clause) Equal(o Clause) bool {
 	return c.Types == o.Types && c.Classes == o.Classes && c.Results == o.Results && c.AnyPath == o.AnyPath &&
-		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && c.RawContains == o.RawContains
+		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && slices.Equal(c.Suffixes, o.Suffixes) &&
+		c.RawContains == o.RawContains
 }
 
 // MergeClauses returns one clause that admits whatever a or b admits.
@@ -143,6 +151,7 @@ func MergeClauses(a, b Clause) Clause {
 	}
 	m.Prefixes = appendNew(slices.Clone(a.Prefixes), b.Prefixes...)
 	m.Names = appendNew(slices.Clone(a.Names), b.Names...)
+	m.Suffixes = appendNew(slices.Clone(a.Suffixes), b.Suffixes...)
 	return m
 }
 

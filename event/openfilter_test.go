@@ -35,6 +35,8 @@ func TestFilterAdmits(t *testing.T) {
 		Prefixes: []string{"/etc/"}, Names: []string{"id_rsa"},
 	}, {
 		Types: KindOpen.Types(), Classes: OpenAllAccess, Results: AllResults, AnyPath: true, RawContains: "../",
+	}, {
+		Types: TypeSetOf(TypeOpenat), Classes: OpenWriteAccess, Results: ResultSucceeded, Suffixes: []string{"release_agent"},
 	}}}
 	tests := []struct {
 		e    *Event
@@ -50,6 +52,8 @@ func TestFilterAdmits(t *testing.T) {
 		{open(unix.O_RDONLY, 3, "", "x"), true},                         // no resolved name: admitted
 		{&Event{Type: TypeConnect, Res: -111}, true},                    // a kind the filter does not cover
 		{open(unix.O_RDONLY, 3, "/home/a/.ssh/id_rsa.pub", "id_rsa.pub"), false},
+		{open(unix.O_WRONLY, 3, "/sys/fs/cgroup/x/release_agent", "release_agent"), true}, // the suffix
+		{open(unix.O_WRONLY, 3, "/sys/fs/cgroup/x/release_agent2", "release_agent2"), false},
 	}
 	for _, tt := range tests {
 		if got := f.Admits(tt.e); got != tt.want {

@@ -173,10 +173,10 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	}
 	switch {
 	case a.AnyPath:
-		c.AnyPath, c.Prefixes, c.Names = b.AnyPath, b.Prefixes, b.Names
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
 	case b.AnyPath:
-		c.Prefixes, c.Names = a.Prefixes, a.Names
-	case len(a.Names) == 0 && len(b.Names) == 0:
+		c.Prefixes, c.Names, c.Suffixes = a.Prefixes, a.Names, a.Suffixes
+	case len(a.Names)+len(a.Suffixes) == 0 && len(b.Names)+len(b.Suffixes) == 0:
 		// Both are prefix sets: a path starts with one of each exactly
 		// when it starts with the longer of a pair that nests.
 		for _, p := range a.Prefixes {
@@ -189,7 +189,7 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 				}
 			}
 		}
-	case len(a.Prefixes) == 0 && len(b.Prefixes) == 0:
+	case len(a.Prefixes)+len(a.Suffixes) == 0 && len(b.Prefixes)+len(b.Suffixes) == 0:
 		for _, n := range a.Names {
 			if slices.Contains(b.Names, n) {
 				c.Names = append(c.Names, n)
@@ -197,13 +197,13 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 		}
 	default:
 		// Mixed: either side alone is a sound bound; keep the smaller.
-		if len(a.Prefixes)+len(a.Names) <= len(b.Prefixes)+len(b.Names) {
-			c.Prefixes, c.Names = a.Prefixes, a.Names
+		if len(a.Prefixes)+len(a.Names)+len(a.Suffixes) <= len(b.Prefixes)+len(b.Names)+len(b.Suffixes) {
+			c.Prefixes, c.Names, c.Suffixes = a.Prefixes, a.Names, a.Suffixes
 		} else {
-			c.Prefixes, c.Names = b.Prefixes, b.Names
+			c.Prefixes, c.Names, c.Suffixes = b.Prefixes, b.Names, b.Suffixes
 		}
 	}
-	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 {
+	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 && len(c.Suffixes) == 0 {
 		// No path satisfies both: only failed events can.
 		c.Results &^= event.ResultSucceeded
 	}
@@ -286,6 +286,14 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 	case "fd.name", "fd.directory", "fd.filename":
 		if neg {
 			return c, true
+		}
+		if ch.Op == "endswith" && f.Name != "fd.directory" {
+			// A path (or file name) ending with a string ends with it.
+			if slices.Contains(vals, "") {
+				return c, true
+			}
+			c.AnyPath, c.Suffixes = false, vals
+			break
 		}
 		prefixes, names, ok := pathAtoms(f.Name, ch.Op, vals)
 		if !ok {

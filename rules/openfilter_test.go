@@ -81,6 +81,16 @@ func TestOpenFilterBounds(t *testing.T) {
 		admit: []*event.Event{raw(open("/x", rd, 3), "/a/.kube/config-long"), raw(open("/x", rd, 3), "")},
 		not:   []*event.Event{raw(open("/x", rd, 3), "/a/kube/config"), raw(open("/x", rd, 3), "/a/.kube/config")},
 	}, {
+		// Falco's release_agent rule: a path suffix, which also bounds
+		// an intersection with a prefix (either side is kept).
+		cond:  "evt.type = openat and evt.is_open_write = true and fd.name endswith release_agent",
+		admit: []*event.Event{open("/sys/fs/cgroup/x/release_agent", wr, 3), open("/tmp/my_release_agent", wr, 3), open("/x", wr, -13)},
+		not:   []*event.Event{open("/sys/fs/cgroup/x/release_agent.bak", wr, 3), open("/tmp/x", wr, 3), open("/x/release_agent", rd, 3)},
+	}, {
+		cond:  "evt.type = openat and (fd.filename endswith .pem or fd.name startswith /etc/ssl/)",
+		admit: []*event.Event{open("/home/a/key.pem", rd, 3), open("/etc/ssl/x", rd, 3)},
+		not:   []*event.Event{open("/home/a/key.pem.txt", rd, 3), open("/etc/x", rd, 3)},
+	}, {
 		// A negated raw check bounds nothing.
 		cond:  "evt.type = openat and not fd.nameraw contains '../'",
 		admit: []*event.Event{raw(open("/x", rd, 3), "x")},

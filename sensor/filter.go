@@ -36,6 +36,9 @@ const (
 	// rawScan is how many bytes of a raw path the kernel searches; a
 	// longer one is admitted.
 	rawScan = int(bpf.VigilFilterBoundsVIGIL_FILTER_RAW_SCAN)
+	// maxSuffixes is how many distinct path suffixes a filter holds; the
+	// kernel compares a suffix's last needleMax bytes.
+	maxSuffixes = int(bpf.VigilFilterBoundsVIGIL_FILTER_SUFFIXES)
 )
 
 // filterKeyClass returns, for a kind whose kernel side consults a filter,
@@ -161,6 +164,31 @@ type kernelFilter struct {
 // kernelNeedle is the part of a raw-path needle the kernel compares.
 func kernelNeedle(s string) string { return s[:min(len(s), needleMax)] }
 
+// kernelSuffix is the part of a path suffix the kernel compares: a path
+// that ends with s ends with its last bytes.
+func kernelSuffix(s string) string { return s[max(0, len(s)-needleMax):] }
+
+// suffixSlots gives each distinct kernel suffix of the clauses a slot in f,
+// up to maxSuffixes; ok is false for a clause with a suffix left without
+// one, which must then admit any path.
+func suffixSlots(f *bpf.VigilKindFilter, slots map[string]int, suffixes []string) (idx []int, ok bool) {
+	for _, sfx := range suffixes {
+		ks := kernelSuffix(sfx)
+		j, seen := slots[ks]
+		if !seen {
+			if len(slots) == maxSuffixes || ks == "" {
+				return nil, false
+			}
+			j = len(slots)
+			slots[ks] = j
+			f.Suffix[j] = leWord(ks)
+			f.SuffixLen[j] = uint32(len(ks))
+		}
+		idx = append(idx, j)
+	}
+	return idx, true
+}
+
 // compileFilter turns at most 32 clauses of kind's filter into the kernel's
 // tables under generation gen. What the kernel cannot hold (a prefix
 // longer than a key, too many entries, a needle past the last) loses that
@@ -170,6 +198,7 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 	prefixes := map[string]uint32{}
 	names := map[string]uint32{}
 	needles := map[string]int{}
+	suffixes := map[string]int{}
 	for i, c := range f.Clauses[:min(len(f.Clauses), maxClauses)] {
 		bit := uint32(1) << i
 		if c.RawContains != "" {
@@ -207,9 +236,18 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 		for _, p := range c.Prefixes {
 			anyPath = anyPath || len(p) > maxPrefix
 		}
+		var slots []int
+		if !anyPath {
+			var ok bool
+			slots, ok = suffixSlots(&k.filter, suffixes, c.Suffixes)
+			anyPath = !ok
+		}
 		if anyPath {
 			k.filter.PathAny |= bit
 			continue
+		}
+		for _, j := range slots {
+			k.filter.SuffixClauses[j] |= bit
 		}
 		for _, p := range c.Prefixes {
 			prefixes[p] |= bit

@@ -53,6 +53,11 @@ func testOpenFilter(t *testing.T, hooks string) {
 		Prefixes: []string{dir + "/keep/"}, Names: []string{"secret.key", "a-long-file-name-for-vigil.conf"},
 	}, {
 		Types: event.KindOpen.Types(), Classes: 1 << event.OpenWriteOnly, Results: event.ResultFailed,
+	}, {
+		// Suffixes: the kernel compares the last 8 bytes (".key.bak"),
+		// and a one-byte suffix.
+		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
+		Suffixes: []string{"/secret.key.bak", "2"},
 	}}}
 	second := &event.OpenFilter{Clauses: []event.OpenClause{{
 		Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.ResultSucceeded,
@@ -80,10 +85,10 @@ func testOpenFilter(t *testing.T, hooks string) {
 		{"openat:keepx/a", false, false, false},
 		{"openat:other/b", false, true, false},
 		{"openat:other/secret.key", true, true, false},
-		{"openat:other/secret.key.bak", false, true, false},
+		{"openat:other/secret.key.bak", true, true, false},
 		{"openat:other/xsecret.key", false, true, false},
 		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false},
-		{"openat:other/a-long-file-name-for-vigil.conf2", false, true, false},
+		{"openat:other/a-long-file-name-for-vigil.conf2", true, true, false},
 		{"openat:keep/missing", false, false, false},               // failed read
 		{"openat-creat:keep/new", false, false, false},             // successful write
 		{"openat-creat:" + dir + "/nodir/new", true, false, false}, // failed write

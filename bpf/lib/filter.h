@@ -45,15 +45,15 @@ static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long 
 /*
  * The clauses of mask that an event whose path (length n, as walk_path
  * returns it) is in the path buffer satisfies: those without a path bound,
- * and those of its prefix in filter_prefixes or its file name in
- * filter_names. A path the walk could not give whole is left to userspace
+ * and those of its prefix in filter_prefixes, of a suffix it ends with, or
+ * of its file name in filter_names. A path the walk could not give whole is left to userspace
  * (all of mask). It may stop early once a clause that needs no raw-path
  * needle is found: that one admits the event. A global function: the
  * verifier checks it once per program.
  */
 __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 {
-	__u32 zero = 0, slot = filter_slot(kind, gen), len, klen, pos, leaf, pair, res, *m;
+	__u32 zero = 0, slot = filter_slot(kind, gen), len, klen, pos, leaf, pair, res, i, sl, *m;
 	struct filter_name_key nk = {};
 	struct kind_filter *f;
 	struct path_buf *pb;
@@ -85,6 +85,17 @@ __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 		if (res & ~f->raw_need)
 			return res;
 	}
+	/* Suffixes: the 8 bytes that end at PATH_END, shifted so that the
+	 * suffix's length remains, against each suffix's last bytes. */
+	for (i = 0; i < VIGIL_FILTER_SUFFIXES; i++) {
+		sl = f->suffix_len[i];
+		if (!(mask & f->suffix_clauses[i]) || sl == 0 || sl > VIGIL_FILTER_NEEDLE_MAX || sl > len)
+			continue;
+		if (*(__u64 *)&pb->b[PATH_END - 8] >> ((8 - sl) * 8) == f->suffix[i])
+			res |= mask & f->suffix_clauses[i];
+	}
+	if (res & ~f->raw_need)
+		return res;
 	/* The last component: the leaf bytes before PATH_END. */
 	leaf = pb->leaf;
 	if (leaf > NAME_MAX)
