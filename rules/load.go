@@ -277,6 +277,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		return nil
 	}
 	_, unknownTypes := eventTypes(tree)
+	untraced := untracedTypes(tree)
 	tree, k := prune(tree)
 	switch k {
 	case constFalse:
@@ -300,6 +301,11 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		}
 		l.skip(info, fieldAt, WarnUnknownFilter, what+" "+strings.Join(unknown, ", "))
 		return nil
+	}
+	if len(untraced) > 0 {
+		info.file.res.RulesPartial = append(info.file.res.RulesPartial, SkippedRule{Name: info.name,
+			Reason: "branches on event types vigil does not trace never fire: " + strings.Join(untraced, ", "),
+			Pos:    ruleAt.locs[len(ruleAt.locs)-1].Position})
 	}
 	types, _ := eventTypes(tree)
 	return &prepared{info: info, tree: tree, types: types, filters: ruleClauses(tree)}

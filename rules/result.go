@@ -87,6 +87,10 @@ type FileResult struct {
 	// unknown field, only event types vigil does not trace, or another
 	// source than syscall.
 	RulesSkipped []SkippedRule `json:"rules_skipped"`
+	// RulesPartial lists the rules of this file that loaded but of which a
+	// branch can never fire here: it holds only for event types vigil does
+	// not trace, and was left out.
+	RulesPartial []SkippedRule `json:"rules_partial"`
 }
 
 // SkippedRule is a rule that loaded but cannot run on vigil.
@@ -196,6 +200,15 @@ func (r *LoadResult) Warnings() []Message {
 	var out []Message
 	for _, f := range r.Files {
 		out = append(out, f.Warnings...)
+	}
+	return out
+}
+
+// Partial returns every partial rule of every file, in file order.
+func (r *LoadResult) Partial() []SkippedRule {
+	var out []SkippedRule
+	for _, f := range r.Files {
+		out = append(out, f.RulesPartial...)
 	}
 	return out
 }

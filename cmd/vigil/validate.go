@@ -17,7 +17,7 @@ import (
 // unless paths are given. It fails (exit 2) unless everything loads.
 func validateCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
-	asJSON := fs.Bool("json", false, "print Falco's -V JSON shape with vigil's rules_loaded/rules_skipped")
+	asJSON := fs.Bool("json", false, "print Falco's -V JSON shape with vigil's rules_loaded/rules_skipped/rules_partial")
 	strict := fs.Bool("strict", false, "treat rules that need a field or event vigil lacks as errors")
 	configFile := fs.String("config", "", "check this vigil run configuration file, and load the rules it names")
 	if err := parseFlags(fs, args); err != nil {
@@ -85,6 +85,9 @@ func printResult(w io.Writer, res *rules.LoadResult) {
 		}
 		for _, s := range f.RulesSkipped {
 			fmt.Fprintf(w, "  skipped: %q: %s\n", s.Name, s.Reason)
+		}
+		for _, s := range f.RulesPartial {
+			fmt.Fprintf(w, "  warning: partial: %q: %s\n", s.Name, s.Reason)
 		}
 	}
 }
