@@ -23,7 +23,9 @@ enum event_kind {
 	VIGIL_KIND_FS = 6,
 	VIGIL_KIND_SOCKET = 7,
 	VIGIL_KIND_DUP = 8,
-	VIGIL_NUM_KINDS = 9,
+	VIGIL_KIND_PRIV = 9,
+	VIGIL_KIND_CRED = 10,
+	VIGIL_NUM_KINDS = 11,
 };
 
 /* Record types: the hdr.type of each record. */
@@ -37,6 +39,7 @@ enum rec_type {
 	VIGIL_REC_FS = 7,          /* struct fs_rec */
 	VIGIL_REC_SOCKET = 8,      /* struct socket_rec */
 	VIGIL_REC_DUP = 9,         /* struct dup_rec */
+	VIGIL_REC_PRIV = 10,       /* struct priv_rec */
 };
 
 /* The syscall behind a record: one id per row of syscall_table.h, in its
@@ -294,6 +297,42 @@ struct dup_rec {
 	__u8 pad[2];
 	struct sock_info sock;
 	__u8 data[];
+};
+
+/*
+ * A privileged operation at syscall exit (kinds/priv.h): ptrace,
+ * init_module, finit_module, setns, unshare, bpf and userfaultfd (kind
+ * priv), and the changes of credentials setuid, setgid, their setre* and
+ * setres* forms and capset (kind cred). arg holds the arguments Falco names,
+ * by syscall: ptrace request and pid; init_module length; finit_module fd
+ * and flags; setns fd and nstype; unshare and userfaultfd flags; bpf cmd;
+ * set*id the ids as passed (-1 for "unchanged"). The credentials are the
+ * task's after the call, so a change is known whether it succeeded or not.
+ */
+struct priv_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__s64 arg[3];
+	__u64 cap_inheritable;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u16 syscall;   /* enum syscall_id */
+	__u8 pad[6];
+};
+
+/* The filter key of a priv event (kinds/priv.h): ptrace requests below
+ * VIGIL_PRIV_KEY_PTRACE_EXT are themselves, the extended ones from
+ * VIGIL_PRIV_PTRACE_EXT_BASE (PTRACE_SETOPTIONS, PTRACE_SEIZE, ...) follow
+ * them; bpf commands are themselves; anything else is VIGIL_PRIV_KEY_OTHER,
+ * and the other syscalls use 0. */
+enum priv_filter_key {
+	VIGIL_PRIV_KEY_PTRACE_EXT = 40,
+	VIGIL_PRIV_PTRACE_EXT_BASE = 0x4200,
+	VIGIL_PRIV_KEY_OTHER = 63,
 };
 
 /* Per-CPU, per-kind counters. */

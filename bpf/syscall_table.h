@@ -37,6 +37,10 @@
 #define ARG_FD2 8   /* the dirfd of ARG_PATH2, or dup2's new fd */
 #define ARG_DOMAIN 9 /* socket's domain (address family) */
 #define ARG_PROTO 10 /* socket's protocol */
+#define ARG_CMD 11  /* a request or command: ptrace, bpf */
+#define ARG_ID 12   /* a pid, uid or gid; ARG_ID2 and ARG_ID3 the next ones */
+#define ARG_ID2 13
+#define ARG_ID3 14
 
 /* Up to six roles, four bits each, argument 0 lowest: a constant, so each
  * row's argument reads fold into plain stores. */
@@ -70,6 +74,20 @@
 	X(mkdirat,   MKDIRAT,   258, 296, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_MODE)) \
 	X(chmod,     CHMOD,     90,  15,  VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_MODE)) \
 	X(fchmod,    FCHMOD,    91,  94,  VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_MODE)) \
-	X(fchmodat,  FCHMODAT,  268, 306, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_MODE))
+	X(fchmodat,  FCHMODAT,  268, 306, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_MODE)) \
+	X(ptrace,       PTRACE,       101,  26, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_CMD, ARG_ID)) \
+	X(init_module,  INIT_MODULE,  175, 128, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_PTR, ARG_LEN)) \
+	X(finit_module, FINIT_MODULE, 313, 350, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_FLAGS)) \
+	X(setns,        SETNS,        308, 346, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_FLAGS)) \
+	X(unshare,      UNSHARE,      272, 310, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_FLAGS)) \
+	X(bpf,          BPF,          321, 357, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_CMD, ARG_PTR, ARG_LEN)) \
+	X(userfaultfd,  USERFAULTFD,  323, 374, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_FLAGS)) \
+	X(setuid,       SETUID,       105, 213, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID)) \
+	X(setgid,       SETGID,       106, 214, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID)) \
+	X(setreuid,     SETREUID,     113, 203, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2)) \
+	X(setregid,     SETREGID,     114, 204, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2)) \
+	X(setresuid,    SETRESUID,    117, 208, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
+	X(setresgid,    SETRESGID,    119, 210, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
+	X(capset,       CAPSET,       126, 185, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_PTR))
 
 #endif /* VIGIL_SYSCALL_TABLE_H */

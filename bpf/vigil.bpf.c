@@ -16,7 +16,7 @@
  *   lib/filter.h      per-kind in-kernel filters driven by the rules
  *   lib/sock.h        what a socket descriptor is: family, protocol, ends
  *   kinds/            one header per decoder of sensor/decode*.go: exec, proc
- *                     (fork, exit), open, connect, fs, socket, dup
+ *                     (fork, exit), open, connect, priv, fs, socket, dup
  *   lib/dispatch.h    the raw sys_exit program and the tracepoint pairs,
  *                     generated from syscall_table.h
  *
@@ -126,6 +126,7 @@ struct btf_anchor {
 	struct fork_rec fork;
 	struct exit_rec exit;
 	struct connect_rec connect;
+	struct priv_rec priv;
 	struct socket_rec socket;
 	enum event_kind kind;
 	enum rec_type rec_type;
@@ -137,6 +138,7 @@ struct btf_anchor {
 	enum open_rec_flags open_flags;
 	enum filter_bounds filter_bounds;
 	enum open_filter_key open_key;
+	enum priv_filter_key priv_key;
 	enum fs_rec_flags fs_flags;
 	enum dup_rec_flags dup_flags;
 };
@@ -156,6 +158,7 @@ const struct dup_rec *unused_dup_rec __attribute__((unused));
 #include "kinds/proc.h"
 #include "kinds/open.h"
 #include "kinds/connect.h"
+#include "kinds/priv.h"
 #include "kinds/fs.h"
 #include "kinds/socket.h"
 #include "kinds/dup.h"

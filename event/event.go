@@ -39,39 +39,67 @@ const (
 	TypeChmod
 	TypeFchmod
 	TypeFchmodat
+	TypePtrace
+	TypeInitModule
+	TypeFinitModule
+	TypeSetns
+	TypeUnshare
+	TypeBpf
+	TypeUserfaultfd
+	TypeSetuid
+	TypeSetgid
+	TypeSetreuid
+	TypeSetregid
+	TypeSetresuid
+	TypeSetresgid
+	TypeCapset
 	numTypes
 )
 
 var typeNames = [numTypes]string{
-	TypeUnknown:   "unknown",
-	TypeExecve:    "execve",
-	TypeExecveat:  "execveat",
-	TypeClone:     "clone",
-	TypeProcExit:  "procexit",
-	TypeOpen:      "open",
-	TypeOpenat:    "openat",
-	TypeOpenat2:   "openat2",
-	TypeCreat:     "creat",
-	TypeConnect:   "connect",
-	TypeSymlink:   "symlink",
-	TypeSymlinkat: "symlinkat",
-	TypeLink:      "link",
-	TypeLinkat:    "linkat",
-	TypeSocket:    "socket",
-	TypeDup:       "dup",
-	TypeDup2:      "dup2",
-	TypeDup3:      "dup3",
-	TypeRename:    "rename",
-	TypeRenameat:  "renameat",
-	TypeRenameat2: "renameat2",
-	TypeUnlink:    "unlink",
-	TypeUnlinkat:  "unlinkat",
-	TypeRmdir:     "rmdir",
-	TypeMkdir:     "mkdir",
-	TypeMkdirat:   "mkdirat",
-	TypeChmod:     "chmod",
-	TypeFchmod:    "fchmod",
-	TypeFchmodat:  "fchmodat",
+	TypeUnknown:     "unknown",
+	TypeExecve:      "execve",
+	TypeExecveat:    "execveat",
+	TypeClone:       "clone",
+	TypeProcExit:    "procexit",
+	TypeOpen:        "open",
+	TypeOpenat:      "openat",
+	TypeOpenat2:     "openat2",
+	TypeCreat:       "creat",
+	TypeConnect:     "connect",
+	TypeSymlink:     "symlink",
+	TypeSymlinkat:   "symlinkat",
+	TypeLink:        "link",
+	TypeLinkat:      "linkat",
+	TypeSocket:      "socket",
+	TypeDup:         "dup",
+	TypeDup2:        "dup2",
+	TypeDup3:        "dup3",
+	TypeRename:      "rename",
+	TypeRenameat:    "renameat",
+	TypeRenameat2:   "renameat2",
+	TypeUnlink:      "unlink",
+	TypeUnlinkat:    "unlinkat",
+	TypeRmdir:       "rmdir",
+	TypeMkdir:       "mkdir",
+	TypeMkdirat:     "mkdirat",
+	TypeChmod:       "chmod",
+	TypeFchmod:      "fchmod",
+	TypeFchmodat:    "fchmodat",
+	TypePtrace:      "ptrace",
+	TypeInitModule:  "init_module",
+	TypeFinitModule: "finit_module",
+	TypeSetns:       "setns",
+	TypeUnshare:     "unshare",
+	TypeBpf:         "bpf",
+	TypeUserfaultfd: "userfaultfd",
+	TypeSetuid:      "setuid",
+	TypeSetgid:      "setgid",
+	TypeSetreuid:    "setreuid",
+	TypeSetregid:    "setregid",
+	TypeSetresuid:   "setresuid",
+	TypeSetresgid:   "setresgid",
+	TypeCapset:      "capset",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -106,6 +134,10 @@ func (t Type) Kind() Kind {
 		return KindSocket
 	case TypeDup, TypeDup2, TypeDup3:
 		return KindDup
+	case TypePtrace, TypeInitModule, TypeFinitModule, TypeSetns, TypeUnshare, TypeBpf, TypeUserfaultfd:
+		return KindPriv
+	case TypeSetuid, TypeSetgid, TypeSetreuid, TypeSetregid, TypeSetresuid, TypeSetresgid, TypeCapset:
+		return KindCred
 	}
 	return KindUnknown
 }
@@ -135,13 +167,15 @@ const (
 	KindFS
 	KindSocket
 	KindDup
+	KindPriv
+	KindCred
 	numKinds
 )
 
 // NumKinds is the number of kinds, for tables indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup"}
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred"}
 
 // String returns the kind's lower-case name, as used in metrics and drop records.
 func (k Kind) String() string {
@@ -177,6 +211,7 @@ type Event struct {
 	Open    Open
 	Connect Connect
 	Exec    Exec
+	Priv    Priv
 	FS      FS
 	Socket  SocketCall
 	Dup     Dup

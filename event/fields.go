@@ -7,6 +7,7 @@ func fieldTable() []Field {
 	t = append(t, evtFields()...)
 	t = append(t, procFields()...)
 	t = append(t, execFactFields()...)
+	t = append(t, privFields()...)
 	t = append(t, userFields()...)
 	t = append(t, fdFields()...)
 	t = append(t, containerFields()...)

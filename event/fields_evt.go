@@ -34,22 +34,28 @@ func evtFields() []Field {
 				}
 				return OpenWriteAccess&(1<<OpenAccessOf(e.Open.Flags)) != 0, true
 			}), KindOpen),
-		only(str("evt.arg.flags", "Open flags (O_RDONLY|O_CLOEXEC), or for execve the executable's flags (EXE_FROM_MEMFD).",
+		only(str("evt.arg.flags", "Open flags (O_RDONLY|O_CLOEXEC); for execve the executable's flags (EXE_UPPER_LAYER|EXE_FROM_MEMFD); the flags of unshare (CLONE_NEWUSER), userfaultfd and finit_module.",
 			func(e *Event) (string, bool) {
 				kind := e.Type.Kind()
-				if kind != KindOpen && (kind != KindExec || e.Proc == nil) {
+				if kind != KindOpen && kind != KindPriv && (kind != KindExec || e.Proc == nil) {
 					return "", false
 				}
 				if !e.derived.flagsOK {
-					if kind == KindOpen {
+					switch kind {
+					case KindOpen:
 						e.derived.flags = AppendOpenFlags(e.derived.flags[:0], e.Open.Flags)
-					} else {
+					case KindPriv:
+						var ok bool
+						if e.derived.flags, ok = appendPrivFlags(e.derived.flags[:0], e); !ok {
+							return "", false
+						}
+					default:
 						e.derived.flags = appendExecFlags(e.derived.flags[:0], e.Proc)
 					}
 					e.derived.flagsOK = true
 				}
 				return bytesString(e.derived.flags), true
-			}), KindOpen, KindExec),
+			}), KindOpen, KindExec, KindPriv),
 		argModeField(),
 		only(num("evt.arg.dirfd", FieldInt, "Directory descriptor argument of openat/openat2 (-100 is AT_FDCWD).",
 			func(e *Event) (int64, bool) {

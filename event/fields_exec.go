@@ -121,10 +121,11 @@ func execFactFields() []Field {
 	}
 }
 
-// procCaps reads a capability set as rendered at exec (CapNames).
+// procCaps reads a capability set as rendered at exec or at a change of
+// credentials (CapNames).
 func procCaps(name, desc string, names func(p *Process) string) Field {
 	return str(name, desc, func(e *Event) (string, bool) {
-		if e.Proc == nil || !e.Proc.ExecSeen {
+		if e.Proc == nil || !e.Proc.CapsKnown {
 			return "", false
 		}
 		return names(e.Proc), true

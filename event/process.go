@@ -48,9 +48,10 @@ type Process struct {
 	Env                                        string
 	EnvTruncated                               bool
 	// ExecSeen is set when the facts above come from an exec record
-	// (not /proc); the Cap*Names are the sets rendered (CapNames) and
-	// SessionName the session leader's name, as of the exec.
-	ExecSeen                                                  bool
+	// (not /proc), CapsKnown when the capability sets do (an exec or a
+	// change of credentials); the Cap*Names are the sets rendered
+	// (CapNames) and SessionName the session leader's name, as of the exec.
+	ExecSeen, CapsKnown                                       bool
 	CapInheritableNames, CapPermittedNames, CapEffectiveNames string
 	SessionName                                               string
 	// Parent is the process's parent at the time it was created, possibly an

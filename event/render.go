@@ -75,18 +75,26 @@ func AppendOpenFlags(b []byte, flags uint32) []byte {
 	return b
 }
 
-// execFlagNames are Falco's execve flags that vigil can tell.
+// appendExecFlags renders the executable's flags as Falco names them, in
+// its order; EXE_DELETED is vigil's own.
 func appendExecFlags(b []byte, p *Process) []byte {
-	if p.ExeFromMemfd {
-		b = append(b, "EXE_FROM_MEMFD"...)
-	}
-	if p.ExeDeleted {
-		if len(b) > 0 {
+	start := len(b)
+	for _, f := range [...]struct {
+		set  bool
+		name string
+	}{
+		{p.ExeWritable, "EXE_WRITABLE"}, {p.ExeUpperLayer, "EXE_UPPER_LAYER"}, {p.ExeFromMemfd, "EXE_FROM_MEMFD"},
+		{p.ExeLowerLayer, "EXE_LOWER_LAYER"}, {p.ExeDeleted, "EXE_DELETED"},
+	} {
+		if !f.set {
+			continue
+		}
+		if len(b) > start {
 			b = append(b, '|')
 		}
-		b = append(b, "EXE_DELETED"...)
+		b = append(b, f.name...)
 	}
-	if len(b) == 0 {
+	if len(b) == start {
 		b = append(b, '0')
 	}
 	return b

@@ -28,7 +28,7 @@ func TestOutputGolden(t *testing.T) {
 		{"connect6", "%fd.name %fd.sip %evt.res"},
 		// Either-end fields show the server end, the ancestor fields the parent.
 		{"metadata", "ip=%fd.ip net=%fd.net port=%fd.port proto=%fd.proto aname=%proc.aname"},
-		{"exec", "[%8proc.name] [%2proc.name] %proc.args (unknown=%evt.arg.request, missing=%container.image.repository)"},
+		{"exec", "[%8proc.name] [%2proc.name] %proc.args (unknown=%evt.arg.whence, missing=%container.image.repository)"},
 		{"orphan", "parent=%proc.pname gp=%proc.aname[2]"},
 		{"noproc", "%proc.name %fd.name"},
 	}

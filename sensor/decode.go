@@ -18,6 +18,7 @@ const (
 	recExit       = uint16(bpf.VigilRecTypeVIGIL_REC_EXIT)
 	recOpen       = uint16(bpf.VigilRecTypeVIGIL_REC_OPEN)
 	recConnect    = uint16(bpf.VigilRecTypeVIGIL_REC_CONNECT)
+	recPriv       = uint16(bpf.VigilRecTypeVIGIL_REC_PRIV)
 
 	sysExecve   = uint16(bpf.VigilSyscallIdVIGIL_SYS_EXECVE)
 	sysExecveat = uint16(bpf.VigilSyscallIdVIGIL_SYS_EXECVEAT)
@@ -57,6 +58,7 @@ const (
 	exitSize    = int(unsafe.Sizeof(bpf.VigilExitRec{}))
 	openSize    = int(unsafe.Offsetof(bpf.VigilOpenRec{}.Data))
 	connectSize = int(unsafe.Sizeof(bpf.VigilConnectRec{}))
+	privSize    = int(unsafe.Sizeof(bpf.VigilPrivRec{}))
 	// maxRecord bounds a record; the kernel's never exceed its u16 size.
 	maxRecord = 1 << 16
 )
@@ -135,6 +137,21 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CHMOD):     event.TypeChmod,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMOD):    event.TypeFchmod,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMODAT):  event.TypeFchmodat,
+
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_PTRACE):       event.TypePtrace,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_INIT_MODULE):  event.TypeInitModule,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_FINIT_MODULE): event.TypeFinitModule,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETNS):        event.TypeSetns,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_UNSHARE):      event.TypeUnshare,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_BPF):          event.TypeBpf,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_USERFAULTFD):  event.TypeUserfaultfd,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETUID):       event.TypeSetuid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETGID):       event.TypeSetgid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETREUID):     event.TypeSetreuid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETREGID):     event.TypeSetregid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESUID):    event.TypeSetresuid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESGID):    event.TypeSetresgid,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -166,6 +183,9 @@ func recordKind(typ uint16) event.Kind {
 		return event.KindSocket
 	case recDup:
 		return event.KindDup
+	case recPriv:
+		// The syscall tells priv from cred (decodePriv).
+		return event.KindPriv
 	}
 	return event.KindUnknown
 }
@@ -212,6 +232,8 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 		reason = decodeOpen(raw, r)
 	case recConnect:
 		reason = decodeConnect(raw, r)
+	case recPriv:
+		reason = decodePriv(raw, r)
 	case recFS:
 		reason = decodeFS(raw, r)
 	case recSocket:

@@ -347,6 +347,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 1}))
 	f.Add(encode(f, bpf.VigilForkRec{Hdr: hdr(recFork)}))
 	f.Add(encode(f, bpf.VigilExitRec{Hdr: hdr(recExit)}))
+	f.Add(encode(f, bpf.VigilPrivRec{Hdr: hdr(recPriv), Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_PTRACE), Arg: [3]int64{16, 1}}))
+	f.Add(encode(f, bpf.VigilPrivRec{Hdr: hdr(recPriv), Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_SETUID), Uid: 1}))
 	f.Add(encode(f, bpf.VigilFsRec{Hdr: hdr(recFS), Raw1Len: 1, Dir1Len: 2, Raw2Len: 1, Dir2Len: 1}, []byte("a"), []byte("/d"), []byte("b"), []byte("/")))
 	f.Add(encode(f, bpf.VigilSocketRec{Hdr: hdr(recSocket), Domain: 17, Sock: bpf.VigilSockInfo{Family: 2}}))
 	f.Add(encode(f, bpf.VigilDupRec{Hdr: hdr(recDup), NameLen: 2, Sock: bpf.VigilSockInfo{Family: 10}}, []byte("/f")))

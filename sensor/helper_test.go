@@ -73,6 +73,8 @@ func runHelper(mode string, args []string) int {
 		return 0
 	case "compat":
 		return helperCompat(args)
+	case "priv":
+		return runPrivHelper(args)
 	case "fsop":
 		return runFsopHelper()
 	case "uring":

@@ -147,6 +147,15 @@ func (t *ProcessTable) Apply(r *Record) {
 			// Thread-group id 0 is the idle task, which the table never
 			// holds; events still get a Process.
 			e.Proc = &t.idle
+		} else if e.Type.Kind() == event.KindCred {
+			e.Proc = t.cred(e)
+			if e.UIDArgs() {
+				for i, uid := range e.Priv.Args {
+					if uid >= 0 {
+						e.Priv.UserNames[i] = t.users.name(uint32(uid), time.Now())
+					}
+				}
+			}
 		}
 	}
 	if r.openJoin {
@@ -245,6 +254,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		Env:            string(f.Env),
 		EnvTruncated:   f.EnvTruncated,
 		ExecSeen:       true,
+		CapsKnown:      true,
 	}
 	p.CapInheritableNames = t.capNames(f.CapInheritable)
 	p.CapPermittedNames = t.capNames(f.CapPermitted)
@@ -265,6 +275,33 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		en.proc = p
 	} else {
 		t.insert(p)
+	}
+	return p
+}
+
+// cred gives e's process the credentials its cred record reports (what
+// setuid, capset and the like left it with), so that this event and the
+// process's later ones see them. Like exec it builds a new Process, so
+// events already delivered keep the one they had.
+func (t *ProcessTable) cred(e *event.Event) *event.Process {
+	old, c := e.Proc, &e.Priv
+	if old.UID == c.UID && old.GID == c.GID && old.EUID == c.EUID && old.CapsKnown &&
+		old.CapInheritable == c.CapInheritable && old.CapPermitted == c.CapPermitted && old.CapEffective == c.CapEffective {
+		return old
+	}
+	p := new(event.Process)
+	*p = *old
+	p.UID, p.GID, p.EUID = c.UID, c.GID, c.EUID
+	p.CapsKnown = true
+	p.CapInheritable, p.CapPermitted, p.CapEffective = c.CapInheritable, c.CapPermitted, c.CapEffective
+	p.CapInheritableNames = t.capNames(c.CapInheritable)
+	p.CapPermittedNames = t.capNames(c.CapPermitted)
+	p.CapEffectiveNames = t.capNames(c.CapEffective)
+	if p.UID != old.UID {
+		p.UserName = t.users.name(p.UID, time.Now())
+	}
+	if en := t.byPID[p.PID]; en != nil && en.proc == old {
+		en.proc = p
 	}
 	return p
 }

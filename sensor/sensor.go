@@ -480,8 +480,11 @@ func (s *Sensor) setKinds(k [event.NumKinds]bool) error {
 			mask |= 1 << kind
 		}
 		// The process table needs exec, fork and exit whatever is
-		// delivered.
-		trace := on || kind == int(event.KindExec) || kind == int(event.KindFork) || kind == int(event.KindExit)
+		// delivered, and the changes of credentials, without which a
+		// process's later events would carry its old uid and
+		// capabilities.
+		trace := on || kind == int(event.KindExec) || kind == int(event.KindFork) || kind == int(event.KindExit) ||
+			kind == int(event.KindCred)
 		v := uint32(0)
 		if trace && kind != int(event.KindUnknown) {
 			v = 1

@@ -84,6 +84,8 @@ struct sys_args {
 	__u32 len;   /* ARG_LEN */
 	__u32 domain; /* ARG_DOMAIN */
 	__u32 proto; /* ARG_PROTO */
+	__u32 cmd;   /* ARG_CMD */
+	__u32 id[3]; /* ARG_ID, ARG_ID2, ARG_ID3 */
 	__u16 syscall;
 	__u8 pad[2];
 };

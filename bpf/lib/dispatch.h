@@ -18,6 +18,9 @@ static __always_inline int report(__u32 kind, struct sys_args *a, long ret, cons
 		return open_report(a, ret, direct);
 	case VIGIL_KIND_CONNECT:
 		return connect_report(a, ret);
+	case VIGIL_KIND_PRIV:
+	case VIGIL_KIND_CRED:
+		return priv_report(a, ret, kind);
 	case VIGIL_KIND_FS:
 		return fs_report(a, ret, direct);
 	case VIGIL_KIND_SOCKET:

@@ -65,6 +65,18 @@ static __always_inline void set_arg(struct sys_args *a, int role, __u64 v)
 	case ARG_LEN:
 		a->len = v;
 		break;
+	case ARG_CMD:
+		a->cmd = v;
+		break;
+	case ARG_ID:
+		a->id[0] = v;
+		break;
+	case ARG_ID2:
+		a->id[1] = v;
+		break;
+	case ARG_ID3:
+		a->id[2] = v;
+		break;
 	case ARG_PATH2:
 		a->path2 = v;
 		break;
