@@ -60,16 +60,18 @@ func AppendModeFlags(dst []byte, mode uint32) []byte {
 	return dst
 }
 
-// argMode is evt.arg.mode: an open's in octal, as Falco prints it, and the
-// file-system changes' by their bits' names, which Falco's rules search
-// (evt.arg.mode contains "S_ISUID").
+// argMode is evt.arg.mode: an open's permission bits in octal, as Falco
+// prints them, and the file-system changes' by their bits' names, which
+// Falco's rules search (evt.arg.mode contains "S_ISUID").
 func argMode(e *Event) (string, bool) {
 	switch {
 	case e.Type.Kind() == KindOpen:
 		if !e.derived.modeOK {
+			// Falco's driver keeps the permission bits only (busybox's
+			// cp passes st_mode, file type included).
 			e.derived.mode = append(e.derived.mode[:0], '0')
-			if e.Open.Mode != 0 {
-				e.derived.mode = strconv.AppendUint(e.derived.mode, uint64(e.Open.Mode), 8)
+			if m := e.Open.Mode & 0o7777; m != 0 {
+				e.derived.mode = strconv.AppendUint(e.derived.mode, uint64(m), 8)
 			}
 			e.derived.modeOK = true
 		}
@@ -141,9 +143,22 @@ func familyName(f uint32) string {
 	return strconv.FormatUint(uint64(f), 10)
 }
 
+// oCreat is O_CREAT.
+const oCreat = 0o100
+
+// isOpenExec is evt.is_open_exec: an open that creates a file (O_CREAT)
+// with an execute bit in its mode, as Falco defines it.
+func isOpenExec(e *Event) (bool, bool) {
+	if e.Type.Kind() != KindOpen {
+		return false, false
+	}
+	return e.Open.Flags&oCreat != 0 && e.Open.Mode&0o111 != 0, true
+}
+
 func fsopFields() []Field {
 	isSocket := func(e *Event) bool { return e.Type == TypeSocket }
 	return []Field{
+		only(boolean("evt.is_open_exec", "True for an open that creates a file (O_CREAT) with an execute bit in its mode.", isOpenExec), KindOpen),
 		fsPath("evt.arg.target", "Target of symlink/symlinkat: the link's content, as the caller passed it.", isSymlink, false),
 		fsPath("evt.arg.linkpath", "Path of the link symlink/symlinkat creates, made absolute against the cwd or dirfd.", isSymlink, true),
 		fsPath("evt.arg.oldpath", "Existing path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, false),

@@ -16,6 +16,7 @@ func TestArgMode(t *testing.T) {
 		{TypeMkdir, 0, "0"},
 		{TypeOpenat, 0o644, "0644"},
 		{TypeOpenat, 0, "0"},
+		{TypeOpenat, 0o100755, "0755"},
 	} {
 		e := &Event{Type: tc.typ}
 		e.FS.Mode, e.Open.Mode = tc.mode, tc.mode
@@ -86,4 +87,22 @@ func mustField(t *testing.T, name string) *Field {
 		t.Fatalf("no field %s", name)
 	}
 	return f
+}
+
+func TestIsOpenExec(t *testing.T) {
+	for _, tc := range []struct {
+		flags, mode uint32
+		want        bool
+	}{
+		{0o101, 0o755, true},     // O_WRONLY|O_CREAT, rwxr-xr-x
+		{0o101, 0o100644, false}, // no execute bit
+		{0o1, 0o755, false},      // no O_CREAT: the mode is not used
+		{0o100, 0o010, true},
+	} {
+		e := &Event{Type: TypeOpenat}
+		e.Open.Flags, e.Open.Mode = tc.flags, tc.mode
+		if got, ok := mustField(t, "evt.is_open_exec").Num(e, Arg{}); !ok || (got == 1) != tc.want {
+			t.Errorf("flags %o mode %o: %d %v, want %v", tc.flags, tc.mode, got, ok, tc.want)
+		}
+	}
 }

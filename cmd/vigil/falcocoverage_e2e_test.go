@@ -215,6 +215,10 @@ const enableDriftRules = `
   enabled: true
   override:
     enabled: replace
+- rule: Container Drift Detected (open+create)
+  enabled: true
+  override:
+    enabled: replace
 `
 
 // TestFalcoFileChangeRules runs Falco's three files (and the drift rule
@@ -334,6 +338,19 @@ func fileChangeRuleTests(dir string, c *containerdtest.Container) []ruleTest {
 				f := touch(t, filepath.Join(dir, "notes-"+randToken()))
 				runOK(t, nil, "rm", f)
 				return []alert{{key: key, want: fields{"proc.cmdline": "rm " + f}}}
+			}},
+		{rule: "Container Drift Detected (open+create)", priority: "Error",
+			// busybox's cp creates the copy with the source's mode.
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "cp", "/bin/busybox", "/tmp/drift-bin-"+tok)
+				return []alert{{key: key, want: fields{"proc.cmdline": "cp /bin/busybox /tmp/drift-bin-" + tok,
+					"evt.arg.mode": "0755", "evt.type": "openat"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				exec(t, "cp", "/etc/passwd", "/tmp/data-"+tok)
+				return []alert{{key: key, want: fields{"proc.cmdline": "cp /etc/passwd /tmp/data-" + tok}}}
 			}},
 		{rule: "Container Drift Detected (chmod)", priority: "Error",
 			trigger: func(t *testing.T) []alert {
