@@ -3,7 +3,6 @@ package sensor
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"unsafe"
 
 	"github.com/vigil-sensor/vigil/bpf"
@@ -417,22 +416,12 @@ func decodeConnect(raw []byte, r *Record) DecodeReason {
 	c.Family = x.Family
 	c.SockType = x.SockType
 	c.Proto = uint8(x.Proto)
-	switch x.Family {
-	case event.AFInet:
-		if a := netip.AddrFrom4([4]byte(x.Laddr[:4])); x.Lport != 0 || !a.IsUnspecified() {
-			c.Local = netip.AddrPortFrom(a, x.Lport)
-		}
-	case event.AFInet6:
-		if a := netip.AddrFrom16(x.Laddr); x.Lport != 0 || !a.IsUnspecified() {
-			c.Local = netip.AddrPortFrom(a, x.Lport)
-		}
+	if ap, ok := inetAddrPort(x.Family, x.Laddr, x.Lport); ok && (x.Lport != 0 || !ap.Addr().IsUnspecified()) {
+		c.Local = ap
 	}
-	switch x.SaFamily {
-	case event.AFInet:
-		c.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(x.Raddr[:4])), x.Rport)
-	case event.AFInet6:
-		c.Remote = netip.AddrPortFrom(netip.AddrFrom16(x.Raddr), x.Rport)
-	case event.AFUnix:
+	if ap, ok := inetAddrPort(x.SaFamily, x.Raddr, x.Rport); ok {
+		c.Remote = ap
+	} else if x.SaFamily == event.AFUnix {
 		n := min(int(x.UnixLen), unixPathMax)
 		p := x.UnixPath[:n]
 		if n > 0 && p[0] == 0 {

@@ -57,17 +57,23 @@ func decodeFS(raw []byte, r *Record) DecodeReason {
 	return 0
 }
 
+// inetAddrPort is a kernel address field (IPv4 in its first 4 bytes) and
+// port as an AddrPort; ok is false when family is not IP.
+func inetAddrPort(family uint16, addr [16]byte, port uint16) (netip.AddrPort, bool) {
+	switch family {
+	case event.AFInet:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(addr[:4])), port), true
+	case event.AFInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(addr), port), true
+	}
+	return netip.AddrPort{}, false
+}
+
 // sockOf converts the kernel's view of a socket.
 func sockOf(x *bpf.VigilSockInfo) event.Sock {
 	s := event.Sock{Family: x.Family, SockType: x.Type, Proto: uint8(x.Proto)}
-	switch x.Family {
-	case event.AFInet:
-		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(x.Laddr[:4])), x.Lport)
-		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(x.Raddr[:4])), x.Rport)
-	case event.AFInet6:
-		s.Local = netip.AddrPortFrom(netip.AddrFrom16(x.Laddr), x.Lport)
-		s.Remote = netip.AddrPortFrom(netip.AddrFrom16(x.Raddr), x.Rport)
-	}
+	s.Local, _ = inetAddrPort(x.Family, x.Laddr, x.Lport)
+	s.Remote, _ = inetAddrPort(x.Family, x.Raddr, x.Rport)
 	return s
 }
 

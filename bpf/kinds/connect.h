@@ -43,40 +43,19 @@ static __always_inline void connect_remote_user(struct connect_rec *r, struct sy
  * that is connected or connecting, the remote end as the kernel holds it. */
 static __always_inline void connect_sock(struct connect_rec *r, struct file *file)
 {
-	struct socket *sock;
-	struct sock *sk;
-	__u16 dport;
+	struct sock_info si = {};
 
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	read_sock(file, &si);
+	r->family = si.family;
+	r->sock_type = si.type;
+	r->proto = si.proto;
+	if (si.family != AF_INET && si.family != AF_INET6)
 		return;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return;
-	r->sock_type = BPF_CORE_READ(sock, type);
-	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->proto = BPF_CORE_READ(sk, sk_protocol);
-	if (r->family != AF_INET && r->family != AF_INET6)
-		return;
-	r->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	if (r->family == AF_INET) {
-		__be32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-
-		__builtin_memcpy(r->laddr, &a, 4);
-	} else {
-		bpf_core_read(r->laddr, sizeof(r->laddr), &sk->__sk_common.skc_v6_rcv_saddr);
-	}
-	if ((r->ret == 0 || r->ret == -EINPROGRESS) && dport != 0 && r->sa_family == r->family) {
-		r->rport = bpf_ntohs(dport);
-		if (r->family == AF_INET) {
-			__be32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
-			__builtin_memset(r->raddr, 0, sizeof(r->raddr));
-			__builtin_memcpy(r->raddr, &a, 4);
-		} else {
-			bpf_core_read(r->raddr, sizeof(r->raddr), &sk->__sk_common.skc_v6_daddr);
-		}
+	r->lport = si.lport;
+	__builtin_memcpy(r->laddr, si.laddr, sizeof(r->laddr));
+	if ((r->ret == 0 || r->ret == -EINPROGRESS) && si.rport != 0 && r->sa_family == si.family) {
+		r->rport = si.rport;
+		__builtin_memcpy(r->raddr, si.raddr, sizeof(r->raddr));
 	}
 }
 

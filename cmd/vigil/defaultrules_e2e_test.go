@@ -780,17 +780,7 @@ func TestDefaultRulesContainer(t *testing.T) {
 	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "dpkg", "sh"} {
 		testutil.RequireCommand(t, c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := containerdtest.Start(ctx, containerdtest.Options{})
-	if err != nil {
-		t.Fatalf("starting containerd: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("stopping containerd: %v", err)
-		}
-	})
+	d := startContainerd(t)
 	a := startAgent(t, append(defaultRulesArgs(t), "--containerd-socket", d.Socket)...)
 	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
 	waitContainerKnown(t, a, c)

@@ -30,17 +30,7 @@ func TestFalcoStableFilesSocketsDup(t *testing.T) {
 	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "ln", "sh"} {
 		testutil.RequireCommand(t, c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := containerdtest.Start(ctx, containerdtest.Options{})
-	if err != nil {
-		t.Fatalf("starting containerd: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("stopping containerd: %v", err)
-		}
-	})
+	d := startContainerd(t)
 	a := startAgentWithHosts(t, k8sAPIAddr+" "+k8sAPIName+"\n", "--rules", testutil.FalcoRulesPath(t, falcorules.Stable),
 		"--rules", markerRulesFile(t), "--containerd-socket", d.Socket)
 	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
@@ -55,6 +45,24 @@ const (
 	k8sAPIName = "kubernetes.default.svc.cluster.local"
 	k8sAPIAddr = "10.96.0.1"
 )
+
+// startContainerd starts a containerd of the test's own, stopped when the
+// test ends.
+func startContainerd(t *testing.T) *containerdtest.Daemon {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := containerdtest.Start(ctx, containerdtest.Options{})
+	if err != nil {
+		t.Fatalf("starting containerd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping containerd: %v", err)
+		}
+	})
+	return d
+}
 
 // startAgentWithHosts runs the agent in a mount namespace of its own whose
 // /etc/hosts holds hosts: the names rules compare fd.sip.name with resolve
@@ -229,17 +237,7 @@ func TestFalcoFileChangeRules(t *testing.T) {
 	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox", "chmod", "rm", "sh"} {
 		testutil.RequireCommand(t, c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := containerdtest.Start(ctx, containerdtest.Options{})
-	if err != nil {
-		t.Fatalf("starting containerd: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("stopping containerd: %v", err)
-		}
-	})
+	d := startContainerd(t)
 	override := filepath.Join(t.TempDir(), "enable.yaml")
 	if err := os.WriteFile(override, []byte(enableDriftRules), 0o644); err != nil {
 		t.Fatal(err)
