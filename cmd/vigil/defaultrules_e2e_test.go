@@ -66,6 +66,8 @@ func helperMain(mode string, args []string) int {
 	switch mode {
 	case helperMemfd:
 		fmt.Fprintln(os.Stderr, testutil.ExecMemfd("vigil-e2e-payload", "/bin/true", argv, os.Environ()))
+	case helperPriv:
+		return privHelper(args)
 	case helperDeleted:
 		if len(args) == 0 {
 			fmt.Fprintln(os.Stderr, "deleted: no path")
@@ -800,6 +802,12 @@ func TestDefaultRulesContainer(t *testing.T) {
 // assert on metadata.
 func waitContainerKnown(t *testing.T, a *agenttest.Agent, c *containerdtest.Container) {
 	t.Helper()
+	waitContainerNamed(t, a, c, containerName)
+}
+
+// waitContainerNamed is waitContainerKnown for a container named name.
+func waitContainerNamed(t *testing.T, a *agenttest.Agent, c *containerdtest.Container, name string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -816,7 +824,7 @@ func waitContainerKnown(t *testing.T, a *agenttest.Agent, c *containerdtest.Cont
 			if r.Rule != markerRule || r.OutputFields["container.id"] != c.ID[:12] {
 				continue
 			}
-			if r.OutputFields["container.name"] == containerName {
+			if r.OutputFields["container.name"] == name {
 				return
 			}
 			break
