@@ -241,7 +241,7 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	}
 	// Every event passes while the rules change, so that neither the old
 	// rules nor the new miss one to the other's filter.
-	if err := setFilters(s, nil, true); err != nil {
+	if err := setFilters(s, rs, true); err != nil {
 		return err
 	}
 	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
