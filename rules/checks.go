@@ -160,6 +160,10 @@ func evtTypePred(ch *ast.Check) (pred, bool) {
 	return func(c *evalCtx) bool { return mask.Has(c.e.Type) }, true
 }
 
+// existsPred compiles "exists". Like the makers of tests, it is
+// go:noinline so that its predicates inline the slot reads.
+//
+//go:noinline
 func existsPred(o *operand) pred {
 	if o.multi == nil {
 		src := o.srcs[0]
@@ -235,12 +239,12 @@ func values(ch *ast.Check) []*ast.Value {
 
 // strTest compiles the operator of a check of a string operand.
 func (cc *compiler) strTest(ch *ast.Check, left *operand) (test, error) {
-	r, err := cc.rightField(ch, left)
+	right, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
 	}
-	if r != nil {
-		return strFieldTest(ch, r.srcs[0])
+	if right != nil {
+		return strFieldTest(ch, right.srcs[0])
 	}
 	if ast.IsListOperator(ch.Op) {
 		var vals []string
@@ -375,16 +379,25 @@ func strFieldTest(ch *ast.Check, right *fieldSrc) (test, error) {
 	default:
 		return nil, errAt(ch.Pos, "operator '%s' cannot compare two fields", ch.Op)
 	}
+	return fieldTest(right, (*evalCtx).slotStr, func(v, r *slot) bool { return cmp(v.s, r.s) }), nil
+}
+
+// fieldTest compares the value of a source with the value of right,
+// another field of the same type in the same event, reading both with
+// read. It fails when either value is missing.
+//
+//go:noinline
+func fieldTest(right *fieldSrc, read func(c *evalCtx, f *fieldSrc) *slot, cmp func(v, r *slot) bool) test {
 	return func(src *fieldSrc) pred {
 		return func(c *evalCtx) bool {
-			v := c.slotStr(src)
+			v := read(c, src)
 			if !v.ok {
 				return false
 			}
-			rv := c.slotStr(right)
-			return rv.ok && cmp(v.s, rv.s)
+			r := read(c, right)
+			return r.ok && cmp(v, r)
 		}
-	}, nil
+	}
 }
 
 // parseNum parses a literal for a numeric field.
@@ -415,26 +428,16 @@ func parseNum(typ event.FieldType, lit *ast.Value, field string) (int64, error) 
 
 // numTest compiles the operator of a check of a numeric operand.
 func (cc *compiler) numTest(ch *ast.Check, left *operand) (test, error) {
-	r, err := cc.rightField(ch, left)
+	right, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
 	}
-	if r != nil {
+	if right != nil {
 		cmp := orderedCmp[int64](ch.Op)
 		if cmp == nil {
 			return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 		}
-		right := r.srcs[0]
-		return func(src *fieldSrc) pred {
-			return func(c *evalCtx) bool {
-				v := c.slotNum(src)
-				if !v.ok {
-					return false
-				}
-				rv := c.slotNum(right)
-				return rv.ok && cmp(v.n, rv.n)
-			}
-		}, nil
+		return fieldTest(right.srcs[0], (*evalCtx).slotNum, func(v, r *slot) bool { return cmp(v.n, r.n) }), nil
 	}
 	if ch.Op == "in" || ch.Op == "intersects" {
 		var set []int64
@@ -519,11 +522,11 @@ func parseIP(lit *ast.Value, field string) (ipMatcher, error) {
 
 // ipTest compiles the operator of a check of an address operand.
 func (cc *compiler) ipTest(ch *ast.Check, left *operand) (test, error) {
-	r, err := cc.rightField(ch, left)
+	right, err := cc.rightField(ch, left)
 	if err != nil {
 		return nil, err
 	}
-	if r != nil {
+	if right != nil {
 		var equal bool
 		switch ch.Op {
 		case "=", "==", "in", "intersects":
@@ -532,17 +535,7 @@ func (cc *compiler) ipTest(ch *ast.Check, left *operand) (test, error) {
 		default:
 			return nil, errAt(ch.Pos, "operator '%s' is not supported for %s field '%s'", ch.Op, left.typ, left.name)
 		}
-		right := r.srcs[0]
-		return func(src *fieldSrc) pred {
-			return func(c *evalCtx) bool {
-				v := c.slotIP(src)
-				if !v.ok {
-					return false
-				}
-				rv := c.slotIP(right)
-				return rv.ok && (rv.ip.Unmap() == v.ip.Unmap()) == equal
-			}
-		}, nil
+		return fieldTest(right.srcs[0], (*evalCtx).slotIP, func(v, r *slot) bool { return (r.ip.Unmap() == v.ip.Unmap()) == equal }), nil
 	}
 	switch ch.Op {
 	case "in", "intersects":

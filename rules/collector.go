@@ -8,15 +8,23 @@ import (
 	"github.com/vigil-sensor/vigil/rules/internal/ast"
 )
 
-// listInfo is a list as the files define it. index is the order of its
-// first definition, visibility the order of its last change: a list item
-// names another list only if that list was defined before (Falco's rule).
-type listInfo struct {
-	name              string
-	items             []string
+// itemOrder is where a list, macro or rule stands in the files: index is
+// the order of its first definition, visibility the order of its last
+// change. A list item names another list, and a macro uses another macro,
+// only if that one was defined before (Falco's rule).
+type itemOrder struct {
 	index, visibility int
-	at                where
-	used              bool
+}
+
+func (o *itemOrder) order() *itemOrder { return o }
+
+// listInfo is a list as the files define it.
+type listInfo struct {
+	name  string
+	items []string
+	itemOrder
+	at   where
+	used bool
 
 	// Set by the resolver.
 	state    resolveState
@@ -27,11 +35,11 @@ type listInfo struct {
 // macroInfo is a macro as the files define it; its condition is parsed and
 // resolved by the compiler.
 type macroInfo struct {
-	name              string
-	cond              *textSource
-	index, visibility int
-	at                where
-	used              bool
+	name string
+	cond *textSource
+	itemOrder
+	at   where
+	used bool
 
 	// Set by the resolver.
 	state    resolveState
@@ -41,21 +49,21 @@ type macroInfo struct {
 
 // ruleInfo is a rule as the files define it.
 type ruleInfo struct {
-	name              string
-	desc              string
-	cond              *textSource
-	output            *textSource
-	priority          Priority
-	source            string
-	enabled           bool
-	warnEvttypes      bool
-	skipUnknown       bool
-	tags              []string
-	exceptions        []*exceptionInfo
-	index, visibility int
-	at                where
-	file              *file
-	unknownSource     bool
+	name         string
+	desc         string
+	cond         *textSource
+	output       *textSource
+	priority     Priority
+	source       string
+	enabled      bool
+	warnEvttypes bool
+	skipUnknown  bool
+	tags         []string
+	exceptions   []*exceptionInfo
+	itemOrder
+	at            where
+	file          *file
+	unknownSource bool
 }
 
 // ruleUpdate is an append to or a replace of a rule's keys.
@@ -107,7 +115,19 @@ type ordered[T any] struct {
 
 func (o *ordered[T]) get(name string) *T { return o.byName[name] }
 
-func (o *ordered[T]) add(name string, v *T) {
+// define adds v under name or, when the name is defined already, puts v in
+// place of the earlier definition, keeping its index. id is v's
+// visibility, and its index when new.
+func define[T any, P interface {
+	*T
+	order() *itemOrder
+}](o *ordered[T], name string, v P, id int) {
+	if prev := P(o.get(name)); prev != nil {
+		*v.order() = itemOrder{index: prev.order().index, visibility: id}
+		*prev = *v
+		return
+	}
+	*v.order() = itemOrder{index: id, visibility: id}
 	if o.byName == nil {
 		o.byName = map[string]*T{}
 	}
@@ -129,17 +149,7 @@ func (c *collector) id() int {
 	return c.next
 }
 
-func (c *collector) defineList(info *listInfo) {
-	id := c.id()
-	if prev := c.lists.get(info.name); prev != nil {
-		info.index = prev.index
-		info.visibility = id
-		*prev = *info
-		return
-	}
-	info.index, info.visibility = id, id
-	c.lists.add(info.name, info)
-}
+func (c *collector) defineList(info *listInfo) { define(&c.lists, info.name, info, c.id()) }
 
 func (c *collector) appendList(info *listInfo) error {
 	prev := c.lists.get(info.name)
@@ -151,17 +161,7 @@ func (c *collector) appendList(info *listInfo) error {
 	return nil
 }
 
-func (c *collector) defineMacro(info *macroInfo) {
-	id := c.id()
-	if prev := c.macros.get(info.name); prev != nil {
-		info.index = prev.index
-		info.visibility = id
-		*prev = *info
-		return
-	}
-	info.index, info.visibility = id, id
-	c.macros.add(info.name, info)
-}
+func (c *collector) defineMacro(info *macroInfo) { define(&c.macros, info.name, info, c.id()) }
 
 func (c *collector) appendMacro(info *macroInfo) error {
 	prev := c.macros.get(info.name)
@@ -190,15 +190,7 @@ func (c *collector) defineRule(l *loader, info *ruleInfo) error {
 			return err
 		}
 	}
-	id := c.id()
-	if prev != nil {
-		info.index = prev.index
-		info.visibility = id
-		*prev = *info
-		return nil
-	}
-	info.index, info.visibility = id, id
-	c.rules.add(info.name, info)
+	define(&c.rules, info.name, info, c.id())
 	return nil
 }
 

@@ -327,27 +327,15 @@ func unknownFields(e ast.Expr) (names []string, first ast.Pos) {
 			visitOperand(x.Arg)
 		}
 	}
-	var visit func(e ast.Expr)
-	visit = func(e ast.Expr) {
-		switch x := e.(type) {
-		case *ast.And:
-			for _, c := range x.Children {
-				visit(c)
-			}
-		case *ast.Or:
-			for _, c := range x.Children {
-				visit(c)
-			}
-		case *ast.Not:
-			visit(x.Child)
-		case *ast.Check:
-			visitOperand(x.Left)
-			if x.Right != nil {
-				visitOperand(x.Right)
+	ast.Inspect(e, func(e ast.Expr) bool {
+		if ch, ok := e.(*ast.Check); ok {
+			visitOperand(ch.Left)
+			if ch.Right != nil {
+				visitOperand(ch.Right)
 			}
 		}
-	}
-	visit(e)
+		return true
+	})
 	return names, first
 }
 
@@ -355,29 +343,17 @@ func unknownFields(e ast.Expr) (names []string, first ast.Pos) {
 // subtrees count each time), stopping past limit.
 func treeSize(e ast.Expr, limit int) int {
 	n := 0
-	var walk func(e ast.Expr)
-	walk = func(e ast.Expr) {
+	ast.Inspect(e, func(e ast.Expr) bool {
 		if n > limit {
-			return
+			return false
 		}
 		n++
-		switch x := e.(type) {
-		case *ast.And:
-			for _, c := range x.Children {
-				walk(c)
-			}
-		case *ast.Or:
-			for _, c := range x.Children {
-				walk(c)
-			}
-		case *ast.Not:
-			walk(x.Child)
-		case *ast.Check:
-			if l, ok := x.Right.(*ast.List); ok {
+		if ch, ok := e.(*ast.Check); ok {
+			if l, ok := ch.Right.(*ast.List); ok {
 				n += len(l.Items)
 			}
 		}
-	}
-	walk(e)
+		return true
+	})
 	return n
 }

@@ -95,6 +95,26 @@ type List struct {
 	Items []*Value
 }
 
+// Inspect calls f for e and then, while f returns true, for the children
+// of e in order, depth first. The operands of a check are not visited.
+func Inspect(e Expr, f func(Expr) bool) {
+	if !f(e) {
+		return
+	}
+	switch x := e.(type) {
+	case *And:
+		for _, c := range x.Children {
+			Inspect(c, f)
+		}
+	case *Or:
+		for _, c := range x.Children {
+			Inspect(c, f)
+		}
+	case *Not:
+		Inspect(x.Child, f)
+	}
+}
+
 // Position returns where the and starts.
 func (e *And) Position() Pos { return e.Pos }
 
