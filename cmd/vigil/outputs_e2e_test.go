@@ -20,26 +20,49 @@ import (
 // shadowRule is the default rule that reading /etc/shadow raises.
 const shadowRule = "Read Shadow or Sudoers File"
 
-// readShadow reads /etc/shadow with cat, the activity the tests alert on.
-func readShadow(t *testing.T) {
+// shadowReader reads /etc/shadow with cat, the activity the tests alert
+// on, naming in cat's command line a file of its own: other tests and
+// agents on the machine read /etc/shadow too, and only lines with the
+// marker are this test's.
+type shadowReader struct {
+	marker string
+}
+
+func newShadowReader(t *testing.T) *shadowReader {
+	marker := filepath.Join(t.TempDir(), "shadow-marker")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &shadowReader{marker: marker}
+}
+
+func (r *shadowReader) read(t *testing.T) {
 	t.Helper()
-	if err := exec.Command("cat", "/etc/shadow").Run(); err != nil {
+	if err := exec.Command("cat", "/etc/shadow", r.marker).Run(); err != nil {
 		t.Fatalf("cat /etc/shadow: %v", err)
 	}
 }
 
-// isShadowAlert matches the stdout alert of readShadow.
-func isShadowAlert(l agenttest.Line) bool {
-	return l.Rule == shadowRule && l.OutputFields["fd.name"] == "/etc/shadow"
+// isAlert matches the stdout alert of read.
+func (r *shadowReader) isAlert(l agenttest.Line) bool {
+	cmdline, _ := l.OutputFields["proc.cmdline"].(string)
+	return l.Rule == shadowRule && l.OutputFields["fd.name"] == "/etc/shadow" && strings.Contains(cmdline, r.marker)
 }
 
-// lines returns the lines of a file (none when it does not exist).
-func lines(path string) []string {
+// lines returns the lines of a file that carry the marker (none when the
+// file does not exist).
+func (r *shadowReader) lines(path string) []string {
 	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
+	if err != nil {
 		return nil
 	}
-	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, r.marker) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // An alert from real activity on this kernel reaches every kind of output,
@@ -78,10 +101,11 @@ outputs:
     command: [/bin/sh, -c, "cat >> %s"]
 `, ocsf, srv.URL, udp.Addr, tcp.Addr, program))
 	a := agenttest.Start(t, agenttest.Config{Bin: vigilBin, Args: []string{"--config", cfg}})
-	readShadow(t)
-	a.Expect(t, "the alert on stdout", isShadowAlert)
+	r := newShadowReader(t)
+	r.read(t)
+	a.Expect(t, "the alert on stdout", r.isAlert)
 
-	sinktest.WaitFor(t, 10*time.Second, "the OCSF line in the file", func() bool { return len(lines(ocsf)) > 0 })
+	sinktest.WaitFor(t, 10*time.Second, "the OCSF line in the file", func() bool { return len(r.lines(ocsf)) > 0 })
 	var finding struct {
 		ClassUID    int                    `json:"class_uid"`
 		FindingInfo struct{ Title string } `json:"finding_info"`
@@ -90,38 +114,55 @@ outputs:
 			Process struct{ Name string }
 		}
 	}
-	if err := json.Unmarshal([]byte(lines(ocsf)[0]), &finding); err != nil || finding.ClassUID != 2004 ||
+	if err := json.Unmarshal([]byte(r.lines(ocsf)[0]), &finding); err != nil || finding.ClassUID != 2004 ||
 		finding.FindingInfo.Title != shadowRule || finding.Evidences[0].File.Path != "/etc/shadow" || finding.Evidences[0].Process.Name != "cat" {
-		t.Errorf("OCSF line %s: %v", lines(ocsf)[0], err)
+		t.Errorf("OCSF line %s: %v", r.lines(ocsf)[0], err)
 	}
 
-	sinktest.WaitFor(t, 10*time.Second, "the POST to the HTTP intake", func() bool { return len(intake.Requests()) > 0 })
-	req := intake.Requests()[0]
+	var req sinktest.Request
+	sinktest.WaitFor(t, 10*time.Second, "the POST to the HTTP intake", func() bool {
+		for _, q := range intake.Requests() {
+			if strings.Contains(string(q.Body), r.marker) {
+				req = q
+				return true
+			}
+		}
+		return false
+	})
 	if p := sinktest.DecodeFalco(t, req.Body); p.Rule != shadowRule || p.OutputFields["fd.name"] != "/etc/shadow" ||
 		req.ContentType != "application/json" || req.Method != http.MethodPost {
 		t.Errorf("request %s %s: %s", req.Method, req.ContentType, req.Body)
 	}
 
+	mine := func(c *sinktest.Collector) []sinktest.Message {
+		var out []sinktest.Message
+		for _, m := range c.Messages(t) {
+			if strings.Contains(m.Msg, r.marker) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
 	sinktest.WaitFor(t, 10*time.Second, "the syslog messages", func() bool {
-		return len(udp.Messages(t)) > 0 && len(tcp.Messages(t)) > 0
+		return len(mine(udp)) > 0 && len(mine(tcp)) > 0
 	})
 	var doc struct {
 		Event struct{ Kind string }
 		Rule  struct{ Name string }
 		File  struct{ Path string }
 	}
-	if m := udp.Messages(t)[0]; m.Pri != 16*8+4 || m.App != "vigil" || json.Unmarshal([]byte(m.Msg), &doc) != nil ||
+	if m := mine(udp)[0]; m.Pri != 16*8+4 || m.App != "vigil" || json.Unmarshal([]byte(m.Msg), &doc) != nil ||
 		doc.Event.Kind != "alert" || doc.Rule.Name != shadowRule || doc.File.Path != "/etc/shadow" {
 		t.Errorf("UDP syslog message %+v", m)
 	}
-	if m := tcp.Messages(t)[0]; !strings.HasPrefix(m.Msg, "CEF:0|vigil|vigil|") || !strings.Contains(m.Msg, "|"+shadowRule+"|") ||
+	if m := mine(tcp)[0]; !strings.HasPrefix(m.Msg, "CEF:0|vigil|vigil|") || !strings.Contains(m.Msg, "|"+shadowRule+"|") ||
 		!strings.Contains(m.Msg, " filePath=/etc/shadow") {
 		t.Errorf("TCP syslog message %+v", m)
 	}
 
-	sinktest.WaitFor(t, 10*time.Second, "the line on the program's stdin", func() bool { return len(lines(program)) > 0 })
-	if p := sinktest.DecodeFalco(t, []byte(lines(program)[0])); p.Rule != shadowRule {
-		t.Errorf("program got %s", lines(program)[0])
+	sinktest.WaitFor(t, 10*time.Second, "the line on the program's stdin", func() bool { return len(r.lines(program)) > 0 })
+	if p := sinktest.DecodeFalco(t, []byte(r.lines(program)[0])); p.Rule != shadowRule {
+		t.Errorf("program got %s", r.lines(program)[0])
 	}
 
 	for _, sink := range []string{`sink="stdout",type="stdout"`, `sink="file",type="file"`, `sink="sidekick",type="http"`,
@@ -156,14 +197,15 @@ outputs:
     queue: 2
 `, file, srv.URL, dead))
 	a := agenttest.Start(t, agenttest.Config{Bin: vigilBin, Args: []string{"--config", cfg}})
+	r := newShadowReader(t)
 	const n = 20
 	for range n {
-		readShadow(t)
+		r.read(t)
 	}
 	for i := range n {
-		a.Expect(t, fmt.Sprintf("alert %d on stdout", i+1), isShadowAlert)
+		a.Expect(t, fmt.Sprintf("alert %d on stdout", i+1), r.isAlert)
 	}
-	sinktest.WaitFor(t, 10*time.Second, "every alert in the file", func() bool { return len(lines(file)) >= n })
+	sinktest.WaitFor(t, 10*time.Second, "every alert in the file", func() bool { return len(r.lines(file)) == n })
 	drop := a.Expect(t, "a drop record naming the slow outputs", func(l agenttest.Line) bool {
 		return l.Source == "internal" && l.Rule == "vigil internal: output drop" &&
 			agenttest.Int(l.OutputFields["http.dropped"]) > 0 && agenttest.Int(l.OutputFields["syslog.dropped"]) > 0
@@ -189,6 +231,7 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 	fileOutput := fmt.Sprintf("no_containerd: true\noutputs:\n  - type: file\n    path: %s\n", file)
 	cfg := writeConfig(t, fileOutput)
 	a := agenttest.Start(t, agenttest.Config{Bin: vigilBin, Args: []string{"--config", cfg}})
+	r := newShadowReader(t)
 	reloads := 0
 	hup := func(what string) string {
 		reloads++
@@ -198,15 +241,15 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 		})
 	}
 
-	readShadow(t)
-	sinktest.WaitFor(t, 10*time.Second, "the alert in the file", func() bool { return len(lines(file)) == 1 })
+	r.read(t)
+	sinktest.WaitFor(t, 10*time.Second, "the alert in the file", func() bool { return len(r.lines(file)) == 1 })
 	if err := os.Rename(file, file+".1"); err != nil {
 		t.Fatal(err)
 	}
 	hup("the reload after the rename")
-	readShadow(t)
-	sinktest.WaitFor(t, 10*time.Second, "the alert in a new file", func() bool { return len(lines(file)) == 1 })
-	if n := len(lines(file + ".1")); n != 1 {
+	r.read(t)
+	sinktest.WaitFor(t, 10*time.Second, "the alert in a new file", func() bool { return len(r.lines(file)) == 1 })
+	if n := len(r.lines(file + ".1")); n != 1 {
 		t.Errorf("the renamed file has %d lines, want 1", n)
 	}
 
@@ -217,8 +260,8 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 	if !strings.Contains(stderr, cfg+":5:5: outputs[0].colour: unknown key") {
 		t.Errorf("the log does not say where the configuration is broken:\n%s", a.StderrTail(2000))
 	}
-	readShadow(t)
-	sinktest.WaitFor(t, 10*time.Second, "the alert after the failed reload", func() bool { return len(lines(file)) == 2 })
+	r.read(t)
+	sinktest.WaitFor(t, 10*time.Second, "the alert after the failed reload", func() bool { return len(r.lines(file)) == 2 })
 
 	intake := &sinktest.Intake{}
 	srv := httptest.NewServer(intake)
@@ -227,9 +270,9 @@ func TestOutputsReloadOnHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup("the reload adding an output")
-	readShadow(t)
+	r.read(t)
 	sinktest.WaitFor(t, 10*time.Second, "the alert at the new output", func() bool { return len(intake.Requests()) == 1 })
-	if n := len(lines(file)); n != 3 {
+	if n := len(r.lines(file)); n != 3 {
 		t.Errorf("the file has %d lines, want 3: the running output must keep its file", n)
 	}
 }
