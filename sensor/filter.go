@@ -75,6 +75,8 @@ func openKeyClass(key uint32) int {
 type filterState struct {
 	gen  uint32
 	keys [2]filterKeys // indexed by generation & 1
+	// active is what generation gen holds, for Verify; nil with gen 0.
+	active *kernelFilter
 }
 
 type filterKeys struct {
@@ -104,7 +106,7 @@ func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
 		if err := genMap.Update(uint32(kind), uint32(0), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("turning the %s filter off: %w", kind, err)
 		}
-		st.gen = 0
+		st.gen, st.active = 0, nil
 		return nil
 	}
 	// Generations run 1..255: the trie keys carry one byte of it.
@@ -132,7 +134,7 @@ func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
 	if err := genMap.Update(uint32(kind), gen, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("switching the %s filter: %w", kind, err)
 	}
-	st.gen = gen
+	st.gen, st.active = gen, k
 	return nil
 }
 

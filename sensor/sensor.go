@@ -167,6 +167,12 @@ type Sensor struct {
 	// final holds them as they were when Close had drained the ring.
 	kmu   sync.Mutex
 	final []kernelCounts
+	// lastKernel is the kernel counters as last read; lost is what they
+	// lost to tampering since start, added to what they say; tampered
+	// holds what was found for the next Verify (sensor/integrity.go).
+	lastKernel []kernelCounts
+	lost       [event.NumKinds]kernelCounts
+	tampered   []Tampering
 
 	mu       sync.Mutex // guards running, closed, kind updates
 	running  bool
@@ -479,22 +485,29 @@ func (s *Sensor) setKinds(k [event.NumKinds]bool) error {
 		if on && kind != int(event.KindUnknown) {
 			mask |= 1 << kind
 		}
-		// The process table needs exec, fork and exit whatever is
-		// delivered, and the changes of credentials, without which a
-		// process's later events would carry its old uid and
-		// capabilities.
-		trace := on || kind == int(event.KindExec) || kind == int(event.KindFork) || kind == int(event.KindExit) ||
-			kind == int(event.KindCred)
-		v := uint32(0)
-		if trace && kind != int(event.KindUnknown) {
-			v = 1
-		}
-		if err := s.kindsMap.Update(uint32(kind), v, ebpf.UpdateAny); err != nil {
+	}
+	for kind := range k {
+		if err := s.kindsMap.Update(uint32(kind), kernelKind(mask, event.Kind(kind)), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("updating kinds map: %w", err)
 		}
 	}
 	s.deliver.Store(mask)
 	return nil
+}
+
+// kernelKind is the kinds map's value for kind when the kinds of deliver
+// are delivered: 1 to trace it. The process table needs exec, fork and
+// exit whatever is delivered, and the changes of credentials, without
+// which a process's later events would carry its old uid and capabilities.
+func kernelKind(deliver uint32, kind event.Kind) uint32 {
+	if kind == event.KindUnknown {
+		return 0
+	}
+	if deliver&(1<<kind) != 0 || kind == event.KindExec || kind == event.KindFork || kind == event.KindExit ||
+		kind == event.KindCred {
+		return 1
+	}
+	return 0
 }
 
 // Stats returns the counters. It reads the kernel's per-CPU counters, so it
@@ -531,6 +544,11 @@ func (s *Sensor) kernelCounts() []kernelCounts {
 	if s.final != nil {
 		return s.final
 	}
+	return s.observeCounters()
+}
+
+// readKernelCounts reads the kernel counters as they are; s.kmu is held.
+func (s *Sensor) readKernelCounts() []kernelCounts {
 	out := make([]kernelCounts, event.NumKinds)
 	if s.counters == nil {
 		return out

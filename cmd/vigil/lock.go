@@ -16,8 +16,15 @@ const defaultLockFile = "/run/vigil.lock"
 
 // instanceLock is an exclusive flock on the lock file, held for the life of
 // `vigil run` so a second agent does not attach the same programs twice.
-// The kernel releases it when the process exits, however it exits.
-type instanceLock struct{ f *os.File }
+// The kernel releases it when the process exits, however it exits; the pid
+// written into it is removed only by release, on a clean stop.
+type instanceLock struct {
+	f *os.File
+	// unclean is the pid the previous agent left in the file: it ended
+	// without a clean stop (SIGKILL, a crash, the OOM killer). Empty when
+	// it stopped cleanly or there was none.
+	unclean string
+}
 
 // acquireLock locks path and writes the process id into it. When another
 // process holds the lock, the error names its pid.
@@ -34,6 +41,10 @@ func acquireLock(path string) (*instanceLock, error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
+	var unclean string
+	if b, err := io.ReadAll(io.LimitReader(f, 32)); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		unclean = holderPID(b)
+	}
 	if err := f.Truncate(0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("writing lock file: %w", err)
@@ -42,7 +53,7 @@ func acquireLock(path string) (*instanceLock, error) {
 		f.Close()
 		return nil, fmt.Errorf("writing lock file: %w", err)
 	}
-	return &instanceLock{f: f}, nil
+	return &instanceLock{f: f, unclean: unclean}, nil
 }
 
 // readHolder returns the pid the lock holder wrote, or "unknown".
@@ -51,6 +62,11 @@ func readHolder(f *os.File) string {
 	if err != nil {
 		return "unknown"
 	}
+	return holderPID(b)
+}
+
+// holderPID is the pid written in lock file contents b, or "unknown".
+func holderPID(b []byte) string {
 	pid := string(bytes.TrimSpace(b))
 	if _, err := strconv.ParseUint(pid, 10, 31); err != nil {
 		return "unknown"

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -75,12 +76,17 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	if err := sensor.CheckPrivileges(); err != nil {
 		return fmt.Errorf("starting sensor: %w", err)
 	}
+	var unclean string
 	if cfg.lockFile != "" {
 		lock, err := acquireLock(cfg.lockFile)
 		if err != nil {
 			return err
 		}
 		defer lock.release()
+		if unclean = lock.unclean; unclean != "" {
+			logger.Warn("the previous vigil ended without a clean stop (killed or crashed): events were not watched from then until now",
+				"previous_pid", unclean, "lock_file", cfg.lockFile)
+		}
 	}
 
 	if cfg.duration > 0 {
@@ -156,6 +162,12 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		case <-ctx.Done():
 		}
 	}()
+	if unclean != "" {
+		pid, _ := strconv.ParseUint(unclean, 10, 64)
+		st.emit(time.Now().UnixNano(), ruleUncleanStop, "Critical",
+			"The previous vigil ended without a clean stop (killed or crashed); nothing was watched until this one started",
+			[]output.Count{{Name: "previous_pid", Value: pid}})
+	}
 	go st.report(ctx, cfg.statusInterval)
 	r := &reloader{args: args, cfg: cfg, outputs: outputs, logger: logger,
 		apply: func(next *runConfig) error { return next.reload(logger, p, s) }}

@@ -22,6 +22,8 @@ const (
 	ruleDecodeFailure = "vigil internal: decode failure"
 	ruleOutputDrop    = "vigil internal: output drop"
 	ruleEnrichFailure = "vigil internal: enrichment failure"
+	ruleTampering     = "vigil internal: tampering"
+	ruleUncleanStop   = "vigil internal: unclean stop"
 )
 
 // enrichReportInterval spaces enrichment failure records: containerd being
@@ -45,6 +47,10 @@ type recordWriter interface {
 	Err() error
 }
 
+// verifier is a sensor that checks its kernel state against its own copy
+// (sensor.Sensor.Verify).
+type verifier interface{ Verify() []sensor.Tampering }
+
 // sinkStats gives each output's own counters.
 type sinkStats interface{ Sinks() []sink.Stats }
 
@@ -61,6 +67,8 @@ type status struct {
 	logger   *slog.Logger
 	runErr   atomic.Pointer[error]
 	reloads  struct{ ok, failed atomic.Uint64 }
+	// tampered counts the differences Verify found in the kernel state.
+	tampered atomic.Uint64
 
 	mu   sync.Mutex // guards last and lastEnrich, against report and the final flush
 	last lossCounts
@@ -178,6 +186,9 @@ func (st *status) flush(final bool) {
 	defer st.mu.Unlock()
 	wall := time.Now()
 	now := wall.UnixNano()
+	if !final {
+		st.verify(now)
+	}
 	cur := st.current()
 	last := &st.last
 
@@ -261,6 +272,29 @@ func (st *status) sinkLosses(cur, last []sinkCounts) ([]output.Count, uint64) {
 		}
 	}
 	return out, failures
+}
+
+// verify checks the sensor's kernel state, which the sensor restores, and
+// reports every difference at once: another root process wrote vigil's
+// maps (switched a kind off, emptied a filter) or its counters (hid drops).
+func (st *status) verify(now int64) {
+	v, ok := st.sensor.(verifier)
+	if !ok {
+		return
+	}
+	found := v.Verify()
+	if len(found) == 0 {
+		return
+	}
+	st.tampered.Add(uint64(len(found)))
+	counts := make([]output.Count, 0, len(found))
+	for _, t := range found {
+		counts = append(counts, output.Count{Name: t.What + "." + t.Kind.String(), Value: t.Got})
+		st.logger.Error("vigil's kernel state was changed by another process", "state", t.What, "kind", t.Kind.String(),
+			"want", t.Want, "got", t.Got, "restored", t.Restored)
+	}
+	st.emit(now, ruleTampering, "Critical",
+		"vigil's kernel state (event switches, filters or loss counters) was changed by another process; vigil restored it", counts)
 }
 
 func (st *status) emit(ns int64, rule, priority, msg string, counts []output.Count) {
@@ -358,6 +392,7 @@ func (st *status) collect() []metrics.Family {
 		outputKinds, decode, matches,
 		gauge("vigil_process_table_size", "Processes in the process table.", float64(ss.Processes)),
 		counter("vigil_process_table_evictions_total", "Live processes evicted because the table was full.", ss.ProcessesEvicted),
+		counter("vigil_tampering_total", "Differences found between vigil's kernel state and its own copy (each restored and reported).", st.tampered.Load()),
 		counter("vigil_process_table_misses_total", "Events from processes the table did not know.", ss.ProcessMisses),
 		gauge("vigil_output_queue_depth", "Records waiting in the outputs' queues.", float64(ws.Queued)),
 		gauge("vigil_output_queue_bytes", "Bytes of records waiting in the outputs' queues.", float64(ws.QueuedBytes)),

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/agenttest"
+)
+
+// agentMap opens the map named name that the agent with pid holds, as an
+// attacker with bpftool would: by id, found through the agent's fds.
+func agentMap(t *testing.T, pid int, name string) *ebpf.Map {
+	t.Helper()
+	fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fdinfo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "fdinfo", fd.Name()))
+		if err != nil {
+			continue
+		}
+		id := -1
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "map_id:"); ok {
+				id, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		f.Close()
+		if id < 0 {
+			continue
+		}
+		m, err := ebpf.NewMapFromID(ebpf.MapID(id))
+		if err != nil {
+			continue
+		}
+		if info, err := m.Info(); err == nil && info.Name == name {
+			return m
+		}
+		m.Close()
+	}
+	t.Fatalf("the agent (pid %d) holds no map named %s", pid, name)
+	return nil
+}
+
+// TestTamperKindsMap: another process switches opens off in a running
+// agent's kinds map. The agent reports it at once (a Critical internal
+// record, the metric) and restores it: the credential rule fires again.
+func TestTamperKindsMap(t *testing.T) {
+	a := startAgent(t)
+	kinds := agentMap(t, a.PID(), "kinds")
+	defer kinds.Close()
+	if err := kinds.Update(uint32(event.KindOpen), uint32(0), ebpf.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	r := a.Expect(t, "the tampering record", func(r agenttest.Line) bool { return r.Rule == ruleTampering })
+	if r.Priority != "Critical" || r.Source != "internal" || agenttest.Int(r.OutputFields["kinds.open"]) != 0 {
+		t.Errorf("tampering record: %+v", r)
+	}
+	var on uint32
+	if err := kinds.Lookup(uint32(event.KindOpen), &on); err != nil || on != 1 {
+		t.Errorf("kinds[open] = %d (%v) after the agent's check, want 1", on, err)
+	}
+	if n := a.Metrics(t).Get(t, "vigil_tampering_total"); n < 1 {
+		t.Errorf("vigil_tampering_total = %v", n)
+	}
+	runCommand(t, "cat", "/etc/shadow")
+	a.Expect(t, "the credential rule after the restore", func(r agenttest.Line) bool {
+		return r.Rule == "Read Shadow or Sudoers File" && r.OutputFields["proc.cmdline"] == "cat /etc/shadow"
+	})
+}
+
+// TestUncleanStop: an agent killed with SIGKILL leaves its pid in the lock
+// file, and the next agent says so (log and a Critical internal record);
+// after a clean stop the next one does not.
+func TestUncleanStop(t *testing.T) {
+	lock := filepath.Join(t.TempDir(), "vigil.lock")
+	killed := startAgent(t, "--lock-file", lock)
+	pid := killed.PID()
+	killed.Stop(t, syscall.SIGKILL, 10*time.Second)
+
+	next := startAgent(t, "--lock-file", lock)
+	r := next.Expect(t, "the unclean stop record", func(r agenttest.Line) bool { return r.Rule == ruleUncleanStop })
+	if r.Priority != "Critical" || agenttest.Int(r.OutputFields["previous_pid"]) != int64(pid) {
+		t.Errorf("unclean stop record: %+v, want previous_pid %d", r, pid)
+	}
+	if !strings.Contains(next.Stderr(), "ended without a clean stop") {
+		t.Errorf("no log line about the unclean stop:\n%s", next.StderrTail(2000))
+	}
+	if e := next.Stop(t, syscall.SIGINT, 10*time.Second); e.Code != 0 {
+		t.Fatalf("clean stop exited %d", e.Code)
+	}
+
+	after := startAgent(t, "--lock-file", lock)
+	runCommand(t, "cat", "/etc/shadow")
+	after.Expect(t, "an alert", func(r agenttest.Line) bool { return r.Rule == "Read Shadow or Sudoers File" })
+	for _, l := range after.Alerts() {
+		if l.Rule == ruleUncleanStop {
+			t.Errorf("unclean stop reported after a clean stop: %+v", l)
+		}
+	}
+}
