@@ -179,12 +179,21 @@ func inContainerExec(t *testing.T, c *containerdtest.Container, argv ...string) 
 // known to the agent by name.
 func startPrivContainers(t *testing.T, files ...string) (a *agenttest.Agent, plain, priv *containerdtest.Container) {
 	t.Helper()
+	a, _, plain, priv = startPrivDaemon(t, nil, files...)
+	return a, plain, priv
+}
+
+// startPrivDaemon is startPrivContainers that also returns the daemon and
+// loads the rule files in extra after Falco's.
+func startPrivDaemon(t *testing.T, extra []string, files ...string) (a *agenttest.Agent, d *containerdtest.Daemon, plain, priv *containerdtest.Container) {
+	t.Helper()
 	for _, c := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox"} {
 		testutil.RequireCommand(t, c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d, err := containerdtest.Start(ctx, containerdtest.Options{})
+	var err error
+	d, err = containerdtest.Start(ctx, containerdtest.Options{})
 	if err != nil {
 		t.Fatalf("starting containerd: %v", err)
 	}
@@ -197,6 +206,9 @@ func startPrivContainers(t *testing.T, files ...string) (a *agenttest.Agent, pla
 	for _, f := range files {
 		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
 	}
+	for _, f := range extra {
+		args = append(args, "--rules", f)
+	}
 	a = startAgent(t, args...)
 	plain = d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
 	waitContainerNamed(t, a, plain, containerName)
@@ -206,7 +218,7 @@ func startPrivContainers(t *testing.T, files ...string) (a *agenttest.Agent, pla
 	if d.Snapshotter() != "overlayfs" {
 		t.Logf("containers use the %s snapshotter: the overlayfs layer facts are not exercised", d.Snapshotter())
 	}
-	return a, plain, priv
+	return a, d, plain, priv
 }
 
 // privContainerName names the privileged container.
@@ -307,4 +319,179 @@ func requireOverlay(t *testing.T, c *containerdtest.Container) {
 	if !strings.HasPrefix(root, "overlay / overlay ") {
 		t.Skipf("the container's root is not overlayfs (%q): the machine cannot run containerd's overlayfs snapshotter here", root)
 	}
+}
+
+// runExplicitEnv runs a command with exactly env and returns once it ends;
+// a non-zero exit is fine.
+func runExplicitEnv(t *testing.T, env []string, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	if err := cmd.Run(); err != nil && ctx.Err() != nil {
+		t.Fatalf("running %s: %v", name, err)
+	}
+}
+
+// cleanEnv is the test's environment without proxy settings, which the
+// proxy rule looks for.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.Contains(strings.ToUpper(kv), "_PROXY=") && !strings.HasPrefix(kv, "GLIBC_TUNABLES=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// TestFalcoPrivIncubatingSandbox runs the rules of Falco's incubating and
+// sandbox files on namespaces, setuid, bpf, userfaultfd, capabilities,
+// environments and interactive reconnaissance, with the three files
+// loaded in order as Falco loads them.
+func TestFalcoPrivIncubatingSandbox(t *testing.T) {
+	testutil.RequireRoot(t)
+	a, plain, priv := startPrivContainers(t, falcorules.Stable, falcorules.Incubating, falcorules.Sandbox)
+	runRuleTests(t, a, []ruleTest{
+		{rule: "Change thread namespace", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				tok := runPriv(t, false, "setns")
+				return []alert{privAlert(tok, fields{"evt.type": "setns"})}
+			},
+			benign: func(t *testing.T) []alert {
+				// nsenter on the host is one of the rule's exceptions.
+				tok := randToken()
+				runEnv(t, nil, testutil.RequireCommand(t, "nsenter"), "--net=/proc/self/ns/net", "true", tok)
+				return []alert{privAlert(tok, fields{})}
+			}},
+		{rule: "Change namespace privileges via unshare", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				// Without CAP_SYS_ADMIN, in the unprivileged container.
+				tok := randToken()
+				inContainerExec(t, plain, "unshare", "-U", "echo", tok)
+				return []alert{{key: privKey, want: fields{"proc.cmdline": contains(tok), "evt.type": "unshare", "proc.name": "unshare"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				inContainerExec(t, priv, "unshare", "-U", "echo", tok)
+				return []alert{{key: privKey, want: fields{"proc.cmdline": contains(tok)}}}
+			}},
+		{rule: "Non sudo setuid", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				// nobody asks to become root, and is refused.
+				tok := runPriv(t, true, "setuid")
+				return []alert{privAlert(tok, fields{"evt.arg.uid": "root", "user.name": "nobody", "user.uid": 65534})}
+			},
+			benign: func(t *testing.T) []alert {
+				return []alert{privAlert(runPriv(t, false, "setuid"), fields{})}
+			}},
+		{rule: "BPF Program Not Profiled", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				tok := runPriv(t, false, "bpf-prog-load")
+				return []alert{privAlert(tok, fields{"evt.arg.cmd": "BPF_PROG_LOAD"})}
+			},
+			benign: func(t *testing.T) []alert {
+				return []alert{privAlert(runPriv(t, false, "bpf-map-create"), fields{})}
+			}},
+		{rule: "Unprivileged Delegation of Page Faults Handling to a Userspace Process", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				tok := runPriv(t, true, "userfaultfd")
+				return []alert{privAlert(tok, fields{"evt.type": "userfaultfd", "user.uid": 65534})}
+			},
+			benign: func(t *testing.T) []alert {
+				return []alert{privAlert(runPriv(t, false, "userfaultfd"), fields{})}
+			}},
+		{rule: "Program run with disallowed http proxy env", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				runExplicitEnv(t, append(cleanEnv(), "HTTP_PROXY=http://127.0.0.1:9"), testutil.RequireCommand(t, "curl"),
+					"-s", "--max-time", "2", "file:///nonexistent-"+tok)
+				return []alert{privAlert(tok, fields{"proc.name": "curl", "proc.env": contains("HTTP_PROXY=http://127.0.0.1:9")})}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				runExplicitEnv(t, cleanEnv(), testutil.RequireCommand(t, "curl"), "-s", "--max-time", "2", "file:///nonexistent-"+tok)
+				return []alert{privAlert(tok, fields{})}
+			}},
+		{rule: "Potential Local Privilege Escalation via Environment Variables Misuse", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				runExplicitEnv(t, append(cleanEnv(), "GLIBC_TUNABLES=glibc.malloc.check=0"), "/bin/true", tok)
+				return []alert{privAlert(tok, fields{"proc.env": contains("GLIBC_TUNABLES=glibc.malloc.check=0")})}
+			},
+			benign: func(t *testing.T) []alert {
+				tok := randToken()
+				runExplicitEnv(t, cleanEnv(), "/bin/true", tok)
+				return []alert{privAlert(tok, fields{})}
+			}},
+		{rule: "Basic Interactive Reconnaissance", priority: "Notice",
+			// script gives the shell a terminal and a session of its
+			// own; the shell runs id in its place, as the group leader.
+			trigger: func(t *testing.T) []alert {
+				tok := randToken()
+				runEnv(t, nil, testutil.RequireCommand(t, "script"), "-q", "-c", "exec id -u "+tok, "/dev/null")
+				return []alert{privAlert(tok, fields{"proc.name": "id"})}
+			},
+			benign: func(t *testing.T) []alert {
+				// Without a terminal.
+				tok := randToken()
+				runEnv(t, nil, "id", "-u", tok)
+				return []alert{privAlert(tok, fields{})}
+			}},
+	})
+}
+
+// enableRunAsRoot turns on Falco's "Container Run as Root User", which
+// the sandbox file ships disabled, as a user's rules file would.
+const enableRunAsRoot = `
+- rule: Container Run as Root User
+  enabled: true
+  override:
+    enabled: replace
+`
+
+// TestFalcoContainerStart runs the sandbox and incubating rules on a
+// container's first process (proc.vpid = 1): what it runs as, its
+// capabilities, whether it is privileged.
+func TestFalcoContainerStart(t *testing.T) {
+	testutil.RequireRoot(t)
+	enable := t.TempDir() + "/enable.yaml"
+	if err := os.WriteFile(enable, []byte(enableRunAsRoot), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, d, _, _ := startPrivDaemon(t, []string{enable}, falcorules.Stable, falcorules.Incubating, falcorules.Sandbox)
+	start := func(t *testing.T, privileged bool) string {
+		tok := randToken()
+		d.MustRun(t, containerdtest.ContainerSpec{Privileged: privileged, Args: []string{"sh", "-c", "sleep 3600 # " + tok}})
+		return tok
+	}
+	init := func(tok string, f fields) alert {
+		f["proc.cmdline"] = "sh -c sleep 3600 # " + tok
+		return alert{key: privKey, want: f}
+	}
+	runRuleTests(t, a, []ruleTest{
+		{rule: "Launch Privileged Container", priority: "Informational",
+			trigger: func(t *testing.T) []alert { return []alert{init(start(t, true), fields{})} },
+			benign:  func(t *testing.T) []alert { return []alert{init(start(t, false), fields{})} }},
+		{rule: "Launch Excessively Capable Container", priority: "Informational",
+			trigger: func(t *testing.T) []alert {
+				return []alert{init(start(t, true), fields{"thread.cap_permitted": contains("CAP_SYS_ADMIN")})}
+			},
+			benign: func(t *testing.T) []alert { return []alert{init(start(t, false), fields{})} }},
+		{rule: "Container Run as Root User", priority: "Informational",
+			trigger: func(t *testing.T) []alert { return []alert{init(start(t, false), fields{"user.uid": 0})} },
+			benign: func(t *testing.T) []alert {
+				// A process that is not the container's first.
+				tok := randToken()
+				runEnv(t, nil, "sh", "-c", "true "+tok)
+				return []alert{{key: privKey, want: fields{"proc.cmdline": contains(tok)}}}
+			}},
+		{rule: "Launch Disallowed Container", priority: "Warning",
+			// Falco's allowed_containers is "container.id exists": every
+			// container is allowed until a user narrows the macro, so the
+			// rule loads and stays silent.
+			trigger: func(t *testing.T) []alert { return nil },
+			benign:  func(t *testing.T) []alert { return []alert{init(start(t, false), fields{})} }},
+	})
 }
