@@ -266,14 +266,18 @@ struct sock_info {
 	__u8 pad[6];
 };
 
-/* A socket call at syscall exit: socket's arguments as passed and, on
- * success, the new socket as the kernel made it. */
+/* A socket call at syscall exit: socket, accept, accept4, listen, bind.
+ * socket's arguments as passed; the socket as the kernel holds it after
+ * the call: the new one of socket and accept (on success), the one
+ * listen and bind act on. */
 struct socket_rec {
 	struct rec_hdr hdr;
 	__s64 ret;
-	__u32 domain;    /* as passed */
-	__u32 type;      /* as passed, SOCK_NONBLOCK and SOCK_CLOEXEC included */
-	__u32 proto;     /* as passed */
+	__u32 domain;    /* socket's, as passed */
+	__u32 type;      /* socket's, as passed, SOCK_NONBLOCK and SOCK_CLOEXEC included */
+	__u32 proto;     /* socket's, as passed */
+	__u32 flags;     /* accept4's */
+	__s32 fd;        /* the socket acted on: listen's, bind's, accept's listening one */
 	__u16 syscall;   /* enum syscall_id */
 	__u8 pad[2];
 	struct sock_info sock;

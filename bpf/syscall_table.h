@@ -10,7 +10,8 @@
  *   name  the syscall, as in syscalls:sys_enter_<name>
  *   id    its record id, VIGIL_SYS_<id> (enum syscall_id, events.h)
  *   x64   its x86-64 number; x32 uses it with X32_SYSCALL_BIT set
- *   ia32  its i386 number (int 0x80 and 32-bit processes)
+ *   ia32  its i386 number (int 0x80 and 32-bit processes); NR_NONE for a
+ *         syscall i386 has only through socketcall (accept)
  *   kind  the enum event_kind whose <kind>_report builds the record
  *   hook  VIGIL_HOOK_RAW: the raw sys_exit program reports it where it
  *         runs; VIGIL_HOOK_TP: it keeps its tracepoint pair everywhere
@@ -37,6 +38,10 @@
 #define ARG_FD2 8   /* the dirfd of ARG_PATH2, or dup2's new fd */
 #define ARG_DOMAIN 9 /* socket's domain (address family) */
 #define ARG_PROTO 10 /* socket's protocol */
+
+/* No syscall of either ABI has this number (below SYSCALL_NR_MAX): the
+ * number of a row the ABI lacks. At most one row per ABI may use it. */
+#define NR_NONE 511
 #define ARG_CMD 11  /* a request or command: ptrace, bpf */
 #define ARG_ID 12   /* a pid, uid or gid; ARG_ID2 and ARG_ID3 the next ones */
 #define ARG_ID2 13
@@ -75,6 +80,10 @@
 	X(chmod,     CHMOD,     90,  15,  VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_PATH, ARG_MODE)) \
 	X(fchmod,    FCHMOD,    91,  94,  VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_MODE)) \
 	X(fchmodat,  FCHMODAT,  268, 306, VIGIL_KIND_FS,     VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_MODE)) \
+	X(accept,    ACCEPT,    43,  NR_NONE, VIGIL_KIND_SOCKET, VIGIL_HOOK_RAW, ARGS(ARG_FD)) \
+	X(accept4,   ACCEPT4,   288, 364, VIGIL_KIND_SOCKET, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_NONE, ARG_FLAGS)) \
+	X(listen,    LISTEN,    50,  363, VIGIL_KIND_SOCKET, VIGIL_HOOK_RAW, ARGS(ARG_FD)) \
+	X(bind,      BIND,      49,  361, VIGIL_KIND_SOCKET, VIGIL_HOOK_RAW, ARGS(ARG_FD)) \
 	X(ptrace,       PTRACE,       101,  26, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_CMD, ARG_ID)) \
 	X(init_module,  INIT_MODULE,  175, 128, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_PTR, ARG_LEN)) \
 	X(finit_module, FINIT_MODULE, 313, 350, VIGIL_KIND_PRIV,    VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_FLAGS)) \

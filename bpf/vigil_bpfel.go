@@ -327,6 +327,8 @@ type VigilSocketRec struct {
 	Domain  uint32
 	Type    uint32
 	Proto   uint32
+	Flags   uint32
+	Fd      int32
 	Syscall uint16
 	Pad     [2]uint8
 	Sock    VigilSockInfo
@@ -395,21 +397,25 @@ const (
 	VigilSyscallIdVIGIL_SYS_CHMOD        VigilSyscallId = 24
 	VigilSyscallIdVIGIL_SYS_FCHMOD       VigilSyscallId = 25
 	VigilSyscallIdVIGIL_SYS_FCHMODAT     VigilSyscallId = 26
-	VigilSyscallIdVIGIL_SYS_PTRACE       VigilSyscallId = 27
-	VigilSyscallIdVIGIL_SYS_INIT_MODULE  VigilSyscallId = 28
-	VigilSyscallIdVIGIL_SYS_FINIT_MODULE VigilSyscallId = 29
-	VigilSyscallIdVIGIL_SYS_SETNS        VigilSyscallId = 30
-	VigilSyscallIdVIGIL_SYS_UNSHARE      VigilSyscallId = 31
-	VigilSyscallIdVIGIL_SYS_BPF          VigilSyscallId = 32
-	VigilSyscallIdVIGIL_SYS_USERFAULTFD  VigilSyscallId = 33
-	VigilSyscallIdVIGIL_SYS_SETUID       VigilSyscallId = 34
-	VigilSyscallIdVIGIL_SYS_SETGID       VigilSyscallId = 35
-	VigilSyscallIdVIGIL_SYS_SETREUID     VigilSyscallId = 36
-	VigilSyscallIdVIGIL_SYS_SETREGID     VigilSyscallId = 37
-	VigilSyscallIdVIGIL_SYS_SETRESUID    VigilSyscallId = 38
-	VigilSyscallIdVIGIL_SYS_SETRESGID    VigilSyscallId = 39
-	VigilSyscallIdVIGIL_SYS_CAPSET       VigilSyscallId = 40
-	VigilSyscallIdVIGIL_NUM_SYSCALLS     VigilSyscallId = 41
+	VigilSyscallIdVIGIL_SYS_ACCEPT       VigilSyscallId = 27
+	VigilSyscallIdVIGIL_SYS_ACCEPT4      VigilSyscallId = 28
+	VigilSyscallIdVIGIL_SYS_LISTEN       VigilSyscallId = 29
+	VigilSyscallIdVIGIL_SYS_BIND         VigilSyscallId = 30
+	VigilSyscallIdVIGIL_SYS_PTRACE       VigilSyscallId = 31
+	VigilSyscallIdVIGIL_SYS_INIT_MODULE  VigilSyscallId = 32
+	VigilSyscallIdVIGIL_SYS_FINIT_MODULE VigilSyscallId = 33
+	VigilSyscallIdVIGIL_SYS_SETNS        VigilSyscallId = 34
+	VigilSyscallIdVIGIL_SYS_UNSHARE      VigilSyscallId = 35
+	VigilSyscallIdVIGIL_SYS_BPF          VigilSyscallId = 36
+	VigilSyscallIdVIGIL_SYS_USERFAULTFD  VigilSyscallId = 37
+	VigilSyscallIdVIGIL_SYS_SETUID       VigilSyscallId = 38
+	VigilSyscallIdVIGIL_SYS_SETGID       VigilSyscallId = 39
+	VigilSyscallIdVIGIL_SYS_SETREUID     VigilSyscallId = 40
+	VigilSyscallIdVIGIL_SYS_SETREGID     VigilSyscallId = 41
+	VigilSyscallIdVIGIL_SYS_SETRESUID    VigilSyscallId = 42
+	VigilSyscallIdVIGIL_SYS_SETRESGID    VigilSyscallId = 43
+	VigilSyscallIdVIGIL_SYS_CAPSET       VigilSyscallId = 44
+	VigilSyscallIdVIGIL_NUM_SYSCALLS     VigilSyscallId = 45
 )
 
 type VigilSyscallTrace uint32
@@ -441,6 +447,10 @@ const (
 	VigilSyscallTraceVIGIL_TRACE_chmod       VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_fchmod      VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_fchmodat    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_accept      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_accept4     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_listen      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_bind        VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_ptrace      VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_initModule  VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_finitModule VigilSyscallTrace = 1
@@ -476,6 +486,9 @@ const (
 	VigilProgSchedProcessExec    = "sched_process_exec"
 	VigilProgSchedProcessExit    = "sched_process_exit"
 	VigilProgSchedProcessFork    = "sched_process_fork"
+	VigilProgSysEnterAccept      = "sys_enter_accept"
+	VigilProgSysEnterAccept4     = "sys_enter_accept4"
+	VigilProgSysEnterBind        = "sys_enter_bind"
 	VigilProgSysEnterBpf         = "sys_enter_bpf"
 	VigilProgSysEnterCapset      = "sys_enter_capset"
 	VigilProgSysEnterChmod       = "sys_enter_chmod"
@@ -492,6 +505,7 @@ const (
 	VigilProgSysEnterInitModule  = "sys_enter_init_module"
 	VigilProgSysEnterLink        = "sys_enter_link"
 	VigilProgSysEnterLinkat      = "sys_enter_linkat"
+	VigilProgSysEnterListen      = "sys_enter_listen"
 	VigilProgSysEnterMkdir       = "sys_enter_mkdir"
 	VigilProgSysEnterMkdirat     = "sys_enter_mkdirat"
 	VigilProgSysEnterOpen        = "sys_enter_open"
@@ -516,6 +530,9 @@ const (
 	VigilProgSysEnterUnlinkat    = "sys_enter_unlinkat"
 	VigilProgSysEnterUnshare     = "sys_enter_unshare"
 	VigilProgSysEnterUserfaultfd = "sys_enter_userfaultfd"
+	VigilProgSysExitAccept       = "sys_exit_accept"
+	VigilProgSysExitAccept4      = "sys_exit_accept4"
+	VigilProgSysExitBind         = "sys_exit_bind"
 	VigilProgSysExitBpf          = "sys_exit_bpf"
 	VigilProgSysExitCapset       = "sys_exit_capset"
 	VigilProgSysExitChmod        = "sys_exit_chmod"
@@ -532,6 +549,7 @@ const (
 	VigilProgSysExitInitModule   = "sys_exit_init_module"
 	VigilProgSysExitLink         = "sys_exit_link"
 	VigilProgSysExitLinkat       = "sys_exit_linkat"
+	VigilProgSysExitListen       = "sys_exit_listen"
 	VigilProgSysExitMkdir        = "sys_exit_mkdir"
 	VigilProgSysExitMkdirat      = "sys_exit_mkdirat"
 	VigilProgSysExitOpen         = "sys_exit_open"
@@ -614,6 +632,9 @@ type VigilProgramSpecs struct {
 	SchedProcessExec    *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit    *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork    *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SysEnterAccept      *ebpf.ProgramSpec `ebpf:"sys_enter_accept"`
+	SysEnterAccept4     *ebpf.ProgramSpec `ebpf:"sys_enter_accept4"`
+	SysEnterBind        *ebpf.ProgramSpec `ebpf:"sys_enter_bind"`
 	SysEnterBpf         *ebpf.ProgramSpec `ebpf:"sys_enter_bpf"`
 	SysEnterCapset      *ebpf.ProgramSpec `ebpf:"sys_enter_capset"`
 	SysEnterChmod       *ebpf.ProgramSpec `ebpf:"sys_enter_chmod"`
@@ -630,6 +651,7 @@ type VigilProgramSpecs struct {
 	SysEnterInitModule  *ebpf.ProgramSpec `ebpf:"sys_enter_init_module"`
 	SysEnterLink        *ebpf.ProgramSpec `ebpf:"sys_enter_link"`
 	SysEnterLinkat      *ebpf.ProgramSpec `ebpf:"sys_enter_linkat"`
+	SysEnterListen      *ebpf.ProgramSpec `ebpf:"sys_enter_listen"`
 	SysEnterMkdir       *ebpf.ProgramSpec `ebpf:"sys_enter_mkdir"`
 	SysEnterMkdirat     *ebpf.ProgramSpec `ebpf:"sys_enter_mkdirat"`
 	SysEnterOpen        *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
@@ -654,6 +676,9 @@ type VigilProgramSpecs struct {
 	SysEnterUnlinkat    *ebpf.ProgramSpec `ebpf:"sys_enter_unlinkat"`
 	SysEnterUnshare     *ebpf.ProgramSpec `ebpf:"sys_enter_unshare"`
 	SysEnterUserfaultfd *ebpf.ProgramSpec `ebpf:"sys_enter_userfaultfd"`
+	SysExitAccept       *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
+	SysExitAccept4      *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
+	SysExitBind         *ebpf.ProgramSpec `ebpf:"sys_exit_bind"`
 	SysExitBpf          *ebpf.ProgramSpec `ebpf:"sys_exit_bpf"`
 	SysExitCapset       *ebpf.ProgramSpec `ebpf:"sys_exit_capset"`
 	SysExitChmod        *ebpf.ProgramSpec `ebpf:"sys_exit_chmod"`
@@ -670,6 +695,7 @@ type VigilProgramSpecs struct {
 	SysExitInitModule   *ebpf.ProgramSpec `ebpf:"sys_exit_init_module"`
 	SysExitLink         *ebpf.ProgramSpec `ebpf:"sys_exit_link"`
 	SysExitLinkat       *ebpf.ProgramSpec `ebpf:"sys_exit_linkat"`
+	SysExitListen       *ebpf.ProgramSpec `ebpf:"sys_exit_listen"`
 	SysExitMkdir        *ebpf.ProgramSpec `ebpf:"sys_exit_mkdir"`
 	SysExitMkdirat      *ebpf.ProgramSpec `ebpf:"sys_exit_mkdirat"`
 	SysExitOpen         *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
@@ -797,6 +823,9 @@ type VigilPrograms struct {
 	SchedProcessExec    *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit    *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork    *ebpf.Program `ebpf:"sched_process_fork"`
+	SysEnterAccept      *ebpf.Program `ebpf:"sys_enter_accept"`
+	SysEnterAccept4     *ebpf.Program `ebpf:"sys_enter_accept4"`
+	SysEnterBind        *ebpf.Program `ebpf:"sys_enter_bind"`
 	SysEnterBpf         *ebpf.Program `ebpf:"sys_enter_bpf"`
 	SysEnterCapset      *ebpf.Program `ebpf:"sys_enter_capset"`
 	SysEnterChmod       *ebpf.Program `ebpf:"sys_enter_chmod"`
@@ -813,6 +842,7 @@ type VigilPrograms struct {
 	SysEnterInitModule  *ebpf.Program `ebpf:"sys_enter_init_module"`
 	SysEnterLink        *ebpf.Program `ebpf:"sys_enter_link"`
 	SysEnterLinkat      *ebpf.Program `ebpf:"sys_enter_linkat"`
+	SysEnterListen      *ebpf.Program `ebpf:"sys_enter_listen"`
 	SysEnterMkdir       *ebpf.Program `ebpf:"sys_enter_mkdir"`
 	SysEnterMkdirat     *ebpf.Program `ebpf:"sys_enter_mkdirat"`
 	SysEnterOpen        *ebpf.Program `ebpf:"sys_enter_open"`
@@ -837,6 +867,9 @@ type VigilPrograms struct {
 	SysEnterUnlinkat    *ebpf.Program `ebpf:"sys_enter_unlinkat"`
 	SysEnterUnshare     *ebpf.Program `ebpf:"sys_enter_unshare"`
 	SysEnterUserfaultfd *ebpf.Program `ebpf:"sys_enter_userfaultfd"`
+	SysExitAccept       *ebpf.Program `ebpf:"sys_exit_accept"`
+	SysExitAccept4      *ebpf.Program `ebpf:"sys_exit_accept4"`
+	SysExitBind         *ebpf.Program `ebpf:"sys_exit_bind"`
 	SysExitBpf          *ebpf.Program `ebpf:"sys_exit_bpf"`
 	SysExitCapset       *ebpf.Program `ebpf:"sys_exit_capset"`
 	SysExitChmod        *ebpf.Program `ebpf:"sys_exit_chmod"`
@@ -853,6 +886,7 @@ type VigilPrograms struct {
 	SysExitInitModule   *ebpf.Program `ebpf:"sys_exit_init_module"`
 	SysExitLink         *ebpf.Program `ebpf:"sys_exit_link"`
 	SysExitLinkat       *ebpf.Program `ebpf:"sys_exit_linkat"`
+	SysExitListen       *ebpf.Program `ebpf:"sys_exit_listen"`
 	SysExitMkdir        *ebpf.Program `ebpf:"sys_exit_mkdir"`
 	SysExitMkdirat      *ebpf.Program `ebpf:"sys_exit_mkdirat"`
 	SysExitOpen         *ebpf.Program `ebpf:"sys_exit_open"`
@@ -887,6 +921,9 @@ func (p *VigilPrograms) Close() error {
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
+		p.SysEnterAccept,
+		p.SysEnterAccept4,
+		p.SysEnterBind,
 		p.SysEnterBpf,
 		p.SysEnterCapset,
 		p.SysEnterChmod,
@@ -903,6 +940,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysEnterInitModule,
 		p.SysEnterLink,
 		p.SysEnterLinkat,
+		p.SysEnterListen,
 		p.SysEnterMkdir,
 		p.SysEnterMkdirat,
 		p.SysEnterOpen,
@@ -927,6 +965,9 @@ func (p *VigilPrograms) Close() error {
 		p.SysEnterUnlinkat,
 		p.SysEnterUnshare,
 		p.SysEnterUserfaultfd,
+		p.SysExitAccept,
+		p.SysExitAccept4,
+		p.SysExitBind,
 		p.SysExitBpf,
 		p.SysExitCapset,
 		p.SysExitChmod,
@@ -943,6 +984,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitInitModule,
 		p.SysExitLink,
 		p.SysExitLinkat,
+		p.SysExitListen,
 		p.SysExitMkdir,
 		p.SysExitMkdirat,
 		p.SysExitOpen,

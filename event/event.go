@@ -39,6 +39,10 @@ const (
 	TypeChmod
 	TypeFchmod
 	TypeFchmodat
+	TypeAccept
+	TypeAccept4
+	TypeListen
+	TypeBind
 	TypePtrace
 	TypeInitModule
 	TypeFinitModule
@@ -86,6 +90,10 @@ var typeNames = [numTypes]string{
 	TypeChmod:       "chmod",
 	TypeFchmod:      "fchmod",
 	TypeFchmodat:    "fchmodat",
+	TypeAccept:      "accept",
+	TypeAccept4:     "accept4",
+	TypeListen:      "listen",
+	TypeBind:        "bind",
 	TypePtrace:      "ptrace",
 	TypeInitModule:  "init_module",
 	TypeFinitModule: "finit_module",
@@ -130,7 +138,7 @@ func (t Type) Kind() Kind {
 	case TypeSymlink, TypeSymlinkat, TypeLink, TypeLinkat, TypeRename, TypeRenameat, TypeRenameat2,
 		TypeUnlink, TypeUnlinkat, TypeRmdir, TypeMkdir, TypeMkdirat, TypeChmod, TypeFchmod, TypeFchmodat:
 		return KindFS
-	case TypeSocket:
+	case TypeSocket, TypeAccept, TypeAccept4, TypeListen, TypeBind:
 		return KindSocket
 	case TypeDup, TypeDup2, TypeDup3:
 		return KindDup

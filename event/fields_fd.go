@@ -94,12 +94,44 @@ func isInet(e *Event) bool {
 // sockKinds are the kinds whose events can be about a socket.
 var sockKinds = []Kind{KindConnect, KindSocket, KindDup}
 
-// endpoint is an IP field reading one end of a socket: for a connect the
-// client is the local end and the server the remote one. A dup'ed socket
-// is seen the same way (the kernel does not say which end connected).
-func endpoint(name string, typ FieldType, desc string, local bool) Field {
+// end selects one end of a socket: by role (client, server) or by side
+// (local, remote).
+type end uint8
+
+const (
+	endClient end = iota
+	endServer
+	endLocal
+	endRemote
+)
+
+// local reports whether x is e's local end. The client is the local end
+// of a connect, and of a dup'ed or new socket (the kernel does not say
+// which end connected); on the server side (accept, listen, bind) it is
+// the remote one.
+func (x end) local(e *Event) bool {
+	switch x {
+	case endLocal:
+		return true
+	case endRemote:
+		return false
+	}
+	return (x == endClient) != serverSide(e)
+}
+
+// serverSide reports whether e is about the server's end of connections.
+func serverSide(e *Event) bool {
+	switch e.Type {
+	case TypeAccept, TypeAccept4, TypeListen, TypeBind:
+		return true
+	}
+	return false
+}
+
+// endpoint is an IP field reading end x of a socket.
+func endpoint(name string, typ FieldType, desc string, x end) Field {
 	return only(Field{Name: name, Type: typ, Desc: desc, IP: func(e *Event, _ Arg) (netip.Addr, bool) {
-		return endIP(e, local)
+		return endIP(e, x.local(e))
 	}}, sockKinds...)
 }
 
@@ -115,8 +147,8 @@ func endIP(e *Event, local bool) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), ap.Addr().IsValid()
 }
 
-func port(name, desc string, local bool) Field {
-	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) { return endPort(e, local) }), sockKinds...)
+func port(name, desc string, x end) Field {
+	return only(num(name, FieldPort, desc, func(e *Event) (int64, bool) { return endPort(e, x.local(e)) }), sockKinds...)
 }
 
 func endPort(e *Event, local bool) (int64, bool) {
@@ -141,23 +173,28 @@ func connectionEnds() *Multi {
 	}}
 }
 
-// isClient reports whether a reads the client end of an "either end" field:
-// only the compiler's Arg{Set: true, Index: 0} does; output (Arg{}) reads
-// the server end.
-func isClient(a Arg) bool { return a.Set && a.Index == 0 }
+// eitherEnd is the end an "either end" field reads for a: the client for
+// the compiler's Arg{Set: true, Index: 0}, the server for index 1 and for
+// output (Arg{}).
+func eitherEnd(a Arg) end {
+	if a.Set && a.Index == 0 {
+		return endClient
+	}
+	return endServer
+}
 
 // eitherIP is fd.ip and fd.net, Falco's filter-only fields that match
 // either end of a connection. They repeat fd.cip and fd.sip, so event
 // records leave them out (Alias).
 func eitherIP(name string, typ FieldType, desc string, ends *Multi) Field {
 	return alias(only(Field{Name: name, Type: typ, Desc: desc, Multi: ends,
-		IP: func(e *Event, a Arg) (netip.Addr, bool) { return endIP(e, isClient(a)) }}, sockKinds...))
+		IP: func(e *Event, a Arg) (netip.Addr, bool) { return endIP(e, eitherEnd(a).local(e)) }}, sockKinds...))
 }
 
 // eitherPort is fd.port and fd.proto: Falco compares fd.proto as a port.
 func eitherPort(name, desc string, ends *Multi) Field {
 	return alias(only(Field{Name: name, Type: FieldPort, Desc: desc, Multi: ends,
-		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, isClient(a)) }}, sockKinds...))
+		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, eitherEnd(a).local(e)) }}, sockKinds...))
 }
 
 // fileName returns the event's file path for opens.
@@ -178,8 +215,13 @@ func fdFields() []Field {
 					return bytesString(e.Dup.Name), true
 				case isInet(e):
 					if !e.derived.tupleOK {
+						// client->server, as Falco shows a connection.
 						s, _ := sockView(e)
-						e.derived.tuple = AppendTuple(e.derived.tuple[:0], s.Local, s.Remote)
+						client, server := s.Local, s.Remote
+						if serverSide(e) {
+							client, server = server, client
+						}
+						e.derived.tuple = AppendTuple(e.derived.tuple[:0], client, server)
 						e.derived.tupleOK = true
 					}
 					return bytesString(e.derived.tuple), true
@@ -246,14 +288,14 @@ func fdFields() []Field {
 			}), sockKinds...),
 		boolean("fd.connected", "True when a connect succeeded.",
 			func(e *Event) (bool, bool) { return e.Res == 0, e.Type == TypeConnect }),
-		endpoint("fd.cip", FieldIP, "Client IP address (the local end of a connect).", true),
-		endpoint("fd.sip", FieldIP, "Server IP address (the remote end of a connect).", false),
-		alias(endpoint("fd.lip", FieldIP, "Local IP address.", true)),
-		alias(endpoint("fd.rip", FieldIP, "Remote IP address.", false)),
-		alias(endpoint("fd.cnet", FieldIPNet, "Client IP address, compared with networks (fd.cnet in (\"10.0.0.0/8\")).", true)),
-		alias(endpoint("fd.snet", FieldIPNet, "Server IP address, compared with networks.", false)),
-		alias(endpoint("fd.lnet", FieldIPNet, "Local IP address, compared with networks.", true)),
-		alias(endpoint("fd.rnet", FieldIPNet, "Remote IP address, compared with networks.", false)),
+		endpoint("fd.cip", FieldIP, "Client IP address (the local end of a connect, the remote end of an accept).", endClient),
+		endpoint("fd.sip", FieldIP, "Server IP address (the remote end of a connect, the local end of an accept, listen or bind).", endServer),
+		alias(endpoint("fd.lip", FieldIP, "Local IP address.", endLocal)),
+		alias(endpoint("fd.rip", FieldIP, "Remote IP address.", endRemote)),
+		alias(endpoint("fd.cnet", FieldIPNet, "Client IP address, compared with networks (fd.cnet in (\"10.0.0.0/8\")).", endClient)),
+		alias(endpoint("fd.snet", FieldIPNet, "Server IP address, compared with networks.", endServer)),
+		alias(endpoint("fd.lnet", FieldIPNet, "Local IP address, compared with networks.", endLocal)),
+		alias(endpoint("fd.rnet", FieldIPNet, "Remote IP address, compared with networks.", endRemote)),
 		eitherIP("fd.ip", FieldIP, "IP address of either end: a condition holds if it holds for the client or the server "+
 			"address (!= only if it holds for both); output shows the server address.", ends),
 		eitherIP("fd.net", FieldIPNet, "IP address of either end, compared with networks (fd.net != \"127.0.0.0/8\": "+
@@ -261,9 +303,9 @@ func fdFields() []Field {
 		eitherPort("fd.port", "Port of either end: a condition holds if it holds for the client or the server port "+
 			"(!= only if it holds for both); output shows the server port.", ends),
 		eitherPort("fd.proto", "Port of either end, as fd.port (Falco compares fd.proto as a port).", ends),
-		port("fd.cport", "Client port.", true),
-		port("fd.sport", "Server port.", false),
-		alias(port("fd.lport", "Local port.", true)),
-		alias(port("fd.rport", "Remote port.", false)),
+		port("fd.cport", "Client port.", endClient),
+		port("fd.sport", "Server port.", endServer),
+		alias(port("fd.lport", "Local port.", endLocal)),
+		alias(port("fd.rport", "Remote port.", endRemote)),
 	}
 }

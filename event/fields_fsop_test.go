@@ -106,3 +106,23 @@ func TestIsOpenExec(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptEnds checks that an accept's client is the remote end.
+func TestAcceptEnds(t *testing.T) {
+	e := &Event{Type: TypeAccept4, Res: 5}
+	e.Socket.Sock = Sock{Family: AFInet, SockType: 1, Proto: ProtoTCP,
+		Local: netip.MustParseAddrPort("192.0.2.1:80"), Remote: netip.MustParseAddrPort("198.51.100.7:50000")}
+	if got, _ := mustField(t, "fd.name").Str(e, Arg{}); got != "198.51.100.7:50000->192.0.2.1:80" {
+		t.Errorf("fd.name %q", got)
+	}
+	for name, want := range map[string]string{"fd.cip": "198.51.100.7", "fd.sip": "192.0.2.1", "fd.lip": "192.0.2.1", "fd.rip": "198.51.100.7"} {
+		if ip, ok := mustField(t, name).IP(e, Arg{}); !ok || ip.String() != want {
+			t.Errorf("%s = %v, want %s", name, ip, want)
+		}
+	}
+	for name, want := range map[string]int64{"fd.sport": 80, "fd.cport": 50000, "fd.lport": 80, "fd.rport": 50000} {
+		if p, ok := mustField(t, name).Num(e, Arg{}); !ok || p != want {
+			t.Errorf("%s = %d, want %d", name, p, want)
+		}
+	}
+}

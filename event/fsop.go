@@ -42,11 +42,16 @@ type Sock struct {
 	Local, Remote netip.AddrPort
 }
 
-// SocketCall is the payload of socket: the arguments as passed and, on
-// success, the socket the kernel made.
+// SocketCall is the payload of socket, accept, accept4, listen and bind:
+// socket's arguments as passed, and the socket as the kernel holds it after
+// the call (the new one of socket and accept, on success).
 type SocketCall struct {
 	Domain, Type, Proto uint32
-	Sock                Sock
+	// FD is the socket listen, bind and accept act on (-1 for socket);
+	// Flags are accept4's.
+	FD    int32
+	Flags uint32
+	Sock  Sock
 }
 
 // Dup is the payload of dup, dup2 and dup3: what the duplicated descriptor

@@ -43,9 +43,9 @@ var hostNameFieldNames = map[string]bool{"fd.sip.name": true, "fd.cip.name": tru
 // resolved for the rule to match.
 func IsHostNameField(name string) bool { return hostNameFieldNames[name] }
 
-// endNames are the resolved names of one end of e's socket.
-func endNames(e *Event, local bool) []string {
-	ip, ok := endIP(e, local)
+// endNames are the resolved names of end x of e's socket.
+func endNames(e *Event, x end) []string {
+	ip, ok := endIP(e, x.local(e))
 	if !ok {
 		return nil
 	}
@@ -56,10 +56,10 @@ func endNames(e *Event, local bool) []string {
 // hostNameField is a field of the names an end's address resolved from:
 // several values when several names share the address, so a comparison
 // holds if it holds for one of them; output shows the first.
-func hostNameField(name, desc string, local bool) Field {
-	ends := &Multi{Of: "name resolving to the address", Max: maxHostNames, Count: func(e *Event) int { return len(endNames(e, local)) }}
+func hostNameField(name, desc string, x end) Field {
+	ends := &Multi{Of: "name resolving to the address", Max: maxHostNames, Count: func(e *Event) int { return len(endNames(e, x)) }}
 	return only(Field{Name: name, Type: FieldString, Desc: desc, Multi: ends, Str: func(e *Event, a Arg) (string, bool) {
-		names := endNames(e, local)
+		names := endNames(e, x)
 		i := 0
 		if a.Set {
 			i = a.Index
@@ -74,9 +74,9 @@ func hostNameField(name, desc string, local bool) Field {
 func hostNameFields() []Field {
 	const how = " The names are those the loaded rules compare the field with, resolved at load and periodically."
 	return []Field{
-		hostNameField("fd.sip.name", "Host name of the server IP address."+how, false),
-		hostNameField("fd.cip.name", "Host name of the client IP address."+how, true),
-		alias(hostNameField("fd.rip.name", "Host name of the remote IP address."+how, false)),
-		alias(hostNameField("fd.lip.name", "Host name of the local IP address."+how, true)),
+		hostNameField("fd.sip.name", "Host name of the server IP address."+how, endServer),
+		hostNameField("fd.cip.name", "Host name of the client IP address."+how, endClient),
+		alias(hostNameField("fd.rip.name", "Host name of the remote IP address."+how, endRemote)),
+		alias(hostNameField("fd.lip.name", "Host name of the local IP address."+how, endLocal)),
 	}
 }

@@ -136,6 +136,10 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CHMOD):     event.TypeChmod,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMOD):    event.TypeFchmod,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_FCHMODAT):  event.TypeFchmodat,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_ACCEPT):    event.TypeAccept,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_ACCEPT4):   event.TypeAccept4,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_LISTEN):    event.TypeListen,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_BIND):      event.TypeBind,
 
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_PTRACE):       event.TypePtrace,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_INIT_MODULE):  event.TypeInitModule,

@@ -83,9 +83,9 @@ func decodeSocket(raw []byte, r *Record) DecodeReason {
 	}
 	x := view[bpf.VigilSocketRec](raw)
 	e := &r.Event
-	e.Type = event.TypeSocket
+	e.Type = syscallType(x.Syscall, event.KindSocket, event.TypeSocket)
 	e.Res = x.Ret
-	e.Socket = event.SocketCall{Domain: x.Domain, Type: x.Type, Proto: x.Proto, Sock: sockOf(&x.Sock)}
+	e.Socket = event.SocketCall{Domain: x.Domain, Type: x.Type, Proto: x.Proto, FD: x.Fd, Flags: x.Flags, Sock: sockOf(&x.Sock)}
 	return 0
 }
 

@@ -89,6 +89,12 @@ func TestDecodeSocket(t *testing.T) {
 	if r.Event.Type != event.TypeSocket || r.Event.Res != 5 || !reflect.DeepEqual(r.Event.Socket, want) {
 		t.Errorf("socket:\n got %+v\nwant %+v", r.Event.Socket, want)
 	}
+	accept := decode(t, encode(t, bpf.VigilSocketRec{Hdr: hdr(recSocket), Ret: 7, Fd: 3, Flags: 0x80000, Syscall: sysID(bpf.VigilSyscallIdVIGIL_SYS_ACCEPT4),
+		Sock: bpf.VigilSockInfo{Family: event.AFInet, Type: 1, Proto: 6, Laddr: v4("192.0.2.1"), Lport: 80, Raddr: v4("198.51.100.7"), Rport: 50000}}))
+	if a := accept.Event.Socket; accept.Event.Type != event.TypeAccept4 || a.FD != 3 || a.Flags != 0x80000 ||
+		a.Sock.Local.String() != "192.0.2.1:80" || a.Sock.Remote.String() != "198.51.100.7:50000" {
+		t.Errorf("accept4: %v %+v", accept.Event.Type, a)
+	}
 	failed := decode(t, encode(t, bpf.VigilSocketRec{Hdr: hdr(recSocket), Ret: -1, Domain: event.AFPacket, Type: 3, Proto: 0x300}))
 	if failed.Event.Res != -1 || failed.Event.Socket.Domain != event.AFPacket || failed.Event.Socket.Sock != (event.Sock{}) {
 		t.Errorf("failed socket: %+v", failed.Event.Socket)

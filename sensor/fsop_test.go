@@ -66,6 +66,19 @@ func runFsopHelper() int {
 	}
 	fmt.Printf("res=%d\n", int(r2))
 	res(unix.Dup3(fd, 201, unix.O_CLOEXEC))
+	// A TCP server on the loopback: bind, listen, and accept4 of a
+	// connection from a client socket of the same process.
+	ln, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	res(unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	res(unix.Listen(ln, 1))
+	sa, _ := unix.Getsockname(ln)
+	cl, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	unix.Connect(cl, sa)
+	nfd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+	if err != nil {
+		nfd = errnoRes(err)
+	}
+	fmt.Printf("res=%d\n", nfd)
 	return 0
 }
 
@@ -79,7 +92,7 @@ func TestFsopRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.spawn(t, dir, "fsop")
-	if len(c.results) != 16 {
+	if len(c.results) != 19 {
 		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
 	}
 	j := func(name string) string { return filepath.Join(dir, name) }
@@ -125,6 +138,18 @@ func TestFsopRecords(t *testing.T) {
 	// os/exec's child dup3s /dev/null onto its stdio before the helper
 	// runs: the helper's own dups are told by their results.
 	dup3 := h.wait(t, c.pid, "dup3", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeDup3 && e.Res == 201 })
+	bind := h.wait(t, c.pid, "bind", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeBind })
+	listen := h.wait(t, c.pid, "listen", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeListen })
+	accept := h.wait(t, c.pid, "accept4", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeAccept4 })
+	server := listen.Socket.Sock.Local
+	if bind.Res != 0 || bind.Socket.Sock.Local != server || listen.Res != 0 || !server.IsValid() || server.Port() == 0 ||
+		listen.Socket.FD != accept.Socket.FD || bind.Socket.FD != listen.Socket.FD {
+		t.Errorf("bind %+v, listen %+v", bind.Socket, listen.Socket)
+	}
+	if accept.Res != int64(c.results[18]) || accept.Socket.Sock.Local != server || accept.Socket.Sock.Remote.Addr().String() != "127.0.0.1" ||
+		accept.Socket.Sock.Proto != event.ProtoTCP || accept.Socket.Flags != unix.SOCK_CLOEXEC {
+		t.Errorf("accept4: res %d %+v", accept.Res, accept.Socket)
+	}
 	if dup3.Res != 201 || !bytes.Equal(dup3.Dup.Name, []byte(j("f"))) || dup3.Dup.Flags != unix.O_CLOEXEC || dup3.Dup.Sock.Family != 0 {
 		t.Errorf("dup3 of a file: res %d %+v", dup3.Res, dup3.Dup)
 	}

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -369,6 +370,103 @@ func fileChangeRuleTests(dir string, c *containerdtest.Container) []ruleTest {
 					{key: key, want: fields{"proc.cmdline": "chmod +x " + f}},
 					{key: key, want: fields{"proc.cmdline": "chmod 644 /tmp/nox-" + tok}},
 				}
+			}},
+	}
+}
+
+// TestFalcoInboundRules runs Falco's three files with the inbound rules,
+// which ship disabled, enabled and every matching rule reported: servers
+// in a network namespace of the test's own, holding 192.0.2.1 (TEST-NET-1)
+// on its loopback, accept a client from the same namespace.
+func TestFalcoInboundRules(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"ip", "perl", "busybox"} {
+		testutil.RequireCommand(t, c)
+	}
+	// The servers listen on one address each: Falco's inbound macro also
+	// matches a listen on [::] (neither end is 0.0.0.0).
+	ns := "vigil-e2e-" + randToken()
+	for _, args := range [][]string{{"netns", "add", ns}, {"-n", ns, "link", "set", "lo", "up"}, {"-n", ns, "addr", "add", netnsAddr + "/32", "dev", "lo"}} {
+		if out, err := osexec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "netns" {
+			t.Cleanup(func() { osexec.Command("ip", "netns", "delete", ns).Run() })
+		}
+	}
+	args := []string{"--no-containerd", "--rule-matching", "all",
+		"--enable-rule", "Unexpected inbound connection source", "--enable-rule", "Interpreted procs inbound network activity"}
+	for _, f := range falcorules.Files {
+		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
+	}
+	a := startAgent(t, append(args, "--rules", markerRulesFile(t))...)
+	runRuleTests(t, a, inboundRuleTests(ns))
+}
+
+// serveOnce runs argv in network namespace ns, a server that accepts one
+// connection on addr:port, connects a client to it from the namespace and
+// waits for the server to end.
+func serveOnce(t *testing.T, ns, addr string, port int, argv ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv := osexec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
+	var out strings.Builder
+	srv.Stdout, srv.Stderr = &out, &out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The client retries until the server listens.
+	dial := fmt.Sprintf("for i in $(seq 100); do echo x | busybox nc -w 1 %s %d && exit 0; sleep 0.05; done; exit 1", addr, port)
+	if o, err := osexec.CommandContext(ctx, "ip", "netns", "exec", ns, "sh", "-c", dial).CombinedOutput(); err != nil {
+		t.Fatalf("connecting to %s:%d: %v: %s", addr, port, err, o)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("server %q: %v: %s", argv, err, out.String())
+	}
+}
+
+// freePort is a port number for a server of the test (the namespace is
+// the test's own, so any will do that no other server of it uses).
+func freePort() int {
+	var b [2]byte
+	rand.Read(b[:])
+	return 20000 + int(b[0])<<6 | int(b[1])&63
+}
+
+// perlServer is a perl one-liner that accepts one connection on addr:port.
+func perlServer(addr string, port int) []string {
+	return []string{"perl", "-MIO::Socket::INET", "-e",
+		fmt.Sprintf(`$s = IO::Socket::INET->new(LocalAddr => "%s", LocalPort => %d, Listen => 1, ReuseAddr => 1) or die $!; $c = $s->accept; <$c>`, addr, port)}
+}
+
+func inboundRuleTests(ns string) []ruleTest {
+	key := []string{"fd.lport"}
+	return []ruleTest{
+		{rule: "Interpreted procs inbound network activity", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				port := freePort()
+				serveOnce(t, ns, netnsAddr, port, perlServer(netnsAddr, port)...)
+				return []alert{{key: key, want: fields{"fd.lport": port, "proc.name": "perl", "fd.type": "ipv4", "fd.l4proto": "tcp",
+					"fd.name": contains("->" + netnsAddr + ":" + fmt.Sprint(port)), "evt.type": "accept4"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The same server on the loopback network.
+				port := freePort()
+				serveOnce(t, ns, "127.0.0.1", port, perlServer("127.0.0.1", port)...)
+				return []alert{{key: key, want: fields{"fd.lport": port}}}
+			}},
+		{rule: "Unexpected inbound connection source", priority: "Notice",
+			// The same servers: every rule that matches reports.
+			trigger: func(t *testing.T) []alert {
+				port := freePort()
+				serveOnce(t, ns, netnsAddr, port, perlServer(netnsAddr, port)...)
+				return []alert{{key: key, want: fields{"fd.lport": port, "proc.name": "perl", "fd.type": "ipv4", "evt.type": "accept4"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				port := freePort()
+				serveOnce(t, ns, "127.0.0.1", port, perlServer("127.0.0.1", port)...)
+				return []alert{{key: key, want: fields{"fd.lport": port}}}
 			}},
 	}
 }
