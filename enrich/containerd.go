@@ -51,6 +51,8 @@ type containerMeta struct {
 	pid   uint32
 	start int64
 	users map[uint32]string
+	// groups come from the task's /etc/group, like users.
+	groups map[uint32]string
 }
 
 // view builds the immutable view the resolver publishes. A container
@@ -68,7 +70,7 @@ func (m *containerMeta) view() containerView {
 	return containerView{
 		key:        m.key,
 		cgroupPath: m.cgroupPath,
-		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, start, m.users),
+		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, start, m.users, m.groups),
 	}
 }
 
@@ -375,7 +377,7 @@ func (c *client) readMeta(ctx context.Context, ns string, ci *containersapi.Cont
 	}
 	m.digest = c.imageDigest(ctx, ns, m.image)
 	if old := c.metas[k]; old != nil {
-		m.pid, m.start, m.users = old.pid, old.start, old.users
+		m.pid, m.start, m.users, m.groups = old.pid, old.start, old.users, old.groups
 	}
 	return m, nil
 }
@@ -425,6 +427,10 @@ func (c *client) taskStarted(m *containerMeta, pid uint32) {
 		c.e.log.Debug("reading container start", "id", m.id, "pid", pid, "err", err)
 	}
 	m.start = start
+	// An image without /etc/group still has its users.
+	if m.groups, err = readGroups(c.e.cfg.ProcRoot, pid); err != nil {
+		c.e.log.Debug("reading container groups", "id", m.id, "pid", pid, "err", err)
+	}
 	users, err := readUsers(c.e.cfg.ProcRoot, pid)
 	if err != nil {
 		// A task that exits at once or an image without /etc/passwd is

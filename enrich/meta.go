@@ -95,8 +95,9 @@ func parseSpec(data []byte) (specInfo, error) {
 	return info, nil
 }
 
-// Bounds on what is read from a container's /etc/passwd, which the
-// container's owner controls: a few hundred KiB of users per container.
+// Bounds on what is read from a container's /etc/passwd (and likewise its
+// /etc/group), which the container's owner controls: a few hundred KiB of
+// users per container.
 const (
 	maxPasswdBytes = 256 << 10
 	maxUsers       = 4096
@@ -118,7 +119,7 @@ func containerName(id string, labels map[string]string) string {
 // newContainer builds the immutable Container of a known containerd
 // container. typ is the runtime type (containerd, or docker for Docker's
 // containers seen through its containerd).
-func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, start int64, users map[uint32]string) *event.Container {
+func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, start int64, users, groups map[uint32]string) *event.Container {
 	repo, tag, digest := ParseImageRef(image)
 	if digest == "" {
 		digest = imageDigest
@@ -140,5 +141,6 @@ func newContainer(id, typ, image, imageDigest string, labels map[string]string, 
 		PodUID:          labels[LabelPodUID],
 		StartTime:       start,
 		Users:           users,
+		Groups:          groups,
 	}
 }

@@ -107,7 +107,7 @@ func TestContainerName(t *testing.T) {
 	}
 	c := newContainer(idA, TypeContainerd, "docker.io/library/nginx:1.25", "sha256:ab", map[string]string{
 		LabelPodName: "web-0", LabelPodNamespace: "prod", LabelPodUID: podU,
-	}, true, 42, nil)
+	}, true, 42, nil, nil)
 	if c.ID != idA[:12] || c.FullID != idA || !c.Known || c.ImageRepository != "docker.io/library/nginx" ||
 		c.ImageTag != "1.25" || c.ImageDigest != "sha256:ab" || c.PodName != "web-0" || c.PodNamespace != "prod" ||
 		c.PodUID != podU || !c.Privileged || c.StartTime != 42 || c.Name != idA {

@@ -21,6 +21,7 @@ type Container struct {
 	PodName, PodNamespace, PodUID string
 	// StartTime is the container's start in ns since the Unix epoch, 0 if unknown.
 	StartTime int64
-	// Users maps uids to names from the container's own /etc/passwd.
-	Users map[uint32]string
+	// Users maps uids to names from the container's own /etc/passwd,
+	// Groups gids to names from its /etc/group.
+	Users, Groups map[uint32]string
 }

@@ -171,6 +171,28 @@ func userFields() []Field {
 				}
 				return int64(e.Proc.EUID), true
 			}),
+		str("user.loginname", "Name of the audit login uid's user, from the process's own user database (host or container).",
+			func(e *Event) (string, bool) {
+				if e.Proc == nil || e.Proc.LoginUID == unsetUID {
+					return "", false
+				}
+				if c := e.Container; c != nil && c.Users != nil {
+					if n, ok := c.Users[e.Proc.LoginUID]; ok {
+						return n, true
+					}
+				}
+				return nonEmpty(e.Proc.LoginName)
+			}),
+		str("group.name", "Group name of the process's gid, from its own group database (host or container).",
+			func(e *Event) (string, bool) {
+				if e.Proc == nil {
+					return "", false
+				}
+				if c := e.Container; c != nil && c.Groups != nil {
+					return nonEmpty(c.Groups[e.Proc.GID])
+				}
+				return nonEmpty(e.Proc.GroupName)
+			}),
 		num("group.gid", FieldInt, "Group id of the process.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {

@@ -28,6 +28,10 @@ type Process struct {
 	// UserName is the name of UID in the process's own user database (the
 	// host's or its container's); empty when unknown.
 	UserName string
+	// GroupName and LoginName are the host's names of GID and LoginUID;
+	// a container's processes are named from the container's own files
+	// (Container.Users, Container.Groups) where it has them.
+	GroupName, LoginName string
 	// StartTime is when the process (or its current image) started, in ns
 	// since the Unix epoch.
 	StartTime int64

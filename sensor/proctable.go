@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/procfs"
 )
 
 // DefaultMaxProcesses bounds the process table when the config leaves it 0.
@@ -28,8 +29,9 @@ type TableConfig struct {
 	// CgroupRoot is the cgroup v2 mount point used to turn a /proc cgroup
 	// path into the id BPF reports; default: found in mountinfo.
 	CgroupRoot string
-	// Passwd is the host user database, default "/etc/passwd".
-	Passwd string
+	// Passwd is the host user database, default "/etc/passwd"; Group
+	// the host group database, default "/etc/group".
+	Passwd, Group string
 	// BootOffset converts boot-time ns to Unix ns (see Decoder).
 	BootOffset int64
 	Logger     *slog.Logger
@@ -45,7 +47,7 @@ type ProcessTable struct {
 	byPID          map[uint32]*procEntry
 	oldest, newest *procEntry
 	procfs         procDir
-	users          *userDB
+	users, groups  *userDB
 	bootOffset     int64
 	log            *slog.Logger
 	idle           event.Process
@@ -74,6 +76,9 @@ func NewProcessTable(cfg TableConfig) *ProcessTable {
 	if cfg.Passwd == "" {
 		cfg.Passwd = "/etc/passwd"
 	}
+	if cfg.Group == "" {
+		cfg.Group = "/etc/group"
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +90,7 @@ func NewProcessTable(cfg TableConfig) *ProcessTable {
 		byPID:      make(map[uint32]*procEntry, min(cfg.MaxProcesses, 4096)),
 		procfs:     procDir{root: cfg.ProcRoot, cgroupRoot: cfg.CgroupRoot, bootOffset: cfg.BootOffset},
 		users:      &userDB{path: cfg.Passwd},
+		groups:     &userDB{path: cfg.Group, parse: procfs.ParseGroup},
 		bootOffset: cfg.BootOffset,
 		log:        cfg.Logger,
 		caps:       map[uint64]string{},
@@ -119,6 +125,7 @@ func (t *ProcessTable) Seed() error {
 		return err
 	}
 	for _, p := range procs {
+		t.names(p)
 		t.insert(p)
 	}
 	for _, p := range procs {
@@ -197,6 +204,7 @@ func (t *ProcessTable) get(pid uint32, cgroupID uint64, depth int) *event.Proces
 	if p.CgroupID == 0 {
 		p.CgroupID = cgroupID
 	}
+	t.names(p)
 	t.insert(p)
 	if p.PPID != 0 && p.PPID != pid && depth < maxMissDepth {
 		p.Parent = t.get(p.PPID, 0, depth+1)
@@ -268,6 +276,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 	p.Exe, p.Args = splitArgs(f.Args)
 	p.Cmdline = cmdline(p.Name, p.Args)
 	p.UserName = t.users.name(p.UID, time.Now())
+	t.names(p)
 	if f.PPID != 0 {
 		p.Parent = t.get(f.PPID, 0, 0)
 	}
@@ -300,11 +309,25 @@ func (t *ProcessTable) cred(e *event.Event) *event.Process {
 	if p.UID != old.UID {
 		p.UserName = t.users.name(p.UID, time.Now())
 	}
+	t.names(p)
 	if en := t.byPID[p.PID]; en != nil && en.proc == old {
 		en.proc = p
 	}
 	return p
 }
+
+// names sets the host's names of p's group and login uid.
+func (t *ProcessTable) names(p *event.Process) {
+	now := time.Now()
+	p.GroupName = t.groups.name(p.GID, now)
+	p.LoginName = ""
+	if p.LoginUID != unsetLoginUID {
+		p.LoginName = t.users.name(p.LoginUID, now)
+	}
+}
+
+// unsetLoginUID is the kernel's "never logged in" login uid.
+const unsetLoginUID = 1<<32 - 1
 
 // maxCapSets bounds the rendered capability sets the table keeps; hosts
 // have a handful (root's, none, a container runtime's default).

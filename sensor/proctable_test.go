@@ -70,7 +70,11 @@ func (fp *fakeProc) table(max int) *ProcessTable {
 	if err := os.WriteFile(passwd, []byte("root:x:0:0::/root:/bin/sh\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\nbad\n"), 0o644); err != nil {
 		fp.t.Fatal(err)
 	}
-	return NewProcessTable(TableConfig{MaxProcesses: max, ProcRoot: fp.root, CgroupRoot: fp.cgrp, Passwd: passwd, BootOffset: 1e18})
+	group := filepath.Join(fp.root, "..", "group")
+	if err := os.WriteFile(group, []byte("root:x:0:\nstaff:x:1000:alice\n"), 0o644); err != nil {
+		fp.t.Fatal(err)
+	}
+	return NewProcessTable(TableConfig{MaxProcesses: max, ProcRoot: fp.root, CgroupRoot: fp.cgrp, Passwd: passwd, Group: group, BootOffset: 1e18})
 }
 
 func (fp *fakeProc) cgroupIno(path string) uint64 {
@@ -99,7 +103,7 @@ func TestTableSeed(t *testing.T) {
 		PID: 50, PPID: 1, Name: "odd) name", Exe: "/usr/bin/app", ExePath: "/opt/app", Args: "--flag x y",
 		Cmdline: "odd) name --flag x y", Cwd: "/srv", UID: 1000, GID: 1000, EUID: 0, LoginUID: 1000, TTY: 34816,
 		UserName: "alice", StartTime: 1e18 + 250*1e7, CgroupID: fp.cgroupIno("svc/app"), ExeDeleted: true,
-		Parent: tab.Lookup(1),
+		GroupName: "staff", LoginName: "alice", Parent: tab.Lookup(1),
 	}
 	if p == nil || *p != want {
 		t.Errorf("seeded process:\n got %+v\nwant %+v", p, want)

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"errors"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -20,10 +21,13 @@ const (
 	hostPasswdEntries = 1 << 16
 )
 
-// userDB maps uids to names from a passwd file, reloaded when the file
-// changes. It is consulted when a Process is built, never per event.
+// userDB maps uids (or, with procfs.ParseGroup as parse, gids) to names
+// from a passwd (group) file, reloaded when the file changes. It is
+// consulted when a Process is built, never per event.
 type userDB struct {
-	path    string
+	path string
+	// parse reads the file; procfs.ParsePasswd when nil.
+	parse   func(io.Reader, procfs.Limits) (map[uint32]string, error)
 	names   map[uint32]string
 	checked time.Time
 	// identity of the file last loaded, to notice a change.
@@ -54,7 +58,11 @@ func (u *userDB) reload() {
 	if u.names != nil && st.ModTime().Equal(u.mod) && st.Size() == u.size {
 		return
 	}
-	names, err := readPasswd(u.path)
+	parse := u.parse
+	if parse == nil {
+		parse = procfs.ParsePasswd
+	}
+	names, err := readIDFile(u.path, parse)
 	if err != nil && !errors.Is(err, procfs.ErrTruncated) {
 		u.names = map[uint32]string{}
 		return
@@ -63,10 +71,10 @@ func (u *userDB) reload() {
 	u.mod, u.size = st.ModTime(), st.Size()
 }
 
-// readPasswd parses the passwd file at path. It opens it without blocking
-// and reads it only if it is a regular file, so a FIFO or device put in its
-// place cannot stall the table.
-func readPasswd(path string) (map[uint32]string, error) {
+// readIDFile parses the passwd or group file at path. It opens it without
+// blocking and reads it only if it is a regular file, so a FIFO or device
+// put in its place cannot stall the table.
+func readIDFile(path string, parse func(io.Reader, procfs.Limits) (map[uint32]string, error)) (map[uint32]string, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
@@ -77,7 +85,7 @@ func readPasswd(path string) (map[uint32]string, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, errors.New("reading passwd: not a regular file")
+		return nil, errors.New("reading " + path + ": not a regular file")
 	}
-	return procfs.ParsePasswd(f, procfs.Limits{Bytes: hostPasswdBytes, Entries: hostPasswdEntries})
+	return parse(f, procfs.Limits{Bytes: hostPasswdBytes, Entries: hostPasswdEntries})
 }
