@@ -24,14 +24,8 @@ func appendHostNames(dst []string, e ast.Expr) []string {
 		dst = appendHostNames(dst, x.Child)
 	case *ast.Check:
 		if f, ok := x.Left.(*ast.Field); ok && event.IsHostNameField(f.Name) {
-			switch r := x.Right.(type) {
-			case *ast.Value:
-				dst = append(dst, r.Text)
-			case *ast.List:
-				for _, v := range r.Items {
-					dst = append(dst, v.Text)
-				}
-			}
+			names, _ := checkValues(x.Right)
+			dst = append(dst, names...)
 		}
 	}
 	return dst

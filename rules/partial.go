@@ -97,15 +97,8 @@ func falcoTypes(e ast.Expr, neg bool) nameSet {
 		if !ok || f.Name != "evt.type" || (x.Op != "=" && x.Op != "==" && x.Op != "!=" && x.Op != "in") {
 			return all
 		}
-		var names []string
-		switch r := x.Right.(type) {
-		case *ast.Value:
-			names = []string{r.Text}
-		case *ast.List:
-			for _, it := range r.Items {
-				names = append(names, it.Text)
-			}
-		default:
+		names, ok := checkValues(x.Right)
+		if !ok {
 			return all
 		}
 		return nameSet{names: names, co: neg != (x.Op == "!=")}

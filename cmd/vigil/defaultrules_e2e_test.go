@@ -835,15 +835,7 @@ func waitContainerNamed(t *testing.T, a *agenttest.Agent, c *containerdtest.Cont
 // containerRuleTests are the rules about containers, run in c. Their
 // alerts must name the container and its image.
 func containerRuleTests(c *containerdtest.Container) []ruleTest {
-	exec := func(t *testing.T, argv ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		// A non-zero exit is fine: the tests look at what the process did.
-		if out, err := c.Exec(ctx, argv...); err != nil && !strings.Contains(err.Error(), "exit status") {
-			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
-		}
-	}
+	exec := containerExec(c, false)
 	inContainer := func(f fields) fields {
 		f["container.id"] = c.ID[:12]
 		f["container.name"] = containerName

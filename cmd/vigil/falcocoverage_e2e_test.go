@@ -47,6 +47,20 @@ const (
 	k8sAPIAddr = "10.96.0.1"
 )
 
+// containerExec returns a function that runs argv in c within 20s and
+// fails the test if it cannot, or, with mustSucceed, if it exits non-zero
+// (otherwise the tests look at what the process did, not how it ended).
+func containerExec(c *containerdtest.Container, mustSucceed bool) func(t *testing.T, argv ...string) {
+	return func(t *testing.T, argv ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if out, err := c.Exec(ctx, argv...); err != nil && (mustSucceed || !strings.Contains(err.Error(), "exit status")) {
+			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
+		}
+	}
+}
+
 // startContainerd starts a containerd of the test's own, stopped when the
 // test ends.
 func startContainerd(t *testing.T) *containerdtest.Daemon {
@@ -138,15 +152,7 @@ func linkRuleTests(dir string) []ruleTest {
 
 // socketRuleTests are Falco's rules on sockets and descriptors, run in c.
 func socketRuleTests(c *containerdtest.Container) []ruleTest {
-	exec := func(t *testing.T, argv ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		// A non-zero exit is fine: the tests look at what the process did.
-		if out, err := c.Exec(ctx, argv...); err != nil && !strings.Contains(err.Error(), "exit status") {
-			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
-		}
-	}
+	exec := containerExec(c, false)
 	// Falco's outputs for these rules name no container field: the
 	// command line, unique per test, identifies the process.
 	key := []string{"proc.cmdline"}
@@ -257,14 +263,7 @@ func TestFalcoFileChangeRules(t *testing.T) {
 // fileChangeRuleTests are Falco's rules on renames, removals, mkdirs and
 // chmods; dir is a host directory.
 func fileChangeRuleTests(dir string, c *containerdtest.Container) []ruleTest {
-	exec := func(t *testing.T, argv ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if out, err := c.Exec(ctx, argv...); err != nil {
-			t.Fatalf("exec %q in the container: %v: %s", argv, err, out)
-		}
-	}
+	exec := containerExec(c, true)
 	touch := func(t *testing.T, path string) string {
 		t.Helper()
 		if err := os.WriteFile(path, nil, 0o644); err != nil {
