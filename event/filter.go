@@ -71,6 +71,9 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 			f.name = e.Open.Name
 		}
 		return f, true
+	case KindPriv:
+		// No path: path bounds are unknown facts, which admit.
+		return filterFacts{class: PrivKey(e.Type, uint32(e.Priv.Args[0]))}, true
 	}
 	return filterFacts{}, false
 }

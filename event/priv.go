@@ -129,3 +129,32 @@ func BPFCommandName(cmd int64) string {
 	}
 	return strconv.FormatInt(cmd, 10)
 }
+
+// Keys of the priv kind's in-kernel filter (bpf/events.h, enum
+// priv_filter_key; the sensor checks these against it): ptrace requests
+// below PrivKeyPtraceExt are their own key, the extended requests from
+// PrivPtraceExtBase follow, bpf commands are their own key, and anything
+// else is PrivKeyOther. Syscalls without a request or command use 0.
+const (
+	PrivKeyPtraceExt  = 40
+	PrivPtraceExtBase = 0x4200
+	PrivKeyOther      = 63
+)
+
+// PrivKey is the filter key of a priv event of type t whose request or
+// command is arg, as bpf/kinds/priv.h computes it.
+func PrivKey(t Type, arg uint32) int {
+	switch t {
+	case TypePtrace:
+		switch {
+		case arg < PrivKeyPtraceExt:
+			return int(arg)
+		case arg >= PrivPtraceExtBase && arg-PrivPtraceExtBase < PrivKeyOther-PrivKeyPtraceExt:
+			return int(PrivKeyPtraceExt + arg - PrivPtraceExtBase)
+		}
+		return PrivKeyOther
+	case TypeBpf:
+		return int(min(arg, PrivKeyOther))
+	}
+	return 0
+}

@@ -41,6 +41,10 @@ type filterKind struct {
 	// failedFD: the kind's result is a new descriptor, so fd.num is
 	// the result, or -1 on failure.
 	failedFD bool
+	// argClasses, when set, gives the classes of the events that a
+	// positive check of an argument field can hold for; false when the
+	// check bounds no class.
+	argClasses func(field, op string, vals []string) (uint64, bool)
 }
 
 // openKind is the filter kind of opens: classes are access classes.
@@ -67,8 +71,59 @@ func filterKindOf(kind event.Kind) *filterKind {
 	switch kind {
 	case event.KindOpen:
 		return openKind()
+	case event.KindPriv:
+		return &filterKind{types: event.KindPriv.Types(), classes: ^uint64(0), argClasses: privArgClasses}
 	}
 	return nil
+}
+
+// privArgClasses bounds the priv kind's classes (event.PrivKey) by a check
+// of ptrace's request or bpf's command, which Falco's rules name as text
+// ("evt.arg.request contains PTRACE_ATTACH", "evt.arg.cmd=BPF_PROG_LOAD"):
+// the classes of every request or command whose rendering satisfies the
+// check, and always the class of the values the keys fold together.
+func privArgClasses(field, op string, vals []string) (uint64, bool) {
+	var typ event.Type
+	var name func(int64) string
+	var args []uint32
+	switch field {
+	case "evt.arg.request":
+		typ, name = event.TypePtrace, event.PtraceRequestName
+		for a := range uint32(event.PrivKeyPtraceExt) {
+			args = append(args, a)
+		}
+		for a := range uint32(event.PrivKeyOther - event.PrivKeyPtraceExt) {
+			args = append(args, event.PrivPtraceExtBase+a)
+		}
+	case "evt.arg.cmd":
+		typ, name = event.TypeBpf, event.BPFCommandName
+		for a := range uint32(event.PrivKeyOther) {
+			args = append(args, a)
+		}
+	default:
+		return 0, false
+	}
+	var match func(s, v string) bool
+	switch op {
+	case "=", "==", "in":
+		match = func(s, v string) bool { return s == v }
+	case "contains":
+		match = strings.Contains
+	case "icontains":
+		match = func(s, v string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(v)) }
+	case "startswith":
+		match = strings.HasPrefix
+	default:
+		return 0, false
+	}
+	classes := uint64(1) << event.PrivKeyOther
+	for _, a := range args {
+		s := name(int64(a))
+		if slices.ContainsFunc(vals, func(v string) bool { return match(s, v) }) {
+			classes |= 1 << event.PrivKey(typ, a)
+		}
+	}
+	return classes, true
 }
 
 // kindClauses are a rule's clauses for each filtered kind, indexed by kind.
@@ -313,6 +368,12 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		}
 		c.RawContains = vals[0]
 	default:
+		if k.argClasses != nil && !neg {
+			if classes, ok := k.argClasses(f.Name, ch.Op, vals); ok {
+				c.Classes = classes
+				break
+			}
+		}
 		classes, ok := k.classFields[f.Name]
 		if !ok {
 			return c, true

@@ -295,3 +295,37 @@ func mustLoadSources(t *testing.T, srcs ...Source) *Ruleset {
 	}
 	return rs
 }
+
+// TestFalcoRulesPrivFilter checks the priv kind's filter from Falco's
+// stable rules: the ptrace requests its two ptrace rules name and the
+// module loads pass, a reading ptrace request and the namespace and bpf
+// calls no stable rule names stay in the kernel.
+func TestFalcoRulesPrivFilter(t *testing.T) {
+	f := mustLoadSources(t, falcoRules(t)).Filters()[event.KindPriv]
+	if f == nil {
+		t.Fatal("no priv filter")
+	}
+	ev := func(typ event.Type, arg int64, res int64) *event.Event {
+		return &event.Event{Type: typ, Res: res, Priv: event.Priv{Args: [3]int64{arg}}}
+	}
+	for _, tt := range []struct {
+		e    *event.Event
+		want bool
+	}{
+		{ev(event.TypePtrace, unix.PTRACE_ATTACH, 0), true},
+		{ev(event.TypePtrace, unix.PTRACE_SEIZE, -1), true},
+		{ev(event.TypePtrace, unix.PTRACE_POKEDATA, 0), true},
+		{ev(event.TypePtrace, unix.PTRACE_TRACEME, 0), true},
+		{ev(event.TypePtrace, 0x5000, 0), true}, // unnamed: its class is kept
+		{ev(event.TypePtrace, unix.PTRACE_PEEKDATA, 0), false},
+		{ev(event.TypePtrace, unix.PTRACE_CONT, 0), false},
+		{ev(event.TypeInitModule, 0, -38), true},
+		{ev(event.TypeFinitModule, 3, -1), true},
+		{ev(event.TypeUnshare, 0x10000000, 0), false},
+		{ev(event.TypeBpf, 5, 3), false},
+	} {
+		if got := f.Admits(tt.e); got != tt.want {
+			t.Errorf("%s %#x: admitted %v, want %v", tt.e.Type, tt.e.Priv.Args[0], got, tt.want)
+		}
+	}
+}

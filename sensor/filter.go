@@ -50,6 +50,9 @@ func filterKeyClass(kind event.Kind) func(key uint32) int {
 	switch kind {
 	case event.KindOpen:
 		return openKeyClass
+	case event.KindPriv:
+		// The key is the class (event.PrivKey).
+		return func(key uint32) int { return int(key) }
 	}
 	return nil
 }
