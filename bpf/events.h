@@ -109,6 +109,9 @@ enum open_rec_flags {
 	 * syscalls: an open that bypassed them, such as io_uring's
 	 * IORING_OP_OPENAT. ret is 0 and raw is empty. */
 	VIGIL_OPEN_VIA_HOOK = 1 << 3,
+	/* The open created the file (FMODE_CREATED): Falco's
+	 * evt.is_open_create. Looked at only when O_CREAT was passed. */
+	VIGIL_OPEN_CREATED = 1 << 4,
 };
 
 /* File-system change record flags. */

@@ -242,6 +242,7 @@ const (
 	VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC   VigilOpenRecFlags = 2
 	VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR VigilOpenRecFlags = 4
 	VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK    VigilOpenRecFlags = 8
+	VigilOpenRecFlagsVIGIL_OPEN_CREATED     VigilOpenRecFlags = 16
 )
 
 type VigilPathBuf struct {

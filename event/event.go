@@ -277,6 +277,9 @@ type Open struct {
 	// IORING_OP_OPENAT, open_by_handle_at and other opens that bypass the
 	// open syscalls. Res is then 0 and Raw empty.
 	ViaHook bool
+	// Created is set when the open created the file (O_CREAT on a file
+	// that did not exist), as the kernel marked it.
+	Created bool
 }
 
 // Connect is the payload of connect.

@@ -159,6 +159,8 @@ func fsopFields() []Field {
 	isSocket := func(e *Event) bool { return e.Type == TypeSocket }
 	return []Field{
 		only(boolean("evt.is_open_exec", "True for an open that creates a file (O_CREAT) with an execute bit in its mode.", isOpenExec), KindOpen),
+		only(boolean("evt.is_open_create", "True for an open that created its file.",
+			func(e *Event) (bool, bool) { return e.Open.Created, e.Type.Kind() == KindOpen }), KindOpen),
 		fsPath("evt.arg.target", "Target of symlink/symlinkat: the link's content, as the caller passed it.", isSymlink, false),
 		fsPath("evt.arg.linkpath", "Path of the link symlink/symlinkat creates, made absolute against the cwd or dirfd.", isSymlink, true),
 		fsPath("evt.arg.oldpath", "Existing path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, false),

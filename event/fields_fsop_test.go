@@ -89,6 +89,17 @@ func mustField(t *testing.T, name string) *Field {
 	return f
 }
 
+func TestIsOpenCreate(t *testing.T) {
+	e := &Event{Type: TypeOpenat}
+	e.Open.Created = true
+	if v, ok := mustField(t, "evt.is_open_create").Num(e, Arg{}); !ok || v != 1 {
+		t.Errorf("created open: %d %v", v, ok)
+	}
+	if _, ok := mustField(t, "evt.is_open_create").Num(&Event{Type: TypeChmod}, Arg{}); ok {
+		t.Error("chmod has evt.is_open_create")
+	}
+}
+
 func TestIsOpenExec(t *testing.T) {
 	for _, tc := range []struct {
 		flags, mode uint32

@@ -43,6 +43,7 @@ const (
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
 	openNameIsDir = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR)
 	openViaHook   = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK)
+	openCreated   = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_CREATED)
 
 	unixPathMax = int(bpf.VigilStrBoundsVIGIL_UNIX_PATH_MAX)
 )
@@ -383,6 +384,7 @@ func decodeOpen(raw []byte, r *Record) DecodeReason {
 	o.RawTruncated = x.Rflags&openRawTrunc != 0
 	o.NameTruncated = x.Rflags&openNameTrunc != 0
 	o.ViaHook = x.Rflags&openViaHook != 0
+	o.Created = x.Rflags&openCreated != 0
 	data := raw[openSize:]
 	rawName, data, ok := cut(data, x.RawLen)
 	if !ok {

@@ -80,6 +80,15 @@ func v4(a string) (b [16]byte) {
 	return b
 }
 
+func TestDecodeOpenCreated(t *testing.T) {
+	name := []byte("/tmp/new")
+	r := decode(t, encode(t, bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: 3, Flags: 0o101, Syscall: sysOpenat, Rflags: openCreated,
+		RawLen: uint16(len(name)), NameLen: uint16(len(name))}, name, name))
+	if !r.Event.Open.Created || r.Event.Open.ViaHook || r.Event.Open.NameTruncated {
+		t.Errorf("open flags: %+v", r.Event.Open)
+	}
+}
+
 func TestDecodeSocket(t *testing.T) {
 	rec := bpf.VigilSocketRec{Hdr: hdr(recSocket), Ret: 5, Domain: 2, Type: 0x80001, Proto: 6,
 		Sock: bpf.VigilSockInfo{Family: event.AFInet, Type: 1, Proto: 6}}

@@ -34,6 +34,8 @@ func rawPath(nr uintptr, p1, p2 string, arg uintptr) int {
 // in the order TestFsopRecords expects, printing each result.
 func runFsopHelper() int {
 	res := func(err error) { fmt.Printf("res=%d\n", errnoRes(err)) }
+	// The first open creates f, the second opens it with O_CREAT again.
+	os.WriteFile("f", nil, 0o644)
 	os.WriteFile("f", nil, 0o644)
 	dir, _ := unix.Open(".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	fmt.Printf("res=%d\n", rawPath(unix.SYS_SYMLINK, "/etc/shadow", "sub/../lnk", 0))
@@ -96,6 +98,18 @@ func TestFsopRecords(t *testing.T) {
 		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
 	}
 	j := func(name string) string { return filepath.Join(dir, name) }
+	var creates []captured
+	for len(creates) < 2 {
+		seen := len(creates)
+		e := h.wait(t, c.pid, "open of f with O_CREAT", func(e *captured) bool {
+			return e.PID == c.pid && e.Type.Kind() == event.KindOpen && e.Open.Flags&unix.O_CREAT != 0 && string(e.Open.Name) == j("f") &&
+				(seen == 0 || e.Num > creates[0].Num)
+		})
+		creates = append(creates, e)
+	}
+	if !creates[0].Open.Created || creates[1].Open.Created {
+		t.Errorf("created: first open %v, second %v; want true, false", creates[0].Open.Created, creates[1].Open.Created)
+	}
 	type want struct {
 		typ          event.Type
 		path1, path2 string

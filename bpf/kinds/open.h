@@ -61,7 +61,7 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 	struct path_buf *pb;
 	struct open_rec *r;
 	struct rec_buf *rb;
-	bool trunc = false;
+	bool trunc = false, created = false;
 	char first = 0;
 
 	/* The arguments that are not plain registers: openat2's flags and
@@ -106,6 +106,13 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 			count_filtered(VIGIL_KIND_OPEN);
 			return 0;
 		}
+		/* Whether this open created the file, which only O_CREAT can
+		 * do: the kernel marks the file it made. */
+		if (flags & O_CREAT) {
+			struct file *file = fd_file(task, ret);
+
+			created = file && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED);
+		}
 	}
 
 	r = open_rec_new(&rb, sys, a->fd, flags);
@@ -113,6 +120,8 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		return 0;
 	r->ret = ret;
 	r->mode = mode;
+	if (created)
+		r->rflags |= VIGIL_OPEN_CREATED;
 
 	off = sizeof(*r);
 	n = put_user_str(rb, off, (void *)a->path, &trunc);
