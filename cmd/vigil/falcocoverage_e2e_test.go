@@ -80,20 +80,26 @@ func startContainerd(t *testing.T) *containerdtest.Daemon {
 }
 
 // startAgentWithHosts runs the agent in a mount namespace of its own whose
-// /etc/hosts holds hosts: the names rules compare fd.sip.name with resolve
-// as the test says, and the machine's /etc/hosts is left alone.
+// /etc/hosts holds hosts and whose resolver asks only the loopback: the
+// names rules compare fd.sip.name with resolve as the test says (Falco's
+// sandbox file names miner pools, which the test must not look up on the
+// network), and the machine's files are left alone.
 func startAgentWithHosts(t *testing.T, hosts string, args ...string) *agenttest.Agent {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireCommand(t, "unshare")
 	dir := t.TempDir()
-	hostsFile := filepath.Join(dir, "hosts")
+	hostsFile, resolvFile := filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
 	if err := os.WriteFile(hostsFile, []byte(hosts), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(resolvFile, []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	wrapper := filepath.Join(dir, "vigil-with-hosts")
-	script := "#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind \"$0\" /etc/hosts && exec \"$@\"' " +
-		hostsFile + " " + vigilBin + " \"$@\"\n"
+	script := "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
+		"'mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"' " +
+		hostsFile + " " + resolvFile + " " + vigilBin + " \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +260,7 @@ func TestFalcoFileChangeRules(t *testing.T) {
 		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
 	}
 	args = append(args, "--rules", override, "--rules", markerRulesFile(t), "--containerd-socket", d.Socket)
-	a := startAgent(t, args...)
+	a := startAgentWithHosts(t, "", args...)
 	c := d.MustRun(t, containerdtest.ContainerSpec{Labels: map[string]string{enrich.LabelContainerName: containerName}})
 	waitContainerKnown(t, a, c)
 	runRuleTests(t, a, fileChangeRuleTests(tempDir(t, "/tmp"), c))
@@ -398,7 +404,7 @@ func TestFalcoInboundRules(t *testing.T) {
 	for _, f := range falcorules.Files {
 		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
 	}
-	a := startAgent(t, append(args, "--rules", markerRulesFile(t))...)
+	a := startAgentWithHosts(t, "", append(args, "--rules", markerRulesFile(t))...)
 	runRuleTests(t, a, inboundRuleTests(ns))
 }
 
