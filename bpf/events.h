@@ -342,6 +342,14 @@ enum priv_filter_key {
 	VIGIL_PRIV_KEY_OTHER = 63,
 };
 
+/* The filter key of a socket-kind event (kinds/socket.h): the address
+ * family, socket's domain argument or the family of the socket the call
+ * acted on (0 when there is none), and VIGIL_SOCKET_KEY_OTHER for a domain
+ * at or above it. */
+enum socket_filter_key {
+	VIGIL_SOCKET_KEY_OTHER = 63,
+};
+
 /* Per-CPU, per-kind counters. */
 struct kind_counters {
 	__u64 emitted;

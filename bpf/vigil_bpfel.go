@@ -321,6 +321,12 @@ type VigilSockInfo struct {
 	Pad    [6]uint8
 }
 
+type VigilSocketFilterKey uint32
+
+const (
+	VigilSocketFilterKeyVIGIL_SOCKET_KEY_OTHER VigilSocketFilterKey = 63
+)
+
 type VigilSocketRec struct {
 	_       structs.HostLayout
 	Hdr     VigilRecHdr

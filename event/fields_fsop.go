@@ -135,8 +135,9 @@ var socketFamilies = map[uint32]string{
 	41: "AF_KCM", 42: "AF_QIPCRTR", 43: "AF_SMC", 44: "AF_XDP", 45: "AF_MCTP",
 }
 
-// familyName is socketFamilies[f], or f as a number.
-func familyName(f uint32) string {
+// FamilyName is the name of address family f as Falco renders socket's
+// domain argument (AF_INET, AF_PACKET), or f as a number.
+func FamilyName(f uint32) string {
 	if n, ok := socketFamilies[f]; ok {
 		return n
 	}
@@ -167,7 +168,7 @@ func fsopFields() []Field {
 		fsPath("evt.arg.newpath", "New path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, true),
 		fsPath("evt.arg.path", "Path of unlink, rmdir, mkdir and mkdirat, made absolute against the cwd or dirfd.", hasPathArg, false),
 		only(str("evt.arg.domain", "Address family argument of socket (AF_INET, AF_PACKET, ...).",
-			func(e *Event) (string, bool) { return familyName(e.Socket.Domain), isSocket(e) }), KindSocket),
+			func(e *Event) (string, bool) { return FamilyName(e.Socket.Domain), isSocket(e) }), KindSocket),
 		only(num("evt.arg.type", FieldUint, "Type argument of socket (SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, with its flags).",
 			func(e *Event) (int64, bool) { return int64(e.Socket.Type), isSocket(e) }), KindSocket),
 		only(num("evt.arg.proto", FieldUint, "Protocol argument of socket.",

@@ -74,6 +74,8 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 	case KindPriv:
 		// No path: path bounds are unknown facts, which admit.
 		return filterFacts{class: PrivKey(e.Type, uint32(e.Priv.Args[0]))}, true
+	case KindSocket:
+		return filterFacts{class: SocketKey(e)}, true
 	}
 	return filterFacts{}, false
 }

@@ -72,3 +72,18 @@ type Dup struct {
 
 // Address families beyond the ones connect reports.
 const AFPacket = 17
+
+// SocketKeyOther is the socket kind's filter key (bpf/events.h, enum
+// socket_filter_key; the sensor checks it) for a domain at or above it.
+const SocketKeyOther = 63
+
+// SocketKey is the filter key of a socket-kind event, as
+// bpf/kinds/socket.h computes it: socket's domain argument, or the family
+// of the socket the call acted on (0 when it had none).
+func SocketKey(e *Event) int {
+	f := uint32(e.Socket.Sock.Family)
+	if e.Type == TypeSocket {
+		f = e.Socket.Domain
+	}
+	return int(min(f, SocketKeyOther))
+}

@@ -73,6 +73,8 @@ func filterKindOf(kind event.Kind) *filterKind {
 		return openKind()
 	case event.KindPriv:
 		return &filterKind{types: event.KindPriv.Types(), classes: ^uint64(0), argClasses: privArgClasses}
+	case event.KindSocket:
+		return &filterKind{types: event.KindSocket.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	}
 	return nil
 }

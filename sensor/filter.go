@@ -50,8 +50,8 @@ func filterKeyClass(kind event.Kind) func(key uint32) int {
 	switch kind {
 	case event.KindOpen:
 		return openKeyClass
-	case event.KindPriv:
-		// The key is the class (event.PrivKey).
+	case event.KindPriv, event.KindSocket:
+		// The key is the class (event.PrivKey, event.SocketKey).
 		return func(key uint32) int { return int(key) }
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-sensor/vigil/bpf"
 	"github.com/vigil-sensor/vigil/event"
 )
 
@@ -166,5 +167,47 @@ func TestFsopRecords(t *testing.T) {
 	}
 	if dup3.Res != 201 || !bytes.Equal(dup3.Dup.Name, []byte(j("f"))) || dup3.Dup.Flags != unix.O_CLOEXEC || dup3.Dup.Sock.Family != 0 {
 		t.Errorf("dup3 of a file: res %d %+v", dup3.Res, dup3.Dup)
+	}
+}
+
+// TestSocketFilterKeys checks the socket kind's key bound against the
+// kernel's.
+func TestSocketFilterKeys(t *testing.T) {
+	if int(bpf.VigilSocketFilterKeyVIGIL_SOCKET_KEY_OTHER) != event.SocketKeyOther || event.SocketKeyOther >= maxFilterKeys {
+		t.Errorf("socket key other: kernel %d, Go %d, keys %d", bpf.VigilSocketFilterKeyVIGIL_SOCKET_KEY_OTHER, event.SocketKeyOther, maxFilterKeys)
+	}
+}
+
+// TestSocketFilter sets a socket filter that keeps only IPv6 sockets and
+// checks that the kernel keeps none of the helper's IPv4 socket calls,
+// whichever hook mode reports them.
+func TestSocketFilter(t *testing.T) {
+	h := startHarness(t)
+	for name, hooks := range map[string]string{"auto": SyscallHooksAuto, "tracepoint": SyscallHooksTracepoint} {
+		t.Run(name, func(t *testing.T) {
+			fh, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: hooks})
+			if err != nil {
+				t.Fatalf("starting a second sensor: %v", err)
+			}
+			defer fh.close()
+			f := &event.Filter{Clauses: []event.Clause{{
+				Types: event.KindSocket.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << event.AFInet6,
+			}}}
+			if err := fh.s.SetFilter(event.KindSocket, f); err != nil {
+				t.Fatalf("SetFilter: %v", err)
+			}
+			before := fh.s.Stats().Kinds[event.KindSocket].Filtered
+			c := h.spawn(t, t.TempDir(), "fsop")
+			// The exit comes after everything the helper did.
+			fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+			for _, e := range fh.all(c.pid) {
+				if e.Type.Kind() == event.KindSocket {
+					t.Errorf("the filter kept %s", e.String())
+				}
+			}
+			if fh.s.Stats().Kinds[event.KindSocket].Filtered < before+5 {
+				t.Errorf("filtered %d socket calls, want the helper's 5", fh.s.Stats().Kinds[event.KindSocket].Filtered-before)
+			}
+		})
 	}
 }

@@ -10,7 +10,26 @@
 
 static __always_inline int socket_report(struct sys_args *a, long ret)
 {
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct sock_info si = {};
 	struct socket_rec *r;
+	__u32 key, gen, raw_need;
+
+	if (a->syscall == VIGIL_SYS_SOCKET || a->syscall == VIGIL_SYS_ACCEPT || a->syscall == VIGIL_SYS_ACCEPT4) {
+		if (ret >= 0)
+			read_sock(fd_file(task, ret), &si);
+	} else {
+		read_sock(fd_file(task, a->fd), &si);
+	}
+	/* What no rule can match stays here: judged on the syscall, the
+	 * family and the result (lib/filter.h; enum socket_filter_key). */
+	key = a->syscall == VIGIL_SYS_SOCKET ? a->domain : si.family;
+	if (key > VIGIL_SOCKET_KEY_OTHER)
+		key = VIGIL_SOCKET_KEY_OTHER;
+	if (!filter_mask(VIGIL_KIND_SOCKET, a->syscall, key, ret, &gen, &raw_need)) {
+		count_filtered(VIGIL_KIND_SOCKET);
+		return 0;
+	}
 
 	r = reserve(sizeof(*r), VIGIL_KIND_SOCKET);
 	if (!r)
@@ -28,12 +47,7 @@ static __always_inline int socket_report(struct sys_args *a, long ret)
 	} else if (a->syscall == VIGIL_SYS_ACCEPT4) {
 		r->flags = a->flags;
 	}
-	if (a->syscall == VIGIL_SYS_SOCKET || a->syscall == VIGIL_SYS_ACCEPT || a->syscall == VIGIL_SYS_ACCEPT4) {
-		if (ret >= 0)
-			read_sock(fd_file((void *)bpf_get_current_task(), ret), &r->sock);
-	} else {
-		read_sock(fd_file((void *)bpf_get_current_task(), a->fd), &r->sock);
-	}
+	r->sock = si;
 	submit(r, VIGIL_KIND_SOCKET);
 	return 0;
 }

@@ -1,0 +1,56 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// socketFamilyClasses are the socket kind's classes (event.SocketKey, the
+// address family) of the values of the descriptor-type fields that tell
+// families apart.
+var socketFamilyClasses = map[string]map[string]uint64{
+	"fd.type":       {"ipv4": 1 << event.AFInet, "ipv6": 1 << event.AFInet6, "unix": 1 << event.AFUnix},
+	"fd.typechar":   {"4": 1 << event.AFInet, "6": 1 << event.AFInet6, "u": 1 << event.AFUnix},
+	"fd.sockfamily": {"ip": 1<<event.AFInet | 1<<event.AFInet6, "unix": 1 << event.AFUnix},
+}
+
+// socketArgClasses bounds the socket kind's classes by a positive check of
+// socket's domain (evt.arg.domain contains AF_PACKET: the families whose
+// name satisfies it, and always the key that folds the rest together) or
+// of the descriptor's type (fd.typechar = 4: the families that have it).
+func socketArgClasses(field, op string, vals []string) (uint64, bool) {
+	if values, ok := socketFamilyClasses[field]; ok {
+		if op != "=" && op != "==" && op != "in" {
+			return 0, false
+		}
+		var classes uint64
+		for _, v := range vals {
+			classes |= values[v]
+		}
+		return classes, true
+	}
+	if field != "evt.arg.domain" {
+		return 0, false
+	}
+	var match func(s, v string) bool
+	switch op {
+	case "=", "==", "in":
+		match = func(s, v string) bool { return s == v }
+	case "contains":
+		match = strings.Contains
+	case "startswith":
+		match = strings.HasPrefix
+	default:
+		return 0, false
+	}
+	classes := uint64(1) << event.SocketKeyOther
+	for f := range uint32(event.SocketKeyOther) {
+		s := event.FamilyName(f)
+		if slices.ContainsFunc(vals, func(v string) bool { return match(s, v) }) {
+			classes |= 1 << f
+		}
+	}
+	return classes, true
+}

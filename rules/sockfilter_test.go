@@ -1,0 +1,55 @@
+package rules
+
+import (
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
+)
+
+// TestSocketFilter checks the socket kind's filter derived from Falco's
+// three files: packet sockets and inbound IP connections leave the
+// kernel, an IP client's socket and a unix server's accept do not.
+func TestSocketFilter(t *testing.T) {
+	var srcs []Source
+	for _, f := range falcorules.Files {
+		srcs = append(srcs, Source{Name: f, Data: testutil.FalcoRules(t, f)})
+	}
+	rs, _, err := Load(srcs, Options{Enable: []string{"Unexpected inbound connection source"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rs.Filters()[event.KindSocket]
+	if f == nil || f.All {
+		t.Fatalf("no bounded socket filter: %+v", f)
+	}
+	sock := func(typ event.Type, domain uint32, family uint16, res int64) *event.Event {
+		e := &event.Event{Type: typ, Res: res}
+		e.Socket.Domain = domain
+		e.Socket.Sock.Family = family
+		if family == event.AFInet {
+			e.Socket.Sock.Local = netip.MustParseAddrPort("192.0.2.1:80")
+			e.Socket.Sock.Remote = netip.MustParseAddrPort("198.51.100.7:50000")
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		e    *event.Event
+		want bool
+	}{
+		{"AF_PACKET socket", sock(event.TypeSocket, event.AFPacket, event.AFPacket, 3), true},
+		{"refused AF_PACKET socket", sock(event.TypeSocket, event.AFPacket, 0, -int64(unix.EPERM)), true},
+		{"AF_INET socket", sock(event.TypeSocket, event.AFInet, event.AFInet, 3), false},
+		{"inbound accept4", sock(event.TypeAccept4, 0, event.AFInet, 4), true},
+		{"unix accept", sock(event.TypeAccept, 0, event.AFUnix, 4), false},
+	} {
+		if got := f.Admits(tc.e); got != tc.want {
+			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
