@@ -44,6 +44,7 @@ type containerMeta struct {
 	image, digest string
 	labels        map[string]string
 	privileged    bool
+	mounts        []event.Mount
 	cgroupPath    string
 	created       int64
 	// pid, start and users come from the task; pid is 0 when none runs.
@@ -70,7 +71,7 @@ func (m *containerMeta) view() containerView {
 	return containerView{
 		key:        m.key,
 		cgroupPath: m.cgroupPath,
-		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, start, m.users, m.groups),
+		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, m.mounts, start, m.users, m.groups),
 	}
 }
 
@@ -373,7 +374,7 @@ func (c *client) readMeta(ctx context.Context, ns string, ci *containersapi.Cont
 		if err != nil {
 			return nil, err
 		}
-		m.cgroupPath, m.privileged = info.CgroupPath, info.Privileged
+		m.cgroupPath, m.privileged, m.mounts = info.CgroupPath, info.Privileged, info.Mounts
 	}
 	m.digest = c.imageDigest(ctx, ns, m.image)
 	if old := c.metas[k]; old != nil {

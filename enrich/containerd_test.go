@@ -42,7 +42,7 @@ func TestContainerdMetadata(t *testing.T) {
 		ImageDigest: d.Image.ManifestDigest, PodName: "web-7d4b9", PodNamespace: "shop", PodUID: podUID,
 	}
 	got := *c
-	got.Labels, got.Users, got.Groups, got.StartTime = nil, nil, nil, 0
+	got.Labels, got.Users, got.Groups, got.Mounts, got.StartTime = nil, nil, nil, nil, 0
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("container\n got %+v\nwant %+v", got, want)
 	}
@@ -51,6 +51,9 @@ func TestContainerdMetadata(t *testing.T) {
 	}
 	if c.Users[0] != "root" || c.Users[containerdtest.UserUID] != containerdtest.UserName || c.Users[65534] != "nobody" {
 		t.Errorf("users %v", c.Users)
+	}
+	if len(c.Mounts) == 0 || c.Mounts[0] != (event.Mount{Source: "proc", Dest: "/proc", RW: true}) {
+		t.Errorf("mounts %v", c.Mounts)
 	}
 	if c.Groups[0] != "root" || c.Groups[containerdtest.UserUID] != containerdtest.UserName || c.Groups[65534] != "nogroup" {
 		t.Errorf("groups %v", c.Groups)

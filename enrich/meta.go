@@ -56,6 +56,8 @@ type specInfo struct {
 	// CgroupsPathToPath), empty when the spec sets none.
 	CgroupPath string
 	Privileged bool
+	// Mounts are the spec's mounts, in order.
+	Mounts []event.Mount
 }
 
 // ociSpec holds the parts of an OCI runtime spec enrichment needs.
@@ -69,7 +71,16 @@ type ociSpec struct {
 		CgroupsPath string   `json:"cgroupsPath"`
 		MaskedPaths []string `json:"maskedPaths"`
 	} `json:"linux"`
+	Mounts []struct {
+		Destination string   `json:"destination"`
+		Source      string   `json:"source"`
+		Options     []string `json:"options"`
+	} `json:"mounts"`
 }
+
+// maxMounts bounds the mounts kept of a spec, which the container's owner
+// writes.
+const maxMounts = 256
 
 // parseSpec reads an OCI runtime spec (JSON, as containerd stores it).
 // Privileged is what Docker's --privileged, CRI's privileged security
@@ -87,6 +98,16 @@ func parseSpec(data []byte) (specInfo, error) {
 	var info specInfo
 	if s.Linux != nil {
 		info.CgroupPath = CgroupsPathToPath(s.Linux.CgroupsPath)
+	}
+	for _, m := range s.Mounts[:min(len(s.Mounts), maxMounts)] {
+		em := event.Mount{Source: m.Source, Dest: m.Destination, RW: !slices.Contains(m.Options, "ro")}
+		for _, o := range m.Options {
+			switch o {
+			case "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable":
+				em.Propagation = o
+			}
+		}
+		info.Mounts = append(info.Mounts, em)
 	}
 	if s.Process == nil || s.Process.Capabilities == nil || (s.Linux != nil && len(s.Linux.MaskedPaths) > 0) {
 		return info, nil
@@ -119,7 +140,8 @@ func containerName(id string, labels map[string]string) string {
 // newContainer builds the immutable Container of a known containerd
 // container. typ is the runtime type (containerd, or docker for Docker's
 // containers seen through its containerd).
-func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, start int64, users, groups map[uint32]string) *event.Container {
+func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, mounts []event.Mount,
+	start int64, users, groups map[uint32]string) *event.Container {
 	repo, tag, digest := ParseImageRef(image)
 	if digest == "" {
 		digest = imageDigest
@@ -135,6 +157,7 @@ func newContainer(id, typ, image, imageDigest string, labels map[string]string, 
 		ImageTag:        tag,
 		ImageDigest:     digest,
 		Privileged:      privileged,
+		Mounts:          mounts,
 		Labels:          labels,
 		PodName:         labels[LabelPodName],
 		PodNamespace:    labels[LabelPodNamespace],

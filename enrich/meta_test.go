@@ -3,9 +3,11 @@ package enrich
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-sensor/vigil/event"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -82,11 +84,14 @@ func TestParseSpec(t *testing.T) {
 		{"systemd cgroups path", specJSON(t, dflt, masked, "system.slice:docker:"+idA),
 			specInfo{CgroupPath: "/system.slice/docker-" + idA + ".scope"}},
 		{"no process", []byte(`{"linux":{"cgroupsPath":"/a/b"}}`), specInfo{CgroupPath: "/a/b"}},
+		{"mounts", []byte(`{"mounts":[{"destination":"/proc","type":"proc","source":"proc","options":["nosuid"]},` +
+			`{"destination":"/host","type":"bind","source":"/etc","options":["rbind","ro","rprivate"]}]}`),
+			specInfo{Mounts: []event.Mount{{Source: "proc", Dest: "/proc", RW: true}, {Source: "/etc", Dest: "/host", Propagation: "rprivate"}}}},
 		{"empty", []byte(`{}`), specInfo{}},
 	}
 	for _, tt := range tests {
 		got, err := parseSpec(tt.spec)
-		if err != nil || got != tt.want {
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: parseSpec = %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
 	}
@@ -107,7 +112,7 @@ func TestContainerName(t *testing.T) {
 	}
 	c := newContainer(idA, TypeContainerd, "docker.io/library/nginx:1.25", "sha256:ab", map[string]string{
 		LabelPodName: "web-0", LabelPodNamespace: "prod", LabelPodUID: podU,
-	}, true, 42, nil, nil)
+	}, true, nil, 42, nil, nil)
 	if c.ID != idA[:12] || c.FullID != idA || !c.Known || c.ImageRepository != "docker.io/library/nginx" ||
 		c.ImageTag != "1.25" || c.ImageDigest != "sha256:ab" || c.PodName != "web-0" || c.PodNamespace != "prod" ||
 		c.PodUID != podU || !c.Privileged || c.StartTime != 42 || c.Name != idA {

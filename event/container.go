@@ -24,4 +24,6 @@ type Container struct {
 	// Users maps uids to names from the container's own /etc/passwd,
 	// Groups gids to names from its /etc/group.
 	Users, Groups map[uint32]string
+	// Mounts are the mounts of the container's runtime spec, in order.
+	Mounts []Mount
 }

@@ -11,6 +11,7 @@ func fieldTable() []Field {
 	t = append(t, userFields()...)
 	t = append(t, fdFields()...)
 	t = append(t, containerFields()...)
+	t = append(t, mountFields()...)
 	t = append(t, fsopFields()...)
 	t = append(t, hostNameFields()...)
 	return t

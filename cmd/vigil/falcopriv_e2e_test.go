@@ -461,9 +461,9 @@ func TestFalcoContainerStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, d, _, _ := startPrivDaemon(t, []string{enable}, falcorules.Stable, falcorules.Incubating, falcorules.Sandbox)
-	start := func(t *testing.T, privileged bool) string {
+	start := func(t *testing.T, privileged bool, mounts ...string) string {
 		tok := randToken()
-		d.MustRun(t, containerdtest.ContainerSpec{Privileged: privileged, Args: []string{"sh", "-c", "sleep 3600 # " + tok}})
+		d.MustRun(t, containerdtest.ContainerSpec{Privileged: privileged, Mounts: mounts, Args: []string{"sh", "-c", "sleep 3600 # " + tok}})
 		return tok
 	}
 	init := func(tok string, f fields) alert {
@@ -486,6 +486,16 @@ func TestFalcoContainerStart(t *testing.T) {
 				tok := randToken()
 				runEnv(t, nil, "sh", "-c", "true "+tok)
 				return []alert{{key: privKey, want: fields{"proc.cmdline": contains(tok)}}}
+			}},
+		{rule: "Launch Sensitive Mount Container", priority: "Informational",
+			// The host's /proc, read-only, where a container could reach
+			// every host process.
+			trigger: func(t *testing.T) []alert {
+				tok := start(t, false, "type=bind,src=/proc,dst=/host/proc,options=rbind:ro")
+				return []alert{init(tok, fields{"container.mounts": contains("/proc:/host/proc::false:")})}
+			},
+			benign: func(t *testing.T) []alert {
+				return []alert{init(start(t, false, "type=bind,src="+t.TempDir()+",dst=/data,options=rbind:rw"), fields{})}
 			}},
 		{rule: "Launch Disallowed Container", priority: "Warning",
 			// Falco's allowed_containers is "container.id exists": every

@@ -34,6 +34,9 @@ type ContainerSpec struct {
 	// Privileged runs it with ctr run --privileged: all capabilities, no
 	// seccomp, no masked paths.
 	Privileged bool
+	// Mounts are ctr run --mount specifications
+	// ("type=bind,src=/proc,dst=/host/proc,options=rbind:ro").
+	Mounts []string
 	// Args is the command; a sleep of an hour when empty (a bound, so
 	// containers left by a crashed test binary end by themselves).
 	Args []string
@@ -112,6 +115,9 @@ func (d *Daemon) RunContainer(ctx context.Context, spec ContainerSpec) (*Contain
 	args := []string{"run", "--detach", "--null-io", "--snapshotter", d.Snapshotter()}
 	if spec.Privileged {
 		args = append(args, "--privileged")
+	}
+	for _, m := range spec.Mounts {
+		args = append(args, "--mount", m)
 	}
 	keys := make([]string, 0, len(spec.Labels))
 	for k := range spec.Labels {
