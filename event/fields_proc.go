@@ -132,6 +132,30 @@ func procFields() []Field {
 	}
 }
 
+// accountField names an id of the process (id; false when it has none):
+// from its container's database (own) when the container has one, else
+// the host's name the process table looked up (host).
+func accountField(name, desc string, own func(c *Container) map[uint32]string, id func(p *Process) (uint32, bool),
+	host func(p *Process) string) Field {
+	return str(name, desc, func(e *Event) (string, bool) {
+		if e.Proc == nil {
+			return "", false
+		}
+		n, ok := id(e.Proc)
+		if !ok {
+			return "", false
+		}
+		if e.Container != nil {
+			if names := own(e.Container); names != nil {
+				return nonEmpty(names[n])
+			}
+		}
+		return nonEmpty(host(e.Proc))
+	})
+}
+
+func containerUsers(c *Container) map[uint32]string { return c.Users }
+
 // unsetUID is the kernel's "no login uid" value; Falco shows it as -1.
 const unsetUID = 1<<32 - 1
 
@@ -144,16 +168,8 @@ func userFields() []Field {
 				}
 				return int64(e.Proc.UID), true
 			}),
-		str("user.name", "User name of the process's uid, from its own user database (host or container).",
-			func(e *Event) (string, bool) {
-				if e.Proc == nil {
-					return "", false
-				}
-				if c := e.Container; c != nil && c.Users != nil {
-					return nonEmpty(c.Users[e.Proc.UID])
-				}
-				return nonEmpty(e.Proc.UserName)
-			}),
+		accountField("user.name", "User name of the process's uid, from its own user database (host or container).",
+			containerUsers, func(p *Process) (uint32, bool) { return p.UID, true }, func(p *Process) string { return p.UserName }),
 		num("user.loginuid", FieldInt, "Audit login uid (-1 when the process never logged in).",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
@@ -171,28 +187,12 @@ func userFields() []Field {
 				}
 				return int64(e.Proc.EUID), true
 			}),
-		str("user.loginname", "Name of the audit login uid's user, from the process's own user database (host or container).",
-			func(e *Event) (string, bool) {
-				if e.Proc == nil || e.Proc.LoginUID == unsetUID {
-					return "", false
-				}
-				if c := e.Container; c != nil && c.Users != nil {
-					if n, ok := c.Users[e.Proc.LoginUID]; ok {
-						return n, true
-					}
-				}
-				return nonEmpty(e.Proc.LoginName)
-			}),
-		str("group.name", "Group name of the process's gid, from its own group database (host or container).",
-			func(e *Event) (string, bool) {
-				if e.Proc == nil {
-					return "", false
-				}
-				if c := e.Container; c != nil && c.Groups != nil {
-					return nonEmpty(c.Groups[e.Proc.GID])
-				}
-				return nonEmpty(e.Proc.GroupName)
-			}),
+		accountField("user.loginname", "Name of the audit login uid's user, from the process's own user database (host or container).",
+			containerUsers, func(p *Process) (uint32, bool) { return p.LoginUID, p.LoginUID != unsetUID },
+			func(p *Process) string { return p.LoginName }),
+		accountField("group.name", "Group name of the process's gid, from its own group database (host or container).",
+			func(c *Container) map[uint32]string { return c.Groups }, func(p *Process) (uint32, bool) { return p.GID, true },
+			func(p *Process) string { return p.GroupName }),
 		num("group.gid", FieldInt, "Group id of the process.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {

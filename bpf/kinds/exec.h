@@ -164,6 +164,27 @@ static __always_inline void exec_ids(struct task_struct *task, struct exec_rec *
 	r->sid = pid_nr_at(BPF_CORE_READ(task, signal, pids[PIDTYPE_SID]), 0);
 }
 
+/* Copy [start, end) of the new mm (argv or the environment, which the
+ * kernel has just filled) into rb at off, at most STR_MASK bytes; a longer
+ * range sets trunc in *flags. Returns the bytes copied, 0 when unreadable. */
+static __always_inline __u32 put_mm_range(struct rec_buf *rb, __u32 off, __u64 start, __u64 end, __u32 *flags, __u32 trunc)
+{
+	__u64 want;
+	__u32 n;
+
+	if (end <= start)
+		return 0;
+	want = end - start;
+	if (want > STR_MASK) {
+		want = STR_MASK;
+		*flags |= trunc;
+	}
+	n = BOUNDED(want);
+	if (bpf_probe_read_user(&rb->b[off], n, (void *)start))
+		return 0;
+	return n;
+}
+
 /* sched_process_exec runs after the point of no return, in the new image:
  * argv and the exe are read from the new mm, which the kernel has just
  * filled, so they are present (unlike the user pointers at sys_enter). */
@@ -177,7 +198,6 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	struct tty_struct *tty;
 	struct fs_struct *fs;
 	struct file *exe;
-	__u64 arg_start, arg_end;
 	long sn;
 
 	if (is_self() || !kind_on(VIGIL_KIND_EXEC))
@@ -221,20 +241,8 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	off += n;
 
 	/* argv, NUL-separated, from the new mm. */
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
-	n = 0;
-	if (arg_end > arg_start) {
-		__u64 want = arg_end - arg_start;
-
-		if (want > STR_MASK) {
-			want = STR_MASK;
-			flags |= VIGIL_EXEC_ARGS_TRUNC;
-		}
-		n = BOUNDED(want);
-		if (bpf_probe_read_user(&rb->b[off], n, (void *)arg_start))
-			n = 0;
-	}
+	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, arg_start), BPF_CORE_READ(task, mm, arg_end),
+			 &flags, VIGIL_EXEC_ARGS_TRUNC);
 	r->args_len = n;
 	off += n;
 
@@ -267,21 +275,9 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	r->cwd_len = n;
 	off += n;
 
-	/* The environment, NUL-separated, from the new mm like argv. */
-	arg_start = BPF_CORE_READ(task, mm, env_start);
-	arg_end = BPF_CORE_READ(task, mm, env_end);
-	n = 0;
-	if (arg_end > arg_start) {
-		__u64 want = arg_end - arg_start;
-
-		if (want > STR_MASK) {
-			want = STR_MASK;
-			flags |= VIGIL_EXEC_ENV_TRUNC;
-		}
-		n = BOUNDED(want);
-		if (bpf_probe_read_user(&rb->b[off], n, (void *)arg_start))
-			n = 0;
-	}
+	/* The environment, NUL-separated, likewise. */
+	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, env_start), BPF_CORE_READ(task, mm, env_end),
+			 &flags, VIGIL_EXEC_ENV_TRUNC);
 	r->env_len = n;
 	off += n;
 
