@@ -350,6 +350,15 @@ enum socket_filter_key {
 	VIGIL_SOCKET_KEY_OTHER = 63,
 };
 
+/* The filter key of a dup (kinds/dup.h): the family of the duplicated
+ * socket, VIGIL_DUP_KEY_FILE for any other open file, 0 when the fd was
+ * not open, VIGIL_DUP_KEY_OTHER for a family at or above
+ * VIGIL_DUP_KEY_FILE. */
+enum dup_filter_key {
+	VIGIL_DUP_KEY_FILE = 62,
+	VIGIL_DUP_KEY_OTHER = 63,
+};
+
 /* Per-CPU, per-kind counters. */
 struct kind_counters {
 	__u64 emitted;

@@ -142,6 +142,7 @@ struct btf_anchor {
 	enum fs_rec_flags fs_flags;
 	enum dup_rec_flags dup_flags;
 	enum socket_filter_key socket_key;
+	enum dup_filter_key dup_key;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));

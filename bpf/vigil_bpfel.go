@@ -31,6 +31,13 @@ type VigilConnectRec struct {
 	Pad      [2]uint8
 }
 
+type VigilDupFilterKey uint32
+
+const (
+	VigilDupFilterKeyVIGIL_DUP_KEY_FILE  VigilDupFilterKey = 62
+	VigilDupFilterKeyVIGIL_DUP_KEY_OTHER VigilDupFilterKey = 63
+)
+
 type VigilDupRec struct {
 	_        structs.HostLayout
 	Hdr      VigilRecHdr

@@ -76,6 +76,8 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 		return filterFacts{class: PrivKey(e.Type, uint32(e.Priv.Args[0]))}, true
 	case KindSocket:
 		return filterFacts{class: SocketKey(e)}, true
+	case KindDup:
+		return filterFacts{class: DupKey(e)}, true
 	}
 	return filterFacts{}, false
 }

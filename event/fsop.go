@@ -77,6 +77,29 @@ const AFPacket = 17
 // socket_filter_key; the sensor checks it) for a domain at or above it.
 const SocketKeyOther = 63
 
+// Keys of the dup kind's filter (bpf/events.h, enum dup_filter_key; the
+// sensor checks them): a duplicated socket's family is its own key, any
+// other open file is DupKeyFile.
+const (
+	DupKeyFile  = 62
+	DupKeyOther = 63
+)
+
+// DupKey is the filter key of a dup, as bpf/kinds/dup.h computes it: the
+// family of the socket duplicated, DupKeyFile for another open file, 0
+// when the fd was not open.
+func DupKey(e *Event) int {
+	switch f := int(e.Dup.Sock.Family); {
+	case f >= DupKeyFile:
+		return DupKeyOther
+	case f != 0:
+		return f
+	case e.Dup.FileType != 0:
+		return DupKeyFile
+	}
+	return 0
+}
+
 // SocketKey is the filter key of a socket-kind event, as
 // bpf/kinds/socket.h computes it: socket's domain argument, or the family
 // of the socket the call acted on (0 when it had none).

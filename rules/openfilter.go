@@ -75,6 +75,8 @@ func filterKindOf(kind event.Kind) *filterKind {
 		return &filterKind{types: event.KindPriv.Types(), classes: ^uint64(0), argClasses: privArgClasses}
 	case event.KindSocket:
 		return &filterKind{types: event.KindSocket.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
+	case event.KindDup:
+		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	}
 	return nil
 }

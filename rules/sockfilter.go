@@ -7,19 +7,25 @@ import (
 	"github.com/vigil-sensor/vigil/event"
 )
 
-// socketFamilyClasses are the socket kind's classes (event.SocketKey, the
-// address family) of the values of the descriptor-type fields that tell
-// families apart.
+// fileClass is the class of a file that is not a socket with a family
+// (event.DupKeyFile): a unix socket file without one is also typed unix.
+const fileClass = 1 << event.DupKeyFile
+
+// socketFamilyClasses are the socket and dup kinds' classes (event.SocketKey,
+// event.DupKey: the address family, or any other file) of the values of
+// the descriptor-type fields.
 var socketFamilyClasses = map[string]map[string]uint64{
-	"fd.type":       {"ipv4": 1 << event.AFInet, "ipv6": 1 << event.AFInet6, "unix": 1 << event.AFUnix},
-	"fd.typechar":   {"4": 1 << event.AFInet, "6": 1 << event.AFInet6, "u": 1 << event.AFUnix},
+	"fd.type": {"ipv4": 1 << event.AFInet, "ipv6": 1 << event.AFInet6, "unix": 1<<event.AFUnix | fileClass,
+		"file": fileClass, "directory": fileClass, "pipe": fileClass},
+	"fd.typechar":   {"4": 1 << event.AFInet, "6": 1 << event.AFInet6, "u": 1<<event.AFUnix | fileClass, "f": fileClass, "d": fileClass, "p": fileClass},
 	"fd.sockfamily": {"ip": 1<<event.AFInet | 1<<event.AFInet6, "unix": 1 << event.AFUnix},
 }
 
-// socketArgClasses bounds the socket kind's classes by a positive check of
-// socket's domain (evt.arg.domain contains AF_PACKET: the families whose
-// name satisfies it, and always the key that folds the rest together) or
-// of the descriptor's type (fd.typechar = 4: the families that have it).
+// socketArgClasses bounds the socket and dup kinds' classes by a positive
+// check of socket's domain (evt.arg.domain contains AF_PACKET: the
+// families whose name satisfies it, and always the key that folds the rest
+// together) or of the descriptor's type (fd.typechar = 4: the families
+// that have it). A dup has no domain: no class of it matches one.
 func socketArgClasses(field, op string, vals []string) (uint64, bool) {
 	if values, ok := socketFamilyClasses[field]; ok {
 		if op != "=" && op != "==" && op != "in" {

@@ -52,4 +52,30 @@ func TestSocketFilter(t *testing.T) {
 			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)
 		}
 	}
+
+	// Dups: the redirect rule wants IP sockets.
+	d := rs.Filters()[event.KindDup]
+	if d == nil || d.All {
+		t.Fatalf("no bounded dup filter: %+v", d)
+	}
+	dup := func(family uint16, ftype uint32) *event.Event {
+		e := &event.Event{Type: event.TypeDup2, Res: 1}
+		e.Dup.Sock.Family, e.Dup.FileType = family, ftype
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		e    *event.Event
+		want bool
+	}{
+		{"TCP socket onto stdout", dup(event.AFInet, unix.S_IFSOCK), true},
+		{"TCP6 socket onto stdout", dup(event.AFInet6, unix.S_IFSOCK), true},
+		{"file onto stdout", dup(0, unix.S_IFREG), false},
+		{"pipe onto stdin", dup(0, unix.S_IFIFO), false},
+		{"unix socket onto stdout", dup(event.AFUnix, unix.S_IFSOCK), false},
+	} {
+		if got := d.Admits(tc.e); got != tc.want {
+			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

@@ -170,17 +170,23 @@ func TestFsopRecords(t *testing.T) {
 	}
 }
 
-// TestSocketFilterKeys checks the socket kind's key bound against the
+// TestSocketFilterKeys checks the socket and dup kinds' keys against the
 // kernel's.
 func TestSocketFilterKeys(t *testing.T) {
 	if int(bpf.VigilSocketFilterKeyVIGIL_SOCKET_KEY_OTHER) != event.SocketKeyOther || event.SocketKeyOther >= maxFilterKeys {
 		t.Errorf("socket key other: kernel %d, Go %d, keys %d", bpf.VigilSocketFilterKeyVIGIL_SOCKET_KEY_OTHER, event.SocketKeyOther, maxFilterKeys)
 	}
+	if int(bpf.VigilDupFilterKeyVIGIL_DUP_KEY_FILE) != event.DupKeyFile || int(bpf.VigilDupFilterKeyVIGIL_DUP_KEY_OTHER) != event.DupKeyOther ||
+		event.DupKeyOther >= maxFilterKeys {
+		t.Errorf("dup keys: kernel %d %d, Go %d %d, keys %d", bpf.VigilDupFilterKeyVIGIL_DUP_KEY_FILE, bpf.VigilDupFilterKeyVIGIL_DUP_KEY_OTHER,
+			event.DupKeyFile, event.DupKeyOther, maxFilterKeys)
+	}
 }
 
-// TestSocketFilter sets a socket filter that keeps only IPv6 sockets and
-// checks that the kernel keeps none of the helper's IPv4 socket calls,
-// whichever hook mode reports them.
+// TestSocketFilter sets socket and dup filters that keep only IPv6
+// sockets and checks that the kernel keeps none of the helper's IPv4
+// socket calls and dups (of an IPv4 socket and of a file), whichever hook
+// mode reports them.
 func TestSocketFilter(t *testing.T) {
 	h := startHarness(t)
 	for name, hooks := range map[string]string{"auto": SyscallHooksAuto, "tracepoint": SyscallHooksTracepoint} {
@@ -190,23 +196,29 @@ func TestSocketFilter(t *testing.T) {
 				t.Fatalf("starting a second sensor: %v", err)
 			}
 			defer fh.close()
-			f := &event.Filter{Clauses: []event.Clause{{
-				Types: event.KindSocket.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << event.AFInet6,
-			}}}
-			if err := fh.s.SetFilter(event.KindSocket, f); err != nil {
-				t.Fatalf("SetFilter: %v", err)
+			for _, kind := range []event.Kind{event.KindSocket, event.KindDup} {
+				f := &event.Filter{Clauses: []event.Clause{{
+					Types: kind.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << event.AFInet6,
+				}}}
+				if err := fh.s.SetFilter(kind, f); err != nil {
+					t.Fatalf("SetFilter: %v", err)
+				}
 			}
 			before := fh.s.Stats().Kinds[event.KindSocket].Filtered
+			beforeDup := fh.s.Stats().Kinds[event.KindDup].Filtered
 			c := h.spawn(t, t.TempDir(), "fsop")
 			// The exit comes after everything the helper did.
 			fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
 			for _, e := range fh.all(c.pid) {
-				if e.Type.Kind() == event.KindSocket {
+				if k := e.Type.Kind(); k == event.KindSocket || k == event.KindDup {
 					t.Errorf("the filter kept %s", e.String())
 				}
 			}
 			if fh.s.Stats().Kinds[event.KindSocket].Filtered < before+5 {
 				t.Errorf("filtered %d socket calls, want the helper's 5", fh.s.Stats().Kinds[event.KindSocket].Filtered-before)
+			}
+			if fh.s.Stats().Kinds[event.KindDup].Filtered < beforeDup+3 {
+				t.Errorf("filtered %d dups, want the helper's 3", fh.s.Stats().Kinds[event.KindDup].Filtered-beforeDup)
 			}
 		})
 	}

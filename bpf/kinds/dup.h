@@ -10,11 +10,27 @@
 
 static __always_inline int dup_report(struct sys_args *a, long ret, const bool direct)
 {
+	__s32 fd = ret >= 0 ? ret : a->fd;
+	__u32 n = 0, off, key = 0, ftype = 0, gen, raw_need;
+	struct sock_info si = {};
 	struct file *file;
 	struct dup_rec *r;
 	struct rec_buf *rb;
-	__s32 fd = ret >= 0 ? ret : a->fd;
-	__u32 n = 0, off;
+
+	file = fd_file((void *)bpf_get_current_task(), fd);
+	if (file) {
+		ftype = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+		read_sock(file, &si);
+		key = si.family ? si.family : VIGIL_DUP_KEY_FILE;
+		if (si.family >= VIGIL_DUP_KEY_FILE)
+			key = VIGIL_DUP_KEY_OTHER;
+	}
+	/* What no rule can match stays here: judged on the syscall, what
+	 * the fd is and the result (lib/filter.h; enum dup_filter_key). */
+	if (!filter_mask(VIGIL_KIND_DUP, a->syscall, key, ret, &gen, &raw_need)) {
+		count_filtered(VIGIL_KIND_DUP);
+		return 0;
+	}
 
 	r = scratch_rec(&rb, sizeof(*r));
 	if (!r)
@@ -24,11 +40,8 @@ static __always_inline int dup_report(struct sys_args *a, long ret, const bool d
 	r->oldfd = a->fd;
 	r->newfd = a->syscall == VIGIL_SYS_DUP ? -1 : a->fd2;
 	r->flags = a->flags;
-	file = fd_file((void *)bpf_get_current_task(), fd);
-	if (file) {
-		r->file_type = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
-		read_sock(file, &r->sock);
-	}
+	r->file_type = ftype;
+	r->sock = si;
 	off = sizeof(*r);
 	/* A file's path; a socket is described by its ends. */
 	if (file && r->file_type != S_IFSOCK) {
