@@ -350,6 +350,14 @@ enum socket_filter_key {
 	VIGIL_SOCKET_KEY_OTHER = 63,
 };
 
+/* The filter key of a file-system change (kinds/fs.h): the bits of its
+ * mode argument that Falco's rules search for (0 without one). */
+enum fs_filter_key {
+	VIGIL_FS_KEY_SUID = 1, /* S_ISUID */
+	VIGIL_FS_KEY_SGID = 2, /* S_ISGID */
+	VIGIL_FS_KEY_EXEC = 4, /* any of S_IXUSR, S_IXGRP, S_IXOTH */
+};
+
 /* The filter key of a dup (kinds/dup.h): the family of the duplicated
  * socket, VIGIL_DUP_KEY_FILE for any other open file, 0 when the fd was
  * not open, VIGIL_DUP_KEY_OTHER for a family at or above

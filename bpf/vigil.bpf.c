@@ -143,6 +143,7 @@ struct btf_anchor {
 	enum dup_rec_flags dup_flags;
 	enum socket_filter_key socket_key;
 	enum dup_filter_key dup_key;
+	enum fs_filter_key fs_key;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));

@@ -170,6 +170,14 @@ type VigilForkRec struct {
 	ParentTid   uint32
 }
 
+type VigilFsFilterKey uint32
+
+const (
+	VigilFsFilterKeyVIGIL_FS_KEY_SUID VigilFsFilterKey = 1
+	VigilFsFilterKeyVIGIL_FS_KEY_SGID VigilFsFilterKey = 2
+	VigilFsFilterKeyVIGIL_FS_KEY_EXEC VigilFsFilterKey = 4
+)
+
 type VigilFsRec struct {
 	_       structs.HostLayout
 	Hdr     VigilRecHdr

@@ -77,6 +77,30 @@ const AFPacket = 17
 // socket_filter_key; the sensor checks it) for a domain at or above it.
 const SocketKeyOther = 63
 
+// Bits of the fs kind's filter key (bpf/events.h, enum fs_filter_key; the
+// sensor checks them): the bits of the mode argument Falco's rules search.
+const (
+	FSKeySUID = 1
+	FSKeySGID = 2
+	FSKeyExec = 4
+)
+
+// FSKey is the filter key of a file-system change, as bpf/kinds/fs.h
+// computes it from the mode argument (0 for the syscalls without one).
+func FSKey(e *Event) int {
+	k, m := 0, e.FS.Mode
+	if m&0o4000 != 0 {
+		k |= FSKeySUID
+	}
+	if m&0o2000 != 0 {
+		k |= FSKeySGID
+	}
+	if m&0o111 != 0 {
+		k |= FSKeyExec
+	}
+	return k
+}
+
 // Keys of the dup kind's filter (bpf/events.h, enum dup_filter_key; the
 // sensor checks them): a duplicated socket's family is its own key, any
 // other open file is DupKeyFile.

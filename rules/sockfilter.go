@@ -60,3 +60,32 @@ func socketArgClasses(field, op string, vals []string) (uint64, bool) {
 	}
 	return classes, true
 }
+
+// fsModeBits are the fs kind's key bits (event.FSKey) of the mode bit
+// names Falco's rules search for.
+var fsModeBits = map[string]int{
+	"S_ISUID": event.FSKeySUID, "S_ISGID": event.FSKeySGID,
+	"S_IXUSR": event.FSKeyExec, "S_IXGRP": event.FSKeyExec, "S_IXOTH": event.FSKeyExec,
+}
+
+// fsArgClasses bounds the fs kind's classes by a positive "contains" check
+// of the mode (evt.arg.mode contains "S_ISUID"): the keys with a bit of
+// one of the names. Any other check of the mode bounds nothing.
+func fsArgClasses(field, op string, vals []string) (uint64, bool) {
+	if field != "evt.arg.mode" || op != "contains" {
+		return 0, false
+	}
+	var classes uint64
+	for _, v := range vals {
+		bit, ok := fsModeBits[v]
+		if !ok {
+			return 0, false
+		}
+		for k := range 8 {
+			if k&bit != 0 {
+				classes |= 1 << k
+			}
+		}
+	}
+	return classes, true
+}

@@ -79,3 +79,36 @@ func TestSocketFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestFSFilter checks the fs kind's filter: only the syscalls the rules
+// name leave the kernel, and chmods only with the bits the rules search.
+func TestFSFilter(t *testing.T) {
+	stable := mustLoadSources(t, falcoRules(t)).Filters()[event.KindFS]
+	var srcs []Source
+	for _, f := range falcorules.Files {
+		srcs = append(srcs, Source{Name: f, Data: testutil.FalcoRules(t, f)})
+	}
+	all := mustLoadSources(t, srcs...).Filters()[event.KindFS]
+	fs := func(typ event.Type, mode uint32) *event.Event {
+		e := &event.Event{Type: typ}
+		e.FS.Mode = mode
+		e.FS.Path1 = []byte("/tmp/x")
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		f    *event.Filter
+		e    *event.Event
+		want bool
+	}{
+		{"stable: symlink", stable, fs(event.TypeSymlinkat, 0), true},
+		{"stable: rename", stable, fs(event.TypeRename, 0), false},
+		{"all: rename", all, fs(event.TypeRename, 0), true},
+		{"all: chmod u+s", all, fs(event.TypeFchmodat, 0o4755), true},
+		{"all: chmod 644", all, fs(event.TypeFchmodat, 0o644), false},
+	} {
+		if got := tc.f.Admits(tc.e); got != tc.want {
+			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

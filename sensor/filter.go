@@ -50,8 +50,9 @@ func filterKeyClass(kind event.Kind) func(key uint32) int {
 	switch kind {
 	case event.KindOpen:
 		return openKeyClass
-	case event.KindPriv, event.KindSocket, event.KindDup:
-		// The key is the class (event.PrivKey, event.SocketKey, event.DupKey).
+	case event.KindPriv, event.KindSocket, event.KindDup, event.KindFS:
+		// The key is the class (event.PrivKey, event.SocketKey,
+		// event.DupKey, event.FSKey).
 		return func(key uint32) int { return int(key) }
 	}
 	return nil

@@ -223,3 +223,36 @@ func TestSocketFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestFSFilter sets an fs filter that keeps only modes with the setuid
+// and an execute bit and checks that the kernel keeps only the helper's
+// chmod 04755.
+func TestFSFilter(t *testing.T) {
+	h := startHarness(t)
+	fh, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20})
+	if err != nil {
+		t.Fatalf("starting a second sensor: %v", err)
+	}
+	defer fh.close()
+	f := &event.Filter{Clauses: []event.Clause{{
+		Types: event.KindFS.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << (event.FSKeySUID | event.FSKeyExec),
+	}}}
+	if err := fh.s.SetFilter(event.KindFS, f); err != nil {
+		t.Fatalf("SetFilter: %v", err)
+	}
+	if int(bpf.VigilFsFilterKeyVIGIL_FS_KEY_SUID) != event.FSKeySUID || int(bpf.VigilFsFilterKeyVIGIL_FS_KEY_SGID) != event.FSKeySGID ||
+		int(bpf.VigilFsFilterKeyVIGIL_FS_KEY_EXEC) != event.FSKeyExec {
+		t.Fatal("fs filter keys differ from the kernel's")
+	}
+	c := h.spawn(t, t.TempDir(), "fsop")
+	fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+	var kept []string
+	for _, e := range fh.all(c.pid) {
+		if e.Type.Kind() == event.KindFS {
+			kept = append(kept, e.Type.String())
+		}
+	}
+	if len(kept) != 1 || kept[0] != "chmod" {
+		t.Errorf("the filter kept %q, want the chmod 04755 alone", kept)
+	}
+}

@@ -36,13 +36,28 @@ static __always_inline __u32 fs_put_arg(struct rec_buf *rb, __u32 off, __u64 upa
 	return n + d;
 }
 
+/* The filter key of mode (enum fs_filter_key). */
+static __always_inline __u32 fs_key(__u32 mode)
+{
+	return (mode & 04000 ? VIGIL_FS_KEY_SUID : 0) | (mode & 02000 ? VIGIL_FS_KEY_SGID : 0) |
+	       (mode & 0111 ? VIGIL_FS_KEY_EXEC : 0);
+}
+
 static __always_inline int fs_report(struct sys_args *a, long ret, const bool direct)
 {
 	bool symlink = a->syscall == VIGIL_SYS_SYMLINK || a->syscall == VIGIL_SYS_SYMLINKAT;
+	__u32 off, gen, raw_need;
 	struct rec_buf *rb;
 	struct fs_rec *r;
 	__u16 lens[2];
-	__u32 off;
+
+	/* What no rule can match stays here: judged on the syscall, the
+	 * mode's searched bits and the result (lib/filter.h). The paths are
+	 * joined in userspace, so they are not judged here. */
+	if (!filter_mask(VIGIL_KIND_FS, a->syscall, fs_key(a->mode), ret, &gen, &raw_need)) {
+		count_filtered(VIGIL_KIND_FS);
+		return 0;
+	}
 
 	r = scratch_rec(&rb, sizeof(*r));
 	if (!r)
