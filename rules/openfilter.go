@@ -109,17 +109,8 @@ func privArgClasses(field, op string, vals []string) (uint64, bool) {
 	default:
 		return 0, false
 	}
-	var match func(s, v string) bool
-	switch op {
-	case "=", "==", "in":
-		match = func(s, v string) bool { return s == v }
-	case "contains":
-		match = strings.Contains
-	case "icontains":
-		match = func(s, v string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(v)) }
-	case "startswith":
-		match = strings.HasPrefix
-	default:
+	match, ok := textMatch(op)
+	if !ok {
 		return 0, false
 	}
 	classes := uint64(1) << event.PrivKeyOther

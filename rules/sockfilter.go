@@ -40,15 +40,8 @@ func socketArgClasses(field, op string, vals []string) (uint64, bool) {
 	if field != "evt.arg.domain" {
 		return 0, false
 	}
-	var match func(s, v string) bool
-	switch op {
-	case "=", "==", "in":
-		match = func(s, v string) bool { return s == v }
-	case "contains":
-		match = strings.Contains
-	case "startswith":
-		match = strings.HasPrefix
-	default:
+	match, ok := textMatch(op)
+	if !ok {
 		return 0, false
 	}
 	classes := uint64(1) << event.SocketKeyOther
@@ -59,6 +52,23 @@ func socketArgClasses(field, op string, vals []string) (uint64, bool) {
 		}
 	}
 	return classes, true
+}
+
+// textMatch is how a positive check with operator op compares a rendered
+// argument s with a value v of the rule; false for an operator it cannot
+// judge.
+func textMatch(op string) (match func(s, v string) bool, ok bool) {
+	switch op {
+	case "=", "==", "in":
+		return func(s, v string) bool { return s == v }, true
+	case "contains":
+		return strings.Contains, true
+	case "icontains":
+		return func(s, v string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(v)) }, true
+	case "startswith":
+		return strings.HasPrefix, true
+	}
+	return nil, false
 }
 
 // fsModeBits are the fs kind's key bits (event.FSKey) of the mode bit

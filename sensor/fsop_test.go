@@ -189,6 +189,37 @@ func TestSocketFilterKeys(t *testing.T) {
 // mode reports them.
 func TestSocketFilter(t *testing.T) {
 	h := startHarness(t)
+	inEachHookMode(t, func(t *testing.T, fh *harness) {
+		for _, kind := range []event.Kind{event.KindSocket, event.KindDup} {
+			f := &event.Filter{Clauses: []event.Clause{{
+				Types: kind.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << event.AFInet6,
+			}}}
+			if err := fh.s.SetFilter(kind, f); err != nil {
+				t.Fatalf("SetFilter: %v", err)
+			}
+		}
+		before := fh.s.Stats().Kinds[event.KindSocket].Filtered
+		beforeDup := fh.s.Stats().Kinds[event.KindDup].Filtered
+		c := h.spawn(t, t.TempDir(), "fsop")
+		// The exit comes after everything the helper did.
+		fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+		for _, e := range fh.all(c.pid) {
+			if k := e.Type.Kind(); k == event.KindSocket || k == event.KindDup {
+				t.Errorf("the filter kept %s", e.String())
+			}
+		}
+		if fh.s.Stats().Kinds[event.KindSocket].Filtered < before+5 {
+			t.Errorf("filtered %d socket calls, want the helper's 5", fh.s.Stats().Kinds[event.KindSocket].Filtered-before)
+		}
+		if fh.s.Stats().Kinds[event.KindDup].Filtered < beforeDup+3 {
+			t.Errorf("filtered %d dups, want the helper's 3", fh.s.Stats().Kinds[event.KindDup].Filtered-beforeDup)
+		}
+	})
+}
+
+// inEachHookMode runs f with a second sensor of its own in each mode of
+// hooking the syscalls, for tests that set filters.
+func inEachHookMode(t *testing.T, f func(t *testing.T, fh *harness)) {
 	for name, hooks := range map[string]string{"auto": SyscallHooksAuto, "tracepoint": SyscallHooksTracepoint} {
 		t.Run(name, func(t *testing.T) {
 			fh, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: hooks})
@@ -196,30 +227,7 @@ func TestSocketFilter(t *testing.T) {
 				t.Fatalf("starting a second sensor: %v", err)
 			}
 			defer fh.close()
-			for _, kind := range []event.Kind{event.KindSocket, event.KindDup} {
-				f := &event.Filter{Clauses: []event.Clause{{
-					Types: kind.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << event.AFInet6,
-				}}}
-				if err := fh.s.SetFilter(kind, f); err != nil {
-					t.Fatalf("SetFilter: %v", err)
-				}
-			}
-			before := fh.s.Stats().Kinds[event.KindSocket].Filtered
-			beforeDup := fh.s.Stats().Kinds[event.KindDup].Filtered
-			c := h.spawn(t, t.TempDir(), "fsop")
-			// The exit comes after everything the helper did.
-			fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
-			for _, e := range fh.all(c.pid) {
-				if k := e.Type.Kind(); k == event.KindSocket || k == event.KindDup {
-					t.Errorf("the filter kept %s", e.String())
-				}
-			}
-			if fh.s.Stats().Kinds[event.KindSocket].Filtered < before+5 {
-				t.Errorf("filtered %d socket calls, want the helper's 5", fh.s.Stats().Kinds[event.KindSocket].Filtered-before)
-			}
-			if fh.s.Stats().Kinds[event.KindDup].Filtered < beforeDup+3 {
-				t.Errorf("filtered %d dups, want the helper's 3", fh.s.Stats().Kinds[event.KindDup].Filtered-beforeDup)
-			}
+			f(t, fh)
 		})
 	}
 }
@@ -229,11 +237,10 @@ func TestSocketFilter(t *testing.T) {
 // chmod 04755.
 func TestFSFilter(t *testing.T) {
 	h := startHarness(t)
-	fh, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20})
-	if err != nil {
-		t.Fatalf("starting a second sensor: %v", err)
-	}
-	defer fh.close()
+	inEachHookMode(t, func(t *testing.T, fh *harness) { fsFilterCase(t, h, fh) })
+}
+
+func fsFilterCase(t *testing.T, h, fh *harness) {
 	f := &event.Filter{Clauses: []event.Clause{{
 		Types: event.KindFS.Types(), Results: event.AllResults, AnyPath: true, Classes: 1 << (event.FSKeySUID | event.FSKeyExec),
 	}}}
