@@ -379,11 +379,12 @@ func fileChangeRuleTests(dir string, c *containerdtest.Container) []ruleTest {
 	}
 }
 
-// TestFalcoInboundRules runs Falco's three files with the inbound rules,
-// which ship disabled, enabled and every matching rule reported: servers
-// in a network namespace of the test's own, holding 192.0.2.1 (TEST-NET-1)
-// on its loopback, accept a client from the same namespace.
-func TestFalcoInboundRules(t *testing.T) {
+// TestFalcoNetworkRules runs Falco's three files with the inbound and
+// miner pool rules, which ship disabled, enabled and every matching rule
+// reported: servers in a network namespace of the test's own, holding
+// 192.0.2.1 (TEST-NET-1) on its loopback, accept a client from the same
+// namespace.
+func TestFalcoNetworkRules(t *testing.T) {
 	testutil.RequireRoot(t)
 	for _, c := range []string{"ip", "perl", "busybox"} {
 		testutil.RequireCommand(t, c)
@@ -400,11 +401,14 @@ func TestFalcoInboundRules(t *testing.T) {
 		}
 	}
 	args := []string{"--no-containerd", "--rule-matching", "all",
-		"--enable-rule", "Unexpected inbound connection source", "--enable-rule", "Interpreted procs inbound network activity"}
+		"--enable-rule", "Unexpected inbound connection source", "--enable-rule", "Interpreted procs inbound network activity",
+		"--enable-rule", "Detect outbound connections to common miner pool ports"}
 	for _, f := range falcorules.Files {
 		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
 	}
-	a := startAgentWithHosts(t, "", append(args, "--rules", markerRulesFile(t))...)
+	// The test's hosts file resolves a miner pool of Falco's list to the
+	// namespace's address.
+	a := startAgentWithHosts(t, netnsAddr+" "+minerPool+"\n", append(args, "--rules", markerRulesFile(t))...)
 	runRuleTests(t, a, inboundRuleTests(ns))
 }
 
@@ -445,9 +449,25 @@ func perlServer(addr string, port int) []string {
 		fmt.Sprintf(`$s = IO::Socket::INET->new(LocalAddr => "%s", LocalPort => %d, Listen => 1, ReuseAddr => 1) or die $!; $c = $s->accept; <$c>`, addr, port)}
 }
 
+// minerPool is a name of Falco's http_miner_domains.
+const minerPool = "ca.minexmr.com"
+
 func inboundRuleTests(ns string) []ruleTest {
 	key := []string{"fd.lport"}
 	return []ruleTest{
+		{rule: "Detect outbound connections to common miner pool ports", priority: "Critical",
+			// A client connects to the pool's HTTP port; the server is
+			// the test's, in the namespace.
+			trigger: func(t *testing.T) []alert {
+				serveOnce(t, ns, netnsAddr, 80, perlServer(netnsAddr, 80)...)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox nc -w 1 " + netnsAddr + " 80",
+					"evt.type": "connect", "fd.rip": netnsAddr, "fd.rport": 80}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The same address on a port no pool list names.
+				serveOnce(t, ns, netnsAddr, 8081, perlServer(netnsAddr, 8081)...)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox nc -w 1 " + netnsAddr + " 8081"}}}
+			}},
 		{rule: "Interpreted procs inbound network activity", priority: "Notice",
 			trigger: func(t *testing.T) []alert {
 				port := freePort()
