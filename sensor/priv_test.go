@@ -155,39 +155,32 @@ func TestPrivFilterKeys(t *testing.T) {
 // helper's operations, whichever hook mode reports them.
 func TestPrivFilter(t *testing.T) {
 	h := startHarness(t)
-	for name, hooks := range map[string]string{"auto": SyscallHooksAuto, "tracepoint": SyscallHooksTracepoint} {
-		t.Run(name, func(t *testing.T) {
-			fh, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: hooks})
-			if err != nil {
-				t.Fatalf("starting a second sensor: %v", err)
+	inEachHookMode(t, func(t *testing.T, fh *harness) {
+		f := &event.Filter{Clauses: []event.Clause{{
+			Types: event.TypeSetOf(event.TypePtrace), Results: event.AllResults, AnyPath: true,
+			Classes: 1<<event.PrivKey(event.TypePtrace, unix.PTRACE_ATTACH) | 1<<event.PrivKey(event.TypePtrace, unix.PTRACE_SEIZE),
+		}}}
+		if err := fh.s.SetFilter(event.KindPriv, f); err != nil {
+			t.Fatalf("SetFilter: %v", err)
+		}
+		before := fh.s.Stats().Kinds[event.KindPriv].Filtered
+		c := h.spawn(t, "", "priv", "ptrace-attach", "unshare", "bpf", "ptrace-attach")
+		// The records keep their order: once the second attach is
+		// in, so is everything before it.
+		attaches := 0
+		fh.wait(t, c.pid, "the second ptrace attach", func(e *captured) bool {
+			if isType(c.pid, event.TypePtrace)(e) {
+				attaches++
 			}
-			defer fh.close()
-			f := &event.Filter{Clauses: []event.Clause{{
-				Types: event.TypeSetOf(event.TypePtrace), Results: event.AllResults, AnyPath: true,
-				Classes: 1<<event.PrivKey(event.TypePtrace, unix.PTRACE_ATTACH) | 1<<event.PrivKey(event.TypePtrace, unix.PTRACE_SEIZE),
-			}}}
-			if err := fh.s.SetFilter(event.KindPriv, f); err != nil {
-				t.Fatalf("SetFilter: %v", err)
-			}
-			before := fh.s.Stats().Kinds[event.KindPriv].Filtered
-			c := h.spawn(t, "", "priv", "ptrace-attach", "unshare", "bpf", "ptrace-attach")
-			// The records keep their order: once the second attach is
-			// in, so is everything before it.
-			attaches := 0
-			fh.wait(t, c.pid, "the second ptrace attach", func(e *captured) bool {
-				if isType(c.pid, event.TypePtrace)(e) {
-					attaches++
-				}
-				return attaches == 2
-			})
-			for _, e := range fh.all(c.pid) {
-				if e.Type.Kind() == event.KindPriv && e.Type != event.TypePtrace {
-					t.Errorf("the filter kept %s", e.Type)
-				}
-			}
-			if fh.s.Stats().Kinds[event.KindPriv].Filtered == before {
-				t.Error("the filter left nothing in the kernel")
-			}
+			return attaches == 2
 		})
-	}
+		for _, e := range fh.all(c.pid) {
+			if e.Type.Kind() == event.KindPriv && e.Type != event.TypePtrace {
+				t.Errorf("the filter kept %s", e.Type)
+			}
+		}
+		if fh.s.Stats().Kinds[event.KindPriv].Filtered == before {
+			t.Error("the filter left nothing in the kernel")
+		}
+	})
 }
