@@ -138,7 +138,7 @@ func TestTracersApply(t *testing.T) {
 	}
 	p := &paths{vigil: "vigil", baseline: "old/vigil", falcoRules: "r.yaml"}
 	argv := byName["vigil-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)
-	if want := []string{"vigil", "run", "--duration", "1m0s", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
+	if want := []string{"vigil", "run", "--duration", "1m0s", "--no-resolve-names", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
 		t.Errorf("vigil-falco-events argv = %q, want %q", argv, want)
 	}
 	argv = byName["base-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)

@@ -103,7 +103,8 @@ func startAgentWithHosts(t *testing.T, hosts string, args ...string) *agenttest.
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return agenttest.Start(t, agenttest.Config{Bin: wrapper, Args: args, Stdout: agenttest.ReadStdout})
+	// Names resolve, but only through the files above.
+	return agenttest.Start(t, agenttest.Config{Bin: wrapper, Args: append([]string{"--no-resolve-names=false"}, args...), Stdout: agenttest.ReadStdout})
 }
 
 // linkRuleTests are Falco's rules on links to sensitive files, run in dir.

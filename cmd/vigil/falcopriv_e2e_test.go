@@ -224,7 +224,6 @@ func startPrivDaemon(t *testing.T, extra []string, files ...string) (a *agenttes
 // privContainerName names the privileged container.
 const privContainerName = "vigil-e2e-privileged"
 
-
 // TestFalcoPrivStable runs the rules of Falco's stable file on ptrace,
 // kernel modules, release_agent escapes and binaries dropped into a
 // container.

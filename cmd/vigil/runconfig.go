@@ -81,6 +81,8 @@ func (cfg *runConfig) options() []runOption {
 			usage: "containerd's socket, for container metadata"},
 		{name: "no-containerd", ptr: &cfg.noContainerd,
 			usage: "do not ask containerd for metadata (containers are still identified by id)"},
+		{name: "no-resolve-names", ptr: &cfg.noResolveNames, reloadable: true,
+			usage: "do not resolve the host names rules compare fd.sip.name and the like with (no DNS queries; those checks match nothing)"},
 		{name: "min-priority", ptr: &cfg.minPriority, reloadable: true, check: cfg.checkMinPriority,
 			usage: "leave out rules less severe than this priority (e.g. Warning)"},
 		{name: "strict", ptr: &cfg.strict, reloadable: true,

@@ -158,9 +158,15 @@ func Start(t testing.TB, cfg Config) *Agent {
 }
 
 // withDefaults adds the driver's lock file and metrics listener to args,
-// unless args name their own.
+// unless args name their own, and keeps the agent from resolving the host
+// names of the rules it loads (Falco's name the Kubernetes API server and
+// miner pools) through the machine's DNS, unless args say
+// --no-resolve-names=false.
 func withDefaults(t testing.TB, args []string) []string {
 	var add []string
+	if !hasFlag(args, "--no-resolve-names") {
+		add = append(add, "--no-resolve-names")
+	}
 	if !hasFlag(args, "--lock-file") {
 		add = append(add, "--lock-file", filepath.Join(t.TempDir(), "vigil.lock"))
 	}
