@@ -88,8 +88,8 @@ func TestAgent(t *testing.T) {
 {"rule":"A","priority":"Warning","source":"syscall","output_fields":{"fd.name":"/etc/shadow"}}
 {"rule":"marker","source":"syscall"}
 `, Config{})
-	if !strings.Contains(a.Stderr(), `args="run --lock-file /`) || !strings.Contains(a.Stderr(), "/vigil.lock --metrics-addr 127.0.0.1:0\"") {
-		t.Errorf("the driver's own lock file and metrics listener are not in vigil's arguments:\n%s", a.Stderr())
+	if !strings.Contains(a.Stderr(), `args="run --no-resolve-names --lock-file /`) || !strings.Contains(a.Stderr(), "/vigil.lock --metrics-addr 127.0.0.1:0\"") {
+		t.Errorf("the driver's own flags are not in vigil's arguments:\n%s", a.Stderr())
 	}
 	l := a.Expect(t, "alert A", func(l Line) bool { return l.Rule == "A" })
 	if l.Priority != "Warning" || l.OutputFields["fd.name"] != "/etc/shadow" || l.Raw == "" || !strings.HasSuffix(l.Raw, "\n") {
@@ -127,11 +127,11 @@ func TestAgent(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	got := withDefaults(t, []string{"--events"})
-	if len(got) != 5 || got[0] != "--lock-file" || !strings.HasSuffix(got[1], "/vigil.lock") ||
-		got[2] != "--metrics-addr" || got[3] != "127.0.0.1:0" || got[4] != "--events" {
+	if len(got) != 6 || got[0] != "--no-resolve-names" || got[1] != "--lock-file" || !strings.HasSuffix(got[2], "/vigil.lock") ||
+		got[3] != "--metrics-addr" || got[4] != "127.0.0.1:0" || got[5] != "--events" {
 		t.Errorf("withDefaults added %q", got)
 	}
-	own := []string{"--lock-file", "/run/x.lock", "--metrics-addr=127.0.0.1:9999"}
+	own := []string{"--lock-file", "/run/x.lock", "--metrics-addr=127.0.0.1:9999", "--no-resolve-names=false"}
 	if got := withDefaults(t, own); !slices.Equal(got, own) {
 		t.Errorf("withDefaults replaced the test's own flags: %q", got)
 	}
