@@ -64,6 +64,10 @@ type ruleInfo struct {
 	at            where
 	file          *file
 	unknownSource bool
+	// threshold and sequence are vigil's keys (aggregate.go); cond is nil
+	// for a sequence without a condition of its own.
+	threshold *thresholdInfo
+	sequence  *sequenceInfo
 }
 
 // ruleUpdate is an append to or a replace of a rule's keys.
@@ -80,11 +84,28 @@ type ruleUpdate struct {
 	enabled       *bool
 	warnEvttypes  *bool
 	skipUnknown   *bool
+	threshold     *thresholdInfo
 }
 
 func (u *ruleUpdate) empty() bool {
 	return u.cond == nil && u.output == nil && u.desc == nil && !u.hasTags && !u.hasExceptions &&
-		u.priority == nil && u.enabled == nil && u.warnEvttypes == nil && u.skipUnknown == nil
+		u.priority == nil && u.enabled == nil && u.warnEvttypes == nil && u.skipUnknown == nil && u.threshold == nil
+}
+
+// setThreshold gives prev the threshold of an update; appending one
+// requires that the rule has none yet.
+func setThreshold(prev *ruleInfo, u *ruleUpdate, appending bool) error {
+	if u.threshold == nil {
+		return nil
+	}
+	if prev.sequence != nil {
+		return u.threshold.at.errorf(ErrValidate, "Rule '%s' is a sequence: it cannot have a threshold", prev.name)
+	}
+	if appending && prev.threshold != nil {
+		return u.threshold.at.errorf(ErrValidate, "Rule '%s' has a threshold already; replace it with 'threshold: replace' under 'override'", prev.name)
+	}
+	prev.threshold = u.threshold
+	return nil
 }
 
 // exceptionInfo is one exception of a rule: values of fields, compared
@@ -203,7 +224,14 @@ func (c *collector) appendRule(l *loader, u *ruleUpdate) error {
 		return u.at.errorf(ErrValidate, "Appended rule must have exceptions or condition property")
 	}
 	if u.cond != nil && u.cond.text != "" {
-		prev.cond = concatSources(prev.cond, u.cond, " ")
+		if prev.cond == nil {
+			prev.cond = u.cond
+		} else {
+			prev.cond = concatSources(prev.cond, u.cond, " ")
+		}
+	}
+	if err := setThreshold(prev, u, true); err != nil {
+		return err
 	}
 	if u.output != nil && u.output.text != "" {
 		prev.output = concatSources(prev.output, u.output, " ")
@@ -260,6 +288,9 @@ func (c *collector) replaceRule(l *loader, u *ruleUpdate) error {
 	}
 	if u.cond != nil {
 		prev.cond = u.cond
+	}
+	if err := setThreshold(prev, u, false); err != nil {
+		return err
 	}
 	if u.output != nil {
 		prev.output = u.output

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -44,6 +45,8 @@ type Options struct {
 	Enable, Disable []string
 	// Logger receives a summary of the load at debug level; nil discards.
 	Logger *slog.Logger
+	// Groups bounds the state of threshold and sequence rules.
+	Groups GroupLimits
 
 	// noCache turns off the per-event field cache (benchmarks compare).
 	noCache bool
@@ -168,7 +171,16 @@ func (l *loader) compile() *Ruleset {
 		}
 	}
 	cc := newCompiler(l.opts.noCache)
-	rs := &Ruleset{matchAll: l.opts.MatchAll}
+	rs := &Ruleset{matchAll: l.opts.MatchAll, limits: l.opts.Groups}
+	if rs.limits.PerRule <= 0 {
+		rs.limits.PerRule = DefaultGroupsPerRule
+	}
+	if rs.limits.Total <= 0 {
+		rs.limits.Total = DefaultGroups
+	}
+	if rs.limits.Stats == nil {
+		rs.limits.Stats = &GroupStats{}
+	}
 	enable := map[string]*bool{}
 	for _, n := range l.opts.Enable {
 		t := true
@@ -184,7 +196,13 @@ func (l *loader) compile() *Ruleset {
 	for _, info := range l.col.rules.order {
 		if p := l.prepareRule(info); p != nil {
 			preps = append(preps, p)
-			if p.tree != nil {
+			if p.steps != nil {
+				for _, st := range p.steps {
+					if st.tree != nil {
+						cc.count(st.tree)
+					}
+				}
+			} else if p.tree != nil {
 				cc.count(p.tree)
 			}
 		}
@@ -197,6 +215,10 @@ func (l *loader) compile() *Ruleset {
 		info := p.info
 		if v := enable[r.Name]; v != nil {
 			r.Enabled = *v
+		}
+		if r.threshold != nil || r.seq != nil {
+			r.state = rs.nstateful
+			rs.nstateful++
 		}
 		rs.rules = append(rs.rules, r)
 		info.file.res.RulesLoaded = append(info.file.res.RulesLoaded, r.Name)
@@ -243,11 +265,13 @@ type prepared struct {
 	// filters bounds the events of each filtered kind the rule can
 	// match (openfilter.go).
 	filters kindClauses
+	// steps are a sequence's steps, each prepared on its own.
+	steps []*prepared
 }
 
-// prepareRule resolves a rule's condition and decides whether vigil can
-// run it; it returns nil when the rule is skipped or has errors (recorded
-// in the result).
+// prepareRule resolves a rule's condition (for a sequence, each step's)
+// and decides whether vigil can run it; it returns nil when the rule is
+// skipped or has errors (recorded in the result).
 func (l *loader) prepareRule(info *ruleInfo) *prepared {
 	ruleAt := info.at
 	if info.unknownSource {
@@ -255,10 +279,54 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 			SkippedRule{Name: info.name, Reason: "source " + info.source + " is not supported (only syscall)", Pos: ruleAt.locs[len(ruleAt.locs)-1].Position})
 		return nil
 	}
-	tree, err := l.parseSource(info.cond)
+	if info.sequence == nil {
+		return l.prepareCond(info, info.cond, nil, "")
+	}
+	// A sequence runs on the event types and kernel filters of all its
+	// steps: its rule-level tree is the steps or-ed, each step compiled
+	// on its own.
+	out := &prepared{info: info}
+	var trees []ast.Expr
+	for i, step := range info.sequence.steps {
+		p := l.prepareCond(info, step, info.cond, "step "+strconv.Itoa(i+1)+": ")
+		if p == nil {
+			return nil
+		}
+		out.steps = append(out.steps, p)
+		if p.tree == nil {
+			trees = nil
+			out.types = event.AllTypes()
+			break
+		}
+		trees = append(trees, p.tree)
+	}
+	if trees == nil {
+		out.filters = ruleClauses(nil)
+		return out
+	}
+	out.tree = &ast.Or{Pos: trees[0].Position(), Children: trees}
+	out.types, _ = eventTypes(out.tree)
+	out.filters = ruleClauses(out.tree)
+	return out
+}
+
+// prepareCond resolves one condition, and also (when not nil) with it in
+// the same event, with the rule's exceptions. what prefixes the reasons
+// for skipping.
+func (l *loader) prepareCond(info *ruleInfo, src, also *textSource, what string) *prepared {
+	ruleAt := info.at
+	tree, err := l.parseSource(src)
 	if err != nil {
 		l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
 		return nil
+	}
+	if also != nil {
+		other, err := l.parseSource(also)
+		if err != nil {
+			l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
+			return nil
+		}
+		tree = &ast.And{Pos: other.Position(), Children: []ast.Expr{other, tree}}
 	}
 	excs, err := l.exceptionsTree(info)
 	if err != nil {
@@ -273,7 +341,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		return nil
 	}
 	if treeSize(tree, maxTreeNodes) > maxTreeNodes {
-		l.fail(ruleAt.errorf(ErrCompileCondition, "condition has more than %d nodes once macros and lists are expanded", maxTreeNodes))
+		l.fail(ruleAt.errorf(ErrCompileCondition, "%scondition has more than %d nodes once macros and lists are expanded", what, maxTreeNodes))
 		return nil
 	}
 	_, unknownTypes := eventTypes(tree)
@@ -285,7 +353,7 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		if len(unknownTypes) > 0 {
 			reason = "only event types vigil does not trace: " + strings.Join(unknownTypes, ", ")
 		}
-		l.skip(info, ruleAt, WarnUnknownFilter, reason)
+		l.skip(info, ruleAt, WarnUnknownFilter, what+reason)
 		return nil
 	case constTrue:
 		return &prepared{info: info, types: event.AllTypes(), filters: ruleClauses(nil)}
@@ -295,16 +363,16 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 		if f, p, ok := l.locate(pos); ok {
 			fieldAt = ruleAt.withPos(f, "condition expression", "", p)
 		}
-		what := "unknown field"
+		what := what + "unknown field"
 		if len(unknown) > 1 {
-			what = "unknown fields"
+			what += "s"
 		}
 		l.skip(info, fieldAt, WarnUnknownFilter, what+" "+strings.Join(unknown, ", "))
 		return nil
 	}
 	if len(untraced) > 0 {
 		info.file.res.RulesPartial = append(info.file.res.RulesPartial, SkippedRule{Name: info.name,
-			Reason: "branches on event types vigil does not trace never fire: " + strings.Join(untraced, ", "),
+			Reason: what + "branches on event types vigil does not trace never fire: " + strings.Join(untraced, ", "),
 			Pos:    ruleAt.locs[len(ruleAt.locs)-1].Position})
 	}
 	types, _ := eventTypes(tree)
@@ -316,7 +384,14 @@ func (l *loader) prepareRule(info *ruleInfo) *prepared {
 func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 	info, ruleAt := pr.info, pr.info.at
 	p := pred(func(*evalCtx) bool { return true })
-	if pr.tree != nil {
+	var seq *sequence
+	if pr.steps != nil {
+		var err error
+		if seq, err = l.compileSequence(cc, pr); err != nil {
+			l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
+			return nil
+		}
+	} else if pr.tree != nil {
 		var err error
 		if p, err = cc.compile(pr.tree); err != nil {
 			l.fail(l.contextualize(ruleAt, ErrCompileCondition, err))
@@ -342,14 +417,18 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 	if info.warnEvttypes && pr.types == event.AllTypes() {
 		l.warn(ruleAt, WarnNoEvtType, "Rule matches too many evt.type values. This has a significant performance penalty.")
 	}
-	return &Rule{
+	cond := ""
+	if info.cond != nil {
+		cond = info.cond.text
+	}
+	r := &Rule{
 		Name:      info.name,
 		Desc:      info.desc,
 		Priority:  info.priority,
 		Tags:      info.tags,
 		Source:    info.source,
 		Enabled:   info.enabled,
-		Condition: info.cond.text,
+		Condition: cond,
 		Output:    info.output.text,
 		Pos:       ruleAt.locs[len(ruleAt.locs)-1].Position,
 		types:     pr.types,
@@ -357,5 +436,14 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		hostNames: appendHostNames(nil, pr.tree),
 		pred:      p,
 		out:       out,
+		seq:       seq,
+		state:     -1,
 	}
+	if t := info.threshold; t != nil {
+		r.threshold = &threshold{count: uint32(t.count), window: int64(t.window), windowText: t.windowText, by: t.by}
+	}
+	if seq != nil {
+		r.stepFields = stepFieldNames(len(seq.steps), out)
+	}
+	return r
 }

@@ -40,7 +40,7 @@ func knownKey(kind, key string) bool {
 		switch key {
 		case "rule", "desc", "condition", "output", "priority", "enabled", "tags", "source",
 			"exceptions", "override", "append", "skip-if-unknown-filter", "warn_evttypes",
-			"capture", "capture_duration":
+			"capture", "capture_duration", "threshold", "sequence":
 			return true
 		}
 	case "exception":
@@ -488,7 +488,7 @@ func (l *loader) readMacro(f *file, at where, m *mapping) error {
 
 func ruleAppendable(k string) bool {
 	switch k {
-	case "condition", "output", "desc", "tags", "exceptions":
+	case "condition", "output", "desc", "tags", "exceptions", "threshold":
 		return true
 	}
 	return false
@@ -496,7 +496,8 @@ func ruleAppendable(k string) bool {
 
 func ruleReplaceable(k string) bool {
 	switch k {
-	case "condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter":
+	case "condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter",
+		"threshold":
 		return true
 	}
 	return false
@@ -587,7 +588,7 @@ func checkOverrideKeys(at where, m *mapping, app, repl map[string]bool) error {
 // exceptions extend the earlier rule's.
 func (l *loader) readRuleAppend(f *file, at where, m *mapping, name string) error {
 	keys := map[string]bool{}
-	for _, k := range []string{"condition", "exceptions"} {
+	for _, k := range []string{"condition", "exceptions", "threshold"} {
 		if m.has(k) {
 			keys[k] = true
 		}
@@ -615,8 +616,26 @@ func (l *loader) readRuleEnable(at where, m *mapping, name string) error {
 func (l *loader) readRuleDefinition(f *file, at where, m *mapping, name string) (*ruleInfo, error) {
 	info := &ruleInfo{name: name, at: at, file: f, enabled: true, warnEvttypes: true, source: "syscall"}
 	var err error
-	if info.cond, err = m.text(at, f, "condition"); err != nil {
-		return nil, err
+	if m.has("sequence") {
+		if m.has("threshold") {
+			return nil, at.with("value for", "threshold", m.keyAt["threshold"]).errorf(ErrYAMLValidate,
+				"A rule has a threshold or a sequence, not both")
+		}
+		if info.sequence, err = readSequence(f, at, m); err != nil {
+			return nil, err
+		}
+	}
+	// A sequence's steps are its conditions; a condition it has besides
+	// holds in every step.
+	if info.sequence == nil || m.has("condition") {
+		if info.cond, err = m.text(at, f, "condition"); err != nil {
+			return nil, err
+		}
+	}
+	if m.has("threshold") {
+		if info.threshold, err = readThreshold(at, m); err != nil {
+			return nil, err
+		}
 	}
 	if info.output, err = m.text(at, f, "output"); err != nil {
 		return nil, err
@@ -686,6 +705,11 @@ func (l *loader) readRuleUpdate(f *file, at where, m *mapping, name string, keys
 			return nil, err
 		}
 		u.output = trimSource(u.output)
+	}
+	if keys["threshold"] {
+		if u.threshold, err = readThreshold(at, m); err != nil {
+			return nil, err
+		}
 	}
 	if keys["desc"] {
 		s, _, _, err := m.scalar(at, "desc", false)

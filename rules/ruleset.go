@@ -32,6 +32,31 @@ type Rule struct {
 	hostNames []string
 	pred      pred
 	out       *template
+	// threshold and seq are the vigil keys (aggregate.go, state.go);
+	// state indexes the rule's groups in a Matcher, -1 for a stateless
+	// rule; stepFields names a sequence's per-step output fields.
+	threshold  *threshold
+	seq        *sequence
+	state      int32
+	stepFields []string
+}
+
+// Threshold reports whether the rule has a threshold, with its count and
+// window as written.
+func (r *Rule) Threshold() (count int, window string, ok bool) {
+	if r.threshold == nil {
+		return 0, "", false
+	}
+	return int(r.threshold.count), r.threshold.windowText, true
+}
+
+// Sequence reports whether the rule is a sequence, with its number of
+// steps, what it follows (proc, proc.tree or container) and its window.
+func (r *Rule) Sequence() (steps int, by, window string, ok bool) {
+	if r.seq == nil {
+		return 0, "", "", false
+	}
+	return len(r.seq.steps), r.seq.by.String(), r.seq.windowText, true
 }
 
 // Types returns the event types the rule applies to, derived from its
@@ -71,6 +96,10 @@ type Ruleset struct {
 	nresults int
 	matchAll bool
 	def      Matcher
+	// limits bounds the groups of stateful (threshold, sequence) rules,
+	// nstateful of them.
+	limits    GroupLimits
+	nstateful int32
 }
 
 // Rules returns every compiled rule, enabled or not, in definition order.
@@ -156,17 +185,52 @@ func (rs *Ruleset) filter(kind event.Kind) *event.Filter {
 // matches. An event that matches nothing costs no allocation.
 func (rs *Ruleset) Match(e *event.Event, fn func(*Rule)) int { return rs.def.Match(e, fn) }
 
+// AppendAggregateFields is Matcher.AppendAggregateFields of the matcher
+// Match uses.
+func (rs *Ruleset) AppendAggregateFields(dst []FieldValue, r *Rule) []FieldValue {
+	return rs.def.AppendAggregateFields(dst, r)
+}
+
+// Groups is the number of threshold groups and sequences in progress that
+// Match keeps; it may be read from any goroutine.
+func (rs *Ruleset) Groups() int64 {
+	if rs.def.groups == nil {
+		return 0
+	}
+	return rs.def.groups.live.Load()
+}
+
+// GroupStats counts the groups evicted (GroupLimits.Stats, if set).
+func (rs *Ruleset) GroupStats() *GroupStats { return rs.limits.Stats }
+
 // NewMatcher returns a matcher with its own field cache, for matching
 // from another goroutine.
 func (rs *Ruleset) NewMatcher() *Matcher {
-	return &Matcher{rs: rs, ctx: evalCtx{slots: make([]slot, rs.nslots), results: make([]result, rs.nresults)}}
+	m := &Matcher{rs: rs, ctx: evalCtx{slots: make([]slot, rs.nslots), results: make([]result, rs.nresults)}}
+	if rs.nstateful > 0 {
+		m.groups = newGroupState(rs)
+	}
+	return m
 }
 
 // Matcher matches events against a Ruleset. It is not safe for concurrent
-// use.
+// use. It keeps the state of threshold and sequence rules: each Matcher
+// counts on its own.
 type Matcher struct {
-	rs  *Ruleset
-	ctx evalCtx
+	rs     *Ruleset
+	ctx    evalCtx
+	groups *groupState
+}
+
+// AppendAggregateFields appends what a threshold or sequence rule reports
+// besides its output fields (README, "Thresholds and sequences"); nothing
+// for other rules. It is valid in Match's callback, for the rule it is
+// called with.
+func (m *Matcher) AppendAggregateFields(dst []FieldValue, r *Rule) []FieldValue {
+	if m.groups == nil || r.state < 0 {
+		return dst
+	}
+	return m.groups.appendAggregate(dst, r)
 }
 
 // Match is Ruleset.Match with this matcher's cache.
@@ -182,14 +246,21 @@ func (m *Matcher) Match(e *event.Event, fn func(*Rule)) int {
 	c.reset(e)
 	n := 0
 	for _, r := range rules {
-		if r.pred(c) {
-			n++
-			if fn != nil {
-				fn(r)
+		// A threshold or sequence rule matches when it fires: until then
+		// the next rules still run.
+		if r.seq != nil {
+			if !m.groups.sequence(r, c) {
+				continue
 			}
-			if !m.rs.matchAll {
-				break
-			}
+		} else if !r.pred(c) || r.threshold != nil && !m.groups.threshold(r, e) {
+			continue
+		}
+		n++
+		if fn != nil {
+			fn(r)
+		}
+		if !m.rs.matchAll {
+			break
 		}
 	}
 	c.e = nil
