@@ -151,8 +151,8 @@ func TestThresholdFires(t *testing.T) {
 		at(ob, 4),            // bash 3: fires
 		at(ob, 5), at(ob, 6), // same window: no more alerts
 		at(ov, 13), at(ov, 14), // vim's window (from 2s) closed at 12s: 1, 2
-		at(ob, 11.5), // bash's window (from 1s) closed at 11s: 1
-		at(ov, 15),   // vim 3 in its new window: fires
+		at(ob, 11.5),                           // bash's window (from 1s) closed at 11s: 1
+		at(ov, 15),                             // vim 3 in its new window: fires
 		at(ob, 12), at(ob, 12.5), at(ob, 13.5)) // bash 2, 3 (fires), 4
 	want := [][]string{nil, nil, nil,
 		{"x:vigil.threshold.count=3", "x:vigil.threshold.window=10s", "x:vigil.threshold.first=1000000000", "x:vigil.threshold.last=4000000000"},
@@ -213,9 +213,9 @@ func TestSequenceProcTree(t *testing.T) {
 	got := fire(rs,
 		at(execEvent(run, nil), 1), // exec before any write: nothing
 		at(write, 2),
-		at(execEvent(other, nil), 3), // not in bash's tree
-		at(execEvent(run, nil), 4),   // fires
-		at(execEvent(run, nil), 5),   // the sequence is done
+		at(execEvent(other, nil), 3),               // not in bash's tree
+		at(execEvent(run, nil), 4),                 // fires
+		at(execEvent(run, nil), 5),                 // the sequence is done
 		at(write, 10), at(execEvent(run, nil), 41)) // out of the window
 	names := func(steps ...string) []string {
 		out := []string{"s:vigil.sequence.by=proc.tree", "s:vigil.sequence.window=30s", "s:vigil.sequence.first=2000000000", "s:vigil.sequence.last=4000000000"}
