@@ -29,9 +29,11 @@ type pipeline struct {
 	names     *resolve.Resolver
 	hostNames *event.HostNames
 
-	// Reused across events: the event being matched, the rendered
-	// output and its fields, the alert, and method values bound once.
+	// Reused across events: the event being matched and the rules it is
+	// matched against, the rendered output and its fields, the alert,
+	// and method values bound once.
 	ev       *event.Event
+	rs       *rules.Ruleset
 	text     []byte
 	fields   []rules.FieldValue
 	alert    output.Alert
@@ -72,13 +74,14 @@ func (p *pipeline) handle(e *event.Event) {
 	}
 	p.ev = e
 	e.HostNames = p.hostNames
-	p.ruleset.Load().Match(e, p.onMatch)
+	p.rs = p.ruleset.Load()
+	p.rs.Match(e, p.onMatch)
 	if p.events {
 		if n := p.out.Event(e); n > 0 {
 			p.eventDrops[e.Type.Kind()].Add(uint64(n))
 		}
 	}
-	p.ev = nil
+	p.ev, p.rs = nil, nil
 }
 
 // match turns a rule match into an alert for every output.
@@ -86,6 +89,7 @@ func (p *pipeline) match(r *rules.Rule) {
 	e := p.ev
 	p.text = r.AppendOutput(p.text[:0], e)
 	p.fields = r.AppendOutputFields(p.fields[:0], e)
+	p.fields = p.rs.AppendAggregateFields(p.fields, r)
 	p.alert.Time = e.Time
 	p.alert.Rule = r.Name
 	p.alert.Priority = r.Priority.String()

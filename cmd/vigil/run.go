@@ -47,7 +47,12 @@ type runConfig struct {
 	enableRules      stringList
 	disableTags      stringList
 	enableTags       stringList
+	groupsPerRule    int
+	groups           int
 	outputs          sink.Configs
+	// groupStats counts the evictions of threshold and sequence groups
+	// across reloads (not a setting).
+	groupStats *rules.GroupStats
 }
 
 func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -69,6 +74,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	cfg.groupStats = &rules.GroupStats{}
 	rs, res, err := cfg.loadRules(logger)
 	if err != nil {
 		return err
@@ -234,7 +240,8 @@ func parseSyscallHooks(s string) (string, error) {
 }
 
 func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
-	opts := rules.Options{Strict: cfg.strict, MatchAll: cfg.ruleMatching == "all", Logger: logger}
+	opts := rules.Options{Strict: cfg.strict, MatchAll: cfg.ruleMatching == "all", Logger: logger,
+		Groups: rules.GroupLimits{PerRule: cfg.groupsPerRule, Total: cfg.groups, Stats: cfg.groupStats}}
 	if cfg.minPriority != "" {
 		p, err := rules.ParsePriority(cfg.minPriority)
 		if err != nil {
@@ -248,6 +255,9 @@ func (cfg *runConfig) ruleOptions(logger *slog.Logger) (rules.Options, error) {
 // reload loads the rule files again and swaps them in atomically; on error
 // the running rules stay.
 func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor) error {
+	// The new rules start their thresholds and sequences afresh; the
+	// eviction counts go on.
+	cfg.groupStats = p.ruleset.Load().GroupStats()
 	rs, res, err := cfg.loadRules(logger)
 	if err != nil {
 		return err

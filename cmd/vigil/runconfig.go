@@ -53,6 +53,8 @@ func defaultRunConfig() *runConfig {
 		drainTimeout:     5 * time.Second,
 		lockFile:         defaultLockFile,
 		syscallHooks:     "auto",
+		groupsPerRule:    rules.DefaultGroupsPerRule,
+		groups:           rules.DefaultGroups,
 	}
 }
 
@@ -115,6 +117,10 @@ func (cfg *runConfig) options() []runOption {
 		}, usage: "at shutdown, how long the outputs may take to accept the queued records"},
 		{name: "lock-file", ptr: &cfg.lockFile,
 			usage: "lock held while running, so that only one vigil runs (empty: no lock)"},
+		{name: "rule-groups-per-rule", ptr: &cfg.groupsPerRule, reloadable: true, check: positive("the groups per rule", &cfg.groupsPerRule),
+			usage: "groups a threshold or sequence rule keeps (values of its by fields, sequences in progress) before evicting its oldest, counted"},
+		{name: "rule-groups", ptr: &cfg.groups, reloadable: true, check: positive("the groups of all rules", &cfg.groups),
+			usage: "groups all threshold and sequence rules keep together before evicting the oldest, counted"},
 		{name: "syscall-hooks", ptr: &cfg.syscallHooks, check: func() error {
 			_, err := parseSyscallHooks(cfg.syscallHooks)
 			return err

@@ -24,6 +24,7 @@ const (
 	ruleEnrichFailure = "vigil internal: enrichment failure"
 	ruleTampering     = "vigil internal: tampering"
 	ruleUncleanStop   = "vigil internal: unclean stop"
+	ruleGroupEviction = "vigil internal: rule state eviction"
 )
 
 // enrichReportInterval spaces enrichment failure records: containerd being
@@ -87,6 +88,9 @@ type lossCounts struct {
 	enrich       uint64
 	enrichQueue  uint64
 	sinks        []sinkCounts
+	// groupsRule and groupsTotal are threshold and sequence groups
+	// evicted by the per-rule and the total cap.
+	groupsRule, groupsTotal uint64
 }
 
 // sinkCounts are one output's counters.
@@ -122,6 +126,9 @@ func (st *status) current() lossCounts {
 	c.outputAlerts = st.pipeline.alertDrops.Load()
 	c.enrich = es.Failures
 	c.enrichQueue = es.Dropped
+	if gs := st.pipeline.ruleset.Load().GroupStats(); gs != nil {
+		c.groupsRule, c.groupsTotal = gs.RuleCap.Load(), gs.TotalCap.Load()
+	}
 	if st.sinks != nil {
 		for _, k := range st.sinks.Sinks() {
 			c.sinks = append(c.sinks, sinkCounts{name: k.Name, sent: k.Written, dropped: k.Dropped, failed: k.Failed,
@@ -228,6 +235,13 @@ func (st *status) flush(final bool) {
 		if total > 0 {
 			st.logger.Warn("output records dropped", "count", total)
 		}
+	}
+
+	if perRule, total := since(cur.groupsRule, last.groupsRule), since(cur.groupsTotal, last.groupsTotal); perRule+total > 0 {
+		st.emit(now, ruleGroupEviction, "Warning",
+			"Threshold or sequence state evicted while its window was open: a rule or all rules held as many groups as they may (rule_groups_per_rule, rule_groups)",
+			[]output.Count{{Name: "rule_cap", Value: perRule}, {Name: "total_cap", Value: total}, {Name: "total", Value: perRule + total}})
+		st.logger.Warn("threshold or sequence groups evicted", "count", perRule+total)
 	}
 
 	failures, queue := since(cur.enrich, last.enrich), since(cur.enrichQueue, last.enrichQueue)
@@ -372,6 +386,13 @@ func (st *status) collect() []metrics.Family {
 	for name, n := range st.pipeline.matches.snapshot() {
 		matches.Samples = append(matches.Samples, metrics.Sample{Labels: []metrics.Label{{Name: "rule", Value: name}}, Value: float64(n)})
 	}
+	groupEvictions := metrics.Family{Name: "vigil_rule_group_evictions_total", Help: "Threshold groups and sequences evicted while their window was open, by the cap that was full.", Kind: "counter"}
+	if gs := st.pipeline.ruleset.Load().GroupStats(); gs != nil {
+		groupEvictions.Samples = []metrics.Sample{
+			{Labels: []metrics.Label{{Name: "cap", Value: "rule"}}, Value: float64(gs.RuleCap.Load())},
+			{Labels: []metrics.Label{{Name: "cap", Value: "total"}}, Value: float64(gs.TotalCap.Load())},
+		}
+	}
 	gauge := func(name, help string, v float64) metrics.Family {
 		return metrics.Family{Name: name, Help: help, Kind: "gauge", Samples: []metrics.Sample{{Value: v}}}
 	}
@@ -401,6 +422,8 @@ func (st *status) collect() []metrics.Family {
 		counter("vigil_output_failures_total", "Records an output could not deliver (after its retries), all outputs together.", ws.Failed),
 		counter("vigil_output_alert_drops_total", "Alerts dropped because an output did not keep up, once per output.", st.pipeline.alertDrops.Load()),
 		gauge("vigil_rules_active", "Rules in the running rule set.", float64(len(st.pipeline.ruleset.Load().Active()))),
+		gauge("vigil_rule_groups", "Threshold groups and sequences in progress that the rules keep.", float64(st.pipeline.ruleset.Load().Groups())),
+		groupEvictions,
 		reloads,
 		counter("vigil_enrich_cache_hits_total", "Container lookups answered from the cache.", es.Hits),
 		counter("vigil_enrich_cache_misses_total", "Container lookups for cgroups not yet resolved.", es.Misses),

@@ -151,3 +151,30 @@ func TestStatusMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusGroupEvictions checks the internal record and the metrics of
+// threshold groups evicted by the caps.
+func TestStatusGroupEvictions(t *testing.T) {
+	st, _, _, fw := newStatusForTest(t)
+	gs := st.pipeline.ruleset.Load().GroupStats()
+	gs.RuleCap.Add(3)
+	gs.TotalCap.Add(1)
+	st.flush(false)
+	want := map[string]map[string]uint64{ruleGroupEviction: {"rule_cap": 3, "total_cap": 1, "total": 4}}
+	if got := fw.take(t); !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("records:\n got %v\nwant %v", got, want)
+	}
+	st.flush(false)
+	if got := fw.take(t); len(got) != 0 {
+		t.Errorf("records without new evictions: %v", got)
+	}
+	var b strings.Builder
+	if err := metrics.Write(&b, st.collect()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`vigil_rule_group_evictions_total{cap="rule"} 3`, `vigil_rule_group_evictions_total{cap="total"} 1`, "vigil_rule_groups 0"} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
