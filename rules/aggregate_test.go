@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-sensor/vigil/event"
 	"golang.org/x/sys/unix"
@@ -353,5 +354,58 @@ func TestThresholdNoAllocOnceGrouped(t *testing.T) {
 		rs.Match(e, nil)
 	}); n != 0 {
 		t.Errorf("%v allocations per event", n)
+	}
+}
+
+// TestThresholdLongKeys checks that by fields with long values group as
+// the values do, while each group keeps a short key.
+func TestThresholdLongKeys(t *testing.T) {
+	rs := mustLoad(t, Options{}, thresholdRule("{count: 2, window: 1m, by: [fd.name]}"))
+	p := procTree()
+	long := "/srv/" + strings.Repeat("a", 300)
+	e1 := openEvent(p, nil, long+"1", unix.O_RDONLY, 3)
+	e2 := openEvent(p, nil, long+"2", unix.O_RDONLY, 3)
+	got := fire(rs, at(e1, 1), at(e2, 2), at(e1, 3))
+	if got[0] != nil || got[1] != nil || got[2] == nil {
+		t.Errorf("alerts %v: want one, on the second open of the first name", got)
+	}
+	for key := range rs.def.groups.rules[0].groups {
+		if len(key) > maxGroupKey {
+			t.Errorf("a group keeps a key of %d bytes", len(key))
+		}
+	}
+}
+
+// TestSequenceCapturedBytesBounded floods a sequence's first step with
+// long values: each value kept is cut, and the bytes kept stay within
+// their bound, the oldest sequences evicted and counted.
+func TestSequenceCapturedBytesBounded(t *testing.T) {
+	rs := mustLoad(t, Options{Groups: GroupLimits{PerRule: 1 << 20, Total: 1 << 20}},
+		"- rule: s\n  desc: d\n  output: wrote %fd.name\n  priority: WARNING\n"+
+			"  sequence:\n    by: proc\n    window: 1h\n    steps: [evt.type = openat, evt.type = execve]\n")
+	p := procTree()
+	long := "/srv/" + strings.Repeat("é", 2000)
+	e := openEvent(p, nil, long, unix.O_RDONLY, 3)
+	const n = 20000
+	for i := range n {
+		e.PID = uint32(i + 1)
+		e.Time = int64(i)
+		rs.Match(e, nil)
+	}
+	st := rs.def.groups
+	if st.captured > maxCapturedBytes {
+		t.Errorf("sequences keep %d bytes, more than %d", st.captured, maxCapturedBytes)
+	}
+	if ev := rs.GroupStats().TotalCap.Load(); ev == 0 || int64(n)-int64(ev) != rs.Groups() {
+		t.Errorf("%d evictions, %d groups, for %d first steps", ev, rs.Groups(), n)
+	}
+	for _, g := range st.slab {
+		for _, step := range g.steps {
+			for _, v := range step {
+				if len(v.Str) > maxStepValue || !utf8.ValidString(v.Str) {
+					t.Fatalf("a step keeps a value of %d bytes (valid UTF-8: %v)", len(v.Str), utf8.ValidString(v.Str))
+				}
+			}
+		}
 	}
 }

@@ -21,6 +21,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      comps: [in, pmatch]\n      values:\n        - [[a, b], (c, d)]\n"))
 	f.Add([]byte("- rule: r\n  condition: x\n  override: {condition: append}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte(thresholdRule("{count: 1, window: 1s, by: [proc.name, 'proc.aname[2]']}") +
+		"- rule: x\n  threshold: {count: 2, window: 1m}\n  override: {threshold: replace}\n"))
+	f.Add([]byte(sequenceRule("    by: proc.tree\n    window: 1m\n    steps: [evt.type = openat, evt.type = execve, evt.type = connect]\n")))
 	events := testEvents()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, res, err := Load([]Source{{Name: "fuzz.yaml", Data: data}}, Options{MatchAll: true})
@@ -42,6 +45,7 @@ func FuzzLoad(f *testing.F) {
 			rs.Match(e, func(r *Rule) {
 				r.AppendOutput(nil, e)
 				r.AppendOutputFields(nil, e)
+				rs.AppendAggregateFields(nil, r)
 			})
 		}
 	})

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -106,6 +107,7 @@ type group struct {
 	// output fields of the steps done, time first, values copied.
 	next  int
 	steps [][]FieldValue
+	bytes int
 }
 
 // ruleState is one stateful rule's groups.
@@ -122,12 +124,16 @@ type groupState struct {
 	perRule, total int
 	stats          *GroupStats
 	live           atomic.Int64
-	rules          []ruleState
-	slab           []group
-	free           []int32
-	head, tail     int32
-	// key is the group key being built, reused across events.
-	key []byte
+	// captured is the bytes of step values the sequences keep.
+	captured   int
+	rules      []ruleState
+	slab       []group
+	free       []int32
+	head, tail int32
+	// key is the group key being built, reused across events; seed
+	// hashes the keys longer than maxGroupKey.
+	key  []byte
+	seed maphash.Seed
 
 	// What the last firing rule reports (AppendAggregateFields).
 	fired struct {
@@ -139,7 +145,7 @@ type groupState struct {
 
 func newGroupState(rs *Ruleset) *groupState {
 	st := &groupState{perRule: rs.limits.PerRule, total: rs.limits.Total, stats: rs.limits.Stats,
-		head: -1, tail: -1, key: make([]byte, 0, 256)}
+		head: -1, tail: -1, key: make([]byte, 0, 256), seed: maphash.MakeSeed()}
 	st.rules = make([]ruleState, rs.nstateful)
 	for _, r := range rs.rules {
 		if r.state < 0 {
@@ -251,6 +257,8 @@ func (st *groupState) restart(idx int32, now int64) {
 	g.first, g.last, g.count, g.fired, g.next = now, now, 0, false, 0
 	clear(g.steps)
 	g.steps = g.steps[:0]
+	st.captured -= g.bytes
+	g.bytes = 0
 	st.link(idx)
 }
 
@@ -262,6 +270,7 @@ func (st *groupState) remove(idx int32) {
 	delete(rs.groups, g.key)
 	rs.n--
 	st.live.Add(-1)
+	st.captured -= g.bytes
 	*g = group{}
 	st.free = append(st.free, idx)
 }
@@ -284,6 +293,30 @@ func appendByKey(b []byte, by []byFieldInfo, e *event.Event) []byte {
 	return b
 }
 
+// maxGroupKey bounds the bytes a group's key keeps: by fields with long
+// values (proc.cmdline, proc.env) are kept as a 64-bit hash of the key and
+// its length, so that the total cap bounds memory whatever the values.
+// Two keys then share a group only if their hashes collide (for 65536
+// groups, a chance near 1e-10).
+const maxGroupKey = 128
+
+// shortKey replaces a key longer than maxGroupKey by its hash and length.
+func (st *groupState) shortKey() {
+	k := st.key
+	if len(k) <= maxGroupKey {
+		return
+	}
+	h, n := maphash.Bytes(st.seed, k), uint64(len(k))
+	k = append(k[:0], 0xfe)
+	for i := 56; i >= 0; i -= 8 {
+		k = append(k, byte(h>>i))
+	}
+	for i := 24; i >= 0; i -= 8 {
+		k = append(k, byte(n>>i))
+	}
+	st.key = k
+}
+
 // threshold counts a match of r's condition by e; it reports whether the
 // count reached the threshold in this window. A group's window opens at
 // its first match and lasts the threshold's window; the rule fires once
@@ -292,6 +325,7 @@ func appendByKey(b []byte, by []byFieldInfo, e *event.Event) []byte {
 func (st *groupState) threshold(r *Rule, e *event.Event) bool {
 	t := r.threshold
 	st.key = appendByKey(st.key[:0], t.by, e)
+	st.shortKey()
 	rs := &st.rules[r.state]
 	now := e.Time
 	idx, ok := rs.groups[string(st.key)]
@@ -386,7 +420,8 @@ func (st *groupState) sequence(r *Rule, c *evalCtx) bool {
 		if now-g.first > s.window {
 			st.remove(idx)
 		} else if step := &s.steps[g.next]; step.types.Has(e.Type) && step.pred(c) {
-			st.capture(r, g, e)
+			st.capture(r, idx, e)
+			g = &st.slab[idx]
 			g.next++
 			g.last = now
 			if g.next < len(s.steps) {
@@ -409,28 +444,48 @@ func (st *groupState) sequence(r *Rule, c *evalCtx) bool {
 			return false
 		}
 		st.restart(idx, now)
-		g := &st.slab[idx]
-		st.capture(r, g, e)
-		g.next = 1
+		st.capture(r, idx, e)
+		st.slab[idx].next = 1
 		return false
 	}
 	idx := st.insert(r.state, st.key, now)
-	g := &st.slab[idx]
-	st.capture(r, g, e)
-	g.next = 1
+	st.capture(r, idx, e)
+	st.slab[idx].next = 1
 	return false
 }
 
-// capture keeps the time and output fields of a step, copying the strings
-// out of the event's buffers.
-func (st *groupState) capture(r *Rule, g *group, e *event.Event) {
+// Bounds on what sequences keep of their steps: each string value is cut
+// at maxStepValue bytes, and when all the values kept pass
+// maxCapturedBytes the oldest sequences are evicted (counted as the total
+// cap's), so that a flood of first steps with long values stays bounded.
+const (
+	maxStepValue     = 1024
+	maxCapturedBytes = 16 << 20
+)
+
+// capture keeps the time and output fields of a step of group idx,
+// copying the strings out of the event's buffers.
+func (st *groupState) capture(r *Rule, idx int32, e *event.Event) {
+	g := &st.slab[idx]
 	vals := make([]FieldValue, 0, len(r.out.fields)+1)
 	vals = append(vals, FieldValue{Type: event.FieldAbsTime, OK: true, Num: e.Time})
 	vals = r.out.appendFields(vals, e)
+	n := 0
 	for i := range vals {
-		vals[i].Str = strings.Clone(vals[i].Str)
+		v := vals[i].Str
+		if len(v) > maxStepValue {
+			v = strings.ToValidUTF8(v[:maxStepValue], "")
+		}
+		vals[i].Str = strings.Clone(v)
+		n += len(v)
 	}
 	g.steps = append(g.steps, vals)
+	g.bytes += n
+	st.captured += n
+	for st.captured > maxCapturedBytes && st.head >= 0 && st.head != idx {
+		st.remove(st.head)
+		st.stats.TotalCap.Add(1)
+	}
 }
 
 // appendAggregate appends what a firing threshold or sequence rule
