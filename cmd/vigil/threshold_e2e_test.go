@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/falcorules"
@@ -148,5 +149,36 @@ func TestSequenceWriteThenExec(t *testing.T) {
 	next := a.Expect(t, "a second write and run", func(l agenttest.Line) bool { return l.Rule == rule })
 	if next.OutputFields["proc.exepath"] != dir+"/again" {
 		t.Errorf("the run of %s alerted again before the second sequence: %v", bin, next.OutputFields)
+	}
+}
+
+// TestThresholdEvictionsReported fills a rule's group table with real
+// opens of distinct files: the eviction comes out as an internal record
+// and in /metrics.
+func TestThresholdEvictionsReported(t *testing.T) {
+	const rule = "Files opened repeatedly"
+	dir := t.TempDir()
+	rules := writeRules(t, dir, fmt.Sprintf(`- rule: %s
+  desc: each file opened 10 times within a minute
+  condition: evt.type in (open, openat, openat2) and fd.name startswith %s/f
+  output: "%%fd.name opened again"
+  priority: NOTICE
+  threshold: {count: 10, window: 1m, by: [fd.name]}
+`, rule, dir))
+	a := startAgent(t, "--rules", rules, "--no-containerd", "--rule-groups-per-rule", "2")
+	for _, name := range []string{"f1", "f2", "f3"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runCommand(t, "cat", path)
+	}
+	l := a.Expect(t, "the eviction record", func(l agenttest.Line) bool { return l.Rule == ruleGroupEviction })
+	if l.Source != "internal" || agenttest.Int(l.OutputFields["rule_cap"]) < 1 {
+		t.Errorf("record %s", l.Raw)
+	}
+	a.WaitMetric(t, `vigil_rule_group_evictions_total{cap="rule"}`, 10*time.Second, func(v float64) bool { return v >= 1 })
+	if v := a.Metrics(t).Get(t, "vigil_rule_groups"); v != 2 {
+		t.Errorf("vigil_rule_groups = %v, want 2", v)
 	}
 }
