@@ -178,8 +178,9 @@ func TestThresholdThroughOverride(t *testing.T) {
 	upstream := "- rule: Read hosts\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/hosts\n  output: read %fd.name\n  priority: WARNING\n" +
 		"- rule: Any open\n  desc: d\n  condition: evt.type = openat\n  output: open %fd.name\n  priority: INFO\n"
 	for name, local := range map[string]string{
-		"override": "- rule: Read hosts\n  threshold:\n    count: 2\n    window: 1m\n  override:\n    threshold: replace\n",
-		"append":   "- rule: Read hosts\n  threshold: {count: 2, window: 1m}\n  append: true\n",
+		"override":        "- rule: Read hosts\n  threshold:\n    count: 2\n    window: 1m\n  override:\n    threshold: replace\n",
+		"override append": "- rule: Read hosts\n  threshold: {count: 2, window: 1m}\n  override: {threshold: append}\n",
+		"append":          "- rule: Read hosts\n  threshold: {count: 2, window: 1m}\n  append: true\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			rs := mustLoad(t, Options{}, upstream, local)

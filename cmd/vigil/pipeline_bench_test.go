@@ -87,6 +87,21 @@ func mustLoad(tb testing.TB, srcs ...rules.Source) *rules.Ruleset {
 // of ordinary files, some outbound connects.
 func BenchmarkPipelineNoMatch(b *testing.B) { benchmarkPipelineNoMatch(b, benchRules(b)) }
 
+// BenchmarkPipelineThreshold is BenchmarkPipelineNoMatch with one more
+// rule, a threshold that counts every open of the mix by process and file
+// and never reaches its count: the cost of a threshold on the whole path.
+func BenchmarkPipelineThreshold(b *testing.B) {
+	stable := testutil.FalcoRules(b, falcorules.Stable)
+	count := rules.Source{Name: "threshold.yaml", Data: []byte(`- rule: Opens counted
+  desc: every open of the mix, counted by process and file
+  condition: evt.type = openat and proc.name = python3
+  output: "%proc.name opened %fd.name"
+  priority: INFO
+  threshold: {count: 1048576, window: 1h, by: [proc.name, fd.name]}
+`)}
+	benchmarkPipelineNoMatch(b, mustLoad(b, rules.Default(), rules.Source{Name: falcorules.Stable, Data: stable}, count))
+}
+
 func benchmarkPipelineNoMatch(b *testing.B, rs *rules.Ruleset) {
 	table := sensor.NewProcessTable(sensor.TableConfig{ProcRoot: b.TempDir()})
 	var dec sensor.Decoder
