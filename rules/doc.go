@@ -13,4 +13,11 @@
 //
 // Matching uses a per-matcher cache of field values, so a field read by
 // many rules is extracted once per event.
+//
+// Two vigil-only rule keys (aggregate.go) make a rule alert on a pattern
+// rather than on one event: threshold (count matches in a window per value
+// of some fields) and sequence (conditions matched in order by one
+// process, process tree or container). Their state lives in each Matcher
+// (state.go), in groups bounded per rule and in total, the oldest evicted
+// and counted (GroupLimits, GroupStats).
 package rules
