@@ -335,9 +335,12 @@ func (st *groupState) threshold(r *Rule, e *event.Event) bool {
 		st.restart(idx, now)
 	}
 	g := &st.slab[idx]
+	if g.fired {
+		return false
+	}
 	g.count++
 	g.last = now
-	if g.fired || g.count < t.count {
+	if g.count < t.count {
 		return false
 	}
 	g.fired = true
