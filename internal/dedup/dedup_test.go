@@ -252,3 +252,23 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("valid config: %v %+v", err, c)
 	}
 }
+
+// compileField never panics, and what it accepts names a field vigil knows
+// with the argument that field takes.
+func FuzzCompileField(f *testing.F) {
+	for _, s := range []string{"proc.name", "proc.aname[2]", "container.label[app]", "proc.aname[x]", "fd.name[1]", "x[", "[]", "container.label[]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ref, err := compileField(s)
+		if err != nil {
+			return
+		}
+		if ref.field == nil || ref.name != s {
+			t.Fatalf("%q: %+v", s, ref)
+		}
+		if ref.arg.Set && ref.field.Arg == event.ArgNone || !ref.arg.Set && ref.field.ArgRequired {
+			t.Fatalf("%q: argument %+v for a field taking %v", s, ref.arg, ref.field.Arg)
+		}
+	})
+}
