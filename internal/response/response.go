@@ -39,7 +39,7 @@ const (
 	OutcomeDryRun         = "dry_run"         // mode log: recorded, not run
 )
 
-var outcomes = []string{OutcomeSuccess, OutcomeFailed, OutcomeSignaled, OutcomeKilledTimeout, OutcomeKilledShutdown, OutcomeStartFailed, OutcomeDryRun}
+var outcomes = [...]string{OutcomeSuccess, OutcomeFailed, OutcomeSignaled, OutcomeKilledTimeout, OutcomeKilledShutdown, OutcomeStartFailed, OutcomeDryRun}
 
 // Reasons a run is skipped (the reason member of a RuleSkipped record).
 const (
@@ -48,7 +48,7 @@ const (
 	ReasonShutdown    = "shutdown"
 )
 
-var reasons = []string{ReasonRateLimited, ReasonQueueFull, ReasonShutdown}
+var reasons = [...]string{ReasonRateLimited, ReasonQueueFull, ReasonShutdown}
 
 // Defaults of the responder's settings.
 const (
@@ -124,8 +124,8 @@ type action struct {
 	// buckets are the rate limits by rule name, read and written by Fire
 	// only.
 	buckets  map[string]*bucket
-	outcomes [7]atomic.Uint64 // by index in outcomes
-	skips    [3]atomic.Uint64 // by index in reasons
+	outcomes [len(outcomes)]atomic.Uint64
+	skips    [len(reasons)]atomic.Uint64
 	nanos    atomic.Uint64
 }
 
@@ -246,7 +246,7 @@ func (r *Responder) Fire(rule *rules.Rule, al *output.Alert, e *event.Event) {
 
 // skip counts a skipped run, reported by the next skip record.
 func (r *Responder) skip(a *action, rule, priority, reason string) {
-	a.skips[slices.Index(reasons, reason)].Add(1)
+	a.skips[slices.Index(reasons[:], reason)].Add(1)
 	r.mu.Lock()
 	r.pending[skipKey{a.Name, rule, priority, reason}]++
 	r.mu.Unlock()
@@ -331,7 +331,7 @@ func (r *Responder) execute(j job) {
 		r.running.Add(-1)
 	}
 	a := j.a
-	a.outcomes[slices.Index(outcomes, res.outcome)].Add(1)
+	a.outcomes[slices.Index(outcomes[:], res.outcome)].Add(1)
 	a.nanos.Add(uint64(res.took))
 	if res.outcome != OutcomeSuccess && res.outcome != OutcomeDryRun {
 		r.logger.Warn("response action did not succeed", "action", a.Name, "rule", j.rule, "outcome", res.outcome,
