@@ -249,8 +249,17 @@ func TestQueueFull(t *testing.T) {
 	r, out := newResponder(t, Config{Concurrency: 1, Queue: 2,
 		Actions: []Action{testAction("slow", 200*time.Millisecond, "/bin/sleep", "10")}}, nil)
 	rule := rs.Rule("Shell in container")
+	fire(r, rule)
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Running == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first run did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// One runs: two wait in the queue, seven find it full.
 	start := time.Now()
-	for range 10 {
+	for range 9 {
 		fire(r, rule)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -267,7 +276,7 @@ func TestQueueFull(t *testing.T) {
 	for _, n := range st.Skipped {
 		skipped += n
 	}
-	if ran+skipped != 10 || st.Skipped[ReasonQueueFull] < 7 || ran == 0 {
+	if ran != 1 || st.Outcomes[OutcomeKilledTimeout] != 1 || st.Skipped[ReasonQueueFull] != 7 || st.Skipped[ReasonShutdown] != 2 {
 		t.Fatalf("ran %d + skipped %d != 10: %+v", ran, skipped, st)
 	}
 	var recorded float64
