@@ -71,7 +71,7 @@ func (m *containerMeta) view() containerView {
 	return containerView{
 		key:        m.key,
 		cgroupPath: m.cgroupPath,
-		c:          newContainer(m.id, typ, m.image, m.digest, m.labels, m.privileged, m.mounts, start, m.users, m.groups),
+		c:          newContainer(m.id, typ, m.ns, m.image, m.digest, m.labels, m.privileged, m.mounts, start, m.users, m.groups),
 	}
 }
 

@@ -37,7 +37,7 @@ func TestContainerdMetadata(t *testing.T) {
 
 	c := waitFor(t, e, web.CgroupID, "CRI-labelled container", known)
 	want := event.Container{
-		ID: web.ID[:12], FullID: web.ID, Type: TypeContainerd, Known: true, Name: "nginx",
+		ID: web.ID[:12], FullID: web.ID, Type: TypeContainerd, Namespace: "k8s.io", Known: true, Name: "nginx",
 		Image: containerdtest.ImageRef, ImageRepository: "docker.io/vigil/busybox", ImageTag: "test",
 		ImageDigest: d.Image.ManifestDigest, PodName: "web-7d4b9", PodNamespace: "shop", PodUID: podUID,
 	}

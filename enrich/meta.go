@@ -140,7 +140,7 @@ func containerName(id string, labels map[string]string) string {
 // newContainer builds the immutable Container of a known containerd
 // container. typ is the runtime type (containerd, or docker for Docker's
 // containers seen through its containerd).
-func newContainer(id, typ, image, imageDigest string, labels map[string]string, privileged bool, mounts []event.Mount,
+func newContainer(id, typ, namespace, image, imageDigest string, labels map[string]string, privileged bool, mounts []event.Mount,
 	start int64, users, groups map[uint32]string) *event.Container {
 	repo, tag, digest := ParseImageRef(image)
 	if digest == "" {
@@ -150,6 +150,7 @@ func newContainer(id, typ, image, imageDigest string, labels map[string]string, 
 		ID:              ShortID(id),
 		FullID:          id,
 		Type:            typ,
+		Namespace:       namespace,
 		Known:           true,
 		Name:            containerName(id, labels),
 		Image:           image,

@@ -110,12 +110,12 @@ func TestContainerName(t *testing.T) {
 	if n := containerName("redis", nil); n != "redis" {
 		t.Errorf("plain containerd name = %q", n)
 	}
-	c := newContainer(idA, TypeContainerd, "docker.io/library/nginx:1.25", "sha256:ab", map[string]string{
+	c := newContainer(idA, TypeContainerd, "default", "docker.io/library/nginx:1.25", "sha256:ab", map[string]string{
 		LabelPodName: "web-0", LabelPodNamespace: "prod", LabelPodUID: podU,
 	}, true, nil, 42, nil, nil)
 	if c.ID != idA[:12] || c.FullID != idA || !c.Known || c.ImageRepository != "docker.io/library/nginx" ||
 		c.ImageTag != "1.25" || c.ImageDigest != "sha256:ab" || c.PodName != "web-0" || c.PodNamespace != "prod" ||
-		c.PodUID != podU || !c.Privileged || c.StartTime != 42 || c.Name != idA {
+		c.PodUID != podU || !c.Privileged || c.StartTime != 42 || c.Name != idA || c.Namespace != "default" {
 		t.Errorf("newContainer = %+v", c)
 	}
 }

@@ -206,7 +206,7 @@ func (r *resolver) containerFor(ent *entry) *event.Container {
 		return r.views[keys[0]].c
 	}
 	if ent.unknown == nil {
-		ent.unknown = &event.Container{ID: ShortID(ent.ref.ID), FullID: ent.ref.ID, Type: ent.ref.Type}
+		ent.unknown = &event.Container{ID: ShortID(ent.ref.ID), FullID: ent.ref.ID, Type: ent.ref.Type, Namespace: ent.ref.Namespace}
 	}
 	return ent.unknown
 }

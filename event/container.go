@@ -8,6 +8,10 @@ type Container struct {
 	ID, FullID string
 	// Type is the runtime that manages it: containerd, cri-o, docker, podman.
 	Type string
+	// Namespace is the containerd namespace the container lives in (k8s.io
+	// for Kubernetes, moby for Docker), empty when the runtime is not
+	// containerd; response actions get it to act on the container.
+	Namespace string
 	// Known is false until the runtime answered for this id; until then only
 	// ID, FullID and Type are set and the other fields read as missing.
 	Known bool

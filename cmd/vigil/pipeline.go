@@ -5,8 +5,10 @@ import (
 	"sync/atomic"
 
 	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/dedup"
 	"github.com/vigil-sensor/vigil/internal/output"
 	"github.com/vigil-sensor/vigil/internal/resolve"
+	"github.com/vigil-sensor/vigil/internal/response"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 )
@@ -28,6 +30,10 @@ type pipeline struct {
 	// fd.*ip.name with resolved into hostNames, which every event carries.
 	names     *resolve.Resolver
 	hostNames *event.HostNames
+	// dedup, when set, holds back identical alerts; respond, when set,
+	// runs the actions of the alerts written (response.go).
+	dedup   *dedup.Deduper
+	respond *response.Responder
 
 	// Reused across events: the event being matched and the rules it is
 	// matched against, the rendered output and its fields, the alert,
@@ -87,9 +93,13 @@ func (p *pipeline) handle(e *event.Event) {
 // match turns a rule match into an alert for every output.
 func (p *pipeline) match(r *rules.Rule) {
 	e := p.ev
-	p.text = r.AppendOutput(p.text[:0], e)
 	p.fields = r.AppendOutputFields(p.fields[:0], e)
 	p.fields = p.rs.AppendAggregateFields(p.fields, r)
+	if p.dedup != nil && !p.dedup.Admit(r, p.fields, e) {
+		p.matches.inc(r.Name)
+		return
+	}
+	p.text = r.AppendOutput(p.text[:0], e)
 	p.alert.Time = e.Time
 	p.alert.Rule = r.Name
 	p.alert.Priority = r.Priority.String()
@@ -99,6 +109,9 @@ func (p *pipeline) match(r *rules.Rule) {
 	p.alert.Event = e
 	if n := p.out.Alert(&p.alert, r.Priority); n > 0 {
 		p.alertDrops.Add(uint64(n))
+	}
+	if p.respond != nil {
+		p.respond.Fire(r, &p.alert, e)
 	}
 	p.alert.Event = nil
 	p.matches.inc(r.Name)

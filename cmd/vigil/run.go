@@ -14,9 +14,11 @@ import (
 
 	"github.com/vigil-sensor/vigil/enrich"
 	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/dedup"
 	"github.com/vigil-sensor/vigil/internal/metrics"
 	"github.com/vigil-sensor/vigil/internal/output"
 	"github.com/vigil-sensor/vigil/internal/resolve"
+	"github.com/vigil-sensor/vigil/internal/response"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 	"github.com/vigil-sensor/vigil/sensor"
@@ -53,6 +55,14 @@ type runConfig struct {
 	// groupStats counts the evictions of threshold and sequence groups
 	// across reloads (not a setting).
 	groupStats *rules.GroupStats
+	// dedup and actions are the configuration file's dedup and actions
+	// keys; response, responseConcurrency and responseQueue run the
+	// actions (response.go).
+	dedup               dedup.Config
+	actions             response.Actions
+	response            string
+	responseConcurrency int
+	responseQueue       int
 }
 
 func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -160,6 +170,10 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	p.hostNames = p.names.Table()
 	p.names.SetNames(ctx, cfg.hostNames(rs, logger))
 	go p.names.Run(ctx)
+	if err := cfg.startResponse(ctx, p, enc, outputs, logger); err != nil {
+		return err
+	}
+	defer p.stopResponse(0)
 	st := &status{sensor: s, enricher: enr, writer: outputs, sinks: outputs, pipeline: p, enc: enc, logger: logger}
 
 	go func() {
@@ -199,6 +213,7 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	runErr := s.Run(context.Background(), p.handle)
 	closeErr := s.Close()
 	st.runErr.Store(&runErr)
+	p.stopResponse(cfg.drainTimeout)
 	st.flush(true)
 	st.logTotals()
 	if err := closeOutput(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-sensor/vigil/enrich"
 	"github.com/vigil-sensor/vigil/internal/config"
 	"github.com/vigil-sensor/vigil/internal/output"
+	"github.com/vigil-sensor/vigil/internal/response"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 	"github.com/vigil-sensor/vigil/sensor"
@@ -55,6 +56,10 @@ func defaultRunConfig() *runConfig {
 		syscallHooks:     "auto",
 		groupsPerRule:    rules.DefaultGroupsPerRule,
 		groups:           rules.DefaultGroups,
+
+		response:            response.ModeRun,
+		responseConcurrency: response.DefaultConcurrency,
+		responseQueue:       response.DefaultQueue,
 	}
 }
 
@@ -125,6 +130,12 @@ func (cfg *runConfig) options() []runOption {
 			_, err := parseSyscallHooks(cfg.syscallHooks)
 			return err
 		}, usage: "how open and connect are traced: auto, raw (one raw sys_exit program, x86-64 and Linux 6.2+) or tracepoint"},
+		{name: "response", ptr: &cfg.response, check: func() error { return response.CheckMode(cfg.response) },
+			usage: "what the configuration file's actions do when their rules fire: run, log (record what would run, run nothing) or off"},
+		{name: "response-concurrency", ptr: &cfg.responseConcurrency, check: positive("the response concurrency", &cfg.responseConcurrency),
+			usage: "response action programs running at once, at most"},
+		{name: "response-queue", ptr: &cfg.responseQueue, check: positive("the response queue", &cfg.responseQueue),
+			usage: "response action runs waiting for a program slot before new ones are skipped and counted"},
 	}
 }
 
@@ -248,7 +259,8 @@ func (cfg *runConfig) load(path string) error {
 	for _, o := range cfg.options() {
 		keys = append(keys, config.Key{Name: o.key(), Dst: o.ptr, Check: o.check})
 	}
-	keys = append(keys, config.Key{Name: "outputs", Dst: &cfg.outputs})
+	keys = append(keys, config.Key{Name: "outputs", Dst: &cfg.outputs},
+		config.Key{Name: "dedup", Dst: &cfg.dedup}, config.Key{Name: "actions", Dst: &cfg.actions})
 	if err := config.Decode(path, data, keys); err != nil {
 		return usageError{fmt.Errorf("invalid configuration:\n%w", err)}
 	}
@@ -339,6 +351,10 @@ func (cfg *runConfig) reread(args []string, logger *slog.Logger) (*runConfig, er
 				"running", fmt.Sprint(cur.Interface()), "configured", fmt.Sprint(v.Interface()))
 			v.Set(cur)
 		}
+	}
+	if !reflect.DeepEqual(cfg.dedup, next.dedup) || !reflect.DeepEqual(cfg.actions, next.actions) {
+		logger.Warn("changed dedup or actions take effect at restart; keeping the running ones")
+		next.dedup, next.actions = cfg.dedup, cfg.actions
 	}
 	return next, nil
 }

@@ -42,7 +42,7 @@ func sample(o runOption) (arg string, yaml string) {
 	case *stringList:
 		return "a", "[a]"
 	}
-	v := map[string]string{"min-priority": "warning", "rule-matching": "all", "syscall-hooks": "tracepoint"}[o.name]
+	v := map[string]string{"min-priority": "warning", "rule-matching": "all", "syscall-hooks": "tracepoint", "response": "log"}[o.name]
 	if v == "" {
 		v = "/run/x"
 	}
@@ -160,6 +160,11 @@ outputs:
 		{"outputs:\n  - type: program\n    command: [/nonexistent/forwarder]\n", "output program (program /nonexistent/forwarder)"},
 		{"enable_tag: [a]\ndisable_rule: [b]\n", "cannot be combined"},
 		{"rules: [/nonexistent/rules.yaml]\n", "reading rules"},
+		{"dedup:\n  window: 1m\n  fields: [proc.name, proc.nme]\n", `:3:23: dedup.fields[1]: unknown field "proc.nme"`},
+		{"dedup:\n  rules:\n    Shell Spawned in Container: {window: -1s}\n", ":3:42: dedup.rules.Shell Spawned in Container.window: must not be negative"},
+		{"response: enforce\n", `:1:11: response: "enforce": want run, log`},
+		{"actions:\n  - name: pause\n    rules: [x]\n    command: [/bin/true]\n    timeout: -1s\n", ":5:14: actions[0].timeout: must be positive"},
+		{"actions:\n  - name: pause\n    rules: [x]\n    command: [/nonexistent/pause]\n", `action pause: exec: "/nonexistent/pause"`},
 	} {
 		bad := writeConfig(t, tt.text)
 		stdout.Reset()
@@ -167,6 +172,35 @@ outputs:
 		if code := run([]string{"validate", "--config", bad}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%q: exit %d, stderr %s; want %q", tt.text, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+// validate --config warns of rules the dedup and actions keys name that
+// no rule file loads: a typo would otherwise do nothing.
+func TestValidateConfigRuleNames(t *testing.T) {
+	path := writeConfig(t, `
+dedup:
+  window: 1m
+  rules:
+    Shell Spawned in Container: {window: 10s}
+    Shell spawned in a container: {window: 10s}
+actions:
+  - name: pause
+    rules: [Shell Spawned in Container, Read sensitive fil]
+    command: [/bin/true]
+`)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", "--config", path}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, w := range []string{`warning: dedup.rules: no loaded rule is named "Shell spawned in a container"`,
+		`warning: actions[0].rules[1]: no loaded rule is named "Read sensitive fil"`} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+		}
+	}
+	if strings.Count(stderr.String(), "warning:") != 2 {
+		t.Errorf("want two warnings:\n%s", stderr.String())
 	}
 }
 

@@ -403,7 +403,8 @@ func (st *status) collect() []metrics.Family {
 	if es.Connected {
 		connected = 1
 	}
-	return append(st.sinkFamilies(), []metrics.Family{
+	fams := append(st.sinkFamilies(), st.pipeline.responseFamilies()...)
+	return append(fams, []metrics.Family{
 		kindFamily("vigil_kernel_events_total", "Records the kernel wrote to the ring buffer, by kind.", func(k sensor.KindStats) uint64 { return k.Emitted }),
 		kindFamily("vigil_kernel_drops_total", "Records the kernel lost because the ring buffer was full, by kind.", func(k sensor.KindStats) uint64 { return k.Dropped }),
 		kindFamily("vigil_kernel_filtered_total", "Events the kernel left out because no loaded rule can match them (the open filter), by kind.", func(k sensor.KindStats) uint64 { return k.Filtered }),

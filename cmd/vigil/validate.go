@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/vigil-sensor/vigil/internal/response"
 	"github.com/vigil-sensor/vigil/internal/sink"
 	"github.com/vigil-sensor/vigil/rules"
 )
@@ -25,8 +26,8 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	paths := fs.Args()
 	opts := rules.Options{Strict: *strict}
+	cfg := defaultRunConfig()
 	if *configFile != "" {
-		cfg := defaultRunConfig()
 		if err := cfg.load(*configFile); err != nil {
 			return err
 		}
@@ -50,7 +51,12 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, res, loadErr := rules.Load(srcs, opts)
+	rs, res, loadErr := rules.Load(srcs, opts)
+	if *configFile != "" && rs != nil {
+		for _, w := range cfg.unknownRuleNames(rs) {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", *configFile, w)
+		}
+	}
 	if loadErr != nil && !errors.Is(loadErr, rules.ErrInvalid) {
 		return fmt.Errorf("validating rules: %w", loadErr)
 	}
@@ -101,6 +107,9 @@ func checkRunConfig(cfg *runConfig) error {
 		return usageError{fmt.Errorf("%s: %w", cfg.configFile, err)}
 	}
 	if err := sink.Check(cfg.outputs); err != nil {
+		return usageError{fmt.Errorf("%s: %w", cfg.configFile, err)}
+	}
+	if err := response.Check(cfg.actions); err != nil {
 		return usageError{fmt.Errorf("%s: %w", cfg.configFile, err)}
 	}
 	return nil
