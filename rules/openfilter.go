@@ -45,6 +45,11 @@ type filterKind struct {
 	// positive check of an argument field can hold for; false when the
 	// check bounds no class.
 	argClasses func(field, op string, vals []string) (uint64, bool)
+	// pathArg, when set, names the kind's paths by argument
+	// (event.Clause.Paths): for a field that is one, the event types
+	// that have it and which path it is. The fd.* path fields are then
+	// not the kind's and bound nothing.
+	pathArg func(field string) (event.TypeSet, uint8, bool)
 }
 
 // openKind is the filter kind of opens: classes are access classes.
@@ -78,7 +83,7 @@ func filterKindOf(kind event.Kind) *filterKind {
 	case event.KindDup:
 		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	case event.KindFS:
-		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses}
+		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses, pathArg: event.FSPathField}
 	}
 	return nil
 }
@@ -224,6 +229,48 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 		c.RawContains = b.RawContains
 	}
 	switch {
+	case !judgesPath(a):
+		c.Paths, c.Contains = b.Paths, b.Contains
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
+	case !judgesPath(b):
+		c.Paths, c.Contains = a.Paths, a.Contains
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = a.AnyPath, a.Prefixes, a.Names, a.Suffixes
+	case a.Paths != b.Paths || a.Paths&(a.Paths-1) != 0:
+		// Bounds on different paths, or on either of two, may hold
+		// for different paths of one event: either side alone is a
+		// sound bound; keep the smaller.
+		if pathBounds(a) <= pathBounds(b) {
+			c.Paths, c.Contains = a.Paths, a.Contains
+			c.AnyPath, c.Prefixes, c.Names, c.Suffixes = a.AnyPath, a.Prefixes, a.Names, a.Suffixes
+		} else {
+			c.Paths, c.Contains = b.Paths, b.Contains
+			c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
+		}
+	default:
+		// Both bound the same one path: it satisfies both.
+		c.Paths, c.Contains = a.Paths, a.Contains
+		if c.Contains == "" {
+			c.Contains = b.Contains
+		}
+		intersectPathBounds(&c, a, b)
+	}
+	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 && len(c.Suffixes) == 0 {
+		// No path satisfies both: only failed events can.
+		c.Results &^= event.ResultSucceeded
+	}
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
+}
+
+// judgesPath reports whether c bounds a path at all.
+func judgesPath(c event.Clause) bool { return !c.AnyPath || c.Contains != "" }
+
+// pathBounds counts the bounds of c's path.
+func pathBounds(c event.Clause) int { return len(c.Prefixes) + len(c.Names) + len(c.Suffixes) }
+
+// intersectPathBounds sets c's prefixes, names and suffixes to bounds that
+// a path satisfying those of a and those of b satisfies.
+func intersectPathBounds(c *event.Clause, a, b event.Clause) {
+	switch {
 	case a.AnyPath:
 		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
 	case b.AnyPath:
@@ -255,11 +302,6 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 			c.Prefixes, c.Names, c.Suffixes = b.Prefixes, b.Names, b.Suffixes
 		}
 	}
-	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 && len(c.Suffixes) == 0 {
-		// No path satisfies both: only failed events can.
-		c.Results &^= event.ResultSucceeded
-	}
-	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
 
 func appendUnique(list []string, s string) []string {
@@ -284,6 +326,15 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 	vals, ok := checkValues(ch.Right)
 	if !ok {
 		return c, true
+	}
+	if k.pathArg != nil {
+		if types, path, ok := k.pathArg(f.Name); ok {
+			return argPathCheck(c, ch.Op, vals, neg, types, path)
+		}
+		switch f.Name {
+		case "fd.name", "fd.directory", "fd.filename", "fd.nameraw":
+			return c, true
+		}
 	}
 	switch f.Name {
 	case "evt.type":
@@ -385,6 +436,33 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		c.Classes = classes
 	}
 	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
+}
+
+// argPathCheck is the clause of a check of a path argument field (the fs
+// kind's evt.arg.path, oldpath, ...) that types have, on their path path.
+// A positive check holds on no other type, where the field is absent; a
+// negated one holds there and bounds nothing. The bounds are those of
+// fd.name, and a string the path contains.
+func argPathCheck(c event.Clause, op string, vals []string, neg bool, types event.TypeSet, path uint8) (event.Clause, bool) {
+	if neg {
+		return c, true
+	}
+	c.Types = c.Types.Intersect(types)
+	switch op {
+	case "endswith":
+		if !slices.Contains(vals, "") {
+			c.AnyPath, c.Suffixes, c.Paths = false, vals, path
+		}
+	case "contains":
+		if len(vals) == 1 && vals[0] != "" {
+			c.Contains, c.Paths = vals[0], path
+		}
+	default:
+		if prefixes, _, ok := pathAtoms("fd.name", op, vals); ok {
+			c.AnyPath, c.Prefixes, c.Paths = false, prefixes, path
+		}
+	}
+	return c, !c.Types.Empty()
 }
 
 // checkValues returns the literal values on the right of a check; false for
