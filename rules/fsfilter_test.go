@@ -153,3 +153,46 @@ func TestFSFilterSound(t *testing.T) {
 		})
 	}
 }
+
+// TestFSClauses checks the fs kind's clauses of a few conditions: which
+// path each bound judges, on which types, and how bounds on one path, or
+// on two, meet.
+func TestFSClauses(t *testing.T) {
+	renames := event.TypeSetOf(event.TypeRename, event.TypeRenameat, event.TypeRenameat2)
+	for _, tc := range []struct {
+		cond string
+		want []event.Clause
+	}{
+		{"evt.arg.path startswith /bin/", []event.Clause{{
+			Types: event.TypeSetOf(event.TypeUnlink, event.TypeRmdir, event.TypeMkdir, event.TypeMkdirat),
+			Paths: event.FSPath1, Prefixes: []string{"/bin/"}}}},
+		{"evt.type = rename and evt.arg.newpath endswith _history", []event.Clause{{
+			Types: event.TypeSetOf(event.TypeRename), Paths: event.FSPath2, Suffixes: []string{"_history"}}}},
+		// Two paths: either bound alone; the smaller is kept.
+		{"evt.arg.oldpath in (/a, /b) and evt.arg.newpath startswith /c", []event.Clause{{
+			Types: renames.Union(event.TypeSetOf(event.TypeLink, event.TypeLinkat)), Paths: event.FSPath2, Prefixes: []string{"/c"}}}},
+		// One path: the bounds meet, and the needle stays.
+		{"evt.arg.name startswith /root and evt.arg.name startswith /root/.x and evt.arg.name contains hist", []event.Clause{{
+			Types: event.TypeSetOf(event.TypeUnlinkat), Paths: event.FSPath1, Prefixes: []string{"/root/.x"}, Contains: "hist"}}},
+		// Negated, or on a field that is not the kind's path: no bound.
+		{"evt.type = unlink and not evt.arg.path startswith /tmp", []event.Clause{{
+			Types: event.TypeSetOf(event.TypeUnlink), AnyPath: true}}},
+		{"evt.type = unlink and fd.name startswith /tmp", []event.Clause{{
+			Types: event.TypeSetOf(event.TypeUnlink), AnyPath: true}}},
+	} {
+		rs, _, err := loadOne(t, ruleFile(tc.cond), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		got := rs.Filters()[event.KindFS].Clauses
+		ok := len(got) == len(tc.want)
+		for i := 0; ok && i < len(got); i++ {
+			w := tc.want[i]
+			w.Classes, w.Results = 1<<8-1, event.AllResults
+			ok = got[i].Equal(w)
+		}
+		if !ok {
+			t.Errorf("%s: clauses %+v, want %+v", tc.cond, got, tc.want)
+		}
+	}
+}

@@ -228,48 +228,9 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	if c.RawContains == "" {
 		c.RawContains = b.RawContains
 	}
-	switch {
-	case !judgesPath(a):
-		c.Paths, c.Contains = b.Paths, b.Contains
-		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
-	case !judgesPath(b):
-		c.Paths, c.Contains = a.Paths, a.Contains
-		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = a.AnyPath, a.Prefixes, a.Names, a.Suffixes
-	case a.Paths != b.Paths || a.Paths&(a.Paths-1) != 0:
-		// Bounds on different paths, or on either of two, may hold
-		// for different paths of one event: either side alone is a
-		// sound bound; keep the smaller.
-		if pathBounds(a) <= pathBounds(b) {
-			c.Paths, c.Contains = a.Paths, a.Contains
-			c.AnyPath, c.Prefixes, c.Names, c.Suffixes = a.AnyPath, a.Prefixes, a.Names, a.Suffixes
-		} else {
-			c.Paths, c.Contains = b.Paths, b.Contains
-			c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
-		}
-	default:
-		// Both bound the same one path: it satisfies both.
-		c.Paths, c.Contains = a.Paths, a.Contains
-		if c.Contains == "" {
-			c.Contains = b.Contains
-		}
-		intersectPathBounds(&c, a, b)
+	if a.Paths|b.Paths != 0 {
+		return intersectArgPaths(c, a, b)
 	}
-	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 && len(c.Suffixes) == 0 {
-		// No path satisfies both: only failed events can.
-		c.Results &^= event.ResultSucceeded
-	}
-	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
-}
-
-// judgesPath reports whether c bounds a path at all.
-func judgesPath(c event.Clause) bool { return !c.AnyPath || c.Contains != "" }
-
-// pathBounds counts the bounds of c's path.
-func pathBounds(c event.Clause) int { return len(c.Prefixes) + len(c.Names) + len(c.Suffixes) }
-
-// intersectPathBounds sets c's prefixes, names and suffixes to bounds that
-// a path satisfying those of a and those of b satisfies.
-func intersectPathBounds(c *event.Clause, a, b event.Clause) {
 	switch {
 	case a.AnyPath:
 		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
@@ -302,7 +263,55 @@ func intersectPathBounds(c *event.Clause, a, b event.Clause) {
 			c.Prefixes, c.Names, c.Suffixes = b.Prefixes, b.Names, b.Suffixes
 		}
 	}
+	if !c.AnyPath && len(c.Prefixes) == 0 && len(c.Names) == 0 && len(c.Suffixes) == 0 {
+		// No path satisfies both: only failed events can.
+		c.Results &^= event.ResultSucceeded
+	}
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
+
+// intersectArgPaths completes c, the intersection of a and b but for their
+// paths, when they bound paths named by argument (event.Clause.Paths).
+func intersectArgPaths(c, a, b event.Clause) (event.Clause, bool) {
+	take := func(x event.Clause) {
+		c.Paths, c.Contains = x.Paths, x.Contains
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = x.AnyPath, x.Prefixes, x.Names, x.Suffixes
+	}
+	switch {
+	case !judgesPath(a):
+		take(b)
+	case !judgesPath(b):
+		take(a)
+	case a.Paths != b.Paths || a.Paths&(a.Paths-1) != 0:
+		// Bounds on different paths, or on either of two, may hold
+		// for different paths of one event: either side alone is a
+		// sound bound; keep the smaller.
+		if pathBounds(a) <= pathBounds(b) {
+			take(a)
+		} else {
+			take(b)
+		}
+	default:
+		// Both bound the same one path, which satisfies both: their
+		// bounds meet as those of the kind's one path do, and either
+		// needle is necessary.
+		paths, contains := a.Paths, a.Contains
+		if contains == "" {
+			contains = b.Contains
+		}
+		a.Paths, b.Paths, a.Contains, b.Contains = 0, 0, "", ""
+		r, ok := intersectClauses(a, b)
+		r.Paths, r.Contains = paths, contains
+		return r, ok
+	}
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
+}
+
+// judgesPath reports whether c bounds a path at all.
+func judgesPath(c event.Clause) bool { return !c.AnyPath || c.Contains != "" }
+
+// pathBounds counts the bounds of c's path.
+func pathBounds(c event.Clause) int { return len(c.Prefixes) + len(c.Names) + len(c.Suffixes) }
 
 func appendUnique(list []string, s string) []string {
 	if slices.Contains(list, s) {
