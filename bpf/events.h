@@ -434,6 +434,9 @@ struct kind_filter {
 	__u64 suffix[VIGIL_FILTER_SUFFIXES];
 	__u32 suffix_len[VIGIL_FILTER_SUFFIXES];
 	__u32 suffix_clauses[VIGIL_FILTER_SUFFIXES];
+	/* Kinds of two paths (fs): the clauses whose bounds the first, and
+	 * the second, path argument may satisfy (kinds/fs.h). */
+	__u32 path_args[2];
 };
 
 /* data[0] is the kind, data[1] the generation, then the path prefix;

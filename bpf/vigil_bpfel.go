@@ -226,6 +226,7 @@ type VigilKindFilter struct {
 	Suffix        [4]uint64
 	SuffixLen     [4]uint32
 	SuffixClauses [4]uint32
+	PathArgs      [2]uint32
 }
 
 type VigilOpenFilterKey uint32

@@ -109,9 +109,95 @@ func isUnlinkat(e *Event) bool { return e.Type == TypeUnlinkat }
 // names "filename".
 func isChmodPath(e *Event) bool { return e.Type == TypeChmod || e.Type == TypeFchmodat }
 
+// fsPathArgOf returns, for a field that names a path argument of the
+// file-system kind, the event types that have it (has) and whether it is
+// their second path; false for any other field. It is the one place the
+// mapping is written: the fields and the filter derivation (FSPathField)
+// read it.
+func fsPathArgOf(name string) (has func(*Event) bool, second, ok bool) {
+	switch name {
+	case "evt.arg.target":
+		return isSymlink, false, true
+	case "evt.arg.linkpath":
+		return isSymlink, true, true
+	case "evt.arg.oldpath":
+		return isLinkOrRename, false, true
+	case "evt.arg.newpath":
+		return isLinkOrRename, true, true
+	case "evt.arg.path":
+		return hasPathArg, false, true
+	case "evt.arg.name":
+		return isUnlinkat, false, true
+	case "evt.arg.filename":
+		return isChmodPath, false, true
+	}
+	return nil, false, false
+}
+
+// The paths of a file-system change, as a filter clause names them
+// (Clause.Paths): FS.Path1 and FS.Path2.
+const (
+	FSPath1 = 1 << 0
+	FSPath2 = 1 << 1
+)
+
+// FSPathField returns the event types of the fs kind on which field name
+// is a path argument, and which path it is (FSPath1 or FSPath2); false
+// when it is not one. On the kind's other types the field is absent.
+func FSPathField(name string) (TypeSet, uint8, bool) {
+	has, second, ok := fsPathArgOf(name)
+	if !ok {
+		return TypeSet{}, 0, false
+	}
+	var types TypeSet
+	var e Event
+	for _, t := range KindFS.Types().Types() {
+		e.Type = t
+		if has(&e) {
+			types = types.Union(TypeSetOf(t))
+		}
+	}
+	if second {
+		return types, FSPath2, true
+	}
+	return types, FSPath1, true
+}
+
+// FSFilterPathMax is the longest path of a file-system change the kernel's
+// filter judges (bpf/events.h, VIGIL_FILTER_RAW_SCAN; the sensor checks it).
+const FSFilterPathMax = 256
+
+// FSFilterPath returns a path of a file-system change as the kernel's
+// filter judges it (bpf/kinds/fs.h): the caller's string when it is
+// already its final name, absolute and clean (no empty, "." or ".."
+// component, no trailing slash), as the sensor would join it, and at most
+// FSFilterPathMax bytes; nil (unknown) for any other.
+func FSFilterPath(raw []byte, truncated bool) []byte {
+	n := len(raw)
+	if truncated || n == 0 || n > FSFilterPathMax || raw[0] != '/' {
+		return nil
+	}
+	if n == 1 {
+		return raw
+	}
+	last := 0
+	for i := 1; i <= n; i++ {
+		if i < n && raw[i] != '/' {
+			continue
+		}
+		switch comp := raw[last+1 : i]; string(comp) {
+		case "", ".", "..":
+			return nil
+		}
+		last = i
+	}
+	return raw
+}
+
 // fsPath is a path argument field of the file-system kinds, present on the
-// event types has accepts.
-func fsPath(name, desc string, has func(*Event) bool, second bool) Field {
+// event types fsPathArgOf gives.
+func fsPath(name, desc string) Field {
+	has, second, _ := fsPathArgOf(name)
 	return only(str(name, desc, func(e *Event) (string, bool) {
 		if !has(e) {
 			return "", false
@@ -162,11 +248,11 @@ func fsopFields() []Field {
 		only(boolean("evt.is_open_exec", "True for an open that creates a file (O_CREAT) with an execute bit in its mode.", isOpenExec), KindOpen),
 		only(boolean("evt.is_open_create", "True for an open that created its file.",
 			func(e *Event) (bool, bool) { return e.Open.Created, e.Type.Kind() == KindOpen }), KindOpen),
-		fsPath("evt.arg.target", "Target of symlink/symlinkat: the link's content, as the caller passed it.", isSymlink, false),
-		fsPath("evt.arg.linkpath", "Path of the link symlink/symlinkat creates, made absolute against the cwd or dirfd.", isSymlink, true),
-		fsPath("evt.arg.oldpath", "Existing path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, false),
-		fsPath("evt.arg.newpath", "New path of link, linkat and the renames, made absolute against the cwd or dirfd.", isLinkOrRename, true),
-		fsPath("evt.arg.path", "Path of unlink, rmdir, mkdir and mkdirat, made absolute against the cwd or dirfd.", hasPathArg, false),
+		fsPath("evt.arg.target", "Target of symlink/symlinkat: the link's content, as the caller passed it."),
+		fsPath("evt.arg.linkpath", "Path of the link symlink/symlinkat creates, made absolute against the cwd or dirfd."),
+		fsPath("evt.arg.oldpath", "Existing path of link, linkat and the renames, made absolute against the cwd or dirfd."),
+		fsPath("evt.arg.newpath", "New path of link, linkat and the renames, made absolute against the cwd or dirfd."),
+		fsPath("evt.arg.path", "Path of unlink, rmdir, mkdir and mkdirat, made absolute against the cwd or dirfd."),
 		only(str("evt.arg.domain", "Address family argument of socket (AF_INET, AF_PACKET, ...).",
 			func(e *Event) (string, bool) { return FamilyName(e.Socket.Domain), isSocket(e) }), KindSocket),
 		only(num("evt.arg.type", FieldUint, "Type argument of socket (SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, with its flags).",

@@ -2,6 +2,8 @@ package event
 
 import (
 	"net/netip"
+	"path"
+	"strings"
 	"testing"
 )
 
@@ -134,6 +136,73 @@ func TestAcceptEnds(t *testing.T) {
 	for name, want := range map[string]int64{"fd.sport": 80, "fd.cport": 50000, "fd.lport": 80, "fd.rport": 50000} {
 		if p, ok := mustField(t, name).Num(e, Arg{}); !ok || p != want {
 			t.Errorf("%s = %d, want %d", name, p, want)
+		}
+	}
+}
+
+// TestFSPathField keeps the filter derivation's view of the fs kind's path
+// fields in step with the fields: on every type FSPathField names, the
+// field is the path it says; on the others it is absent.
+func TestFSPathField(t *testing.T) {
+	names := []string{"evt.arg.target", "evt.arg.linkpath", "evt.arg.oldpath", "evt.arg.newpath", "evt.arg.path",
+		"evt.arg.name", "evt.arg.filename"}
+	for _, name := range names {
+		types, path, ok := FSPathField(name)
+		if !ok || types.Empty() {
+			t.Errorf("%s: not a path field of the fs kind", name)
+			continue
+		}
+		for _, typ := range KindFS.Types().Types() {
+			e := &Event{Type: typ}
+			e.FS.Path1, e.FS.Path2 = []byte("/one"), []byte("/two")
+			got, present := mustField(t, name).Str(e, Arg{})
+			want := "/one"
+			if path == FSPath2 {
+				want = "/two"
+			}
+			if present != types.Has(typ) || (present && got != want) {
+				t.Errorf("%s on %s: %q present %v; FSPathField says present %v, path %d", name, typ, got, present, types.Has(typ), path)
+			}
+		}
+	}
+	for _, name := range []string{"fd.name", "evt.arg.mode", "proc.name"} {
+		if _, _, ok := FSPathField(name); ok {
+			t.Errorf("%s is not a path argument of the fs kind", name)
+		}
+	}
+}
+
+func TestFSFilterPath(t *testing.T) {
+	long := "/" + strings.Repeat("a", FSFilterPathMax-1)
+	for _, tc := range []struct {
+		raw   string
+		trunc bool
+		want  bool
+	}{
+		{"/", false, true},
+		{"/tmp/x", false, true},
+		{"/tmp/x.d/..a/...", false, true},
+		{"/tmp/.bash_history", false, true},
+		{long, false, true},
+		{long + "b", false, false},
+		{"/tmp/x", true, false},
+		{"", false, false},
+		{"tmp/x", false, false},
+		{"./x", false, false},
+		{"/tmp//x", false, false},
+		{"//tmp", false, false},
+		{"/tmp/x/", false, false},
+		{"/tmp/./x", false, false},
+		{"/tmp/.", false, false},
+		{"/tmp/../x", false, false},
+		{"/..", false, false},
+	} {
+		got := FSFilterPath([]byte(tc.raw), tc.trunc)
+		if (got != nil) != tc.want || (got != nil && string(got) != tc.raw) {
+			t.Errorf("FSFilterPath(%q, %v) = %q, want judged %v", tc.raw, tc.trunc, got, tc.want)
+		}
+		if tc.want && !tc.trunc && path.Clean(tc.raw) != tc.raw {
+			t.Errorf("%q is judged but path.Clean changes it to %q", tc.raw, path.Clean(tc.raw))
 		}
 	}
 }

@@ -25,6 +25,13 @@ type Filter struct {
 // Clause is a conjunction of conditions on an event. A failed event
 // satisfies it on Types, Classes, Results and RawContains alone: its path
 // is joined in userspace, so paths cannot be checked in the kernel.
+//
+// Which path the path bounds (AnyPath, Prefixes, Names, Suffixes,
+// Contains) judge is Paths: 0 is the kind's one path (an open's fd.name);
+// the fs kind names its two paths FSPath1 and FSPath2 (FSPathField), and a
+// clause with both is satisfied by either. The fs kind's paths are the
+// caller's strings, judged only where they already are their final name
+// (FSFilterPath); any other is unknown, which satisfies every bound.
 type Clause struct {
 	// Types is the set of event types.
 	Types TypeSet
@@ -44,6 +51,12 @@ type Clause struct {
 	// RawContains, when not empty, is a string the path as the caller
 	// passed it (fd.nameraw) must contain, failed events included.
 	RawContains string
+	// Paths is the set of the event's paths the path bounds judge (see
+	// above).
+	Paths uint8
+	// Contains, when not empty, is a string the path of Paths must
+	// contain besides its other bounds (fs kind only).
+	Contains string
 }
 
 // Result bits of Clause.Results.
@@ -59,6 +72,10 @@ const (
 type filterFacts struct {
 	class     int
 	name, raw []byte
+	// byArg: the clauses' bounds judge paths (the fs kind's, as
+	// FSFilterPath gives them) by Clause.Paths, not name.
+	byArg bool
+	paths [2][]byte
 }
 
 // filterFactsOf returns the facts of e; false for a kind no filter covers.
@@ -79,8 +96,11 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 	case KindDup:
 		return filterFacts{class: DupKey(e)}, true
 	case KindFS:
-		// The paths are joined in userspace: unknown facts, which admit.
-		return filterFacts{class: FSKey(e)}, true
+		// The paths as the caller passed them, where that is already
+		// their final name: the kernel judges no others.
+		return filterFacts{class: FSKey(e), byArg: true, paths: [2][]byte{
+			FSFilterPath(e.FS.Raw1, e.FS.Truncated1), FSFilterPath(e.FS.Raw2, e.FS.Truncated2),
+		}}, true
 	}
 	return filterFacts{}, false
 }
@@ -118,10 +138,45 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	if c.Results&ResultSucceeded == 0 {
 		return false
 	}
+	if facts.byArg {
+		return c.admitsPaths(facts)
+	}
 	name := facts.name
 	if c.AnyPath || len(name) == 0 {
 		return true
 	}
+	return c.bounds(name)
+}
+
+// admitsPaths judges the paths of Paths of a successful event whose facts
+// name them by argument: one that is unknown, or that satisfies the bounds,
+// admits.
+func (c *Clause) admitsPaths(facts *filterFacts) bool {
+	if c.AnyPath && c.Contains == "" {
+		return true
+	}
+	if c.Paths&(FSPath1|FSPath2) == 0 {
+		// Bounds on no path of the event: nothing judges them.
+		return true
+	}
+	for i, bit := range [2]uint8{FSPath1, FSPath2} {
+		if c.Paths&bit == 0 {
+			continue
+		}
+		p := facts.paths[i]
+		if p == nil {
+			return true
+		}
+		if (c.AnyPath || c.bounds(p)) && (c.Contains == "" || bytes.Contains(p, []byte(c.Contains))) {
+			return true
+		}
+	}
+	return false
+}
+
+// bounds reports whether path name satisfies the clause's prefixes, names
+// or suffixes.
+func (c *Clause) bounds(name []byte) bool {
 	for _, p := range c.Prefixes {
 		if bytes.HasPrefix(name, []byte(p)) {
 			return true
@@ -145,7 +200,7 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 func (c Clause) Equal(o Clause) bool {
 	return c.Types == o.Types && c.Classes == o.Classes && c.Results == o.Results && c.AnyPath == o.AnyPath &&
 		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && slices.Equal(c.Suffixes, o.Suffixes) &&
-		c.RawContains == o.RawContains
+		c.RawContains == o.RawContains && c.Paths == o.Paths && c.Contains == o.Contains
 }
 
 // MergeClauses returns one clause that admits whatever a or b admits.
@@ -154,6 +209,17 @@ func MergeClauses(a, b Clause) Clause {
 	// A needle both need stays; otherwise neither needs one.
 	if a.RawContains == b.RawContains {
 		m.RawContains = a.RawContains
+	}
+	// Either clause's paths, judged by the bounds of both, admit; the
+	// kind's one path (0) and paths named by argument do not mix.
+	m.Paths = a.Paths | b.Paths
+	if a.Contains == b.Contains {
+		m.Contains = a.Contains
+	}
+	if a.Paths != b.Paths && (a.Paths == 0 || b.Paths == 0) {
+		m.Paths, m.Contains = 0, ""
+		m.AnyPath = true
+		return m
 	}
 	if a.AnyPath || b.AnyPath {
 		m.AnyPath = true
@@ -166,8 +232,9 @@ func MergeClauses(a, b Clause) Clause {
 }
 
 // Reduce returns a filter of at most n clauses that admits whatever f
-// admits: clauses with the same types, classes, results and raw-path
-// needle are merged first, then the smallest neighbours, until n remain.
+// admits: clauses with the same types, classes, results and needles
+// (RawContains, Contains) are merged first, then the smallest neighbours,
+// until n remain.
 func (f *Filter) Reduce(n int) *Filter {
 	if f.All || len(f.Clauses) <= n {
 		return f
@@ -175,7 +242,8 @@ func (f *Filter) Reduce(n int) *Filter {
 	var out []Clause
 	for _, c := range f.Clauses {
 		i := slices.IndexFunc(out, func(o Clause) bool {
-			return o.Types == c.Types && o.Classes == c.Classes && o.Results == c.Results && o.RawContains == c.RawContains
+			return o.Types == c.Types && o.Classes == c.Classes && o.Results == c.Results && o.RawContains == c.RawContains &&
+				o.Contains == c.Contains
 		})
 		if i < 0 {
 			out = append(out, c)

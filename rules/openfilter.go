@@ -45,6 +45,11 @@ type filterKind struct {
 	// positive check of an argument field can hold for; false when the
 	// check bounds no class.
 	argClasses func(field, op string, vals []string) (uint64, bool)
+	// pathArg, when set, names the kind's paths by argument
+	// (event.Clause.Paths): for a field that is one, the event types
+	// that have it and which path it is. The fd.* path fields are then
+	// not the kind's and bound nothing.
+	pathArg func(field string) (event.TypeSet, uint8, bool)
 }
 
 // openKind is the filter kind of opens: classes are access classes.
@@ -78,7 +83,7 @@ func filterKindOf(kind event.Kind) *filterKind {
 	case event.KindDup:
 		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	case event.KindFS:
-		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses}
+		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses, pathArg: event.FSPathField}
 	}
 	return nil
 }
@@ -223,6 +228,9 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	if c.RawContains == "" {
 		c.RawContains = b.RawContains
 	}
+	if a.Paths|b.Paths != 0 {
+		return intersectArgPaths(c, a, b)
+	}
 	switch {
 	case a.AnyPath:
 		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
@@ -262,6 +270,49 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
 
+// intersectArgPaths completes c, the intersection of a and b but for their
+// paths, when they bound paths named by argument (event.Clause.Paths).
+func intersectArgPaths(c, a, b event.Clause) (event.Clause, bool) {
+	take := func(x event.Clause) {
+		c.Paths, c.Contains = x.Paths, x.Contains
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = x.AnyPath, x.Prefixes, x.Names, x.Suffixes
+	}
+	switch {
+	case !judgesPath(a):
+		take(b)
+	case !judgesPath(b):
+		take(a)
+	case a.Paths != b.Paths || a.Paths&(a.Paths-1) != 0:
+		// Bounds on different paths, or on either of two, may hold
+		// for different paths of one event: either side alone is a
+		// sound bound; keep the smaller.
+		if pathBounds(a) <= pathBounds(b) {
+			take(a)
+		} else {
+			take(b)
+		}
+	default:
+		// Both bound the same one path, which satisfies both: their
+		// bounds meet as those of the kind's one path do, and either
+		// needle is necessary.
+		paths, contains := a.Paths, a.Contains
+		if contains == "" {
+			contains = b.Contains
+		}
+		a.Paths, b.Paths, a.Contains, b.Contains = 0, 0, "", ""
+		r, ok := intersectClauses(a, b)
+		r.Paths, r.Contains = paths, contains
+		return r, ok
+	}
+	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
+}
+
+// judgesPath reports whether c bounds a path at all.
+func judgesPath(c event.Clause) bool { return !c.AnyPath || c.Contains != "" }
+
+// pathBounds counts the bounds of c's path.
+func pathBounds(c event.Clause) int { return len(c.Prefixes) + len(c.Names) + len(c.Suffixes) }
+
 func appendUnique(list []string, s string) []string {
 	if slices.Contains(list, s) {
 		return list
@@ -284,6 +335,15 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 	vals, ok := checkValues(ch.Right)
 	if !ok {
 		return c, true
+	}
+	if k.pathArg != nil {
+		if types, path, ok := k.pathArg(f.Name); ok {
+			return argPathCheck(c, ch.Op, vals, neg, types, path)
+		}
+		switch f.Name {
+		case "fd.name", "fd.directory", "fd.filename", "fd.nameraw":
+			return c, true
+		}
 	}
 	switch f.Name {
 	case "evt.type":
@@ -385,6 +445,33 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		c.Classes = classes
 	}
 	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
+}
+
+// argPathCheck is the clause of a check of a path argument field (the fs
+// kind's evt.arg.path, oldpath, ...) that types have, on their path path.
+// A positive check holds on no other type, where the field is absent; a
+// negated one holds there and bounds nothing. The bounds are those of
+// fd.name, and a string the path contains.
+func argPathCheck(c event.Clause, op string, vals []string, neg bool, types event.TypeSet, path uint8) (event.Clause, bool) {
+	if neg {
+		return c, true
+	}
+	c.Types = c.Types.Intersect(types)
+	switch op {
+	case "endswith":
+		if !slices.Contains(vals, "") {
+			c.AnyPath, c.Suffixes, c.Paths = false, vals, path
+		}
+	case "contains":
+		if len(vals) == 1 && vals[0] != "" {
+			c.Contains, c.Paths = vals[0], path
+		}
+	default:
+		if prefixes, _, ok := pathAtoms("fd.name", op, vals); ok {
+			c.AnyPath, c.Prefixes, c.Paths = false, prefixes, path
+		}
+	}
+	return c, !c.Types.Empty()
 }
 
 // checkValues returns the literal values on the right of a check; false for

@@ -81,7 +81,8 @@ func TestSocketFilter(t *testing.T) {
 }
 
 // TestFSFilter checks the fs kind's filter: only the syscalls the rules
-// name leave the kernel, and chmods only with the bits the rules search.
+// name leave the kernel, chmods only with the bits the rules search, and
+// changes only of the paths the rules name, where the caller's are final.
 func TestFSFilter(t *testing.T) {
 	stable := mustLoadSources(t, falcoRules(t)).Filters()[event.KindFS]
 	var srcs []Source
@@ -95,6 +96,11 @@ func TestFSFilter(t *testing.T) {
 		e.FS.Path1 = []byte("/tmp/x")
 		return e
 	}
+	fsPaths := func(typ event.Type, p1, p2 string) *event.Event {
+		e := &event.Event{Type: typ}
+		e.FS.Raw1, e.FS.Raw2 = []byte(p1), []byte(p2)
+		return e
+	}
 	for _, tc := range []struct {
 		name string
 		f    *event.Filter
@@ -106,6 +112,21 @@ func TestFSFilter(t *testing.T) {
 		{"all: rename", all, fs(event.TypeRename, 0), true},
 		{"all: chmod u+s", all, fs(event.TypeFchmodat, 0o4755), true},
 		{"all: chmod 644", all, fs(event.TypeFchmodat, 0o644), false},
+		// Paths, where the caller's are final: far from every bound.
+		{"all: rename in /tmp", all, fsPaths(event.TypeRenameat2, "/tmp/cc1.s", "/tmp/cc2.s"), false},
+		{"all: unlink in a build dir", all, fsPaths(event.TypeUnlink, "/home/u/src/main.o", ""), false},
+		{"all: mkdir in /tmp", all, fsPaths(event.TypeMkdirat, "/tmp/build", ""), false},
+		{"all: rename into /usr/bin", all, fsPaths(event.TypeRename, "/tmp/x", "/usr/bin/x"), true},
+		{"all: rename out of /sbin", all, fsPaths(event.TypeRenameat, "/sbin/x", "/tmp/x"), true},
+		{"all: unlink of shell history", all, fsPaths(event.TypeUnlinkat, "/root/.bash_history", ""), true},
+		{"all: unlink of fish's history", all, fsPaths(event.TypeUnlink, "/root/.local/share/fish/fish_read_history.x", ""), true},
+		{"all: mkdir in /bin", all, fsPaths(event.TypeMkdir, "/bin/new", ""), true},
+		{"all: rename into the apt sources", all, fsPaths(event.TypeRename, "/tmp/s", "/etc/apt/sources.list.d/x.list"), true},
+		// Not final: userspace judges them.
+		{"all: relative unlink", all, fsPaths(event.TypeUnlink, "main.o", ""), true},
+		{"all: rename through ..", all, fsPaths(event.TypeRename, "/tmp/a", "/tmp/../usr/bin/a"), true},
+		{"stable: hard link of /etc/shadow", stable, fsPaths(event.TypeLinkat, "/etc/shadow", "/tmp/s"), true},
+		{"stable: hard link in /tmp", stable, fsPaths(event.TypeLinkat, "/tmp/a", "/tmp/b"), false},
 	} {
 		if got := tc.f.Admits(tc.e); got != tc.want {
 			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)

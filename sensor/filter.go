@@ -207,8 +207,24 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 	suffixes := map[string]int{}
 	for i, c := range f.Clauses[:min(len(f.Clauses), maxClauses)] {
 		bit := uint32(1) << i
-		if c.RawContains != "" {
-			nd := kernelNeedle(c.RawContains)
+		needle := c.RawContains
+		if kind == event.KindFS {
+			// The fs kind judges its path arguments (bpf/kinds/fs.h):
+			// a clause's needle is in the path of Paths, and bounds
+			// on none of its paths bound nothing.
+			needle = c.Contains
+			if c.Paths&(event.FSPath1|event.FSPath2) == 0 {
+				c.AnyPath, needle = true, ""
+			}
+			if c.Paths&event.FSPath1 != 0 {
+				k.filter.PathArgs[0] |= bit
+			}
+			if c.Paths&event.FSPath2 != 0 {
+				k.filter.PathArgs[1] |= bit
+			}
+		}
+		if needle != "" {
+			nd := kernelNeedle(needle)
 			j, ok := needles[nd]
 			if !ok && len(needles) < maxNeedles {
 				j, ok = len(needles), true

@@ -77,6 +77,11 @@ func runHelper(mode string, args []string) int {
 		return runPrivHelper(args)
 	case "fsop":
 		return runFsopHelper()
+	case "fspath":
+		for _, op := range args {
+			fmt.Printf("res=%d\n", helperFSPath(op))
+		}
+		return 0
 	case "uring":
 		res, err := uringOpenat(args[0], unix.O_RDONLY|unix.O_CLOEXEC)
 		if err != nil {

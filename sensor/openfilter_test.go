@@ -156,12 +156,17 @@ func testOpenFilter(t *testing.T, hooks string) {
 }
 
 // kernelAdmits is the Go reference of the kernel's evaluation of f: the
-// needles cut to what it compares, and a raw path longer than it searches
+// needles and suffixes cut to what it compares, and a raw path longer than it searches
 // taken as unknown (admitted).
 func kernelAdmits(f *event.Filter, e *event.Event) bool {
 	k := &event.Filter{All: f.All, Clauses: slices.Clone(f.Clauses)}
 	for i := range k.Clauses {
-		k.Clauses[i].RawContains = kernelNeedle(k.Clauses[i].RawContains)
+		c := &k.Clauses[i]
+		c.RawContains, c.Contains = kernelNeedle(c.RawContains), kernelNeedle(c.Contains)
+		c.Suffixes = slices.Clone(c.Suffixes)
+		for j, sfx := range c.Suffixes {
+			c.Suffixes[j] = kernelSuffix(sfx)
+		}
 	}
 	v := *e
 	if len(v.Open.Raw) > rawScan {
@@ -219,6 +224,7 @@ func TestFilterKernelBounds(t *testing.T) {
 		{"name length bits", len(f.NameLens) * 32, nameMax + 1},
 		{"prefix key bytes", len(pk.Data), 2 + maxPrefix},
 		{"kinds", int(bpf.VigilEventKindVIGIL_NUM_KINDS), event.NumKinds},
+		{"fs path bytes judged", event.FSFilterPathMax, rawScan},
 	}
 	if numSyscalls > len(f.Syscalls) {
 		t.Errorf("%d syscall ids, the filter tells %d apart", numSyscalls, len(f.Syscalls))
