@@ -81,6 +81,9 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 	case KindFS:
 		// The paths are joined in userspace: unknown facts, which admit.
 		return filterFacts{class: FSKey(e)}, true
+	case KindIOUring:
+		// Judged on the opcode only: the paths are unknown facts.
+		return filterFacts{class: IOURingKey(e)}, true
 	}
 	return filterFacts{}, false
 }

@@ -210,3 +210,61 @@ func probeFileOpenHook(kind string) error {
 	}
 	return l.Close()
 }
+
+// ProbeIOURing tells whether the io_uring kind's programs can attach here:
+// they are tp_btf programs on io_uring_create and io_uring_submit_req, the
+// latter taking the request (struct io_kiocb *) as it has since Linux 5.19
+// (older kernels name it io_uring_submit_sqe, with other arguments). A
+// kernel built without io_uring (CONFIG_IO_URING) has neither.
+func ProbeIOURing() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	return probeIOURingBTF(spec)
+}
+
+// probeIOURingBTF checks the io_uring tracepoints' prototypes in spec.
+func probeIOURingBTF(spec *btf.Spec) error {
+	proto := func(name string) (*btf.FuncProto, error) {
+		var td *btf.Typedef
+		if err := spec.TypeByName("btf_trace_"+name, &td); err != nil {
+			return nil, fmt.Errorf("the kernel lacks tracepoint io_uring/%s (CONFIG_IO_URING, Linux 5.19 or later): %w", name, err)
+		}
+		ptr, ok := td.Type.(*btf.Pointer)
+		if !ok {
+			return nil, fmt.Errorf("tracepoint io_uring/%s: unexpected BTF type %v", name, td.Type)
+		}
+		fp, ok := ptr.Target.(*btf.FuncProto)
+		if !ok {
+			return nil, fmt.Errorf("tracepoint io_uring/%s: unexpected BTF type %v", name, ptr.Target)
+		}
+		return fp, nil
+	}
+	create, err := proto("io_uring_create")
+	if err != nil {
+		return err
+	}
+	// The first parameter of a raw tracepoint is its private data.
+	if len(create.Params) != 6 {
+		return fmt.Errorf("tracepoint io_uring/io_uring_create has %d arguments, vigil reads 5", len(create.Params)-1)
+	}
+	submit, err := proto("io_uring_submit_req")
+	if err != nil {
+		return err
+	}
+	if len(submit.Params) != 2 || !pointsTo(submit.Params[1].Type, "io_kiocb") {
+		return fmt.Errorf("tracepoint io_uring/io_uring_submit_req does not take the request (struct io_kiocb *) alone")
+	}
+	return nil
+}
+
+// pointsTo reports whether t is a pointer to the struct named name.
+func pointsTo(t btf.Type, name string) bool {
+	p, ok := t.(*btf.Pointer)
+	if !ok {
+		return false
+	}
+	s, ok := btf.UnderlyingType(p.Target).(*btf.Struct)
+	return ok && s.Name == name
+}
