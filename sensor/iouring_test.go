@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,31 +11,6 @@ import (
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/testutil"
 )
-
-// helperOpenByHandle opens path through a file handle (name_to_handle_at,
-// then open_by_handle_at on a descriptor of its directory's mount), reads a
-// byte, and prints the mount descriptor and the result as "res=N" lines.
-func helperOpenByHandle(path string) int {
-	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, path, 0)
-	if err != nil {
-		fmt.Println("name_to_handle_at:", err)
-		return 3
-	}
-	mfd, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		fmt.Println(err)
-		return 3
-	}
-	fmt.Printf("res=%d\n", mfd)
-	fd, err := unix.OpenByHandleAt(mfd, h, unix.O_RDONLY)
-	if err != nil {
-		fmt.Printf("res=%d\n", errnoRes(err))
-		return 0
-	}
-	_, _ = unix.Read(fd, make([]byte, 1))
-	fmt.Printf("res=%d\n", fd)
-	return 0
-}
 
 // TestOpenByHandleAt opens a file by handle, which names no path: the open
 // is reported as open_by_handle_at with the path resolved from the new
@@ -99,7 +73,7 @@ func TestIOURingOpenat(t *testing.T) {
 	u := ev.IOUring
 	// The kernel's prep adds O_LARGEFILE (the kernel's value; Go names it 0
 	// on amd64) to the flags passed.
-	if u.Op != ioringOpOpenat || string(u.Path1) != file || u.FD1 != unix.AT_FDCWD || u.Flags&^oLargefile != unix.O_RDONLY|unix.O_CLOEXEC ||
+	if u.Op != testutil.IORingOpOpenat || string(u.Path1) != file || u.FD1 != unix.AT_FDCWD || u.Flags&^oLargefile != unix.O_RDONLY|unix.O_CLOEXEC ||
 		u.SQThread || u.FixedFile || ev.TID != c.pid {
 		t.Errorf("submit: %s", ev.String())
 	}
@@ -135,11 +109,11 @@ func TestIOURingPathOps(t *testing.T) {
 		path1, path2 string
 		flags, mode  uint32
 	}{
-		{ioringOpMkdirat, dir + "/d", "", 0, 0o750},
-		{ioringOpRenameat, dir + "/d", dir + "/e", 0, 0},
-		{ioringOpSymlinkat, "/etc/shadow", dir + "/l", 0, 0},
-		{ioringOpLinkat, dir + "/f", dir + "/g", 0, 0},
-		{ioringOpUnlinkat, dir + "/e", "", unix.AT_REMOVEDIR, 0},
+		{testutil.IORingOpMkdirat, dir + "/d", "", 0, 0o750},
+		{testutil.IORingOpRenameat, dir + "/d", dir + "/e", 0, 0},
+		{testutil.IORingOpSymlinkat, "/etc/shadow", dir + "/l", 0, 0},
+		{testutil.IORingOpLinkat, dir + "/f", dir + "/g", 0, 0},
+		{testutil.IORingOpUnlinkat, dir + "/e", "", unix.AT_REMOVEDIR, 0},
 	}
 	for _, w := range want {
 		ev := h.wait(t, c.pid, event.IOURingOpName(w.op), func(e *captured) bool {
@@ -192,11 +166,11 @@ func TestIOURingSQPoll(t *testing.T) {
 		t.Fatalf("SQPOLL openat: %v (%s)", c.results, c.stderr)
 	}
 	setup := h.wait(t, c.pid, "io_uring_setup", isType(c.pid, event.TypeIOUringSetup))
-	if setup.IOUring.Flags&ioringSetupSQPoll == 0 {
+	if setup.IOUring.Flags&testutil.IORingSetupSQPoll == 0 {
 		t.Errorf("setup: %s", setup.String())
 	}
 	ev := h.wait(t, c.pid, "io_uring_submit", isType(c.pid, event.TypeIOUringSubmit))
-	if ev.IOUring.Op != ioringOpOpenat || string(ev.IOUring.Path1) != file || !ev.IOUring.SQThread || ev.TID == c.pid {
+	if ev.IOUring.Op != testutil.IORingOpOpenat || string(ev.IOUring.Path1) != file || !ev.IOUring.SQThread || ev.TID == c.pid {
 		t.Errorf("submit: %s", ev.String())
 	}
 }
