@@ -156,7 +156,9 @@ int BPF_PROG(iouring_submit, struct io_kiocb *req)
 	__u16 lens[2];
 	__u8 op;
 
-	op = BPF_CORE_READ(req, opcode);
+	/* A direct load (the tracepoint's BTF types req), not a helper
+	 * call: every request of every ring on the machine passes here. */
+	op = req->opcode;
 	if (op >= 64 || !(IOURING_REPORTED & (1ULL << op)))
 		return 0;
 	if (is_self() || !kind_on(VIGIL_KIND_IOURING))
