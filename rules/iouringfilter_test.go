@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -63,5 +64,30 @@ func TestIOURingFilter(t *testing.T) {
 				t.Errorf("%s: %s %s admitted", tc.cond, e.Type, event.IOURingOpName(e.IOUring.Op))
 			}
 		}
+	}
+}
+
+// TestOpenByHandleAtFilter checks that open_by_handle_at passes the open
+// kind's filter like the other opens: the default credential rule keeps a
+// read of /etc/shadow by handle, not one of /etc/hostname.
+func TestOpenByHandleAtFilter(t *testing.T) {
+	rs := mustLoad(t, Options{}, string(Default().Data))
+	f := rs.Filters()[event.KindOpen]
+	if f == nil || f.All {
+		t.Fatalf("no bounded open filter from the default rules: %+v", f)
+	}
+	byHandle := func(path string) *event.Event {
+		e := openEvent(proc("x", "/tmp/x", "", nil), nil, path, 0, 3)
+		e.Type, e.Open.Raw = event.TypeOpenByHandleAt, nil
+		return e
+	}
+	if !f.Admits(byHandle("/etc/shadow")) {
+		t.Error("open_by_handle_at of /etc/shadow filtered out")
+	}
+	if f.Admits(byHandle("/etc/hostname")) {
+		t.Error("open_by_handle_at of /etc/hostname admitted")
+	}
+	if got := matches(rs, byHandle("/etc/shadow")); !slices.Contains(got, "Read Shadow or Sudoers File") {
+		t.Errorf("open_by_handle_at of /etc/shadow matched %v", got)
 	}
 }
