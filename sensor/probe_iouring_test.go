@@ -43,22 +43,33 @@ func iouringSpec(t *testing.T, submit []btf.FuncParam, withCreate bool) *btf.Spe
 }
 
 // TestProbeIOURing checks the prototypes the io_uring programs need: the
-// 5.19+ io_uring_submit_req taking the request alone, beside
+// 6.0+ io_uring_submit_req taking the request alone, beside
 // io_uring_create; a kernel without them, or with the older
 // io_uring_submit_sqe only, has the kind off with a reason naming the
 // tracepoint.
 func TestProbeIOURing(t *testing.T) {
-	req := &btf.Pointer{Target: &btf.Struct{Name: "io_kiocb"}}
+	i32 := &btf.Int{Name: "int", Size: 4}
+	var members []btf.Member
+	for _, m := range []string{"opcode", "flags", "cqe", "ctx"} {
+		members = append(members, btf.Member{Name: m, Type: i32})
+	}
+	// The command area is in an anonymous union with the file, as the
+	// kernel lays it out.
+	cmd := btf.Member{Type: &btf.Union{Size: 4, Members: []btf.Member{{Name: "file", Type: i32}, {Name: "cmd", Type: i32}}}}
+	req := &btf.Pointer{Target: &btf.Struct{Name: "io_kiocb", Size: 4, Members: append([]btf.Member{cmd}, members...)}}
+	// 5.19's request, before the command area.
+	old := &btf.Pointer{Target: &btf.Struct{Name: "io_kiocb", Size: 4, Members: members}}
 	for _, tc := range []struct {
 		name   string
 		spec   *btf.Spec
 		reason string
 	}{
-		{"5.19 and later", iouringSpec(t, []btf.FuncParam{{Name: "req", Type: req}}, true), ""},
+		{"6.0 and later", iouringSpec(t, []btf.FuncParam{{Name: "req", Type: req}}, true), ""},
 		{"no io_uring", iouringSpec(t, nil, false), "io_uring/io_uring_create"},
 		{"submit_sqe only", iouringSpec(t, nil, true), "io_uring/io_uring_submit_req"},
 		{"other arguments", iouringSpec(t, []btf.FuncParam{{Name: "ctx", Type: &btf.Pointer{Target: &btf.Void{}}}, {Name: "req", Type: req}}, true),
 			"struct io_kiocb *"},
+		{"no command area", iouringSpec(t, []btf.FuncParam{{Name: "req", Type: old}}, true), "no member cmd"},
 	} {
 		err := probeIOURingBTF(tc.spec)
 		switch {

@@ -101,9 +101,9 @@ func TestHooks(t *testing.T) {
 		want = append(want, "tp_btf/io_uring_create", "tp_btf/io_uring_submit_req")
 	} else {
 		t.Logf("io_uring kind off: %v", h.s.iouringErr)
-		// A 5.19+ kernel that has the io_uring tracepoints and still
+		// A 6.0+ kernel that has the io_uring tracepoints and still
 		// turns the kind off has a broken probe.
-		if _, err := os.Stat(filepath.Join(tracefsPath, "events/io_uring/io_uring_submit_req")); err == nil && kernelAtLeast(5, 19) {
+		if _, err := os.Stat(filepath.Join(tracefsPath, "events/io_uring/io_uring_submit_req")); err == nil && kernelAtLeast(6, 0) {
 			t.Errorf("io_uring kind off on a kernel with io_uring_submit_req: %v", h.s.iouringErr)
 		}
 	}

@@ -140,7 +140,7 @@ static __always_inline void iouring_args(struct io_kiocb *req, __u8 op, struct i
 		return;
 	}
 	/* The others act on the sqe's fd, which io_init_req keeps in the
-	 * request's cqe for every opcode (Linux 5.19 and later, as the
+	 * request's cqe for every opcode (Linux 6.0 and later, as the
 	 * tracepoint that runs this). */
 	if (bpf_core_field_exists(req->cqe.fd))
 		a->fd1 = BPF_CORE_READ(req, cqe.fd);
