@@ -89,3 +89,18 @@ func BenchmarkDecodeIOURing(b *testing.B) {
 		}
 	}
 }
+
+// TestIOURingFilterKeys checks the constants the kernel and the event
+// package share for the io_uring kind's filter: the setup's key, within
+// the keys a filter tells apart, and the rows of the syscalls table.
+func TestIOURingFilterKeys(t *testing.T) {
+	if int(bpf.VigilIouringFilterKeyVIGIL_IOURING_KEY_SETUP) != event.IOURingKeySetup || event.IOURingKeySetup >= maxFilterKeys {
+		t.Errorf("setup key: kernel %d, Go %d, keys %d", bpf.VigilIouringFilterKeyVIGIL_IOURING_KEY_SETUP, event.IOURingKeySetup, maxFilterKeys)
+	}
+	rows := filterRows(event.KindIOUring)
+	if len(rows) > int(bpf.VigilFilterBoundsVIGIL_FILTER_SYSCALLS) ||
+		rows[bpf.VigilIouringFilterKeyVIGIL_IOURING_SYS_SETUP] != event.TypeIOUringSetup ||
+		rows[bpf.VigilIouringFilterKeyVIGIL_IOURING_SYS_SUBMIT] != event.TypeIOUringSubmit {
+		t.Errorf("io_uring filter rows: %v", rows)
+	}
+}
