@@ -25,7 +25,8 @@ enum event_kind {
 	VIGIL_KIND_DUP = 8,
 	VIGIL_KIND_PRIV = 9,
 	VIGIL_KIND_CRED = 10,
-	VIGIL_NUM_KINDS = 11,
+	VIGIL_KIND_IOURING = 11,
+	VIGIL_NUM_KINDS = 12,
 };
 
 /* Record types: the hdr.type of each record. */
@@ -40,6 +41,8 @@ enum rec_type {
 	VIGIL_REC_SOCKET = 8,      /* struct socket_rec */
 	VIGIL_REC_DUP = 9,         /* struct dup_rec */
 	VIGIL_REC_PRIV = 10,       /* struct priv_rec */
+	VIGIL_REC_IOURING_SETUP = 11,  /* struct iouring_rec, a ring created */
+	VIGIL_REC_IOURING_SUBMIT = 12, /* struct iouring_rec, a request submitted */
 };
 
 /* The syscall behind a record: one id per row of syscall_table.h, in its
@@ -365,6 +368,68 @@ enum fs_filter_key {
 enum dup_filter_key {
 	VIGIL_DUP_KEY_FILE = 62,
 	VIGIL_DUP_KEY_OTHER = 63,
+};
+
+/* io_uring record flags. */
+enum iouring_rec_flags {
+	VIGIL_IOURING_PATH1_TRUNC = 1 << 0, /* path1 or dir1 was cut */
+	VIGIL_IOURING_PATH2_TRUNC = 1 << 1, /* path2 or dir2 was cut */
+	/* Submitted by the ring's SQPOLL thread (IORING_SETUP_SQPOLL), a
+	 * kernel thread of the process, not by a syscall of one of its own
+	 * threads. */
+	VIGIL_IOURING_SQ_THREAD = 1 << 2,
+	/* The request names a registered file (IOSQE_FIXED_FILE): fd1 is an
+	 * index in the ring's file table, not a descriptor. */
+	VIGIL_IOURING_FIXED_FILE = 1 << 3,
+};
+
+/*
+ * io_uring (kinds/iouring.h), from the io_uring tracepoints rather than
+ * syscalls: requests run without a syscall of their own (io_uring_enter
+ * submits a batch; an SQPOLL ring needs none), so no syscall hook sees the
+ * file a request opens. A setup record (VIGIL_REC_IOURING_SETUP) says which
+ * process created a ring: ret is the ring's fd, flags the IORING_SETUP_*
+ * flags, sq_entries and cq_entries its sizes. A submit record
+ * (VIGIL_REC_IOURING_SUBMIT) is one request of an opcode vigil reports,
+ * read once the kernel has prepared it: opcode is IORING_OP_*; fd1 the
+ * dirfd of path1 (openat, openat2, unlinkat, mkdirat; renameat's and
+ * linkat's old one) or the descriptor the request acts on (connect,
+ * accept, send, ...); fd2 the dirfd of path2; flags the open flags
+ * (openat2: how.flags), AT_* or RENAME_* flags; mode the open or mkdir
+ * mode. Paths are the kernel's copy of the caller's string (no user
+ * memory is read, so the string cannot change under the reader), and, for
+ * a relative path, the directory it is relative to (the dirfd's path or
+ * the cwd) for userspace to join. symlinkat's path1 is the link's content
+ * (kept as is), path2 the link. The string area holds path1, dir1, path2,
+ * dir2.
+ */
+struct iouring_rec {
+	struct rec_hdr hdr;
+	__s64 ret;
+	__u32 flags;
+	__u32 mode;
+	__u32 sq_entries;
+	__u32 cq_entries;
+	__s32 fd1;
+	__s32 fd2;
+	__u16 opcode;    /* enum io_uring_op */
+	__u16 rflags;    /* enum iouring_rec_flags */
+	__u16 path1_len;
+	__u16 dir1_len;
+	__u16 path2_len;
+	__u16 dir2_len;
+	__u8 pad[4];
+	__u8 data[];
+};
+
+/* The io_uring kind's filter (kinds/iouring.h): the row of its syscalls
+ * table (a kind made of no syscalls numbers its own rows) and key: a
+ * request's key is its opcode (all reported ones are below 63), a ring's
+ * VIGIL_IOURING_KEY_SETUP. */
+enum iouring_filter_key {
+	VIGIL_IOURING_SYS_SETUP = 1,
+	VIGIL_IOURING_SYS_SUBMIT = 2,
+	VIGIL_IOURING_KEY_SETUP = 63,
 };
 
 /* Per-CPU, per-kind counters. */

@@ -16,7 +16,8 @@
  *   lib/filter.h      per-kind in-kernel filters driven by the rules
  *   lib/sock.h        what a socket descriptor is: family, protocol, ends
  *   kinds/            one header per decoder of sensor/decode*.go: exec, proc
- *                     (fork, exit), open, connect, priv, fs, socket, dup
+ *                     (fork, exit), open, connect, priv, fs, socket, dup,
+ *                     iouring
  *   lib/dispatch.h    the raw sys_exit program and the tracepoint pairs,
  *                     generated from syscall_table.h
  *
@@ -144,12 +145,15 @@ struct btf_anchor {
 	enum socket_filter_key socket_key;
 	enum dup_filter_key dup_key;
 	enum fs_filter_key fs_key;
+	enum iouring_rec_flags iouring_flags;
+	enum iouring_filter_key iouring_key;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));
 const struct open_rec *unused_open_rec __attribute__((unused));
 const struct fs_rec *unused_fs_rec __attribute__((unused));
 const struct dup_rec *unused_dup_rec __attribute__((unused));
+const struct iouring_rec *unused_iouring_rec __attribute__((unused));
 
 #include "lib/record.h"
 #include "lib/path.h"
@@ -165,4 +169,5 @@ const struct dup_rec *unused_dup_rec __attribute__((unused));
 #include "kinds/fs.h"
 #include "kinds/socket.h"
 #include "kinds/dup.h"
+#include "kinds/iouring.h"
 #include "lib/dispatch.h"

@@ -74,7 +74,8 @@ const (
 	VigilEventKindVIGIL_KIND_DUP     VigilEventKind = 8
 	VigilEventKindVIGIL_KIND_PRIV    VigilEventKind = 9
 	VigilEventKindVIGIL_KIND_CRED    VigilEventKind = 10
-	VigilEventKindVIGIL_NUM_KINDS    VigilEventKind = 11
+	VigilEventKindVIGIL_KIND_IOURING VigilEventKind = 11
+	VigilEventKindVIGIL_NUM_KINDS    VigilEventKind = 12
 )
 
 type VigilExecRec struct {
@@ -203,6 +204,43 @@ const (
 	VigilFsRecFlagsVIGIL_FS_PATH2TRUNC VigilFsRecFlags = 2
 )
 
+type VigilIouringFilterKey uint32
+
+const (
+	VigilIouringFilterKeyVIGIL_IOURING_SYS_SETUP  VigilIouringFilterKey = 1
+	VigilIouringFilterKeyVIGIL_IOURING_SYS_SUBMIT VigilIouringFilterKey = 2
+	VigilIouringFilterKeyVIGIL_IOURING_KEY_SETUP  VigilIouringFilterKey = 63
+)
+
+type VigilIouringRec struct {
+	_         structs.HostLayout
+	Hdr       VigilRecHdr
+	Ret       int64
+	Flags     uint32
+	Mode      uint32
+	SqEntries uint32
+	CqEntries uint32
+	Fd1       int32
+	Fd2       int32
+	Opcode    uint16
+	Rflags    uint16
+	Path1Len  uint16
+	Dir1Len   uint16
+	Path2Len  uint16
+	Dir2Len   uint16
+	Pad       [4]uint8
+	Data      [0]uint8
+}
+
+type VigilIouringRecFlags uint32
+
+const (
+	VigilIouringRecFlagsVIGIL_IOURING_PATH1TRUNC VigilIouringRecFlags = 1
+	VigilIouringRecFlagsVIGIL_IOURING_PATH2TRUNC VigilIouringRecFlags = 2
+	VigilIouringRecFlagsVIGIL_IOURING_SQ_THREAD  VigilIouringRecFlags = 4
+	VigilIouringRecFlagsVIGIL_IOURING_FIXED_FILE VigilIouringRecFlags = 8
+)
+
 type VigilKindCounters struct {
 	_        structs.HostLayout
 	Emitted  uint64
@@ -313,16 +351,18 @@ type VigilRecHdr struct {
 type VigilRecType uint32
 
 const (
-	VigilRecTypeVIGIL_REC_EXEC        VigilRecType = 1
-	VigilRecTypeVIGIL_REC_EXEC_FAILED VigilRecType = 2
-	VigilRecTypeVIGIL_REC_FORK        VigilRecType = 3
-	VigilRecTypeVIGIL_REC_EXIT        VigilRecType = 4
-	VigilRecTypeVIGIL_REC_OPEN        VigilRecType = 5
-	VigilRecTypeVIGIL_REC_CONNECT     VigilRecType = 6
-	VigilRecTypeVIGIL_REC_FS          VigilRecType = 7
-	VigilRecTypeVIGIL_REC_SOCKET      VigilRecType = 8
-	VigilRecTypeVIGIL_REC_DUP         VigilRecType = 9
-	VigilRecTypeVIGIL_REC_PRIV        VigilRecType = 10
+	VigilRecTypeVIGIL_REC_EXEC           VigilRecType = 1
+	VigilRecTypeVIGIL_REC_EXEC_FAILED    VigilRecType = 2
+	VigilRecTypeVIGIL_REC_FORK           VigilRecType = 3
+	VigilRecTypeVIGIL_REC_EXIT           VigilRecType = 4
+	VigilRecTypeVIGIL_REC_OPEN           VigilRecType = 5
+	VigilRecTypeVIGIL_REC_CONNECT        VigilRecType = 6
+	VigilRecTypeVIGIL_REC_FS             VigilRecType = 7
+	VigilRecTypeVIGIL_REC_SOCKET         VigilRecType = 8
+	VigilRecTypeVIGIL_REC_DUP            VigilRecType = 9
+	VigilRecTypeVIGIL_REC_PRIV           VigilRecType = 10
+	VigilRecTypeVIGIL_REC_IOURING_SETUP  VigilRecType = 11
+	VigilRecTypeVIGIL_REC_IOURING_SUBMIT VigilRecType = 12
 )
 
 type VigilSockInfo struct {
@@ -393,219 +433,226 @@ const (
 type VigilSyscallId uint32
 
 const (
-	VigilSyscallIdVIGIL_SYS_NONE         VigilSyscallId = 0
-	VigilSyscallIdVIGIL_SYS_EXECVE       VigilSyscallId = 1
-	VigilSyscallIdVIGIL_SYS_EXECVEAT     VigilSyscallId = 2
-	VigilSyscallIdVIGIL_SYS_OPEN         VigilSyscallId = 3
-	VigilSyscallIdVIGIL_SYS_OPENAT       VigilSyscallId = 4
-	VigilSyscallIdVIGIL_SYS_OPENAT2      VigilSyscallId = 5
-	VigilSyscallIdVIGIL_SYS_CREAT        VigilSyscallId = 6
-	VigilSyscallIdVIGIL_SYS_CONNECT      VigilSyscallId = 7
-	VigilSyscallIdVIGIL_SYS_SYMLINK      VigilSyscallId = 8
-	VigilSyscallIdVIGIL_SYS_SYMLINKAT    VigilSyscallId = 9
-	VigilSyscallIdVIGIL_SYS_LINK         VigilSyscallId = 10
-	VigilSyscallIdVIGIL_SYS_LINKAT       VigilSyscallId = 11
-	VigilSyscallIdVIGIL_SYS_SOCKET       VigilSyscallId = 12
-	VigilSyscallIdVIGIL_SYS_DUP          VigilSyscallId = 13
-	VigilSyscallIdVIGIL_SYS_DUP2         VigilSyscallId = 14
-	VigilSyscallIdVIGIL_SYS_DUP3         VigilSyscallId = 15
-	VigilSyscallIdVIGIL_SYS_RENAME       VigilSyscallId = 16
-	VigilSyscallIdVIGIL_SYS_RENAMEAT     VigilSyscallId = 17
-	VigilSyscallIdVIGIL_SYS_RENAMEAT2    VigilSyscallId = 18
-	VigilSyscallIdVIGIL_SYS_UNLINK       VigilSyscallId = 19
-	VigilSyscallIdVIGIL_SYS_UNLINKAT     VigilSyscallId = 20
-	VigilSyscallIdVIGIL_SYS_RMDIR        VigilSyscallId = 21
-	VigilSyscallIdVIGIL_SYS_MKDIR        VigilSyscallId = 22
-	VigilSyscallIdVIGIL_SYS_MKDIRAT      VigilSyscallId = 23
-	VigilSyscallIdVIGIL_SYS_CHMOD        VigilSyscallId = 24
-	VigilSyscallIdVIGIL_SYS_FCHMOD       VigilSyscallId = 25
-	VigilSyscallIdVIGIL_SYS_FCHMODAT     VigilSyscallId = 26
-	VigilSyscallIdVIGIL_SYS_ACCEPT       VigilSyscallId = 27
-	VigilSyscallIdVIGIL_SYS_ACCEPT4      VigilSyscallId = 28
-	VigilSyscallIdVIGIL_SYS_LISTEN       VigilSyscallId = 29
-	VigilSyscallIdVIGIL_SYS_BIND         VigilSyscallId = 30
-	VigilSyscallIdVIGIL_SYS_PTRACE       VigilSyscallId = 31
-	VigilSyscallIdVIGIL_SYS_INIT_MODULE  VigilSyscallId = 32
-	VigilSyscallIdVIGIL_SYS_FINIT_MODULE VigilSyscallId = 33
-	VigilSyscallIdVIGIL_SYS_SETNS        VigilSyscallId = 34
-	VigilSyscallIdVIGIL_SYS_UNSHARE      VigilSyscallId = 35
-	VigilSyscallIdVIGIL_SYS_BPF          VigilSyscallId = 36
-	VigilSyscallIdVIGIL_SYS_USERFAULTFD  VigilSyscallId = 37
-	VigilSyscallIdVIGIL_SYS_SETUID       VigilSyscallId = 38
-	VigilSyscallIdVIGIL_SYS_SETGID       VigilSyscallId = 39
-	VigilSyscallIdVIGIL_SYS_SETREUID     VigilSyscallId = 40
-	VigilSyscallIdVIGIL_SYS_SETREGID     VigilSyscallId = 41
-	VigilSyscallIdVIGIL_SYS_SETRESUID    VigilSyscallId = 42
-	VigilSyscallIdVIGIL_SYS_SETRESGID    VigilSyscallId = 43
-	VigilSyscallIdVIGIL_SYS_CAPSET       VigilSyscallId = 44
-	VigilSyscallIdVIGIL_NUM_SYSCALLS     VigilSyscallId = 45
+	VigilSyscallIdVIGIL_SYS_NONE              VigilSyscallId = 0
+	VigilSyscallIdVIGIL_SYS_EXECVE            VigilSyscallId = 1
+	VigilSyscallIdVIGIL_SYS_EXECVEAT          VigilSyscallId = 2
+	VigilSyscallIdVIGIL_SYS_OPEN              VigilSyscallId = 3
+	VigilSyscallIdVIGIL_SYS_OPENAT            VigilSyscallId = 4
+	VigilSyscallIdVIGIL_SYS_OPENAT2           VigilSyscallId = 5
+	VigilSyscallIdVIGIL_SYS_CREAT             VigilSyscallId = 6
+	VigilSyscallIdVIGIL_SYS_CONNECT           VigilSyscallId = 7
+	VigilSyscallIdVIGIL_SYS_SYMLINK           VigilSyscallId = 8
+	VigilSyscallIdVIGIL_SYS_SYMLINKAT         VigilSyscallId = 9
+	VigilSyscallIdVIGIL_SYS_LINK              VigilSyscallId = 10
+	VigilSyscallIdVIGIL_SYS_LINKAT            VigilSyscallId = 11
+	VigilSyscallIdVIGIL_SYS_SOCKET            VigilSyscallId = 12
+	VigilSyscallIdVIGIL_SYS_DUP               VigilSyscallId = 13
+	VigilSyscallIdVIGIL_SYS_DUP2              VigilSyscallId = 14
+	VigilSyscallIdVIGIL_SYS_DUP3              VigilSyscallId = 15
+	VigilSyscallIdVIGIL_SYS_RENAME            VigilSyscallId = 16
+	VigilSyscallIdVIGIL_SYS_RENAMEAT          VigilSyscallId = 17
+	VigilSyscallIdVIGIL_SYS_RENAMEAT2         VigilSyscallId = 18
+	VigilSyscallIdVIGIL_SYS_UNLINK            VigilSyscallId = 19
+	VigilSyscallIdVIGIL_SYS_UNLINKAT          VigilSyscallId = 20
+	VigilSyscallIdVIGIL_SYS_RMDIR             VigilSyscallId = 21
+	VigilSyscallIdVIGIL_SYS_MKDIR             VigilSyscallId = 22
+	VigilSyscallIdVIGIL_SYS_MKDIRAT           VigilSyscallId = 23
+	VigilSyscallIdVIGIL_SYS_CHMOD             VigilSyscallId = 24
+	VigilSyscallIdVIGIL_SYS_FCHMOD            VigilSyscallId = 25
+	VigilSyscallIdVIGIL_SYS_FCHMODAT          VigilSyscallId = 26
+	VigilSyscallIdVIGIL_SYS_ACCEPT            VigilSyscallId = 27
+	VigilSyscallIdVIGIL_SYS_ACCEPT4           VigilSyscallId = 28
+	VigilSyscallIdVIGIL_SYS_LISTEN            VigilSyscallId = 29
+	VigilSyscallIdVIGIL_SYS_BIND              VigilSyscallId = 30
+	VigilSyscallIdVIGIL_SYS_PTRACE            VigilSyscallId = 31
+	VigilSyscallIdVIGIL_SYS_INIT_MODULE       VigilSyscallId = 32
+	VigilSyscallIdVIGIL_SYS_FINIT_MODULE      VigilSyscallId = 33
+	VigilSyscallIdVIGIL_SYS_SETNS             VigilSyscallId = 34
+	VigilSyscallIdVIGIL_SYS_UNSHARE           VigilSyscallId = 35
+	VigilSyscallIdVIGIL_SYS_BPF               VigilSyscallId = 36
+	VigilSyscallIdVIGIL_SYS_USERFAULTFD       VigilSyscallId = 37
+	VigilSyscallIdVIGIL_SYS_SETUID            VigilSyscallId = 38
+	VigilSyscallIdVIGIL_SYS_SETGID            VigilSyscallId = 39
+	VigilSyscallIdVIGIL_SYS_SETREUID          VigilSyscallId = 40
+	VigilSyscallIdVIGIL_SYS_SETREGID          VigilSyscallId = 41
+	VigilSyscallIdVIGIL_SYS_SETRESUID         VigilSyscallId = 42
+	VigilSyscallIdVIGIL_SYS_SETRESGID         VigilSyscallId = 43
+	VigilSyscallIdVIGIL_SYS_CAPSET            VigilSyscallId = 44
+	VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT VigilSyscallId = 45
+	VigilSyscallIdVIGIL_NUM_SYSCALLS          VigilSyscallId = 46
 )
 
 type VigilSyscallTrace uint32
 
 const (
-	VigilSyscallTraceVIGIL_TRACE_execve      VigilSyscallTrace = 2
-	VigilSyscallTraceVIGIL_TRACE_execveat    VigilSyscallTrace = 2
-	VigilSyscallTraceVIGIL_TRACE_open        VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_openat      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_openat2     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_creat       VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_connect     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_symlink     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_symlinkat   VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_link        VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_linkat      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_socket      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_dup         VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_dup2        VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_dup3        VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_rename      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_renameat    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_renameat2   VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_unlink      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_unlinkat    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_rmdir       VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_mkdir       VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_mkdirat     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_chmod       VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_fchmod      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_fchmodat    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_accept      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_accept4     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_listen      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_bind        VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_ptrace      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_initModule  VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_finitModule VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setns       VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_unshare     VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_bpf         VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_userfaultfd VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setuid      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setgid      VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setreuid    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setregid    VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setresuid   VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_setresgid   VigilSyscallTrace = 1
-	VigilSyscallTraceVIGIL_TRACE_capset      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_execve         VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_execveat       VigilSyscallTrace = 2
+	VigilSyscallTraceVIGIL_TRACE_open           VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openat2        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_creat          VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_connect        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_symlink        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_symlinkat      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_link           VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_linkat         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_socket         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup            VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup2           VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_dup3           VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_rename         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_renameat       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_renameat2      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_unlink         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_unlinkat       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_rmdir          VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_mkdir          VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_mkdirat        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_chmod          VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_fchmod         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_fchmodat       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_accept         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_accept4        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_listen         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_bind           VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_ptrace         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_initModule     VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_finitModule    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setns          VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_unshare        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_bpf            VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_userfaultfd    VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setuid         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setgid         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setreuid       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setregid       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setresuid      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_setresgid      VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_capset         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_openByHandleAt VigilSyscallTrace = 1
 )
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	VigilMapCounters             = "counters"
-	VigilMapEvents               = "events"
-	VigilMapFilterGen            = "filter_gen"
-	VigilMapFilterNames          = "filter_names"
-	VigilMapFilterPrefixes       = "filter_prefixes"
-	VigilMapFilters              = "filters"
-	VigilMapInflight             = "inflight"
-	VigilMapKinds                = "kinds"
-	VigilMapPathBufs             = "path_bufs"
-	VigilMapRecBufs              = "rec_bufs"
-	VigilProgFentryFileOpen      = "fentry_file_open"
-	VigilProgLsmFileOpen         = "lsm_file_open"
-	VigilProgSchedProcessExec    = "sched_process_exec"
-	VigilProgSchedProcessExit    = "sched_process_exit"
-	VigilProgSchedProcessFork    = "sched_process_fork"
-	VigilProgSysEnterAccept      = "sys_enter_accept"
-	VigilProgSysEnterAccept4     = "sys_enter_accept4"
-	VigilProgSysEnterBind        = "sys_enter_bind"
-	VigilProgSysEnterBpf         = "sys_enter_bpf"
-	VigilProgSysEnterCapset      = "sys_enter_capset"
-	VigilProgSysEnterChmod       = "sys_enter_chmod"
-	VigilProgSysEnterConnect     = "sys_enter_connect"
-	VigilProgSysEnterCreat       = "sys_enter_creat"
-	VigilProgSysEnterDup         = "sys_enter_dup"
-	VigilProgSysEnterDup2        = "sys_enter_dup2"
-	VigilProgSysEnterDup3        = "sys_enter_dup3"
-	VigilProgSysEnterExecve      = "sys_enter_execve"
-	VigilProgSysEnterExecveat    = "sys_enter_execveat"
-	VigilProgSysEnterFchmod      = "sys_enter_fchmod"
-	VigilProgSysEnterFchmodat    = "sys_enter_fchmodat"
-	VigilProgSysEnterFinitModule = "sys_enter_finit_module"
-	VigilProgSysEnterInitModule  = "sys_enter_init_module"
-	VigilProgSysEnterLink        = "sys_enter_link"
-	VigilProgSysEnterLinkat      = "sys_enter_linkat"
-	VigilProgSysEnterListen      = "sys_enter_listen"
-	VigilProgSysEnterMkdir       = "sys_enter_mkdir"
-	VigilProgSysEnterMkdirat     = "sys_enter_mkdirat"
-	VigilProgSysEnterOpen        = "sys_enter_open"
-	VigilProgSysEnterOpenat      = "sys_enter_openat"
-	VigilProgSysEnterOpenat2     = "sys_enter_openat2"
-	VigilProgSysEnterPtrace      = "sys_enter_ptrace"
-	VigilProgSysEnterRename      = "sys_enter_rename"
-	VigilProgSysEnterRenameat    = "sys_enter_renameat"
-	VigilProgSysEnterRenameat2   = "sys_enter_renameat2"
-	VigilProgSysEnterRmdir       = "sys_enter_rmdir"
-	VigilProgSysEnterSetgid      = "sys_enter_setgid"
-	VigilProgSysEnterSetns       = "sys_enter_setns"
-	VigilProgSysEnterSetregid    = "sys_enter_setregid"
-	VigilProgSysEnterSetresgid   = "sys_enter_setresgid"
-	VigilProgSysEnterSetresuid   = "sys_enter_setresuid"
-	VigilProgSysEnterSetreuid    = "sys_enter_setreuid"
-	VigilProgSysEnterSetuid      = "sys_enter_setuid"
-	VigilProgSysEnterSocket      = "sys_enter_socket"
-	VigilProgSysEnterSymlink     = "sys_enter_symlink"
-	VigilProgSysEnterSymlinkat   = "sys_enter_symlinkat"
-	VigilProgSysEnterUnlink      = "sys_enter_unlink"
-	VigilProgSysEnterUnlinkat    = "sys_enter_unlinkat"
-	VigilProgSysEnterUnshare     = "sys_enter_unshare"
-	VigilProgSysEnterUserfaultfd = "sys_enter_userfaultfd"
-	VigilProgSysExitAccept       = "sys_exit_accept"
-	VigilProgSysExitAccept4      = "sys_exit_accept4"
-	VigilProgSysExitBind         = "sys_exit_bind"
-	VigilProgSysExitBpf          = "sys_exit_bpf"
-	VigilProgSysExitCapset       = "sys_exit_capset"
-	VigilProgSysExitChmod        = "sys_exit_chmod"
-	VigilProgSysExitConnect      = "sys_exit_connect"
-	VigilProgSysExitCreat        = "sys_exit_creat"
-	VigilProgSysExitDup          = "sys_exit_dup"
-	VigilProgSysExitDup2         = "sys_exit_dup2"
-	VigilProgSysExitDup3         = "sys_exit_dup3"
-	VigilProgSysExitExecve       = "sys_exit_execve"
-	VigilProgSysExitExecveat     = "sys_exit_execveat"
-	VigilProgSysExitFchmod       = "sys_exit_fchmod"
-	VigilProgSysExitFchmodat     = "sys_exit_fchmodat"
-	VigilProgSysExitFinitModule  = "sys_exit_finit_module"
-	VigilProgSysExitInitModule   = "sys_exit_init_module"
-	VigilProgSysExitLink         = "sys_exit_link"
-	VigilProgSysExitLinkat       = "sys_exit_linkat"
-	VigilProgSysExitListen       = "sys_exit_listen"
-	VigilProgSysExitMkdir        = "sys_exit_mkdir"
-	VigilProgSysExitMkdirat      = "sys_exit_mkdirat"
-	VigilProgSysExitOpen         = "sys_exit_open"
-	VigilProgSysExitOpenat       = "sys_exit_openat"
-	VigilProgSysExitOpenat2      = "sys_exit_openat2"
-	VigilProgSysExitPtrace       = "sys_exit_ptrace"
-	VigilProgSysExitRaw          = "sys_exit_raw"
-	VigilProgSysExitRename       = "sys_exit_rename"
-	VigilProgSysExitRenameat     = "sys_exit_renameat"
-	VigilProgSysExitRenameat2    = "sys_exit_renameat2"
-	VigilProgSysExitRmdir        = "sys_exit_rmdir"
-	VigilProgSysExitSetgid       = "sys_exit_setgid"
-	VigilProgSysExitSetns        = "sys_exit_setns"
-	VigilProgSysExitSetregid     = "sys_exit_setregid"
-	VigilProgSysExitSetresgid    = "sys_exit_setresgid"
-	VigilProgSysExitSetresuid    = "sys_exit_setresuid"
-	VigilProgSysExitSetreuid     = "sys_exit_setreuid"
-	VigilProgSysExitSetuid       = "sys_exit_setuid"
-	VigilProgSysExitSocket       = "sys_exit_socket"
-	VigilProgSysExitSymlink      = "sys_exit_symlink"
-	VigilProgSysExitSymlinkat    = "sys_exit_symlinkat"
-	VigilProgSysExitUnlink       = "sys_exit_unlink"
-	VigilProgSysExitUnlinkat     = "sys_exit_unlinkat"
-	VigilProgSysExitUnshare      = "sys_exit_unshare"
-	VigilProgSysExitUserfaultfd  = "sys_exit_userfaultfd"
-	VigilVarRawSyscalls          = "raw_syscalls"
-	VigilVarSelfTgid             = "self_tgid"
-	VigilVarUnusedBtfAnchor      = "unused_btf_anchor"
-	VigilVarUnusedDupRec         = "unused_dup_rec"
-	VigilVarUnusedExecRec        = "unused_exec_rec"
-	VigilVarUnusedFsRec          = "unused_fs_rec"
-	VigilVarUnusedOpenRec        = "unused_open_rec"
-	VigilVarWakeupBytes          = "wakeup_bytes"
+	VigilMapCounters                = "counters"
+	VigilMapEvents                  = "events"
+	VigilMapFilterGen               = "filter_gen"
+	VigilMapFilterNames             = "filter_names"
+	VigilMapFilterPrefixes          = "filter_prefixes"
+	VigilMapFilters                 = "filters"
+	VigilMapInflight                = "inflight"
+	VigilMapKinds                   = "kinds"
+	VigilMapPathBufs                = "path_bufs"
+	VigilMapRecBufs                 = "rec_bufs"
+	VigilProgFentryFileOpen         = "fentry_file_open"
+	VigilProgIouringCreate          = "iouring_create"
+	VigilProgIouringSubmit          = "iouring_submit"
+	VigilProgLsmFileOpen            = "lsm_file_open"
+	VigilProgSchedProcessExec       = "sched_process_exec"
+	VigilProgSchedProcessExit       = "sched_process_exit"
+	VigilProgSchedProcessFork       = "sched_process_fork"
+	VigilProgSysEnterAccept         = "sys_enter_accept"
+	VigilProgSysEnterAccept4        = "sys_enter_accept4"
+	VigilProgSysEnterBind           = "sys_enter_bind"
+	VigilProgSysEnterBpf            = "sys_enter_bpf"
+	VigilProgSysEnterCapset         = "sys_enter_capset"
+	VigilProgSysEnterChmod          = "sys_enter_chmod"
+	VigilProgSysEnterConnect        = "sys_enter_connect"
+	VigilProgSysEnterCreat          = "sys_enter_creat"
+	VigilProgSysEnterDup            = "sys_enter_dup"
+	VigilProgSysEnterDup2           = "sys_enter_dup2"
+	VigilProgSysEnterDup3           = "sys_enter_dup3"
+	VigilProgSysEnterExecve         = "sys_enter_execve"
+	VigilProgSysEnterExecveat       = "sys_enter_execveat"
+	VigilProgSysEnterFchmod         = "sys_enter_fchmod"
+	VigilProgSysEnterFchmodat       = "sys_enter_fchmodat"
+	VigilProgSysEnterFinitModule    = "sys_enter_finit_module"
+	VigilProgSysEnterInitModule     = "sys_enter_init_module"
+	VigilProgSysEnterLink           = "sys_enter_link"
+	VigilProgSysEnterLinkat         = "sys_enter_linkat"
+	VigilProgSysEnterListen         = "sys_enter_listen"
+	VigilProgSysEnterMkdir          = "sys_enter_mkdir"
+	VigilProgSysEnterMkdirat        = "sys_enter_mkdirat"
+	VigilProgSysEnterOpen           = "sys_enter_open"
+	VigilProgSysEnterOpenByHandleAt = "sys_enter_open_by_handle_at"
+	VigilProgSysEnterOpenat         = "sys_enter_openat"
+	VigilProgSysEnterOpenat2        = "sys_enter_openat2"
+	VigilProgSysEnterPtrace         = "sys_enter_ptrace"
+	VigilProgSysEnterRename         = "sys_enter_rename"
+	VigilProgSysEnterRenameat       = "sys_enter_renameat"
+	VigilProgSysEnterRenameat2      = "sys_enter_renameat2"
+	VigilProgSysEnterRmdir          = "sys_enter_rmdir"
+	VigilProgSysEnterSetgid         = "sys_enter_setgid"
+	VigilProgSysEnterSetns          = "sys_enter_setns"
+	VigilProgSysEnterSetregid       = "sys_enter_setregid"
+	VigilProgSysEnterSetresgid      = "sys_enter_setresgid"
+	VigilProgSysEnterSetresuid      = "sys_enter_setresuid"
+	VigilProgSysEnterSetreuid       = "sys_enter_setreuid"
+	VigilProgSysEnterSetuid         = "sys_enter_setuid"
+	VigilProgSysEnterSocket         = "sys_enter_socket"
+	VigilProgSysEnterSymlink        = "sys_enter_symlink"
+	VigilProgSysEnterSymlinkat      = "sys_enter_symlinkat"
+	VigilProgSysEnterUnlink         = "sys_enter_unlink"
+	VigilProgSysEnterUnlinkat       = "sys_enter_unlinkat"
+	VigilProgSysEnterUnshare        = "sys_enter_unshare"
+	VigilProgSysEnterUserfaultfd    = "sys_enter_userfaultfd"
+	VigilProgSysExitAccept          = "sys_exit_accept"
+	VigilProgSysExitAccept4         = "sys_exit_accept4"
+	VigilProgSysExitBind            = "sys_exit_bind"
+	VigilProgSysExitBpf             = "sys_exit_bpf"
+	VigilProgSysExitCapset          = "sys_exit_capset"
+	VigilProgSysExitChmod           = "sys_exit_chmod"
+	VigilProgSysExitConnect         = "sys_exit_connect"
+	VigilProgSysExitCreat           = "sys_exit_creat"
+	VigilProgSysExitDup             = "sys_exit_dup"
+	VigilProgSysExitDup2            = "sys_exit_dup2"
+	VigilProgSysExitDup3            = "sys_exit_dup3"
+	VigilProgSysExitExecve          = "sys_exit_execve"
+	VigilProgSysExitExecveat        = "sys_exit_execveat"
+	VigilProgSysExitFchmod          = "sys_exit_fchmod"
+	VigilProgSysExitFchmodat        = "sys_exit_fchmodat"
+	VigilProgSysExitFinitModule     = "sys_exit_finit_module"
+	VigilProgSysExitInitModule      = "sys_exit_init_module"
+	VigilProgSysExitLink            = "sys_exit_link"
+	VigilProgSysExitLinkat          = "sys_exit_linkat"
+	VigilProgSysExitListen          = "sys_exit_listen"
+	VigilProgSysExitMkdir           = "sys_exit_mkdir"
+	VigilProgSysExitMkdirat         = "sys_exit_mkdirat"
+	VigilProgSysExitOpen            = "sys_exit_open"
+	VigilProgSysExitOpenByHandleAt  = "sys_exit_open_by_handle_at"
+	VigilProgSysExitOpenat          = "sys_exit_openat"
+	VigilProgSysExitOpenat2         = "sys_exit_openat2"
+	VigilProgSysExitPtrace          = "sys_exit_ptrace"
+	VigilProgSysExitRaw             = "sys_exit_raw"
+	VigilProgSysExitRename          = "sys_exit_rename"
+	VigilProgSysExitRenameat        = "sys_exit_renameat"
+	VigilProgSysExitRenameat2       = "sys_exit_renameat2"
+	VigilProgSysExitRmdir           = "sys_exit_rmdir"
+	VigilProgSysExitSetgid          = "sys_exit_setgid"
+	VigilProgSysExitSetns           = "sys_exit_setns"
+	VigilProgSysExitSetregid        = "sys_exit_setregid"
+	VigilProgSysExitSetresgid       = "sys_exit_setresgid"
+	VigilProgSysExitSetresuid       = "sys_exit_setresuid"
+	VigilProgSysExitSetreuid        = "sys_exit_setreuid"
+	VigilProgSysExitSetuid          = "sys_exit_setuid"
+	VigilProgSysExitSocket          = "sys_exit_socket"
+	VigilProgSysExitSymlink         = "sys_exit_symlink"
+	VigilProgSysExitSymlinkat       = "sys_exit_symlinkat"
+	VigilProgSysExitUnlink          = "sys_exit_unlink"
+	VigilProgSysExitUnlinkat        = "sys_exit_unlinkat"
+	VigilProgSysExitUnshare         = "sys_exit_unshare"
+	VigilProgSysExitUserfaultfd     = "sys_exit_userfaultfd"
+	VigilVarRawSyscalls             = "raw_syscalls"
+	VigilVarSelfTgid                = "self_tgid"
+	VigilVarUnusedBtfAnchor         = "unused_btf_anchor"
+	VigilVarUnusedDupRec            = "unused_dup_rec"
+	VigilVarUnusedExecRec           = "unused_exec_rec"
+	VigilVarUnusedFsRec             = "unused_fs_rec"
+	VigilVarUnusedIouringRec        = "unused_iouring_rec"
+	VigilVarUnusedOpenRec           = "unused_open_rec"
+	VigilVarWakeupBytes             = "wakeup_bytes"
 )
 
 // LoadVigil returns the embedded CollectionSpec for Vigil.
@@ -650,100 +697,104 @@ type VigilSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilProgramSpecs struct {
-	FentryFileOpen      *ebpf.ProgramSpec `ebpf:"fentry_file_open"`
-	LsmFileOpen         *ebpf.ProgramSpec `ebpf:"lsm_file_open"`
-	SchedProcessExec    *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
-	SchedProcessExit    *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
-	SchedProcessFork    *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
-	SysEnterAccept      *ebpf.ProgramSpec `ebpf:"sys_enter_accept"`
-	SysEnterAccept4     *ebpf.ProgramSpec `ebpf:"sys_enter_accept4"`
-	SysEnterBind        *ebpf.ProgramSpec `ebpf:"sys_enter_bind"`
-	SysEnterBpf         *ebpf.ProgramSpec `ebpf:"sys_enter_bpf"`
-	SysEnterCapset      *ebpf.ProgramSpec `ebpf:"sys_enter_capset"`
-	SysEnterChmod       *ebpf.ProgramSpec `ebpf:"sys_enter_chmod"`
-	SysEnterConnect     *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
-	SysEnterCreat       *ebpf.ProgramSpec `ebpf:"sys_enter_creat"`
-	SysEnterDup         *ebpf.ProgramSpec `ebpf:"sys_enter_dup"`
-	SysEnterDup2        *ebpf.ProgramSpec `ebpf:"sys_enter_dup2"`
-	SysEnterDup3        *ebpf.ProgramSpec `ebpf:"sys_enter_dup3"`
-	SysEnterExecve      *ebpf.ProgramSpec `ebpf:"sys_enter_execve"`
-	SysEnterExecveat    *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
-	SysEnterFchmod      *ebpf.ProgramSpec `ebpf:"sys_enter_fchmod"`
-	SysEnterFchmodat    *ebpf.ProgramSpec `ebpf:"sys_enter_fchmodat"`
-	SysEnterFinitModule *ebpf.ProgramSpec `ebpf:"sys_enter_finit_module"`
-	SysEnterInitModule  *ebpf.ProgramSpec `ebpf:"sys_enter_init_module"`
-	SysEnterLink        *ebpf.ProgramSpec `ebpf:"sys_enter_link"`
-	SysEnterLinkat      *ebpf.ProgramSpec `ebpf:"sys_enter_linkat"`
-	SysEnterListen      *ebpf.ProgramSpec `ebpf:"sys_enter_listen"`
-	SysEnterMkdir       *ebpf.ProgramSpec `ebpf:"sys_enter_mkdir"`
-	SysEnterMkdirat     *ebpf.ProgramSpec `ebpf:"sys_enter_mkdirat"`
-	SysEnterOpen        *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
-	SysEnterOpenat      *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
-	SysEnterOpenat2     *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
-	SysEnterPtrace      *ebpf.ProgramSpec `ebpf:"sys_enter_ptrace"`
-	SysEnterRename      *ebpf.ProgramSpec `ebpf:"sys_enter_rename"`
-	SysEnterRenameat    *ebpf.ProgramSpec `ebpf:"sys_enter_renameat"`
-	SysEnterRenameat2   *ebpf.ProgramSpec `ebpf:"sys_enter_renameat2"`
-	SysEnterRmdir       *ebpf.ProgramSpec `ebpf:"sys_enter_rmdir"`
-	SysEnterSetgid      *ebpf.ProgramSpec `ebpf:"sys_enter_setgid"`
-	SysEnterSetns       *ebpf.ProgramSpec `ebpf:"sys_enter_setns"`
-	SysEnterSetregid    *ebpf.ProgramSpec `ebpf:"sys_enter_setregid"`
-	SysEnterSetresgid   *ebpf.ProgramSpec `ebpf:"sys_enter_setresgid"`
-	SysEnterSetresuid   *ebpf.ProgramSpec `ebpf:"sys_enter_setresuid"`
-	SysEnterSetreuid    *ebpf.ProgramSpec `ebpf:"sys_enter_setreuid"`
-	SysEnterSetuid      *ebpf.ProgramSpec `ebpf:"sys_enter_setuid"`
-	SysEnterSocket      *ebpf.ProgramSpec `ebpf:"sys_enter_socket"`
-	SysEnterSymlink     *ebpf.ProgramSpec `ebpf:"sys_enter_symlink"`
-	SysEnterSymlinkat   *ebpf.ProgramSpec `ebpf:"sys_enter_symlinkat"`
-	SysEnterUnlink      *ebpf.ProgramSpec `ebpf:"sys_enter_unlink"`
-	SysEnterUnlinkat    *ebpf.ProgramSpec `ebpf:"sys_enter_unlinkat"`
-	SysEnterUnshare     *ebpf.ProgramSpec `ebpf:"sys_enter_unshare"`
-	SysEnterUserfaultfd *ebpf.ProgramSpec `ebpf:"sys_enter_userfaultfd"`
-	SysExitAccept       *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
-	SysExitAccept4      *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
-	SysExitBind         *ebpf.ProgramSpec `ebpf:"sys_exit_bind"`
-	SysExitBpf          *ebpf.ProgramSpec `ebpf:"sys_exit_bpf"`
-	SysExitCapset       *ebpf.ProgramSpec `ebpf:"sys_exit_capset"`
-	SysExitChmod        *ebpf.ProgramSpec `ebpf:"sys_exit_chmod"`
-	SysExitConnect      *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
-	SysExitCreat        *ebpf.ProgramSpec `ebpf:"sys_exit_creat"`
-	SysExitDup          *ebpf.ProgramSpec `ebpf:"sys_exit_dup"`
-	SysExitDup2         *ebpf.ProgramSpec `ebpf:"sys_exit_dup2"`
-	SysExitDup3         *ebpf.ProgramSpec `ebpf:"sys_exit_dup3"`
-	SysExitExecve       *ebpf.ProgramSpec `ebpf:"sys_exit_execve"`
-	SysExitExecveat     *ebpf.ProgramSpec `ebpf:"sys_exit_execveat"`
-	SysExitFchmod       *ebpf.ProgramSpec `ebpf:"sys_exit_fchmod"`
-	SysExitFchmodat     *ebpf.ProgramSpec `ebpf:"sys_exit_fchmodat"`
-	SysExitFinitModule  *ebpf.ProgramSpec `ebpf:"sys_exit_finit_module"`
-	SysExitInitModule   *ebpf.ProgramSpec `ebpf:"sys_exit_init_module"`
-	SysExitLink         *ebpf.ProgramSpec `ebpf:"sys_exit_link"`
-	SysExitLinkat       *ebpf.ProgramSpec `ebpf:"sys_exit_linkat"`
-	SysExitListen       *ebpf.ProgramSpec `ebpf:"sys_exit_listen"`
-	SysExitMkdir        *ebpf.ProgramSpec `ebpf:"sys_exit_mkdir"`
-	SysExitMkdirat      *ebpf.ProgramSpec `ebpf:"sys_exit_mkdirat"`
-	SysExitOpen         *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
-	SysExitOpenat       *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
-	SysExitOpenat2      *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
-	SysExitPtrace       *ebpf.ProgramSpec `ebpf:"sys_exit_ptrace"`
-	SysExitRaw          *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
-	SysExitRename       *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
-	SysExitRenameat     *ebpf.ProgramSpec `ebpf:"sys_exit_renameat"`
-	SysExitRenameat2    *ebpf.ProgramSpec `ebpf:"sys_exit_renameat2"`
-	SysExitRmdir        *ebpf.ProgramSpec `ebpf:"sys_exit_rmdir"`
-	SysExitSetgid       *ebpf.ProgramSpec `ebpf:"sys_exit_setgid"`
-	SysExitSetns        *ebpf.ProgramSpec `ebpf:"sys_exit_setns"`
-	SysExitSetregid     *ebpf.ProgramSpec `ebpf:"sys_exit_setregid"`
-	SysExitSetresgid    *ebpf.ProgramSpec `ebpf:"sys_exit_setresgid"`
-	SysExitSetresuid    *ebpf.ProgramSpec `ebpf:"sys_exit_setresuid"`
-	SysExitSetreuid     *ebpf.ProgramSpec `ebpf:"sys_exit_setreuid"`
-	SysExitSetuid       *ebpf.ProgramSpec `ebpf:"sys_exit_setuid"`
-	SysExitSocket       *ebpf.ProgramSpec `ebpf:"sys_exit_socket"`
-	SysExitSymlink      *ebpf.ProgramSpec `ebpf:"sys_exit_symlink"`
-	SysExitSymlinkat    *ebpf.ProgramSpec `ebpf:"sys_exit_symlinkat"`
-	SysExitUnlink       *ebpf.ProgramSpec `ebpf:"sys_exit_unlink"`
-	SysExitUnlinkat     *ebpf.ProgramSpec `ebpf:"sys_exit_unlinkat"`
-	SysExitUnshare      *ebpf.ProgramSpec `ebpf:"sys_exit_unshare"`
-	SysExitUserfaultfd  *ebpf.ProgramSpec `ebpf:"sys_exit_userfaultfd"`
+	FentryFileOpen         *ebpf.ProgramSpec `ebpf:"fentry_file_open"`
+	IouringCreate          *ebpf.ProgramSpec `ebpf:"iouring_create"`
+	IouringSubmit          *ebpf.ProgramSpec `ebpf:"iouring_submit"`
+	LsmFileOpen            *ebpf.ProgramSpec `ebpf:"lsm_file_open"`
+	SchedProcessExec       *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
+	SchedProcessExit       *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
+	SchedProcessFork       *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SysEnterAccept         *ebpf.ProgramSpec `ebpf:"sys_enter_accept"`
+	SysEnterAccept4        *ebpf.ProgramSpec `ebpf:"sys_enter_accept4"`
+	SysEnterBind           *ebpf.ProgramSpec `ebpf:"sys_enter_bind"`
+	SysEnterBpf            *ebpf.ProgramSpec `ebpf:"sys_enter_bpf"`
+	SysEnterCapset         *ebpf.ProgramSpec `ebpf:"sys_enter_capset"`
+	SysEnterChmod          *ebpf.ProgramSpec `ebpf:"sys_enter_chmod"`
+	SysEnterConnect        *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysEnterCreat          *ebpf.ProgramSpec `ebpf:"sys_enter_creat"`
+	SysEnterDup            *ebpf.ProgramSpec `ebpf:"sys_enter_dup"`
+	SysEnterDup2           *ebpf.ProgramSpec `ebpf:"sys_enter_dup2"`
+	SysEnterDup3           *ebpf.ProgramSpec `ebpf:"sys_enter_dup3"`
+	SysEnterExecve         *ebpf.ProgramSpec `ebpf:"sys_enter_execve"`
+	SysEnterExecveat       *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
+	SysEnterFchmod         *ebpf.ProgramSpec `ebpf:"sys_enter_fchmod"`
+	SysEnterFchmodat       *ebpf.ProgramSpec `ebpf:"sys_enter_fchmodat"`
+	SysEnterFinitModule    *ebpf.ProgramSpec `ebpf:"sys_enter_finit_module"`
+	SysEnterInitModule     *ebpf.ProgramSpec `ebpf:"sys_enter_init_module"`
+	SysEnterLink           *ebpf.ProgramSpec `ebpf:"sys_enter_link"`
+	SysEnterLinkat         *ebpf.ProgramSpec `ebpf:"sys_enter_linkat"`
+	SysEnterListen         *ebpf.ProgramSpec `ebpf:"sys_enter_listen"`
+	SysEnterMkdir          *ebpf.ProgramSpec `ebpf:"sys_enter_mkdir"`
+	SysEnterMkdirat        *ebpf.ProgramSpec `ebpf:"sys_enter_mkdirat"`
+	SysEnterOpen           *ebpf.ProgramSpec `ebpf:"sys_enter_open"`
+	SysEnterOpenByHandleAt *ebpf.ProgramSpec `ebpf:"sys_enter_open_by_handle_at"`
+	SysEnterOpenat         *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
+	SysEnterOpenat2        *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
+	SysEnterPtrace         *ebpf.ProgramSpec `ebpf:"sys_enter_ptrace"`
+	SysEnterRename         *ebpf.ProgramSpec `ebpf:"sys_enter_rename"`
+	SysEnterRenameat       *ebpf.ProgramSpec `ebpf:"sys_enter_renameat"`
+	SysEnterRenameat2      *ebpf.ProgramSpec `ebpf:"sys_enter_renameat2"`
+	SysEnterRmdir          *ebpf.ProgramSpec `ebpf:"sys_enter_rmdir"`
+	SysEnterSetgid         *ebpf.ProgramSpec `ebpf:"sys_enter_setgid"`
+	SysEnterSetns          *ebpf.ProgramSpec `ebpf:"sys_enter_setns"`
+	SysEnterSetregid       *ebpf.ProgramSpec `ebpf:"sys_enter_setregid"`
+	SysEnterSetresgid      *ebpf.ProgramSpec `ebpf:"sys_enter_setresgid"`
+	SysEnterSetresuid      *ebpf.ProgramSpec `ebpf:"sys_enter_setresuid"`
+	SysEnterSetreuid       *ebpf.ProgramSpec `ebpf:"sys_enter_setreuid"`
+	SysEnterSetuid         *ebpf.ProgramSpec `ebpf:"sys_enter_setuid"`
+	SysEnterSocket         *ebpf.ProgramSpec `ebpf:"sys_enter_socket"`
+	SysEnterSymlink        *ebpf.ProgramSpec `ebpf:"sys_enter_symlink"`
+	SysEnterSymlinkat      *ebpf.ProgramSpec `ebpf:"sys_enter_symlinkat"`
+	SysEnterUnlink         *ebpf.ProgramSpec `ebpf:"sys_enter_unlink"`
+	SysEnterUnlinkat       *ebpf.ProgramSpec `ebpf:"sys_enter_unlinkat"`
+	SysEnterUnshare        *ebpf.ProgramSpec `ebpf:"sys_enter_unshare"`
+	SysEnterUserfaultfd    *ebpf.ProgramSpec `ebpf:"sys_enter_userfaultfd"`
+	SysExitAccept          *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
+	SysExitAccept4         *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
+	SysExitBind            *ebpf.ProgramSpec `ebpf:"sys_exit_bind"`
+	SysExitBpf             *ebpf.ProgramSpec `ebpf:"sys_exit_bpf"`
+	SysExitCapset          *ebpf.ProgramSpec `ebpf:"sys_exit_capset"`
+	SysExitChmod           *ebpf.ProgramSpec `ebpf:"sys_exit_chmod"`
+	SysExitConnect         *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
+	SysExitCreat           *ebpf.ProgramSpec `ebpf:"sys_exit_creat"`
+	SysExitDup             *ebpf.ProgramSpec `ebpf:"sys_exit_dup"`
+	SysExitDup2            *ebpf.ProgramSpec `ebpf:"sys_exit_dup2"`
+	SysExitDup3            *ebpf.ProgramSpec `ebpf:"sys_exit_dup3"`
+	SysExitExecve          *ebpf.ProgramSpec `ebpf:"sys_exit_execve"`
+	SysExitExecveat        *ebpf.ProgramSpec `ebpf:"sys_exit_execveat"`
+	SysExitFchmod          *ebpf.ProgramSpec `ebpf:"sys_exit_fchmod"`
+	SysExitFchmodat        *ebpf.ProgramSpec `ebpf:"sys_exit_fchmodat"`
+	SysExitFinitModule     *ebpf.ProgramSpec `ebpf:"sys_exit_finit_module"`
+	SysExitInitModule      *ebpf.ProgramSpec `ebpf:"sys_exit_init_module"`
+	SysExitLink            *ebpf.ProgramSpec `ebpf:"sys_exit_link"`
+	SysExitLinkat          *ebpf.ProgramSpec `ebpf:"sys_exit_linkat"`
+	SysExitListen          *ebpf.ProgramSpec `ebpf:"sys_exit_listen"`
+	SysExitMkdir           *ebpf.ProgramSpec `ebpf:"sys_exit_mkdir"`
+	SysExitMkdirat         *ebpf.ProgramSpec `ebpf:"sys_exit_mkdirat"`
+	SysExitOpen            *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
+	SysExitOpenByHandleAt  *ebpf.ProgramSpec `ebpf:"sys_exit_open_by_handle_at"`
+	SysExitOpenat          *ebpf.ProgramSpec `ebpf:"sys_exit_openat"`
+	SysExitOpenat2         *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
+	SysExitPtrace          *ebpf.ProgramSpec `ebpf:"sys_exit_ptrace"`
+	SysExitRaw             *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitRename          *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
+	SysExitRenameat        *ebpf.ProgramSpec `ebpf:"sys_exit_renameat"`
+	SysExitRenameat2       *ebpf.ProgramSpec `ebpf:"sys_exit_renameat2"`
+	SysExitRmdir           *ebpf.ProgramSpec `ebpf:"sys_exit_rmdir"`
+	SysExitSetgid          *ebpf.ProgramSpec `ebpf:"sys_exit_setgid"`
+	SysExitSetns           *ebpf.ProgramSpec `ebpf:"sys_exit_setns"`
+	SysExitSetregid        *ebpf.ProgramSpec `ebpf:"sys_exit_setregid"`
+	SysExitSetresgid       *ebpf.ProgramSpec `ebpf:"sys_exit_setresgid"`
+	SysExitSetresuid       *ebpf.ProgramSpec `ebpf:"sys_exit_setresuid"`
+	SysExitSetreuid        *ebpf.ProgramSpec `ebpf:"sys_exit_setreuid"`
+	SysExitSetuid          *ebpf.ProgramSpec `ebpf:"sys_exit_setuid"`
+	SysExitSocket          *ebpf.ProgramSpec `ebpf:"sys_exit_socket"`
+	SysExitSymlink         *ebpf.ProgramSpec `ebpf:"sys_exit_symlink"`
+	SysExitSymlinkat       *ebpf.ProgramSpec `ebpf:"sys_exit_symlinkat"`
+	SysExitUnlink          *ebpf.ProgramSpec `ebpf:"sys_exit_unlink"`
+	SysExitUnlinkat        *ebpf.ProgramSpec `ebpf:"sys_exit_unlinkat"`
+	SysExitUnshare         *ebpf.ProgramSpec `ebpf:"sys_exit_unshare"`
+	SysExitUserfaultfd     *ebpf.ProgramSpec `ebpf:"sys_exit_userfaultfd"`
 }
 
 // VigilMapSpecs contains maps before they are loaded into the kernel.
@@ -766,14 +817,15 @@ type VigilMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type VigilVariableSpecs struct {
-	RawSyscalls     *ebpf.VariableSpec `ebpf:"raw_syscalls"`
-	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
-	UnusedBtfAnchor *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
-	UnusedDupRec    *ebpf.VariableSpec `ebpf:"unused_dup_rec"`
-	UnusedExecRec   *ebpf.VariableSpec `ebpf:"unused_exec_rec"`
-	UnusedFsRec     *ebpf.VariableSpec `ebpf:"unused_fs_rec"`
-	UnusedOpenRec   *ebpf.VariableSpec `ebpf:"unused_open_rec"`
-	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	RawSyscalls      *ebpf.VariableSpec `ebpf:"raw_syscalls"`
+	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedBtfAnchor  *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
+	UnusedDupRec     *ebpf.VariableSpec `ebpf:"unused_dup_rec"`
+	UnusedExecRec    *ebpf.VariableSpec `ebpf:"unused_exec_rec"`
+	UnusedFsRec      *ebpf.VariableSpec `ebpf:"unused_fs_rec"`
+	UnusedIouringRec *ebpf.VariableSpec `ebpf:"unused_iouring_rec"`
+	UnusedOpenRec    *ebpf.VariableSpec `ebpf:"unused_open_rec"`
+	WakeupBytes      *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // VigilObjects contains all objects after they have been loaded into the kernel.
@@ -827,119 +879,126 @@ func (m *VigilMaps) Close() error {
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilVariables struct {
-	RawSyscalls     *ebpf.Variable `ebpf:"raw_syscalls"`
-	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
-	UnusedBtfAnchor *ebpf.Variable `ebpf:"unused_btf_anchor"`
-	UnusedDupRec    *ebpf.Variable `ebpf:"unused_dup_rec"`
-	UnusedExecRec   *ebpf.Variable `ebpf:"unused_exec_rec"`
-	UnusedFsRec     *ebpf.Variable `ebpf:"unused_fs_rec"`
-	UnusedOpenRec   *ebpf.Variable `ebpf:"unused_open_rec"`
-	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
+	RawSyscalls      *ebpf.Variable `ebpf:"raw_syscalls"`
+	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedBtfAnchor  *ebpf.Variable `ebpf:"unused_btf_anchor"`
+	UnusedDupRec     *ebpf.Variable `ebpf:"unused_dup_rec"`
+	UnusedExecRec    *ebpf.Variable `ebpf:"unused_exec_rec"`
+	UnusedFsRec      *ebpf.Variable `ebpf:"unused_fs_rec"`
+	UnusedIouringRec *ebpf.Variable `ebpf:"unused_iouring_rec"`
+	UnusedOpenRec    *ebpf.Variable `ebpf:"unused_open_rec"`
+	WakeupBytes      *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // VigilPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadVigilObjects or ebpf.CollectionSpec.LoadAndAssign.
 type VigilPrograms struct {
-	FentryFileOpen      *ebpf.Program `ebpf:"fentry_file_open"`
-	LsmFileOpen         *ebpf.Program `ebpf:"lsm_file_open"`
-	SchedProcessExec    *ebpf.Program `ebpf:"sched_process_exec"`
-	SchedProcessExit    *ebpf.Program `ebpf:"sched_process_exit"`
-	SchedProcessFork    *ebpf.Program `ebpf:"sched_process_fork"`
-	SysEnterAccept      *ebpf.Program `ebpf:"sys_enter_accept"`
-	SysEnterAccept4     *ebpf.Program `ebpf:"sys_enter_accept4"`
-	SysEnterBind        *ebpf.Program `ebpf:"sys_enter_bind"`
-	SysEnterBpf         *ebpf.Program `ebpf:"sys_enter_bpf"`
-	SysEnterCapset      *ebpf.Program `ebpf:"sys_enter_capset"`
-	SysEnterChmod       *ebpf.Program `ebpf:"sys_enter_chmod"`
-	SysEnterConnect     *ebpf.Program `ebpf:"sys_enter_connect"`
-	SysEnterCreat       *ebpf.Program `ebpf:"sys_enter_creat"`
-	SysEnterDup         *ebpf.Program `ebpf:"sys_enter_dup"`
-	SysEnterDup2        *ebpf.Program `ebpf:"sys_enter_dup2"`
-	SysEnterDup3        *ebpf.Program `ebpf:"sys_enter_dup3"`
-	SysEnterExecve      *ebpf.Program `ebpf:"sys_enter_execve"`
-	SysEnterExecveat    *ebpf.Program `ebpf:"sys_enter_execveat"`
-	SysEnterFchmod      *ebpf.Program `ebpf:"sys_enter_fchmod"`
-	SysEnterFchmodat    *ebpf.Program `ebpf:"sys_enter_fchmodat"`
-	SysEnterFinitModule *ebpf.Program `ebpf:"sys_enter_finit_module"`
-	SysEnterInitModule  *ebpf.Program `ebpf:"sys_enter_init_module"`
-	SysEnterLink        *ebpf.Program `ebpf:"sys_enter_link"`
-	SysEnterLinkat      *ebpf.Program `ebpf:"sys_enter_linkat"`
-	SysEnterListen      *ebpf.Program `ebpf:"sys_enter_listen"`
-	SysEnterMkdir       *ebpf.Program `ebpf:"sys_enter_mkdir"`
-	SysEnterMkdirat     *ebpf.Program `ebpf:"sys_enter_mkdirat"`
-	SysEnterOpen        *ebpf.Program `ebpf:"sys_enter_open"`
-	SysEnterOpenat      *ebpf.Program `ebpf:"sys_enter_openat"`
-	SysEnterOpenat2     *ebpf.Program `ebpf:"sys_enter_openat2"`
-	SysEnterPtrace      *ebpf.Program `ebpf:"sys_enter_ptrace"`
-	SysEnterRename      *ebpf.Program `ebpf:"sys_enter_rename"`
-	SysEnterRenameat    *ebpf.Program `ebpf:"sys_enter_renameat"`
-	SysEnterRenameat2   *ebpf.Program `ebpf:"sys_enter_renameat2"`
-	SysEnterRmdir       *ebpf.Program `ebpf:"sys_enter_rmdir"`
-	SysEnterSetgid      *ebpf.Program `ebpf:"sys_enter_setgid"`
-	SysEnterSetns       *ebpf.Program `ebpf:"sys_enter_setns"`
-	SysEnterSetregid    *ebpf.Program `ebpf:"sys_enter_setregid"`
-	SysEnterSetresgid   *ebpf.Program `ebpf:"sys_enter_setresgid"`
-	SysEnterSetresuid   *ebpf.Program `ebpf:"sys_enter_setresuid"`
-	SysEnterSetreuid    *ebpf.Program `ebpf:"sys_enter_setreuid"`
-	SysEnterSetuid      *ebpf.Program `ebpf:"sys_enter_setuid"`
-	SysEnterSocket      *ebpf.Program `ebpf:"sys_enter_socket"`
-	SysEnterSymlink     *ebpf.Program `ebpf:"sys_enter_symlink"`
-	SysEnterSymlinkat   *ebpf.Program `ebpf:"sys_enter_symlinkat"`
-	SysEnterUnlink      *ebpf.Program `ebpf:"sys_enter_unlink"`
-	SysEnterUnlinkat    *ebpf.Program `ebpf:"sys_enter_unlinkat"`
-	SysEnterUnshare     *ebpf.Program `ebpf:"sys_enter_unshare"`
-	SysEnterUserfaultfd *ebpf.Program `ebpf:"sys_enter_userfaultfd"`
-	SysExitAccept       *ebpf.Program `ebpf:"sys_exit_accept"`
-	SysExitAccept4      *ebpf.Program `ebpf:"sys_exit_accept4"`
-	SysExitBind         *ebpf.Program `ebpf:"sys_exit_bind"`
-	SysExitBpf          *ebpf.Program `ebpf:"sys_exit_bpf"`
-	SysExitCapset       *ebpf.Program `ebpf:"sys_exit_capset"`
-	SysExitChmod        *ebpf.Program `ebpf:"sys_exit_chmod"`
-	SysExitConnect      *ebpf.Program `ebpf:"sys_exit_connect"`
-	SysExitCreat        *ebpf.Program `ebpf:"sys_exit_creat"`
-	SysExitDup          *ebpf.Program `ebpf:"sys_exit_dup"`
-	SysExitDup2         *ebpf.Program `ebpf:"sys_exit_dup2"`
-	SysExitDup3         *ebpf.Program `ebpf:"sys_exit_dup3"`
-	SysExitExecve       *ebpf.Program `ebpf:"sys_exit_execve"`
-	SysExitExecveat     *ebpf.Program `ebpf:"sys_exit_execveat"`
-	SysExitFchmod       *ebpf.Program `ebpf:"sys_exit_fchmod"`
-	SysExitFchmodat     *ebpf.Program `ebpf:"sys_exit_fchmodat"`
-	SysExitFinitModule  *ebpf.Program `ebpf:"sys_exit_finit_module"`
-	SysExitInitModule   *ebpf.Program `ebpf:"sys_exit_init_module"`
-	SysExitLink         *ebpf.Program `ebpf:"sys_exit_link"`
-	SysExitLinkat       *ebpf.Program `ebpf:"sys_exit_linkat"`
-	SysExitListen       *ebpf.Program `ebpf:"sys_exit_listen"`
-	SysExitMkdir        *ebpf.Program `ebpf:"sys_exit_mkdir"`
-	SysExitMkdirat      *ebpf.Program `ebpf:"sys_exit_mkdirat"`
-	SysExitOpen         *ebpf.Program `ebpf:"sys_exit_open"`
-	SysExitOpenat       *ebpf.Program `ebpf:"sys_exit_openat"`
-	SysExitOpenat2      *ebpf.Program `ebpf:"sys_exit_openat2"`
-	SysExitPtrace       *ebpf.Program `ebpf:"sys_exit_ptrace"`
-	SysExitRaw          *ebpf.Program `ebpf:"sys_exit_raw"`
-	SysExitRename       *ebpf.Program `ebpf:"sys_exit_rename"`
-	SysExitRenameat     *ebpf.Program `ebpf:"sys_exit_renameat"`
-	SysExitRenameat2    *ebpf.Program `ebpf:"sys_exit_renameat2"`
-	SysExitRmdir        *ebpf.Program `ebpf:"sys_exit_rmdir"`
-	SysExitSetgid       *ebpf.Program `ebpf:"sys_exit_setgid"`
-	SysExitSetns        *ebpf.Program `ebpf:"sys_exit_setns"`
-	SysExitSetregid     *ebpf.Program `ebpf:"sys_exit_setregid"`
-	SysExitSetresgid    *ebpf.Program `ebpf:"sys_exit_setresgid"`
-	SysExitSetresuid    *ebpf.Program `ebpf:"sys_exit_setresuid"`
-	SysExitSetreuid     *ebpf.Program `ebpf:"sys_exit_setreuid"`
-	SysExitSetuid       *ebpf.Program `ebpf:"sys_exit_setuid"`
-	SysExitSocket       *ebpf.Program `ebpf:"sys_exit_socket"`
-	SysExitSymlink      *ebpf.Program `ebpf:"sys_exit_symlink"`
-	SysExitSymlinkat    *ebpf.Program `ebpf:"sys_exit_symlinkat"`
-	SysExitUnlink       *ebpf.Program `ebpf:"sys_exit_unlink"`
-	SysExitUnlinkat     *ebpf.Program `ebpf:"sys_exit_unlinkat"`
-	SysExitUnshare      *ebpf.Program `ebpf:"sys_exit_unshare"`
-	SysExitUserfaultfd  *ebpf.Program `ebpf:"sys_exit_userfaultfd"`
+	FentryFileOpen         *ebpf.Program `ebpf:"fentry_file_open"`
+	IouringCreate          *ebpf.Program `ebpf:"iouring_create"`
+	IouringSubmit          *ebpf.Program `ebpf:"iouring_submit"`
+	LsmFileOpen            *ebpf.Program `ebpf:"lsm_file_open"`
+	SchedProcessExec       *ebpf.Program `ebpf:"sched_process_exec"`
+	SchedProcessExit       *ebpf.Program `ebpf:"sched_process_exit"`
+	SchedProcessFork       *ebpf.Program `ebpf:"sched_process_fork"`
+	SysEnterAccept         *ebpf.Program `ebpf:"sys_enter_accept"`
+	SysEnterAccept4        *ebpf.Program `ebpf:"sys_enter_accept4"`
+	SysEnterBind           *ebpf.Program `ebpf:"sys_enter_bind"`
+	SysEnterBpf            *ebpf.Program `ebpf:"sys_enter_bpf"`
+	SysEnterCapset         *ebpf.Program `ebpf:"sys_enter_capset"`
+	SysEnterChmod          *ebpf.Program `ebpf:"sys_enter_chmod"`
+	SysEnterConnect        *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysEnterCreat          *ebpf.Program `ebpf:"sys_enter_creat"`
+	SysEnterDup            *ebpf.Program `ebpf:"sys_enter_dup"`
+	SysEnterDup2           *ebpf.Program `ebpf:"sys_enter_dup2"`
+	SysEnterDup3           *ebpf.Program `ebpf:"sys_enter_dup3"`
+	SysEnterExecve         *ebpf.Program `ebpf:"sys_enter_execve"`
+	SysEnterExecveat       *ebpf.Program `ebpf:"sys_enter_execveat"`
+	SysEnterFchmod         *ebpf.Program `ebpf:"sys_enter_fchmod"`
+	SysEnterFchmodat       *ebpf.Program `ebpf:"sys_enter_fchmodat"`
+	SysEnterFinitModule    *ebpf.Program `ebpf:"sys_enter_finit_module"`
+	SysEnterInitModule     *ebpf.Program `ebpf:"sys_enter_init_module"`
+	SysEnterLink           *ebpf.Program `ebpf:"sys_enter_link"`
+	SysEnterLinkat         *ebpf.Program `ebpf:"sys_enter_linkat"`
+	SysEnterListen         *ebpf.Program `ebpf:"sys_enter_listen"`
+	SysEnterMkdir          *ebpf.Program `ebpf:"sys_enter_mkdir"`
+	SysEnterMkdirat        *ebpf.Program `ebpf:"sys_enter_mkdirat"`
+	SysEnterOpen           *ebpf.Program `ebpf:"sys_enter_open"`
+	SysEnterOpenByHandleAt *ebpf.Program `ebpf:"sys_enter_open_by_handle_at"`
+	SysEnterOpenat         *ebpf.Program `ebpf:"sys_enter_openat"`
+	SysEnterOpenat2        *ebpf.Program `ebpf:"sys_enter_openat2"`
+	SysEnterPtrace         *ebpf.Program `ebpf:"sys_enter_ptrace"`
+	SysEnterRename         *ebpf.Program `ebpf:"sys_enter_rename"`
+	SysEnterRenameat       *ebpf.Program `ebpf:"sys_enter_renameat"`
+	SysEnterRenameat2      *ebpf.Program `ebpf:"sys_enter_renameat2"`
+	SysEnterRmdir          *ebpf.Program `ebpf:"sys_enter_rmdir"`
+	SysEnterSetgid         *ebpf.Program `ebpf:"sys_enter_setgid"`
+	SysEnterSetns          *ebpf.Program `ebpf:"sys_enter_setns"`
+	SysEnterSetregid       *ebpf.Program `ebpf:"sys_enter_setregid"`
+	SysEnterSetresgid      *ebpf.Program `ebpf:"sys_enter_setresgid"`
+	SysEnterSetresuid      *ebpf.Program `ebpf:"sys_enter_setresuid"`
+	SysEnterSetreuid       *ebpf.Program `ebpf:"sys_enter_setreuid"`
+	SysEnterSetuid         *ebpf.Program `ebpf:"sys_enter_setuid"`
+	SysEnterSocket         *ebpf.Program `ebpf:"sys_enter_socket"`
+	SysEnterSymlink        *ebpf.Program `ebpf:"sys_enter_symlink"`
+	SysEnterSymlinkat      *ebpf.Program `ebpf:"sys_enter_symlinkat"`
+	SysEnterUnlink         *ebpf.Program `ebpf:"sys_enter_unlink"`
+	SysEnterUnlinkat       *ebpf.Program `ebpf:"sys_enter_unlinkat"`
+	SysEnterUnshare        *ebpf.Program `ebpf:"sys_enter_unshare"`
+	SysEnterUserfaultfd    *ebpf.Program `ebpf:"sys_enter_userfaultfd"`
+	SysExitAccept          *ebpf.Program `ebpf:"sys_exit_accept"`
+	SysExitAccept4         *ebpf.Program `ebpf:"sys_exit_accept4"`
+	SysExitBind            *ebpf.Program `ebpf:"sys_exit_bind"`
+	SysExitBpf             *ebpf.Program `ebpf:"sys_exit_bpf"`
+	SysExitCapset          *ebpf.Program `ebpf:"sys_exit_capset"`
+	SysExitChmod           *ebpf.Program `ebpf:"sys_exit_chmod"`
+	SysExitConnect         *ebpf.Program `ebpf:"sys_exit_connect"`
+	SysExitCreat           *ebpf.Program `ebpf:"sys_exit_creat"`
+	SysExitDup             *ebpf.Program `ebpf:"sys_exit_dup"`
+	SysExitDup2            *ebpf.Program `ebpf:"sys_exit_dup2"`
+	SysExitDup3            *ebpf.Program `ebpf:"sys_exit_dup3"`
+	SysExitExecve          *ebpf.Program `ebpf:"sys_exit_execve"`
+	SysExitExecveat        *ebpf.Program `ebpf:"sys_exit_execveat"`
+	SysExitFchmod          *ebpf.Program `ebpf:"sys_exit_fchmod"`
+	SysExitFchmodat        *ebpf.Program `ebpf:"sys_exit_fchmodat"`
+	SysExitFinitModule     *ebpf.Program `ebpf:"sys_exit_finit_module"`
+	SysExitInitModule      *ebpf.Program `ebpf:"sys_exit_init_module"`
+	SysExitLink            *ebpf.Program `ebpf:"sys_exit_link"`
+	SysExitLinkat          *ebpf.Program `ebpf:"sys_exit_linkat"`
+	SysExitListen          *ebpf.Program `ebpf:"sys_exit_listen"`
+	SysExitMkdir           *ebpf.Program `ebpf:"sys_exit_mkdir"`
+	SysExitMkdirat         *ebpf.Program `ebpf:"sys_exit_mkdirat"`
+	SysExitOpen            *ebpf.Program `ebpf:"sys_exit_open"`
+	SysExitOpenByHandleAt  *ebpf.Program `ebpf:"sys_exit_open_by_handle_at"`
+	SysExitOpenat          *ebpf.Program `ebpf:"sys_exit_openat"`
+	SysExitOpenat2         *ebpf.Program `ebpf:"sys_exit_openat2"`
+	SysExitPtrace          *ebpf.Program `ebpf:"sys_exit_ptrace"`
+	SysExitRaw             *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitRename          *ebpf.Program `ebpf:"sys_exit_rename"`
+	SysExitRenameat        *ebpf.Program `ebpf:"sys_exit_renameat"`
+	SysExitRenameat2       *ebpf.Program `ebpf:"sys_exit_renameat2"`
+	SysExitRmdir           *ebpf.Program `ebpf:"sys_exit_rmdir"`
+	SysExitSetgid          *ebpf.Program `ebpf:"sys_exit_setgid"`
+	SysExitSetns           *ebpf.Program `ebpf:"sys_exit_setns"`
+	SysExitSetregid        *ebpf.Program `ebpf:"sys_exit_setregid"`
+	SysExitSetresgid       *ebpf.Program `ebpf:"sys_exit_setresgid"`
+	SysExitSetresuid       *ebpf.Program `ebpf:"sys_exit_setresuid"`
+	SysExitSetreuid        *ebpf.Program `ebpf:"sys_exit_setreuid"`
+	SysExitSetuid          *ebpf.Program `ebpf:"sys_exit_setuid"`
+	SysExitSocket          *ebpf.Program `ebpf:"sys_exit_socket"`
+	SysExitSymlink         *ebpf.Program `ebpf:"sys_exit_symlink"`
+	SysExitSymlinkat       *ebpf.Program `ebpf:"sys_exit_symlinkat"`
+	SysExitUnlink          *ebpf.Program `ebpf:"sys_exit_unlink"`
+	SysExitUnlinkat        *ebpf.Program `ebpf:"sys_exit_unlinkat"`
+	SysExitUnshare         *ebpf.Program `ebpf:"sys_exit_unshare"`
+	SysExitUserfaultfd     *ebpf.Program `ebpf:"sys_exit_userfaultfd"`
 }
 
 func (p *VigilPrograms) Close() error {
 	return _VigilClose(
 		p.FentryFileOpen,
+		p.IouringCreate,
+		p.IouringSubmit,
 		p.LsmFileOpen,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
@@ -967,6 +1026,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysEnterMkdir,
 		p.SysEnterMkdirat,
 		p.SysEnterOpen,
+		p.SysEnterOpenByHandleAt,
 		p.SysEnterOpenat,
 		p.SysEnterOpenat2,
 		p.SysEnterPtrace,
@@ -1011,6 +1071,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitMkdir,
 		p.SysExitMkdirat,
 		p.SysExitOpen,
+		p.SysExitOpenByHandleAt,
 		p.SysExitOpenat,
 		p.SysExitOpenat2,
 		p.SysExitPtrace,

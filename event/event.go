@@ -57,6 +57,9 @@ const (
 	TypeSetresuid
 	TypeSetresgid
 	TypeCapset
+	TypeOpenByHandleAt
+	TypeIOUringSetup
+	TypeIOUringSubmit
 	numTypes
 )
 
@@ -108,6 +111,10 @@ var typeNames = [numTypes]string{
 	TypeSetresuid:   "setresuid",
 	TypeSetresgid:   "setresgid",
 	TypeCapset:      "capset",
+
+	TypeOpenByHandleAt: "open_by_handle_at",
+	TypeIOUringSetup:   "io_uring_setup",
+	TypeIOUringSubmit:  "io_uring_submit",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -131,7 +138,7 @@ func (t Type) Kind() Kind {
 		return KindFork
 	case TypeProcExit:
 		return KindExit
-	case TypeOpen, TypeOpenat, TypeOpenat2, TypeCreat:
+	case TypeOpen, TypeOpenat, TypeOpenat2, TypeCreat, TypeOpenByHandleAt:
 		return KindOpen
 	case TypeConnect:
 		return KindConnect
@@ -146,6 +153,8 @@ func (t Type) Kind() Kind {
 		return KindPriv
 	case TypeSetuid, TypeSetgid, TypeSetreuid, TypeSetregid, TypeSetresuid, TypeSetresgid, TypeCapset:
 		return KindCred
+	case TypeIOUringSetup, TypeIOUringSubmit:
+		return KindIOUring
 	}
 	return KindUnknown
 }
@@ -177,13 +186,14 @@ const (
 	KindDup
 	KindPriv
 	KindCred
+	KindIOUring
 	numKinds
 )
 
 // NumKinds is the number of kinds, for tables indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred"}
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred", "iouring"}
 
 // String returns the kind's lower-case name, as used in metrics and drop records.
 func (k Kind) String() string {
@@ -194,7 +204,8 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded kernel record with its process and container. Exactly
-// one of Open, Connect, Exec, FS, Socket and Dup is meaningful, chosen by Type.
+// one of Open, Connect, Exec, FS, Socket, Dup and IOUring is meaningful,
+// chosen by Type.
 type Event struct {
 	Type Type
 	// Num is the sensor's sequence number for the event (evt.num).
@@ -223,6 +234,7 @@ type Event struct {
 	FS      FS
 	Socket  SocketCall
 	Dup     Dup
+	IOUring IOUring
 
 	// HostNames resolves the fd.*ip.name fields; nil resolves nothing.
 	HostNames *HostNames
@@ -266,6 +278,10 @@ func (e *Event) Reset() {
 		e.Socket = SocketCall{}
 	case KindDup:
 		e.Dup = Dup{Name: e.Dup.Name[:0]}
+	case KindIOUring:
+		u := e.IOUring
+		e.IOUring = IOUring{}
+		e.IOUring.keep(u)
 	default:
 		e.resetAll()
 		return
@@ -280,25 +296,28 @@ func (e *Event) Reset() {
 func (e *Event) resetAll() {
 	open, raw, unix, file := e.Open.Name[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
 	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0], mode: e.derived.mode[:0]}
-	fs, dupName := e.FS, e.Dup.Name[:0]
+	fs, dupName, uring := e.FS, e.Dup.Name[:0], e.IOUring
 	*e = Event{}
 	e.Open.Name, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, raw, unix, file
 	e.derived = d
 	e.FS.keep(fs)
 	e.Dup.Name = dupName
+	e.IOUring.keep(uring)
 }
 
-// Open is the payload of open, openat, openat2 and creat.
+// Open is the payload of open, openat, openat2, creat and open_by_handle_at.
 type Open struct {
 	// Flags are the open(2) flags as the caller passed them (O_* values).
 	Flags uint32
 	Mode  uint32
-	// DirFD is the directory descriptor of openat/openat2 (AT_FDCWD = -100).
+	// DirFD is the directory descriptor of openat/openat2 (AT_FDCWD = -100),
+	// or the mount descriptor of open_by_handle_at.
 	DirFD int32
 	// Name is the absolute path of the file (fd.name): resolved by the kernel
 	// from the opened file on success, joined from cwd and Raw on failure.
 	Name []byte
-	// Raw is the path string exactly as the caller passed it (fd.nameraw).
+	// Raw is the path string exactly as the caller passed it (fd.nameraw);
+	// empty for open_by_handle_at, which passes a handle.
 	Raw []byte
 	// NameTruncated and RawTruncated are set when a bound cut the string.
 	NameTruncated, RawTruncated bool
@@ -307,8 +326,8 @@ type Open struct {
 	FileType uint32
 	// ViaHook is set when the sensor's optional file_open hook (LSM or
 	// fentry), not an open syscall, saw the open: io_uring's
-	// IORING_OP_OPENAT, open_by_handle_at and other opens that bypass the
-	// open syscalls. Res is then 0 and Raw empty.
+	// IORING_OP_OPENAT and other opens that bypass the open syscalls. Res
+	// is then 0 and Raw empty.
 	ViaHook bool
 	// Created is set when the open created the file (O_CREAT on a file
 	// that did not exist), as the kernel marked it.

@@ -2,7 +2,8 @@ package event
 
 func evtFields() []Field {
 	return []Field{
-		str("evt.type", "Event type: execve, execveat, clone, procexit, open, openat, openat2, creat, connect.",
+		str("evt.type", "Event type, by Falco's name (execve, clone, procexit, open, openat, open_by_handle_at, connect, ...), and "+
+			"vigil's io_uring_setup and io_uring_submit.",
 			func(e *Event) (string, bool) { return e.Type.String(), true }),
 		num("evt.num", FieldUint, "Sequence number of the event, assigned by the sensor.",
 			func(e *Event) (int64, bool) { return int64(e.Num), true }),
@@ -61,6 +62,8 @@ func evtFields() []Field {
 			func(e *Event) (int64, bool) {
 				return int64(e.Open.DirFD), e.Type == TypeOpenat || e.Type == TypeOpenat2
 			}), KindOpen),
+		only(num("evt.arg.mountfd", FieldInt, "Mount descriptor argument of open_by_handle_at (-100 is AT_FDCWD).",
+			func(e *Event) (int64, bool) { return int64(e.Open.DirFD), e.Type == TypeOpenByHandleAt }), KindOpen),
 		alias(only(str("evt.arg.name", "Path argument of an open, as the caller passed it; of unlinkat, made absolute against the cwd or dirfd.",
 			func(e *Event) (string, bool) {
 				if e.Type.Kind() == KindOpen {

@@ -101,6 +101,9 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 		return filterFacts{class: FSKey(e), byArg: true, paths: [2][]byte{
 			FSFilterPath(e.FS.Raw1, e.FS.Truncated1), FSFilterPath(e.FS.Raw2, e.FS.Truncated2),
 		}}, true
+	case KindIOUring:
+		// Judged on the opcode only: the paths are unknown facts.
+		return filterFacts{class: IOURingKey(e)}, true
 	}
 	return filterFacts{}, false
 }

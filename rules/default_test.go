@@ -10,7 +10,8 @@ import (
 )
 
 // TestDefaultRulesLoad checks the embedded rules: they load cleanly, have
-// MITRE tags and Falco priorities, and ask for exec, open and connect.
+// MITRE tags and Falco priorities, and ask for exec, open, connect and
+// io_uring.
 func TestDefaultRulesLoad(t *testing.T) {
 	rs, res, err := Load([]Source{Default()}, Options{Strict: true})
 	if err != nil {
@@ -39,7 +40,7 @@ func TestDefaultRulesLoad(t *testing.T) {
 			t.Errorf("rule %q: desc, output or enabled missing", r.Name)
 		}
 	}
-	if got := kindNames(rs.Kinds()); got != "exec,open,connect" {
+	if got := kindNames(rs.Kinds()); got != "exec,open,connect,iouring" {
 		t.Errorf("kinds %s", got)
 	}
 }
@@ -84,6 +85,12 @@ func TestDefaultRules(t *testing.T) {
 	fakeApt := proc("apt", "/usr/bin/bash", "-c cat /etc/shadow; true", bash)
 	fakeSshd := proc("sshd", "/usr/bin/cat", "/etc/shadow", bash)
 	truncatedArgs := func(p *event.Process) *event.Process { p.ArgsTruncated = true; return p }
+	uring := func(p *event.Process, op uint8, path string) *event.Event {
+		e := &event.Event{Type: event.TypeIOUringSubmit, Num: 5, PID: p.PID, TID: p.PID, Proc: p}
+		e.IOUring.Op, e.IOUring.FD1, e.IOUring.Path1 = op, -100, []byte(path)
+		return e
+	}
+	uringSetup := &event.Event{Type: event.TypeIOUringSetup, Num: 6, Proc: bash, Res: 3}
 
 	tests := []struct {
 		rule    string
@@ -207,6 +214,16 @@ func TestDefaultRules(t *testing.T) {
 				connectEvent(proc("git-remote-http", "/usr/lib/git-core/git-remote-http", "", bash), nil, "10.0.0.5:40000", "140.82.121.3:443", 0),
 				connectEvent(proc("http", "/usr/lib/apt/methods/http", "", apt), nil, "10.0.0.5:40000", "151.101.2.132:80", 0),
 				connectEvent(bash, nil, "10.0.0.5:40000", "203.0.113.7:4444", -int64(unix.ECONNREFUSED))}},
+		{"File Operation through io_uring",
+			[]*event.Event{uring(user(proc("x", "/tmp/x", "", bash)), 18, "/etc/shadow"),
+				uring(proc("x", "/usr/bin/python3", "x.py", bash), 28, "/home/alice/.ssh/id_rsa"),
+				uring(proc("x", "/tmp/x", "", bash), 36, "/var/log/auth.log"),
+				uring(proc("x", "/tmp/x", "", bash), 35, "/etc/passwd"),
+				// A link named like a package manager is not one.
+				uring(proc("apt", "/usr/bin/bash", "", bash), 18, "/etc/shadow")},
+			[]*event.Event{uring(proc("x", "/tmp/x", "", bash), 22, ""), uring(proc("x", "/tmp/x", "", bash), 16, ""),
+				uring(proc("dpkg", "/usr/bin/dpkg", "", apt), 18, "/var/lib/dpkg/status"), uringSetup,
+				read(proc("cat", "/usr/bin/cat", "/etc/hosts", bash), "/etc/hosts")}},
 		{"Container Contacts Cloud Metadata Service",
 			[]*event.Event{connectEvent(proc("curl", "/usr/bin/curl", "http://169.254.169.254/latest/meta-data/", runc), c, "172.17.0.2:40000", "169.254.169.254:80", 0)},
 			[]*event.Event{connectEvent(proc("cloud-init", "/usr/bin/cloud-init", "", initp), nil, "10.0.0.5:40000", "169.254.169.254:80", 0),

@@ -84,6 +84,8 @@ func filterKindOf(kind event.Kind) *filterKind {
 		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	case event.KindFS:
 		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses, pathArg: event.FSPathField}
+	case event.KindIOUring:
+		return &filterKind{types: event.KindIOUring.Types(), classes: ^uint64(0), argClasses: iouringArgClasses}
 	}
 	return nil
 }

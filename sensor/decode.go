@@ -156,6 +156,8 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESUID):    event.TypeSetresuid,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESGID):    event.TypeSetresgid,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
+
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT): event.TypeOpenByHandleAt,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -190,6 +192,8 @@ func recordKind(typ uint16) event.Kind {
 	case recPriv:
 		// The syscall tells priv from cred (decodePriv).
 		return event.KindPriv
+	case recIOURingSetup, recIOURingSubmit:
+		return event.KindIOUring
 	}
 	return event.KindUnknown
 }
@@ -244,6 +248,8 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 		reason = decodeSocket(raw, r)
 	case recDup:
 		reason = decodeDup(raw, r)
+	case recIOURingSetup, recIOURingSubmit:
+		reason = decodeIOUring(raw, r, h.Type == recIOURingSetup)
 	default:
 		reason = DecodeUnknownType
 	}

@@ -404,6 +404,8 @@ func seedRecords(f testing.TB) [][]byte {
 		// A connect with both ends, and an open with a long raw path.
 		encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFInet, SaFamily: event.AFInet, Proto: event.ProtoTCP, Lport: 1, Rport: 2, Laddr: [16]uint8{10, 0, 0, 1}, Raddr: [16]uint8{10, 0, 0, 2}}),
 		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 6, NameLen: 6, Rflags: openRawTrunc}, []byte("/aaaaa"), []byte("/bbbbb")),
+		encode(f, bpf.VigilIouringRec{Hdr: hdr(recIOURingSetup), Ret: 3, SqEntries: 4, CqEntries: 8}),
+		encode(f, bpf.VigilIouringRec{Hdr: hdr(recIOURingSubmit), Opcode: 35, Path1Len: 1, Dir1Len: 2, Path2Len: 2, Dir2Len: 1}, []byte("a"), []byte("/d"), []byte("/b"), []byte("/")),
 	}
 }
 

@@ -50,9 +50,9 @@ func filterKeyClass(kind event.Kind) func(key uint32) int {
 	switch kind {
 	case event.KindOpen:
 		return openKeyClass
-	case event.KindPriv, event.KindSocket, event.KindDup, event.KindFS:
+	case event.KindPriv, event.KindSocket, event.KindDup, event.KindFS, event.KindIOUring:
 		// The key is the class (event.PrivKey, event.SocketKey,
-		// event.DupKey, event.FSKey).
+		// event.DupKey, event.FSKey, event.IOURingKey).
 		return func(key uint32) int { return int(key) }
 	}
 	return nil
@@ -167,6 +167,22 @@ type kernelFilter struct {
 	nameMasks   []uint32
 }
 
+// iouringRows are the io_uring kind's rows of a filter's syscalls table
+// (bpf/events.h, enum iouring_filter_key): it has no syscalls.
+var iouringRows = [...]event.Type{
+	bpf.VigilIouringFilterKeyVIGIL_IOURING_SYS_SETUP:  event.TypeIOUringSetup,
+	bpf.VigilIouringFilterKeyVIGIL_IOURING_SYS_SUBMIT: event.TypeIOUringSubmit,
+}
+
+// filterRows is the event type of each row of kind's syscalls table: the
+// syscall ids of bpf/syscall_table.h, or a kind's own rows.
+func filterRows(kind event.Kind) []event.Type {
+	if kind == event.KindIOUring {
+		return iouringRows[:]
+	}
+	return syscallTypes[:]
+}
+
 // kernelNeedle is the part of a raw-path needle the kernel compares.
 func kernelNeedle(s string) string { return s[:min(len(s), needleMax)] }
 
@@ -238,7 +254,7 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 				k.filter.NeedleClauses[j] |= bit
 			}
 		}
-		for sys, t := range syscallTypes {
+		for sys, t := range filterRows(kind) {
 			if t != event.TypeUnknown && t.Kind() == kind && c.Types.Has(t) {
 				k.filter.Syscalls[sys] |= bit
 			}

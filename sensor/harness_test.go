@@ -58,6 +58,9 @@ func (c *captured) String() string {
 		s += fmt.Sprintf(" fam=%d type=%d proto=%d local=%v remote=%v unix=%q", c.Connect.Family, c.Connect.SockType, c.Connect.Proto, c.Connect.Local, c.Connect.Remote, c.Connect.UnixPath)
 	case event.KindExec:
 		s += fmt.Sprintf(" filename=%q", c.Exec.Filename)
+	case event.KindIOUring:
+		u := &c.IOUring
+		s += fmt.Sprintf(" op=%s path1=%q path2=%q fd1=%d fd2=%d flags=%#x mode=%#o sq_thread=%v", event.IOURingOpName(u.Op), u.Path1, u.Path2, u.FD1, u.FD2, u.Flags, u.Mode, u.SQThread)
 	}
 	if p := c.Proc; p != nil {
 		s += fmt.Sprintf(" proc={name=%q exe=%q exepath=%q args=%q ppid=%d}", p.Name, p.Exe, p.ExePath, p.Args, p.PPID)
@@ -138,6 +141,7 @@ func (h *harness) handle(e *event.Event) {
 	c.FS = event.FS{Path1: bytes.Clone(c.FS.Path1), Path2: bytes.Clone(c.FS.Path2), Raw1: bytes.Clone(c.FS.Raw1), Raw2: bytes.Clone(c.FS.Raw2),
 		FD1: c.FS.FD1, FD2: c.FS.FD2, Flags: c.FS.Flags, Mode: c.FS.Mode, Truncated1: c.FS.Truncated1, Truncated2: c.FS.Truncated2}
 	c.Dup.Name = bytes.Clone(c.Dup.Name)
+	c.IOUring.Path1, c.IOUring.Path2 = bytes.Clone(c.IOUring.Path1), bytes.Clone(c.IOUring.Path2)
 	h.mu.Lock()
 	h.events = append(h.events, c)
 	close(h.wake)

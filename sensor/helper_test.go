@@ -90,6 +90,10 @@ func runHelper(mode string, args []string) int {
 		}
 		fmt.Printf("res=%d\n", res)
 		return 0
+	case "uringops":
+		return helperURing(args)
+	case "handle":
+		return helperOpenByHandle(args[0])
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 	return 2

@@ -210,3 +210,100 @@ func probeFileOpenHook(kind string) error {
 	}
 	return l.Close()
 }
+
+// ProbeIOURing tells whether the io_uring kind's programs can attach here:
+// they are tp_btf programs on io_uring_create and io_uring_submit_req, the
+// latter taking the request (struct io_kiocb *) as it has since Linux 6.0
+// (older kernels name it io_uring_submit_sqe, with other arguments), and
+// they read the request's command area (io_kiocb.cmd, also 6.0), which a
+// kernel without it would make the whole object fail to load. A kernel
+// built without io_uring (CONFIG_IO_URING) has none of them.
+func ProbeIOURing() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	return probeIOURingBTF(spec)
+}
+
+// probeIOURingBTF checks the io_uring tracepoints' prototypes in spec.
+func probeIOURingBTF(spec *btf.Spec) error {
+	proto := func(name string) (*btf.FuncProto, error) {
+		var td *btf.Typedef
+		if err := spec.TypeByName("btf_trace_"+name, &td); err != nil {
+			return nil, fmt.Errorf("the kernel lacks tracepoint io_uring/%s (CONFIG_IO_URING, Linux 6.0 or later): %w", name, err)
+		}
+		ptr, ok := td.Type.(*btf.Pointer)
+		if !ok {
+			return nil, fmt.Errorf("tracepoint io_uring/%s: unexpected BTF type %v", name, td.Type)
+		}
+		fp, ok := ptr.Target.(*btf.FuncProto)
+		if !ok {
+			return nil, fmt.Errorf("tracepoint io_uring/%s: unexpected BTF type %v", name, ptr.Target)
+		}
+		return fp, nil
+	}
+	create, err := proto("io_uring_create")
+	if err != nil {
+		return err
+	}
+	// The first parameter of a raw tracepoint is its private data.
+	if len(create.Params) != 6 {
+		return fmt.Errorf("tracepoint io_uring/io_uring_create has %d arguments, vigil reads 5", len(create.Params)-1)
+	}
+	submit, err := proto("io_uring_submit_req")
+	if err != nil {
+		return err
+	}
+	var req *btf.Struct
+	if len(submit.Params) == 2 {
+		req = pointee(submit.Params[1].Type, "io_kiocb")
+	}
+	if req == nil {
+		return fmt.Errorf("tracepoint io_uring/io_uring_submit_req does not take the request (struct io_kiocb *) alone")
+	}
+	for _, name := range []string{"cmd", "opcode", "flags", "cqe", "ctx"} {
+		if !hasMember(req.Members, name) {
+			return fmt.Errorf("struct io_kiocb has no member %s", name)
+		}
+	}
+	return nil
+}
+
+// hasMember reports whether members, or those of an anonymous struct or
+// union among them (as C reaches them), include one named name.
+func hasMember(members []btf.Member, name string) bool {
+	for _, m := range members {
+		if m.Name == name {
+			return true
+		}
+		if m.Name != "" {
+			continue
+		}
+		switch t := btf.UnderlyingType(m.Type).(type) {
+		case *btf.Struct:
+			if hasMember(t.Members, name) {
+				return true
+			}
+		case *btf.Union:
+			if hasMember(t.Members, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pointee is the struct named name that t points to, nil when t is not a
+// pointer to it.
+func pointee(t btf.Type, name string) *btf.Struct {
+	p, ok := t.(*btf.Pointer)
+	if !ok {
+		return nil
+	}
+	s, ok := btf.UnderlyingType(p.Target).(*btf.Struct)
+	if !ok || s.Name != name {
+		return nil
+	}
+	return s
+}

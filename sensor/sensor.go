@@ -143,6 +143,8 @@ type Sensor struct {
 	hooks    []string
 	// fileOpenErr says why no optional file_open hook is attached.
 	fileOpenErr error
+	// iouringErr says why the io_uring kind's programs are not attached.
+	iouringErr error
 	// filters is the state of SetFilter, by kind.
 	filters [event.NumKinds]filterState
 	// rawSyscalls: the syscalls hooked raw come from the raw sys_exit
@@ -327,6 +329,14 @@ func (s *Sensor) load(cfg Config) error {
 		progs = append(progs, program{name: name, kind: hook, event: "file_open"})
 	}
 
+	if s.iouringErr = ProbeIOURing(); s.iouringErr != nil {
+		s.log.Info("io_uring tracepoints unavailable: no iouring events (rings and their requests are not seen)", "reason", s.iouringErr)
+	} else {
+		progs = append(progs,
+			program{name: bpf.VigilProgIouringCreate, kind: "tp_btf", event: "io_uring_create"},
+			program{name: bpf.VigilProgIouringSubmit, kind: "tp_btf", event: "io_uring_submit_req"})
+	}
+
 	for name := range spec.Programs {
 		if !slices.ContainsFunc(progs, func(p program) bool { return p.name == name }) {
 			delete(spec.Programs, name)
@@ -459,6 +469,10 @@ func (s *Sensor) attach(p program, prog *ebpf.Program) error {
 	s.hooks = append(s.hooks, hook)
 	return nil
 }
+
+// IOURingErr says why the sensor sees no io_uring events (the kernel lacks
+// the io_uring tracepoints it reads), nil when it sees them.
+func (s *Sensor) IOURingErr() error { return s.iouringErr }
 
 // Hooks returns the kernel hooks the sensor attached, such as
 // "tp_btf/sched_process_exec" or "lsm/file_open".

@@ -97,6 +97,16 @@ func TestHooks(t *testing.T) {
 			"tracepoint/syscalls/sys_enter_openat", "tracepoint/syscalls/sys_exit_openat2",
 			"tracepoint/syscalls/sys_enter_connect", "tracepoint/syscalls/sys_exit_connect")
 	}
+	if h.s.iouringErr == nil {
+		want = append(want, "tp_btf/io_uring_create", "tp_btf/io_uring_submit_req")
+	} else {
+		t.Logf("io_uring kind off: %v", h.s.iouringErr)
+		// A 6.0+ kernel that has the io_uring tracepoints and still
+		// turns the kind off has a broken probe.
+		if _, err := os.Stat(filepath.Join(tracefsPath, "events/io_uring/io_uring_submit_req")); err == nil && kernelAtLeast(6, 0) {
+			t.Errorf("io_uring kind off on a kernel with io_uring_submit_req: %v", h.s.iouringErr)
+		}
+	}
 	hooks := strings.Join(h.s.Hooks(), " ")
 	for _, want := range want {
 		if !strings.Contains(hooks, want) {

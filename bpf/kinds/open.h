@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Opens (sensor/decode.go: decodeOpen): open, openat, openat2 and creat at
- * syscall exit, filtered by the rules (lib/filter.h) before the record is
+ * Opens (sensor/decode.go: decodeOpen): open, openat, openat2, creat and
+ * open_by_handle_at (whose handle is opaque: no raw path) at syscall exit, filtered by the rules (lib/filter.h) before the record is
  * built, and the optional file_open hook for opens that bypass the
  * syscalls.
  */
@@ -160,7 +160,7 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 
 /*
  * Opens that bypass the open syscalls (io_uring's IORING_OP_OPENAT, inline or
- * from an io-wq worker; open_by_handle_at) still pass security_file_open.
+ * from an io-wq worker) still pass security_file_open.
  * Opens inside a traced syscall are left to its sys_exit record, exec's own
  * opens of the binary and interpreter carry FMODE_EXEC, and kernel threads
  * act for nobody.

@@ -62,6 +62,9 @@ const (
 // helperMain runs the helper mode named by $VIGIL_E2E_HELPER and returns the
 // exit code; on success it does not return.
 func helperMain(mode string, args []string) int {
+	if code, ok := fileAccessHelper(mode, args); ok {
+		return code
+	}
 	argv := append([]string{"vigil-e2e-payload"}, args...)
 	switch mode {
 	case helperMemfd:
@@ -638,6 +641,8 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				}
 				runCommand(t, sshd, "/etc/shadow")
 				runCommand(t, apt, "-c", "cat /etc/shadow; true")
+				// A file handle names no path: open_by_handle_at.
+				byHandle := openByHandleTrigger(t)
 				return []alert{
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
@@ -646,6 +651,7 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					{key: []string{"fd.name", "proc.cmdline", "proc.pname"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.cmdline": "cat /etc/shadow", "proc.pname": "apt",
 					}},
+					byHandle,
 				}
 			},
 			benign: func(t *testing.T) []alert {
@@ -770,6 +776,7 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					{key: []string{"fd.name"}, want: fields{"fd.name": contains("->" + env.svcAddr)}},
 				}
 			}},
+		iouringRuleTest(env),
 	}
 }
 
