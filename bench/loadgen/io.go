@@ -262,9 +262,11 @@ func (g *Generator) prepareDup2() error {
 			return nil, err
 		}
 		next = target + 1
+		// The raw call: unix.Dup2 issues dup3, which the kernel traces
+		// apart.
 		op := func() error {
-			if err := unix.Dup2(fd, target); err != nil {
-				return fmt.Errorf("dup2 onto %d: %w", target, err)
+			if _, _, errno := unix.Syscall(unix.SYS_DUP2, uintptr(fd), uintptr(target), 0); errno != 0 {
+				return fmt.Errorf("dup2 onto %d: %w", target, errno)
 			}
 			return nil
 		}
