@@ -262,10 +262,8 @@ func (g *Generator) prepareDup2() error {
 			return nil, err
 		}
 		next = target + 1
-		// The raw call: unix.Dup2 issues dup3, which the kernel traces
-		// apart.
 		op := func() error {
-			if _, _, errno := unix.Syscall(unix.SYS_DUP2, uintptr(fd), uintptr(target), 0); errno != 0 {
+			if errno := dup2(fd, target); errno != 0 {
 				return fmt.Errorf("dup2 onto %d: %w", target, errno)
 			}
 			return nil
