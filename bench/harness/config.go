@@ -50,8 +50,11 @@ type tracer struct {
 	// settle is how the harness waits, after the load, for the tracer to
 	// catch up before stopping it.
 	settle settleKind
-	// rules are the rules a vigil configuration loads.
-	rules ruleFiles
+	// vigil marks vigil's configurations; rules are the rules one loads,
+	// events is set when it writes every event (its kernel filter off).
+	vigil  bool
+	rules  ruleFiles
+	events bool
 	// collect reads the tracer's output once it stopped.
 	collect func(stdout *os.File, stderr []byte, l loadgen.Loop, pid int) (observed, error)
 	// command is the program that must be present to run the tracer.
@@ -151,7 +154,9 @@ func tracers() []*tracer {
 			settle: settle,
 			match:  match,
 			marker: vigilMarkerLoop,
+			vigil:  true,
 			rules:  rules,
+			events: events,
 			argv: func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string {
 				vigil, _ := bin(p)
 				argv := append([]string{vigil, "run", "--duration", safety.String()}, extra...)

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -128,4 +133,91 @@ func perOp(n, ops uint64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(float64(n)/float64(ops), 'f', 2, 64)
+}
+
+// filterKind is one kind of vigil validate's kernel filter report (the
+// "kernel_filter" of its --json output).
+type filterKind struct {
+	Kind      string `json:"kind"`
+	Kernel    string `json:"kernel"`
+	Rules     int    `json:"rules"`
+	Unbounded []struct {
+		Rule  string   `json:"rule"`
+		Types []string `json:"types"`
+	} `json:"unbounded"`
+}
+
+// filterReport runs vigil validate --json on the rules of vigil
+// configuration t and returns its kernel filter report: nil, with no
+// error, from a build that does not report one.
+func (h *harness) filterReport(ctx context.Context, t *tracer) ([]filterKind, error) {
+	bin, err := t.command(h.bins)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"validate", "--json"}
+	files := t.rules.files(h.bins)
+	if len(files) == 0 {
+		// No rules file: a configuration without one loads the defaults.
+		empty := filepath.Join(h.dir, "empty-config.yaml")
+		if err := os.WriteFile(empty, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("writing an empty configuration: %w", err)
+		}
+		args = append(args, "--config", empty)
+	}
+	out, err := exec.CommandContext(ctx, bin, append(args, files...)...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("vigil validate of %s's rules: %w", t.name, err)
+	}
+	var rep struct {
+		KernelFilter []filterKind `json:"kernel_filter"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("decoding vigil validate of %s's rules: %w", t.name, err)
+	}
+	return rep.KernelFilter, nil
+}
+
+// flowingShare is the events per operation of a kind, in some loop, from
+// which the kind counts as flowing with the load in the rules report.
+const flowingShare = 0.1
+
+// writeFlowing prints, for each vigil configuration that ran (reports by
+// name), the kernel filter of the kinds that reached it at flowingShare
+// events per operation or more in some loop, and the rules that keep
+// every event of them flowing.
+func writeFlowing(w io.Writer, sums []summary, reports map[string][]filterKind) error {
+	var b strings.Builder
+	for _, s := range sums {
+		rep, ok := reports[s.config]
+		if !ok || s.failure != "" {
+			continue
+		}
+		for _, fk := range rep {
+			c := s.kernel[fk.Kind]
+			if s.issued == 0 || float64(c.emitted)/float64(s.issued) < flowingShare {
+				continue
+			}
+			fmt.Fprintf(&b, "%s %s: %s %.2f/op, kernel %s, %d rules", s.loop, s.config, fk.Kind,
+				float64(c.emitted)/float64(s.issued), fk.Kernel, fk.Rules)
+			switch {
+			case fk.Kernel == "filtered" && len(fk.Unbounded) == 0:
+				b.WriteString(", every one bounds it (the events passed its bounds)")
+			case fk.Kernel == "filtered":
+				b.WriteString(", unbounded by:")
+				for _, u := range fk.Unbounded {
+					fmt.Fprintf(&b, " %q (%s)", u.Rule, strings.Join(u.Types, ", "))
+				}
+			case len(fk.Unbounded) > 0:
+				fmt.Fprintf(&b, ", every event flows (%d rules need the kind)", len(fk.Unbounded))
+			}
+			b.WriteString("\n")
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "\nflowing: the kinds vigil received at %.1f events per operation or more, and the rules that keep every\n"+
+		"  event of them (of the syscalls named) flowing to userspace, from vigil validate --json on the config's rules\n%s", flowingShare, b.String())
+	return err
 }

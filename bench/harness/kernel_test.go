@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,5 +89,39 @@ func TestCheckBudgets(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "tcp   vigil, default rules                  1.16x     <= 1.15x") {
 		t.Errorf("budget table:\n%s", b.String())
+	}
+}
+
+func TestWriteFlowing(t *testing.T) {
+	var rep []filterKind
+	if err := json.Unmarshal([]byte(`[
+		{"kind":"open","kernel":"filtered","rules":3,"unbounded":[]},
+		{"kind":"fs","kernel":"filtered","rules":2,"unbounded":[{"rule":"Modify binary dirs","types":["rename","unlinkat"]}]},
+		{"kind":"connect","kernel":"unfiltered","rules":1,"unbounded":[{"rule":"c","types":["connect"]}]},
+		{"kind":"dup","kernel":"off","rules":0,"unbounded":[]}]`), &rep); err != nil {
+		t.Fatal(err)
+	}
+	sums := []summary{
+		{loop: loadgen.LoopFS, config: "vigil-falco-all", issued: 100, kernel: kernelCounts{"fs": {emitted: 200, filtered: 100}, "open": {emitted: 5}}},
+		{loop: loadgen.LoopConnect, config: "vigil-falco-all", issued: 10, kernel: kernelCounts{"connect": {emitted: 10}, "open": {emitted: 3}}},
+		{loop: loadgen.LoopFS, config: "vigil", issued: 100, kernel: kernelCounts{"fs": {emitted: 200}}},
+	}
+	var b strings.Builder
+	if err := writeFlowing(&b, sums, map[string][]filterKind{"vigil-falco-all": rep}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"fs vigil-falco-all: fs 2.00/op, kernel filtered, 2 rules, unbounded by: \"Modify binary dirs\" (rename, unlinkat)\n",
+		"connect vigil-falco-all: connect 1.00/op, kernel unfiltered, 1 rules, every event flows (1 rules need the kind)\n",
+		"connect vigil-falco-all: open 0.30/op, kernel filtered, 3 rules, every one bounds it",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Below the share, and configurations without a report, are left out.
+	if strings.Contains(out, "fs vigil-falco-all: open") || strings.Contains(out, "fs vigil:") {
+		t.Errorf("output:\n%s", out)
 	}
 }

@@ -236,6 +236,24 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	if err := writeKernel(stdout, sums); err != nil {
 		return fmt.Errorf("writing kernel counts: %w", err)
 	}
+	// With --events the kernel filter is off: no rule is why events flow.
+	reports := map[string][]filterKind{}
+	for _, t := range ts {
+		if !t.vigil || t.events {
+			continue
+		}
+		rep, err := h.filterReport(ctx, t)
+		if err != nil {
+			h.log.Warn("no kernel filter report", "config", t.name, "err", err)
+			continue
+		}
+		if rep != nil {
+			reports[t.name] = rep
+		}
+	}
+	if err := writeFlowing(stdout, sums, reports); err != nil {
+		return fmt.Errorf("writing kernel filter reports: %w", err)
+	}
 	failed := 0
 	for _, s := range sums {
 		if s.failure != "" {
