@@ -33,5 +33,40 @@ func (r *Rule) Unbounded(kind event.Kind) event.TypeSet {
 	return out
 }
 
+// AnyPath returns the event types of kind for which r's part of the kernel
+// filter admits some events whatever their path: only their class (for
+// opens, the access mode) or result bounds them. It includes Unbounded's.
+// For a kind whose events the kernel never judges by path it is every type
+// r applies to; BoundsPaths tells the kinds apart.
+func (r *Rule) AnyPath(kind event.Kind) event.TypeSet {
+	types := r.types.Intersect(kind.Types())
+	if filterKindOf(kind) == nil || types.Empty() {
+		return types
+	}
+	var out event.TypeSet
+	for _, c := range r.filters[kind] {
+		if c.AnyPath && c.RawContains == "" {
+			out = out.Union(c.Types.Intersect(types))
+		}
+	}
+	return out
+}
+
+// BoundsPaths reports whether r's part of kind's kernel filter bounds some
+// events of the kind by their path (prefixes, names, suffixes, or a string
+// the path as passed must contain).
+func (r *Rule) BoundsPaths(kind event.Kind) bool {
+	types := r.types.Intersect(kind.Types())
+	if filterKindOf(kind) == nil || types.Empty() {
+		return false
+	}
+	for _, c := range r.filters[kind] {
+		if (!c.AnyPath || c.RawContains != "") && !c.Types.Intersect(types).Empty() {
+			return true
+		}
+	}
+	return false
+}
+
 // AppliesTo reports whether r runs on some event type of kind.
 func (r *Rule) AppliesTo(kind event.Kind) bool { return !r.types.Intersect(kind.Types()).Empty() }

@@ -40,6 +40,32 @@ func TestUnbounded(t *testing.T) {
 	}
 }
 
+func TestAnyPath(t *testing.T) {
+	types := event.TypeSetOf
+	for _, tc := range []struct {
+		cond   string
+		kind   event.Kind
+		want   event.TypeSet
+		bounds bool
+	}{
+		{"evt.type = openat and evt.is_open_read = true and proc.name = cat", event.KindOpen, types(event.TypeOpenat), false},
+		{"evt.type = openat and fd.name startswith /etc/", event.KindOpen, types(), true},
+		{"evt.type = openat and fd.nameraw contains ../", event.KindOpen, types(), true},
+		{"(evt.type = openat and fd.name startswith /etc/) or (evt.type = open and evt.failed = true)", event.KindOpen, types(event.TypeOpen), true},
+		// No path in the kernel: any path, and no path bound.
+		{"evt.type = chmod and evt.arg.mode contains S_ISUID", event.KindFS, types(event.TypeChmod), false},
+		{"evt.type = openat and proc.name = cat", event.KindFS, types(), false},
+	} {
+		r := mustLoad(t, Options{}, ruleFile(tc.cond)).Rule("t")
+		if got := r.AnyPath(tc.kind); got != tc.want {
+			t.Errorf("%q on %s: any path %v, want %v", tc.cond, tc.kind, got.Types(), tc.want.Types())
+		}
+		if got := r.BoundsPaths(tc.kind); got != tc.bounds {
+			t.Errorf("%q on %s: BoundsPaths = %v, want %v", tc.cond, tc.kind, got, tc.bounds)
+		}
+	}
+}
+
 func TestKernelFiltered(t *testing.T) {
 	var got []event.Kind
 	for k := range event.Kind(event.NumKinds) {

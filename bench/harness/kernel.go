@@ -141,10 +141,23 @@ type filterKind struct {
 	Kind      string `json:"kind"`
 	Kernel    string `json:"kernel"`
 	Rules     int    `json:"rules"`
-	Unbounded []struct {
-		Rule  string   `json:"rule"`
-		Types []string `json:"types"`
-	} `json:"unbounded"`
+	Unbounded []filterRule `json:"unbounded"`
+	// AnyPath are rules that admit events whatever their path, bounded
+	// only by access mode, class or result.
+	AnyPath []filterRule `json:"any_path"`
+}
+
+// filterRule is a rule of the report and the event types it names.
+type filterRule struct {
+	Rule  string   `json:"rule"`
+	Types []string `json:"types"`
+}
+
+// appendRules appends each rule and its types to b.
+func appendRules(b *strings.Builder, rs []filterRule) {
+	for _, u := range rs {
+		fmt.Fprintf(b, " %q (%s)", u.Rule, strings.Join(u.Types, ", "))
+	}
 }
 
 // filterReport runs vigil validate --json on the rules of vigil
@@ -201,12 +214,16 @@ func writeFlowing(w io.Writer, sums []summary, reports map[string][]filterKind) 
 			fmt.Fprintf(&b, "%s %s: %s %.2f/op, kernel %s, %d rules", s.loop, s.config, fk.Kind,
 				float64(c.emitted)/float64(s.issued), fk.Kernel, fk.Rules)
 			switch {
-			case fk.Kernel == "filtered" && len(fk.Unbounded) == 0:
+			case fk.Kernel == "filtered" && len(fk.Unbounded) == 0 && len(fk.AnyPath) == 0:
 				b.WriteString(", every one bounds it (the events passed its bounds)")
 			case fk.Kernel == "filtered":
-				b.WriteString(", unbounded by:")
-				for _, u := range fk.Unbounded {
-					fmt.Fprintf(&b, " %q (%s)", u.Rule, strings.Join(u.Types, ", "))
+				if len(fk.Unbounded) > 0 {
+					b.WriteString(", unbounded by:")
+					appendRules(&b, fk.Unbounded)
+				}
+				if len(fk.AnyPath) > 0 {
+					b.WriteString(", any path (access mode or result only) by:")
+					appendRules(&b, fk.AnyPath)
 				}
 			case len(fk.Unbounded) > 0:
 				fmt.Fprintf(&b, ", every event flows (%d rules need the kind)", len(fk.Unbounded))

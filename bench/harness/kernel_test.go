@@ -95,8 +95,10 @@ func TestCheckBudgets(t *testing.T) {
 func TestWriteFlowing(t *testing.T) {
 	var rep []filterKind
 	if err := json.Unmarshal([]byte(`[
-		{"kind":"open","kernel":"filtered","rules":3,"unbounded":[]},
-		{"kind":"fs","kernel":"filtered","rules":2,"unbounded":[{"rule":"Modify binary dirs","types":["rename","unlinkat"]}]},
+		{"kind":"open","kernel":"filtered","rules":3,"unbounded":[],"any_path":[]},
+		{"kind":"exec","kernel":"unfiltered","rules":1,"unbounded":[{"rule":"e","types":["execve"]}]},
+		{"kind":"fs","kernel":"filtered","rules":2,"unbounded":[{"rule":"Modify binary dirs","types":["rename","unlinkat"]}],
+		 "any_path":[{"rule":"chmods","types":["chmod"]}]},
 		{"kind":"connect","kernel":"unfiltered","rules":1,"unbounded":[{"rule":"c","types":["connect"]}]},
 		{"kind":"dup","kernel":"off","rules":0,"unbounded":[]}]`), &rep); err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func TestWriteFlowing(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"fs vigil-falco-all: fs 2.00/op, kernel filtered, 2 rules, unbounded by: \"Modify binary dirs\" (rename, unlinkat)\n",
+		"fs vigil-falco-all: fs 2.00/op, kernel filtered, 2 rules, unbounded by: \"Modify binary dirs\" (rename, unlinkat), any path (access mode or result only) by: \"chmods\" (chmod)\n",
 		"connect vigil-falco-all: connect 1.00/op, kernel unfiltered, 1 rules, every event flows (1 rules need the kind)\n",
 		"connect vigil-falco-all: open 0.30/op, kernel filtered, 3 rules, every one bounds it",
 	} {

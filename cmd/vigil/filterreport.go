@@ -44,6 +44,11 @@ type kindFilterReport struct {
 	// kind's types flowing: nothing in their condition bounds them in the
 	// kernel. For an unfiltered kind that is every rule that applies.
 	Unbounded []unboundedRule `json:"unbounded"`
+	// AnyPath lists, for a kind the kernel filters by path (some rule
+	// bounds its paths), the other rules that admit events of some types
+	// whatever their path, bounded only by class (for opens, the access
+	// mode) or result: with them, every read (say) of any file flows.
+	AnyPath []unboundedRule `json:"any_path"`
 }
 
 // unboundedRule is a rule and the event types it leaves unbounded.
@@ -56,19 +61,26 @@ type unboundedRule struct {
 func kernelFilterReport(rs *rules.Ruleset) []kindFilterReport {
 	var out []kindFilterReport
 	for k := event.Kind(1); int(k) < event.NumKinds; k++ {
-		r := kindFilterReport{Kind: k.String(), ProcessTable: sensor.AlwaysTraced(k), Unbounded: []unboundedRule{}}
+		r := kindFilterReport{Kind: k.String(), ProcessTable: sensor.AlwaysTraced(k), Unbounded: []unboundedRule{},
+			AnyPath: []unboundedRule{}}
+		byPath := false
+		var anyPath []unboundedRule
 		for _, rule := range rs.Active() {
 			if !rule.AppliesTo(k) {
 				continue
 			}
 			r.Rules++
-			if ts := rule.Unbounded(k); !ts.Empty() {
-				u := unboundedRule{Rule: rule.Name}
-				for _, t := range ts.Types() {
-					u.Types = append(u.Types, t.String())
-				}
-				r.Unbounded = append(r.Unbounded, u)
+			byPath = byPath || rule.BoundsPaths(k)
+			unbounded := rule.Unbounded(k)
+			if !unbounded.Empty() {
+				r.Unbounded = append(r.Unbounded, unboundedRule{Rule: rule.Name, Types: typeNames(unbounded)})
 			}
+			if ts := rule.AnyPath(k).Minus(unbounded); !ts.Empty() {
+				anyPath = append(anyPath, unboundedRule{Rule: rule.Name, Types: typeNames(ts)})
+			}
+		}
+		if byPath && rules.KernelFiltered(k) {
+			r.AnyPath = append(r.AnyPath, anyPath...)
 		}
 		switch {
 		case r.ProcessTable || (r.Rules > 0 && !rules.KernelFiltered(k)):
@@ -83,7 +95,17 @@ func kernelFilterReport(rs *rules.Ruleset) []kindFilterReport {
 	return out
 }
 
-// printFilterReport writes the report as text, one line per kind.
+// typeNames names the types of ts.
+func typeNames(ts event.TypeSet) []string {
+	var out []string
+	for _, t := range ts.Types() {
+		out = append(out, t.String())
+	}
+	return out
+}
+
+// printFilterReport writes the report as text, one line per kind and one
+// per rule that keeps events of it flowing.
 func printFilterReport(w io.Writer, rep []kindFilterReport) {
 	fmt.Fprintln(w, "kernel filter: per event kind, what the kernel sends vigil, and the rules that keep every event of it (or of the syscalls named) flowing")
 	for _, r := range rep {
@@ -107,6 +129,12 @@ func printFilterReport(w io.Writer, rep []kindFilterReport) {
 		case r.Kernel == kernelFiltered:
 			fmt.Fprintf(&b, "; %d leave it unbounded:", len(r.Unbounded))
 			for _, u := range r.Unbounded {
+				fmt.Fprintf(&b, "\n    %q (%s)", u.Rule, strings.Join(u.Types, ", "))
+			}
+		}
+		if len(r.AnyPath) > 0 {
+			fmt.Fprintf(&b, "\n  %s, any path (bounded only by access mode, class or result): %d rules:", r.Kind, len(r.AnyPath))
+			for _, u := range r.AnyPath {
 				fmt.Fprintf(&b, "\n    %q (%s)", u.Rule, strings.Join(u.Types, ", "))
 			}
 		}

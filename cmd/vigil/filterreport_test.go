@@ -28,6 +28,11 @@ const filterReportRules = `
   condition: evt.type = connect and fd.sport = 22
   output: o
   priority: INFO
+- rule: any read by cat
+  desc: d
+  condition: evt.type = openat and evt.is_open_read = true and proc.name = cat
+  output: o
+  priority: INFO
 - rule: setuid chmod
   desc: d
   condition: evt.type = chmod and evt.arg.mode contains S_ISUID
@@ -46,17 +51,18 @@ func TestKernelFilterReport(t *testing.T) {
 	}
 	none := []unboundedRule{}
 	want := map[string]kindFilterReport{
-		"exec":    {Kind: "exec", Kernel: kernelWhole, ProcessTable: true, Unbounded: none},
-		"fork":    {Kind: "fork", Kernel: kernelWhole, ProcessTable: true, Unbounded: none},
-		"exit":    {Kind: "exit", Kernel: kernelWhole, ProcessTable: true, Unbounded: none},
-		"cred":    {Kind: "cred", Kernel: kernelWhole, ProcessTable: true, Unbounded: none},
-		"open":    {Kind: "open", Kernel: kernelFiltered, Rules: 1, Unbounded: none},
-		"connect": {Kind: "connect", Kernel: kernelWhole, Rules: 1, Unbounded: []unboundedRule{{"ssh connects", []string{"connect"}}}},
+		"exec": {Kind: "exec", Kernel: kernelWhole, ProcessTable: true, Unbounded: none, AnyPath: none},
+		"fork": {Kind: "fork", Kernel: kernelWhole, ProcessTable: true, Unbounded: none, AnyPath: none},
+		"exit": {Kind: "exit", Kernel: kernelWhole, ProcessTable: true, Unbounded: none, AnyPath: none},
+		"cred": {Kind: "cred", Kernel: kernelWhole, ProcessTable: true, Unbounded: none, AnyPath: none},
+		"open": {Kind: "open", Kernel: kernelFiltered, Rules: 2, Unbounded: none,
+			AnyPath: []unboundedRule{{"any read by cat", []string{"openat"}}}},
+		"connect": {Kind: "connect", Kernel: kernelWhole, Rules: 1, Unbounded: []unboundedRule{{"ssh connects", []string{"connect"}}}, AnyPath: none},
 		"fs": {Kind: "fs", Kernel: kernelFiltered, Rules: 2,
-			Unbounded: []unboundedRule{{"any unlink by rm", []string{"unlinkat"}}}},
-		"socket": {Kind: "socket", Kernel: kernelOff, Unbounded: none},
-		"dup":    {Kind: "dup", Kernel: kernelOff, Unbounded: none},
-		"priv":   {Kind: "priv", Kernel: kernelOff, Unbounded: none},
+			Unbounded: []unboundedRule{{"any unlink by rm", []string{"unlinkat"}}}, AnyPath: none},
+		"socket": {Kind: "socket", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"dup":    {Kind: "dup", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"priv":   {Kind: "priv", Kernel: kernelOff, Unbounded: none, AnyPath: none},
 	}
 	for kind, w := range want {
 		if g, ok := got[kind]; !ok || !reflect.DeepEqual(g, w) {
@@ -80,7 +86,7 @@ func TestValidateFilterReport(t *testing.T) {
 	for _, want := range []string{
 		"kernel filter: per event kind",
 		"  fs: filtered in the kernel; 2 rules; 1 leave it unbounded:\n    \"any unlink by rm\" (unlinkat)\n",
-		"  open: filtered in the kernel; 1 rule; every rule bounds it\n",
+		"  open: filtered in the kernel; 2 rules; every rule bounds it\n  open, any path (bounded only by access mode, class or result): 1 rules:\n    \"any read by cat\" (openat)\n",
 		"  connect: not filtered in the kernel; 1 rule\n",
 		"  exec: not filtered in the kernel (the process table needs every one); 0 rules\n",
 		"  dup: off (no rule applies: the kernel emits none)\n",
