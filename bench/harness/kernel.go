@@ -138,9 +138,9 @@ func perOp(n, ops uint64) string {
 // filterKind is one kind of vigil validate's kernel filter report (the
 // "kernel_filter" of its --json output).
 type filterKind struct {
-	Kind      string `json:"kind"`
-	Kernel    string `json:"kernel"`
-	Rules     int    `json:"rules"`
+	Kind      string       `json:"kind"`
+	Kernel    string       `json:"kernel"`
+	Rules     int          `json:"rules"`
 	Unbounded []filterRule `json:"unbounded"`
 	// AnyPath are rules that admit events whatever their path, bounded
 	// only by access mode, class or result.
