@@ -138,9 +138,10 @@ func perOp(n, ops uint64) string {
 // filterKind is one kind of vigil validate's kernel filter report (the
 // "kernel_filter" of its --json output).
 type filterKind struct {
-	Kind      string       `json:"kind"`
-	Kernel    string       `json:"kernel"`
-	Rules     int          `json:"rules"`
+	Kind         string       `json:"kind"`
+	Kernel       string       `json:"kernel"`
+	ProcessTable bool         `json:"process_table"`
+	Rules        int          `json:"rules"`
 	Unbounded []filterRule `json:"unbounded"`
 	// AnyPath are rules that admit events whatever their path, bounded
 	// only by access mode, class or result.
@@ -227,6 +228,8 @@ func writeFlowing(w io.Writer, sums []summary, reports map[string][]filterKind) 
 				}
 			case len(fk.Unbounded) > 0:
 				fmt.Fprintf(&b, ", every event flows (%d rules need the kind)", len(fk.Unbounded))
+			case fk.ProcessTable:
+				b.WriteString(", every event flows (the process table needs it)")
 			}
 			b.WriteString("\n")
 		}

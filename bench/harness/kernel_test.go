@@ -97,6 +97,7 @@ func TestWriteFlowing(t *testing.T) {
 	if err := json.Unmarshal([]byte(`[
 		{"kind":"open","kernel":"filtered","rules":3,"unbounded":[],"any_path":[]},
 		{"kind":"exec","kernel":"unfiltered","rules":1,"unbounded":[{"rule":"e","types":["execve"]}]},
+		{"kind":"fork","kernel":"unfiltered","process_table":true,"rules":0,"unbounded":[]},
 		{"kind":"fs","kernel":"filtered","rules":2,"unbounded":[{"rule":"Modify binary dirs","types":["rename","unlinkat"]}],
 		 "any_path":[{"rule":"chmods","types":["chmod"]}]},
 		{"kind":"connect","kernel":"unfiltered","rules":1,"unbounded":[{"rule":"c","types":["connect"]}]},
@@ -105,7 +106,7 @@ func TestWriteFlowing(t *testing.T) {
 	}
 	sums := []summary{
 		{loop: loadgen.LoopFS, config: "vigil-falco-all", issued: 100, kernel: kernelCounts{"fs": {emitted: 200, filtered: 100}, "open": {emitted: 5}}},
-		{loop: loadgen.LoopConnect, config: "vigil-falco-all", issued: 10, kernel: kernelCounts{"connect": {emitted: 10}, "open": {emitted: 3}}},
+		{loop: loadgen.LoopConnect, config: "vigil-falco-all", issued: 10, kernel: kernelCounts{"connect": {emitted: 10}, "open": {emitted: 3}, "fork": {emitted: 2}}},
 		{loop: loadgen.LoopFS, config: "vigil", issued: 100, kernel: kernelCounts{"fs": {emitted: 200}}},
 	}
 	var b strings.Builder
@@ -117,6 +118,7 @@ func TestWriteFlowing(t *testing.T) {
 		"fs vigil-falco-all: fs 2.00/op, kernel filtered, 2 rules, unbounded by: \"Modify binary dirs\" (rename, unlinkat), any path (access mode or result only) by: \"chmods\" (chmod)\n",
 		"connect vigil-falco-all: connect 1.00/op, kernel unfiltered, 1 rules, every event flows (1 rules need the kind)\n",
 		"connect vigil-falco-all: open 0.30/op, kernel filtered, 3 rules, every one bounds it",
+		"connect vigil-falco-all: fork 0.20/op, kernel unfiltered, 0 rules, every event flows (the process table needs it)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
