@@ -142,7 +142,7 @@ type filterKind struct {
 	Kernel       string       `json:"kernel"`
 	ProcessTable bool         `json:"process_table"`
 	Rules        int          `json:"rules"`
-	Unbounded []filterRule `json:"unbounded"`
+	Unbounded    []filterRule `json:"unbounded"`
 	// AnyPath are rules that admit events whatever their path, bounded
 	// only by access mode, class or result.
 	AnyPath []filterRule `json:"any_path"`
