@@ -40,7 +40,8 @@ const (
 	// they all arrived (one call, but for a rare short read).
 	LoopTCP Loop = "tcp"
 	// LoopDup2 is dup2 of an open file onto a high descriptor (100 or the
-	// first free one above it), which closes the previous copy there.
+	// first free one above it), which closes the previous copy there. On
+	// ABIs without a dup2 syscall (arm64) it issues dup3, as libc does.
 	LoopDup2 Loop = "dup2"
 )
 
