@@ -22,16 +22,28 @@ type floorCounter struct {
 type floorHook uint32
 
 const (
-	floorHookHOOK_OPENAT_ENTER  floorHook = 0
-	floorHookHOOK_OPENAT_EXIT   floorHook = 1
-	floorHookHOOK_CONNECT_ENTER floorHook = 2
-	floorHookHOOK_CONNECT_EXIT  floorHook = 3
-	floorHookHOOK_EXECVE_ENTER  floorHook = 4
-	floorHookHOOK_EXECVE_EXIT   floorHook = 5
-	floorHookHOOK_FORK          floorHook = 6
-	floorHookHOOK_EXEC          floorHook = 7
-	floorHookHOOK_EXIT          floorHook = 8
-	floorHookNUM_HOOKS          floorHook = 9
+	floorHookHOOK_OPENAT_ENTER   floorHook = 0
+	floorHookHOOK_OPENAT_EXIT    floorHook = 1
+	floorHookHOOK_CONNECT_ENTER  floorHook = 2
+	floorHookHOOK_CONNECT_EXIT   floorHook = 3
+	floorHookHOOK_EXECVE_ENTER   floorHook = 4
+	floorHookHOOK_EXECVE_EXIT    floorHook = 5
+	floorHookHOOK_FORK           floorHook = 6
+	floorHookHOOK_EXEC           floorHook = 7
+	floorHookHOOK_EXIT           floorHook = 8
+	floorHookHOOK_FCHMODAT_ENTER floorHook = 9
+	floorHookHOOK_FCHMODAT_EXIT  floorHook = 10
+	floorHookHOOK_RENAMEAT_ENTER floorHook = 11
+	floorHookHOOK_RENAMEAT_EXIT  floorHook = 12
+	floorHookHOOK_UNLINKAT_ENTER floorHook = 13
+	floorHookHOOK_UNLINKAT_EXIT  floorHook = 14
+	floorHookHOOK_SENDTO_ENTER   floorHook = 15
+	floorHookHOOK_SENDTO_EXIT    floorHook = 16
+	floorHookHOOK_RECVFROM_ENTER floorHook = 17
+	floorHookHOOK_RECVFROM_EXIT  floorHook = 18
+	floorHookHOOK_DUP2ENTER      floorHook = 19
+	floorHookHOOK_DUP2EXIT       floorHook = 20
+	floorHookNUM_HOOKS           floorHook = 21
 )
 
 type floorRecord struct {
@@ -46,18 +58,31 @@ type floorRecord struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	floorMapCounts             = "counts"
-	floorMapRecords            = "records"
-	floorProgFloorConnectEnter = "floor_connect_enter"
-	floorProgFloorConnectExit  = "floor_connect_exit"
-	floorProgFloorExec         = "floor_exec"
-	floorProgFloorExecveEnter  = "floor_execve_enter"
-	floorProgFloorExecveExit   = "floor_execve_exit"
-	floorProgFloorExit         = "floor_exit"
-	floorProgFloorFork         = "floor_fork"
-	floorProgFloorOpenatEnter  = "floor_openat_enter"
-	floorProgFloorOpenatExit   = "floor_openat_exit"
-	floorVarEmitRecords        = "emit_records"
+	floorMapCounts              = "counts"
+	floorMapRecords             = "records"
+	floorProgFloorConnectEnter  = "floor_connect_enter"
+	floorProgFloorConnectExit   = "floor_connect_exit"
+	floorProgFloorDup2Enter     = "floor_dup2_enter"
+	floorProgFloorDup2Exit      = "floor_dup2_exit"
+	floorProgFloorExec          = "floor_exec"
+	floorProgFloorExecveEnter   = "floor_execve_enter"
+	floorProgFloorExecveExit    = "floor_execve_exit"
+	floorProgFloorExit          = "floor_exit"
+	floorProgFloorFchmodatEnter = "floor_fchmodat_enter"
+	floorProgFloorFchmodatExit  = "floor_fchmodat_exit"
+	floorProgFloorFork          = "floor_fork"
+	floorProgFloorOpenatEnter   = "floor_openat_enter"
+	floorProgFloorOpenatExit    = "floor_openat_exit"
+	floorProgFloorRecvfromEnter = "floor_recvfrom_enter"
+	floorProgFloorRecvfromExit  = "floor_recvfrom_exit"
+	floorProgFloorRenameatEnter = "floor_renameat_enter"
+	floorProgFloorRenameatExit  = "floor_renameat_exit"
+	floorProgFloorSendtoEnter   = "floor_sendto_enter"
+	floorProgFloorSendtoExit    = "floor_sendto_exit"
+	floorProgFloorSysExit       = "floor_sys_exit"
+	floorProgFloorUnlinkatEnter = "floor_unlinkat_enter"
+	floorProgFloorUnlinkatExit  = "floor_unlinkat_exit"
+	floorVarEmitRecords         = "emit_records"
 )
 
 // loadFloor returns the embedded CollectionSpec for floor.
@@ -102,15 +127,28 @@ type floorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type floorProgramSpecs struct {
-	FloorConnectEnter *ebpf.ProgramSpec `ebpf:"floor_connect_enter"`
-	FloorConnectExit  *ebpf.ProgramSpec `ebpf:"floor_connect_exit"`
-	FloorExec         *ebpf.ProgramSpec `ebpf:"floor_exec"`
-	FloorExecveEnter  *ebpf.ProgramSpec `ebpf:"floor_execve_enter"`
-	FloorExecveExit   *ebpf.ProgramSpec `ebpf:"floor_execve_exit"`
-	FloorExit         *ebpf.ProgramSpec `ebpf:"floor_exit"`
-	FloorFork         *ebpf.ProgramSpec `ebpf:"floor_fork"`
-	FloorOpenatEnter  *ebpf.ProgramSpec `ebpf:"floor_openat_enter"`
-	FloorOpenatExit   *ebpf.ProgramSpec `ebpf:"floor_openat_exit"`
+	FloorConnectEnter  *ebpf.ProgramSpec `ebpf:"floor_connect_enter"`
+	FloorConnectExit   *ebpf.ProgramSpec `ebpf:"floor_connect_exit"`
+	FloorDup2Enter     *ebpf.ProgramSpec `ebpf:"floor_dup2_enter"`
+	FloorDup2Exit      *ebpf.ProgramSpec `ebpf:"floor_dup2_exit"`
+	FloorExec          *ebpf.ProgramSpec `ebpf:"floor_exec"`
+	FloorExecveEnter   *ebpf.ProgramSpec `ebpf:"floor_execve_enter"`
+	FloorExecveExit    *ebpf.ProgramSpec `ebpf:"floor_execve_exit"`
+	FloorExit          *ebpf.ProgramSpec `ebpf:"floor_exit"`
+	FloorFchmodatEnter *ebpf.ProgramSpec `ebpf:"floor_fchmodat_enter"`
+	FloorFchmodatExit  *ebpf.ProgramSpec `ebpf:"floor_fchmodat_exit"`
+	FloorFork          *ebpf.ProgramSpec `ebpf:"floor_fork"`
+	FloorOpenatEnter   *ebpf.ProgramSpec `ebpf:"floor_openat_enter"`
+	FloorOpenatExit    *ebpf.ProgramSpec `ebpf:"floor_openat_exit"`
+	FloorRecvfromEnter *ebpf.ProgramSpec `ebpf:"floor_recvfrom_enter"`
+	FloorRecvfromExit  *ebpf.ProgramSpec `ebpf:"floor_recvfrom_exit"`
+	FloorRenameatEnter *ebpf.ProgramSpec `ebpf:"floor_renameat_enter"`
+	FloorRenameatExit  *ebpf.ProgramSpec `ebpf:"floor_renameat_exit"`
+	FloorSendtoEnter   *ebpf.ProgramSpec `ebpf:"floor_sendto_enter"`
+	FloorSendtoExit    *ebpf.ProgramSpec `ebpf:"floor_sendto_exit"`
+	FloorSysExit       *ebpf.ProgramSpec `ebpf:"floor_sys_exit"`
+	FloorUnlinkatEnter *ebpf.ProgramSpec `ebpf:"floor_unlinkat_enter"`
+	FloorUnlinkatExit  *ebpf.ProgramSpec `ebpf:"floor_unlinkat_exit"`
 }
 
 // floorMapSpecs contains maps before they are loaded into the kernel.
@@ -170,28 +208,54 @@ type floorVariables struct {
 //
 // It can be passed to loadFloorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type floorPrograms struct {
-	FloorConnectEnter *ebpf.Program `ebpf:"floor_connect_enter"`
-	FloorConnectExit  *ebpf.Program `ebpf:"floor_connect_exit"`
-	FloorExec         *ebpf.Program `ebpf:"floor_exec"`
-	FloorExecveEnter  *ebpf.Program `ebpf:"floor_execve_enter"`
-	FloorExecveExit   *ebpf.Program `ebpf:"floor_execve_exit"`
-	FloorExit         *ebpf.Program `ebpf:"floor_exit"`
-	FloorFork         *ebpf.Program `ebpf:"floor_fork"`
-	FloorOpenatEnter  *ebpf.Program `ebpf:"floor_openat_enter"`
-	FloorOpenatExit   *ebpf.Program `ebpf:"floor_openat_exit"`
+	FloorConnectEnter  *ebpf.Program `ebpf:"floor_connect_enter"`
+	FloorConnectExit   *ebpf.Program `ebpf:"floor_connect_exit"`
+	FloorDup2Enter     *ebpf.Program `ebpf:"floor_dup2_enter"`
+	FloorDup2Exit      *ebpf.Program `ebpf:"floor_dup2_exit"`
+	FloorExec          *ebpf.Program `ebpf:"floor_exec"`
+	FloorExecveEnter   *ebpf.Program `ebpf:"floor_execve_enter"`
+	FloorExecveExit    *ebpf.Program `ebpf:"floor_execve_exit"`
+	FloorExit          *ebpf.Program `ebpf:"floor_exit"`
+	FloorFchmodatEnter *ebpf.Program `ebpf:"floor_fchmodat_enter"`
+	FloorFchmodatExit  *ebpf.Program `ebpf:"floor_fchmodat_exit"`
+	FloorFork          *ebpf.Program `ebpf:"floor_fork"`
+	FloorOpenatEnter   *ebpf.Program `ebpf:"floor_openat_enter"`
+	FloorOpenatExit    *ebpf.Program `ebpf:"floor_openat_exit"`
+	FloorRecvfromEnter *ebpf.Program `ebpf:"floor_recvfrom_enter"`
+	FloorRecvfromExit  *ebpf.Program `ebpf:"floor_recvfrom_exit"`
+	FloorRenameatEnter *ebpf.Program `ebpf:"floor_renameat_enter"`
+	FloorRenameatExit  *ebpf.Program `ebpf:"floor_renameat_exit"`
+	FloorSendtoEnter   *ebpf.Program `ebpf:"floor_sendto_enter"`
+	FloorSendtoExit    *ebpf.Program `ebpf:"floor_sendto_exit"`
+	FloorSysExit       *ebpf.Program `ebpf:"floor_sys_exit"`
+	FloorUnlinkatEnter *ebpf.Program `ebpf:"floor_unlinkat_enter"`
+	FloorUnlinkatExit  *ebpf.Program `ebpf:"floor_unlinkat_exit"`
 }
 
 func (p *floorPrograms) Close() error {
 	return _FloorClose(
 		p.FloorConnectEnter,
 		p.FloorConnectExit,
+		p.FloorDup2Enter,
+		p.FloorDup2Exit,
 		p.FloorExec,
 		p.FloorExecveEnter,
 		p.FloorExecveExit,
 		p.FloorExit,
+		p.FloorFchmodatEnter,
+		p.FloorFchmodatExit,
 		p.FloorFork,
 		p.FloorOpenatEnter,
 		p.FloorOpenatExit,
+		p.FloorRecvfromEnter,
+		p.FloorRecvfromExit,
+		p.FloorRenameatEnter,
+		p.FloorRenameatExit,
+		p.FloorSendtoEnter,
+		p.FloorSendtoExit,
+		p.FloorSysExit,
+		p.FloorUnlinkatEnter,
+		p.FloorUnlinkatExit,
 	)
 }
 

@@ -3,13 +3,38 @@ package floor
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
+	"time"
+
+	"github.com/vigil-sensor/vigil/bench/loadgen"
 
 	"github.com/vigil-sensor/vigil/internal/testutil"
+	"github.com/vigil-sensor/vigil/sensor"
 )
+
+func TestParseHooks(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Hooks
+		wantErr bool
+	}{
+		{"", HooksAuto, false},
+		{"auto", HooksAuto, false},
+		{"raw", HooksRaw, false},
+		{"tracepoint", HooksTracepoint, false},
+		{"kprobe", "", true},
+	} {
+		got, err := ParseHooks(tc.in)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("ParseHooks(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
 
 func TestParseMode(t *testing.T) {
 	for _, tc := range []struct {
@@ -38,7 +63,7 @@ func TestHookNames(t *testing.T) {
 		}
 		seen[name] = true
 	}
-	if got := Hook(NumHooks).String(); got != "hook9" {
+	if got, want := Hook(NumHooks).String(), fmt.Sprintf("hook%d", NumHooks); got != want {
 		t.Errorf("out-of-range hook name = %q", got)
 	}
 }
@@ -77,8 +102,20 @@ func TestCountAttribution(t *testing.T) {
 	}
 }
 
-// operate issues n opens, n loopback connects and one fork+exec from this
-// process, the operations the floor's hooks see.
+// syscallExits are the exit hooks of the syscalls operate issues n times.
+func syscallExits() []Hook {
+	hs := []Hook{HookOpenatExit, HookConnectExit, HookFchmodatExit, HookRenameatExit, HookUnlinkatExit,
+		HookSendtoExit, HookRecvfromExit}
+	if runtime.GOARCH == "amd64" {
+		hs = append(hs, HookDup2Exit) // elsewhere the loop's "dup2" is dup3
+	}
+	return hs
+}
+
+// operate issues, n times each, the syscalls the floor hooks: an open and
+// a connect, and the load generator's fs (openat, close, fchmodat,
+// renameat, unlinkat), udp (sendto, recvfrom) and dup2 operations; then
+// one fork+exec from this process.
 func operate(t *testing.T, n int) {
 	t.Helper()
 	path := testutil.RequireCommand(t, "busybox")
@@ -96,6 +133,15 @@ func operate(t *testing.T, n int) {
 			c.Close()
 		}
 	}()
+	var ops []func() error
+	for _, l := range []loadgen.Loop{loadgen.LoopFS, loadgen.LoopUDP, loadgen.LoopDup2} {
+		g, err := loadgen.New(loadgen.Config{Loop: l, Duration: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		ops = append(ops, g.Op())
+	}
 	for range n {
 		f, err := os.Open("/proc/self/stat")
 		if err != nil {
@@ -107,6 +153,11 @@ func operate(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		c.Close()
+		for _, op := range ops {
+			if err := op(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	cmd := exec.Command(path, "true")
 	if err := cmd.Run(); err != nil {
@@ -114,10 +165,22 @@ func operate(t *testing.T, n int) {
 	}
 }
 
-func run(t *testing.T, mode Mode, n int) Report {
+// hookModes are the syscall hooks to test: both where the kernel has the
+// raw sys_exit program's needs, else the tracepoints alone.
+func hookModes(t *testing.T) []Hooks {
+	if err := sensor.RawSyscallHooksAvailable(); err != nil {
+		t.Logf("raw sys_exit hooks not tested: %v", err)
+		return []Hooks{HooksTracepoint}
+	}
+	return []Hooks{HooksRaw, HooksTracepoint}
+}
+
+func run(t *testing.T, mode Mode, hooks Hooks, n int) Report {
 	t.Helper()
 	testutil.RequireRoot(t)
-	f, err := Open(mode)
+	// Before Open: a skip in operate would close the floor under Run.
+	testutil.RequireCommand(t, "busybox")
+	f, err := Open(mode, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,47 +216,65 @@ func run(t *testing.T, mode Mode, n int) Report {
 }
 
 func TestRingbufRecordsEveryEvent(t *testing.T) {
-	const n = 200
-	r := run(t, ModeRingbuf, n)
-	if r.Mode != ModeRingbuf || r.PID != uint32(os.Getpid()) {
-		t.Errorf("report header = %q, %d", r.Mode, r.PID)
-	}
-	for _, h := range []Hook{HookOpenatExit, HookConnectExit} {
-		s := r.Hooks[h.String()]
-		// The Go runtime and net package may add a few of their own.
-		if s.Matched < n || s.Matched > n+20 {
-			t.Errorf("%s: %d records from this process, want %d", h, s.Matched, n)
-		}
-	}
-	if s := r.Hooks[HookExec.String()]; s.Matched != 1 {
-		t.Errorf("exec: %d records for this process's child, want 1", s.Matched)
-	}
-	// Fork and exit fire per thread too (the floor does not filter, unlike
-	// the sensor), so the runtime's threads may add to the child's one.
-	for _, h := range []Hook{HookFork, HookExit} {
-		if s := r.Hooks[h.String()]; s.Matched < 1 {
-			t.Errorf("%s: no record for this process's child", h)
-		}
-	}
-	for name, s := range r.Hooks {
-		if s.Drops != 0 {
-			t.Errorf("%s: %d drops", name, s.Drops)
-		}
-		if s.Records > s.Hits {
-			t.Errorf("%s: %d records but %d program runs", name, s.Records, s.Hits)
-		}
-	}
-	if s := r.Hooks[HookOpenatEnter.String()]; s.Hits < n || s.Records != 0 {
-		t.Errorf("openat_enter: %d hits, %d records; want >= %d hits and no records", s.Hits, s.Records, n)
+	for _, hooks := range hookModes(t) {
+		t.Run(string(hooks), func(t *testing.T) {
+			const n = 200
+			r := run(t, ModeRingbuf, hooks, n)
+			if r.Mode != ModeRingbuf || r.SyscallHooks != hooks || r.PID != uint32(os.Getpid()) {
+				t.Errorf("report header = %q, %q, %d", r.Mode, r.SyscallHooks, r.PID)
+			}
+			for _, h := range syscallExits() {
+				s := r.Hooks[h.String()]
+				want := uint64(n)
+				if h == HookOpenatExit {
+					want = 2 * n // the open, and the file created
+				}
+				// The Go runtime and net package may add a few of their own.
+				if s.Matched < want || s.Matched > want+20 {
+					t.Errorf("%s: %d records from this process, want %d", h, s.Matched, want)
+				}
+			}
+			if s := r.Hooks[HookExec.String()]; s.Matched != 1 {
+				t.Errorf("exec: %d records for this process's child, want 1", s.Matched)
+			}
+			// Fork and exit fire per thread too (the floor does not filter,
+			// unlike the sensor), so the runtime's threads may add to the
+			// child's one.
+			for _, h := range []Hook{HookFork, HookExit} {
+				if s := r.Hooks[h.String()]; s.Matched < 1 {
+					t.Errorf("%s: no record for this process's child", h)
+				}
+			}
+			for name, s := range r.Hooks {
+				if s.Drops != 0 {
+					t.Errorf("%s: %d drops", name, s.Drops)
+				}
+				if s.Records > s.Hits {
+					t.Errorf("%s: %d records but %d program runs", name, s.Records, s.Hits)
+				}
+			}
+			// Enter hooks count in the tracepoint pairs; the raw sys_exit
+			// program replaces them.
+			wantEnter := uint64(n)
+			if hooks == HooksRaw {
+				wantEnter = 0
+			}
+			if s := r.Hooks[HookOpenatEnter.String()]; (s.Hits < wantEnter) || (wantEnter == 0 && s.Hits != 0) || s.Records != 0 {
+				t.Errorf("openat_enter: %d hits, %d records; want %d hits (at least) and no records", s.Hits, s.Records, wantEnter)
+			}
+		})
 	}
 }
 
 func TestCounterCountsOnly(t *testing.T) {
 	const n = 100
-	r := run(t, ModeCounter, n)
-	for _, h := range []Hook{HookOpenatEnter, HookOpenatExit, HookConnectEnter, HookConnectExit} {
+	r := run(t, ModeCounter, HooksTracepoint, n)
+	for _, h := range syscallExits() {
 		if s := r.Hooks[h.String()]; s.Hits < n {
 			t.Errorf("%s: %d hits, want >= %d", h, s.Hits, n)
+		}
+		if s := r.Hooks[(h - 1).String()]; s.Hits < n {
+			t.Errorf("%s: %d hits, want >= %d", h-1, s.Hits, n)
 		}
 	}
 	for _, h := range []Hook{HookExecveEnter, HookExecveExit, HookFork, HookExec, HookExit} {
@@ -205,5 +286,16 @@ func TestCounterCountsOnly(t *testing.T) {
 		if s.Records != 0 || s.Matched != 0 || s.Drops != 0 {
 			t.Errorf("%s: counter mode read %+v", name, s)
 		}
+	}
+}
+
+func TestAutoHooksAsTheSensor(t *testing.T) {
+	r := run(t, ModeCounter, HooksAuto, 1)
+	want := HooksTracepoint
+	if sensor.RawSyscallHooksAvailable() == nil {
+		want = HooksRaw
+	}
+	if r.SyscallHooks != want {
+		t.Errorf("auto hooks = %q, want %q as the sensor would take", r.SyscallHooks, want)
 	}
 }

@@ -20,6 +20,9 @@ type paths struct {
 	// vigilErr says why there is no vigil binary (vigil is then empty).
 	vigilErr   error
 	falcoRules string
+	// falcoAll are Falco's three upstream files, in load order: falcoRules
+	// and the incubating and sandbox files beside it.
+	falcoAll []string
 	// baseline is another vigil binary (-baseline) that the base-*
 	// configurations run, to compare two builds in one run.
 	baseline string
@@ -41,13 +44,52 @@ type tracer struct {
 	// the loop until the tool reports one of them (match with its pid).
 	readyLine string
 	match     func(l loadgen.Loop) lineMatcher
+	// marker, when set, is the loop whose operation the harness issues
+	// after the load of loop l to see the tracer catch up (default: l).
+	marker func(l loadgen.Loop) loadgen.Loop
 	// settle is how the harness waits, after the load, for the tracer to
 	// catch up before stopping it.
 	settle settleKind
+	// vigil marks vigil's configurations; rules are the rules one loads,
+	// events is set when it writes every event (its kernel filter off).
+	vigil  bool
+	rules  ruleFiles
+	events bool
 	// collect reads the tracer's output once it stopped.
 	collect func(stdout *os.File, stderr []byte, l loadgen.Loop, pid int) (observed, error)
 	// command is the program that must be present to run the tracer.
 	command func(p *paths) (string, error)
+}
+
+// markerLoop is the loop of the operation that shows t caught up in l.
+func (t *tracer) markerLoop(l loadgen.Loop) loadgen.Loop {
+	if t.marker == nil {
+		return l
+	}
+	return t.marker(l)
+}
+
+// ruleFiles are the rules a vigil configuration loads.
+type ruleFiles int
+
+const (
+	// rulesDefault: vigil's embedded rules.
+	rulesDefault ruleFiles = iota
+	// rulesFalco: Falco's stable file (-falco-rules).
+	rulesFalco
+	// rulesFalcoAll: Falco's three upstream files.
+	rulesFalcoAll
+)
+
+// files returns the --rules arguments of r; none for the defaults.
+func (r ruleFiles) files(p *paths) []string {
+	switch r {
+	case rulesFalco:
+		return []string{p.falcoRules}
+	case rulesFalcoAll:
+		return p.falcoAll
+	}
+	return nil
 }
 
 // appliesTo reports whether t runs in loop l.
@@ -101,7 +143,7 @@ func tracers() []*tracer {
 	}
 	// vigilTracer runs the vigil binary bin returns (or says why there is
 	// none), with extra flags.
-	vigilTracer := func(name, about string, bin func(*paths) (string, error), extra []string, falco, events bool) *tracer {
+	vigilTracer := func(name, about string, bin func(*paths) (string, error), extra []string, rules ruleFiles, events bool) *tracer {
 		settle, match := settleQuiet, func(loadgen.Loop) lineMatcher { return nil }
 		if events {
 			settle, match = settleMarker, vigilMatch
@@ -111,11 +153,15 @@ func tracers() []*tracer {
 			about:  about,
 			settle: settle,
 			match:  match,
+			marker: vigilMarkerLoop,
+			vigil:  true,
+			rules:  rules,
+			events: events,
 			argv: func(p *paths, l loadgen.Loop, pid int, safety time.Duration) []string {
 				vigil, _ := bin(p)
 				argv := append([]string{vigil, "run", "--duration", safety.String()}, extra...)
-				if falco {
-					argv = append(argv, "--rules", p.falcoRules)
+				for _, f := range rules.files(p) {
+					argv = append(argv, "--rules", f)
 				}
 				if events {
 					argv = append(argv, "--events")
@@ -123,19 +169,24 @@ func tracers() []*tracer {
 				return argv
 			},
 			readyLine: "sensor attached",
-			collect: func(stdout *os.File, _ []byte, l loadgen.Loop, pid int) (observed, error) {
+			collect: func(stdout *os.File, stderr []byte, l loadgen.Loop, pid int) (observed, error) {
 				if _, err := stdout.Seek(0, 0); err != nil {
 					return observed{}, fmt.Errorf("rewinding vigil output: %w", err)
 				}
-				return parseVigilOutput(stdout, l, pid, events)
+				o, err := parseVigilOutput(stdout, l, pid, events)
+				if err != nil {
+					return o, err
+				}
+				o.kernel, err = parseFinalCounts(stderr)
+				return o, err
 			},
 			command: func(p *paths) (string, error) {
 				vigil, err := bin(p)
 				if err != nil {
 					return "", err
 				}
-				if falco {
-					if _, err := os.Stat(p.falcoRules); err != nil {
+				for _, f := range rules.files(p) {
+					if _, err := os.Stat(f); err != nil {
 						return "", fmt.Errorf("falco rules (-falco-rules or %s): %w", falcorules.EnvDir, err)
 					}
 				}
@@ -178,19 +229,24 @@ func tracers() []*tracer {
 	// measured agent does not look them up in the machine's DNS. The
 	// baseline build runs with its own defaults (builds before the flag
 	// resolved nothing); resolution is off the event path either way.
-	noDNS := []string{"--no-resolve-names"}
+	// Without the lock, a round does not fail because another vigil runs
+	// on a shared machine; the rounds it overlaps are marked tainted.
+	noDNS := []string{"--no-resolve-names", "--lock-file", ""}
 	return []*tracer{
 		{name: "none", about: "no tracer: the baseline every ratio divides by"},
-		floorTracer("counter", "eBPF floor: a per-CPU counter on each hook vigil uses"),
+		floorTracer("counter", "eBPF floor: a per-CPU counter on each hook vigil uses here (raw sys_exit or tracepoint pairs, as vigil chooses)"),
 		floorTracer("ringbuf", "eBPF floor: + a 16-byte ring-buffer record per event, no wakeup, Go reader polling every 10 ms"),
-		vigilTracer("vigil", "vigil run, default rules, alerts only", vigil, noDNS, false, false),
-		vigilTracer("vigil-events", "vigil run --events, default rules (counts delivered events)", vigil, noDNS, false, true),
-		vigilTracer("vigil-falco", "vigil run --rules falco_rules.yaml, alerts only", vigil, noDNS, true, false),
-		vigilTracer("vigil-falco-events", "vigil run --rules falco_rules.yaml --events (counts delivered events)", vigil, noDNS, true, true),
-		vigilTracer("base", "the -baseline build: as vigil", baseline, nil, false, false),
-		vigilTracer("base-events", "the -baseline build: as vigil-events", baseline, nil, false, true),
-		vigilTracer("base-falco", "the -baseline build: as vigil-falco", baseline, nil, true, false),
-		vigilTracer("base-falco-events", "the -baseline build: as vigil-falco-events", baseline, nil, true, true),
+		vigilTracer("vigil", "vigil run, default rules, alerts only", vigil, noDNS, rulesDefault, false),
+		vigilTracer("vigil-events", "vigil run --events, default rules (counts delivered events)", vigil, noDNS, rulesDefault, true),
+		vigilTracer("vigil-falco", "vigil run --rules falco_rules.yaml, alerts only", vigil, noDNS, rulesFalco, false),
+		vigilTracer("vigil-falco-events", "vigil run --rules falco_rules.yaml --events (counts delivered events)", vigil, noDNS, rulesFalco, true),
+		vigilTracer("vigil-falco-all", "vigil run with Falco's three upstream files (stable, incubating, sandbox), alerts only", vigil, noDNS, rulesFalcoAll, false),
+		vigilTracer("vigil-falco-all-events", "vigil run with Falco's three upstream files --events (counts delivered events)", vigil, noDNS, rulesFalcoAll, true),
+		vigilTracer("base", "the -baseline build: as vigil", baseline, nil, rulesDefault, false),
+		vigilTracer("base-events", "the -baseline build: as vigil-events", baseline, nil, rulesDefault, true),
+		vigilTracer("base-falco", "the -baseline build: as vigil-falco", baseline, nil, rulesFalco, false),
+		vigilTracer("base-falco-events", "the -baseline build: as vigil-falco-events", baseline, nil, rulesFalco, true),
+		vigilTracer("base-falco-all", "the -baseline build: as vigil-falco-all", baseline, nil, rulesFalcoAll, false),
 		toolTracer("bpftrace", "bpftrace printing each event (sys_enter tracepoint of the loop's syscall)", nil,
 			func(l loadgen.Loop) []string { return []string{"bpftrace", "-B", "none", "-e", bpftraceScript(l)} },
 			func(l loadgen.Loop) lineMatcher {
@@ -216,6 +272,12 @@ func bpftraceScript(l loadgen.Loop) string {
 		return `tracepoint:syscalls:sys_enter_execve { printf("%d %d %s\n", pid, curtask->real_parent->tgid, str(args->filename)); }`
 	case loadgen.LoopConnect:
 		return `tracepoint:syscalls:sys_enter_connect { printf("%d %s %d\n", pid, comm, args->fd); }`
+	case loadgen.LoopFS:
+		return `tracepoint:syscalls:sys_enter_unlinkat { printf("%d %s %s\n", pid, comm, str(args->pathname)); }`
+	case loadgen.LoopUDP, loadgen.LoopTCP:
+		return `tracepoint:syscalls:sys_enter_sendto { printf("%d %s %d %d\n", pid, comm, args->fd, args->len); }`
+	case loadgen.LoopDup2:
+		return `tracepoint:syscalls:sys_enter_dup2 { printf("%d %s %d %d\n", pid, comm, args->oldfd, args->newfd); }`
 	}
 	return `tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\n", pid, comm, str(args->filename)); }`
 }

@@ -1,17 +1,23 @@
 // Command harness is vigil's macro benchmark. In one run it alternates, for
-// each loop of the load generator (open, exec, connect), rounds of every
-// configuration: no tracer, the eBPF floor (counter; ring buffer), vigil
-// with its default rules and with the Falco rules (each alerts-only and
-// with --events), and, when installed, bpftrace and libbpf-tools'
-// opensnoop/execsnoop. It prints, per loop and configuration, the median
-// ns per operation and its ratio to no tracer (from wall time, and from the
-// loadgen's CPU time), the tracer's CPU time and peak RSS, events delivered
-// against operations issued, and drops; then a saturation search; then
-// vigil's memory with many live processes.
+// each loop of the load generator (open, exec, connect, fs, udp, tcp,
+// dup2), rounds of every configuration: no tracer, the eBPF floor (counter;
+// ring buffer; on the hooks vigil uses on the machine), vigil with its
+// default rules, with Falco's stable file and with Falco's three upstream
+// files (each alerts-only and with --events), and, when installed, bpftrace
+// and libbpf-tools' opensnoop/execsnoop. It prints, per loop and
+// configuration, the median ns per operation and its ratio to no tracer
+// (from wall time, and from the loadgen's CPU time), the tracer's CPU time
+// and peak RSS, events delivered against operations issued, and drops; then
+// each loop's budget (DESIGN.md section 7 and issue 15) against the cpu
+// ratio; then vigil's kernel counters per kind (emitted, filtered, dropped,
+// from its "final counts" line) and, for the kinds a loop made it receive,
+// the rules that keep them flowing (vigil validate --json); then a
+// saturation search; then vigil's memory with many live processes.
 //
 //	sudo go run ./bench/harness                  # full run, several minutes
 //	sudo go run ./bench/harness -quick           # smoke run, about a minute
 //	sudo go run ./bench/harness -configs none,floor-counter,floor-ringbuf -loops open -saturate=false
+//	sudo go run ./bench/harness -loops fs,udp,tcp,dup2 -configs none,floor-ringbuf,vigil,vigil-falco-all -saturate=false -processes 0
 //	go run ./bench/harness -list                 # the configurations
 //
 // It builds the loadgen and floor commands, and vigil from ./cmd/vigil

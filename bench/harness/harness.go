@@ -140,7 +140,8 @@ func (h *harness) round(ctx context.Context, t *tracer, ld load) (sample, error)
 		settling := time.Now()
 		switch t.settle {
 		case settleMarker:
-			err = h.awaitOwnOp(ctx, tr, trOut, t.match(l), l, settleTimeout, settleReissue)
+			ml := t.markerLoop(l)
+			err = h.awaitOwnOp(ctx, tr, trOut, t.match(ml), ml, settleTimeout, settleReissue)
 		case settleQuiet:
 			err = h.awaitQuiet(ctx, tr, settleQuietTimeout)
 		}
@@ -229,10 +230,11 @@ func (l *loadgenChild) stopIfRunning() {
 func (h *harness) awaitOwnOp(ctx context.Context, tr *child, out *os.File, match lineMatcher, l loadgen.Loop,
 	timeout, reissue time.Duration) error {
 	self := os.Getpid()
-	op, err := h.probeOp(l)
+	op, done, err := h.probeOp(l)
 	if err != nil {
 		return err
 	}
+	defer done()
 	tail, err := newTailer(out)
 	if err != nil {
 		return err
@@ -344,11 +346,13 @@ func (t *tailer) scan(fn func(line []byte) bool) (bool, error) {
 	}
 }
 
-// probeOp returns one operation of loop l for the harness to issue.
-func (h *harness) probeOp(l loadgen.Loop) (func() error, error) {
+// probeOp returns one operation of loop l for the harness to issue, and
+// what to call once done with it.
+func (h *harness) probeOp(l loadgen.Loop) (func() error, func(), error) {
+	nothing := func() {}
 	switch l {
 	case loadgen.LoopExec:
-		return func() error { return exec.Command(h.execArgv[0], h.execArgv[1:]...).Run() }, nil
+		return func() error { return exec.Command(h.execArgv[0], h.execArgv[1:]...).Run() }, nothing, nil
 	case loadgen.LoopConnect:
 		// Port 1 on loopback refuses at once; the connect syscall is what
 		// the tool sees.
@@ -358,17 +362,29 @@ func (h *harness) probeOp(l loadgen.Loop) (func() error, error) {
 				c.Close()
 			}
 			return nil
-		}, nil
-	}
-	path := filepath.Join(h.dir, "probe")
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		return nil, fmt.Errorf("creating probe file: %w", err)
-	}
-	return func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
+		}, nothing, nil
+	case loadgen.LoopOpen:
+		path := filepath.Join(h.dir, "probe")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			return nil, nil, fmt.Errorf("creating probe file: %w", err)
 		}
-		return f.Close()
+		return func() error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			return f.Close()
+		}, nothing, nil
+	}
+	// The other loops' operations are the loadgen's own: the same system
+	// calls, on files and sockets of the harness.
+	g, err := loadgen.New(loadgen.Config{Loop: l, Duration: time.Second})
+	if err != nil {
+		return nil, nil, fmt.Errorf("preparing the harness's %s operation: %w", l, err)
+	}
+	return g.Op(), func() {
+		if err := g.Close(); err != nil {
+			h.log.Warn("closing the harness's operation", "loop", l, "err", err)
+		}
 	}, nil
 }

@@ -71,11 +71,11 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds per loop and configuration (alternated A B A B ...)")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "loadgen run time per round")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run in about a minute: 2 rounds of 250ms, one config of each kind, no saturation, 200 processes in the memory step (flags given explicitly win)")
-	loops := fs.String("loops", "open,exec,connect", "loops to run")
+	loops := fs.String("loops", loopNames(loadgen.Loops()), "loops to run")
 	fs.StringVar(&o.configs, "configs", "default", `configurations, comma-separated ("default": all, tools only when installed; see -list)`)
 	fs.StringVar(&o.vigil, "vigil", "", "vigil binary (default: built from ./cmd/vigil)")
 	fs.StringVar(&o.baseline, "baseline", "", "another vigil binary for the base-* configs, e.g. a build of the previous commit, measured in the same rounds as vigil")
-	fs.StringVar(&o.falcoRules, "falco-rules", "", "Falco rules for the vigil-falco configs (default: falco_rules.yaml in $VIGIL_FALCO_RULES_DIR, else in ../shared/falco beside the module root)")
+	fs.StringVar(&o.falcoRules, "falco-rules", "", "Falco's stable rules for the vigil-falco configs (default: falco_rules.yaml in $VIGIL_FALCO_RULES_DIR, else in ../shared/falco beside the module root); the vigil-falco-all configs also load the incubating and sandbox files beside it")
 	execCmd := fs.String("exec", "/bin/busybox true", "program and argv the exec loop runs (a small static binary)")
 	fs.BoolVar(&o.list, "list", false, "list the configurations and exit")
 	fs.BoolVar(&o.saturate, "saturate", true, "after the table, search the highest fixed rate without drops")
@@ -230,6 +230,30 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	if _, err := io.WriteString(stdout, tn.warning()); err != nil {
 		return fmt.Errorf("writing table: %w", err)
 	}
+	if err := writeBudgets(stdout, checkBudgets(sums)); err != nil {
+		return fmt.Errorf("writing budgets: %w", err)
+	}
+	if err := writeKernel(stdout, sums); err != nil {
+		return fmt.Errorf("writing kernel counts: %w", err)
+	}
+	// With --events the kernel filter is off: no rule is why events flow.
+	reports := map[string][]filterKind{}
+	for _, t := range ts {
+		if !t.vigil || t.events {
+			continue
+		}
+		rep, err := h.filterReport(ctx, t)
+		if err != nil {
+			h.log.Warn("no kernel filter report", "config", t.name, "err", err)
+			continue
+		}
+		if rep != nil {
+			reports[t.name] = rep
+		}
+	}
+	if err := writeFlowing(stdout, sums, reports); err != nil {
+		return fmt.Errorf("writing kernel filter reports: %w", err)
+	}
 	failed := 0
 	for _, s := range sums {
 		if s.failure != "" {
@@ -273,6 +297,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return fmt.Errorf("%d rows, searches or memory measurements failed (see the output and the log)", failed)
 	}
 	return nil
+}
+
+// loopNames joins the loops' names with commas.
+func loopNames(ls []loadgen.Loop) string {
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = string(l)
+	}
+	return strings.Join(names, ",")
 }
 
 func containsLoop(ls []loadgen.Loop, l loadgen.Loop) bool {
@@ -369,6 +402,13 @@ func build(ctx context.Context, log *slog.Logger, dir string, o options, needVig
 	}
 	if p.falcoRules == "" {
 		p.falcoRules = filepath.Join(falcorules.Dir(root), falcorules.Stable)
+	}
+	for _, f := range falcorules.Files {
+		if f == falcorules.Stable {
+			p.falcoAll = append(p.falcoAll, p.falcoRules)
+			continue
+		}
+		p.falcoAll = append(p.falcoAll, filepath.Join(filepath.Dir(p.falcoRules), f))
 	}
 	if o.baseline != "" {
 		if p.baseline, err = filepath.Abs(o.baseline); err != nil {

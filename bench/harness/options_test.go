@@ -138,8 +138,24 @@ func TestTracersApply(t *testing.T) {
 	}
 	p := &paths{vigil: "vigil", baseline: "old/vigil", falcoRules: "r.yaml"}
 	argv := byName["vigil-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)
-	if want := []string{"vigil", "run", "--duration", "1m0s", "--no-resolve-names", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
+	if want := []string{"vigil", "run", "--duration", "1m0s", "--no-resolve-names", "--lock-file", "", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {
 		t.Errorf("vigil-falco-events argv = %q, want %q", argv, want)
+	}
+	p.falcoAll = []string{"r.yaml", "i.yaml", "s.yaml"}
+	argv = byName["vigil-falco-all"].argv(p, loadgen.LoopFS, 1, time.Minute)
+	if want := []string{"vigil", "run", "--duration", "1m0s", "--no-resolve-names", "--lock-file", "", "--rules", "r.yaml", "--rules", "i.yaml", "--rules", "s.yaml"}; !slices.Equal(argv, want) {
+		t.Errorf("vigil-falco-all argv = %q, want %q", argv, want)
+	}
+	// vigil's catch-up marker is an open where a build may not report the
+	// loop's own events.
+	for l, want := range map[loadgen.Loop]loadgen.Loop{loadgen.LoopExec: loadgen.LoopExec, loadgen.LoopConnect: loadgen.LoopConnect,
+		loadgen.LoopFS: loadgen.LoopOpen, loadgen.LoopUDP: loadgen.LoopOpen, loadgen.LoopTCP: loadgen.LoopOpen, loadgen.LoopDup2: loadgen.LoopOpen} {
+		if got := byName["vigil-events"].markerLoop(l); got != want {
+			t.Errorf("vigil marker for %s = %s, want %s", l, got, want)
+		}
+		if got := byName["bpftrace"].markerLoop(l); got != l {
+			t.Errorf("bpftrace marker for %s = %s, want the loop's own", l, got)
+		}
 	}
 	argv = byName["base-falco-events"].argv(p, loadgen.LoopOpen, 1, time.Minute)
 	if want := []string{"old/vigil", "run", "--duration", "1m0s", "--rules", "r.yaml", "--events"}; !slices.Equal(argv, want) {

@@ -21,6 +21,13 @@ func floorHook(l loadgen.Loop) floor.Hook {
 		return floor.HookExec
 	case loadgen.LoopConnect:
 		return floor.HookConnectExit
+	case loadgen.LoopFS:
+		// Not unlinkat: the loadgen's clean-up removes files too.
+		return floor.HookFchmodatExit
+	case loadgen.LoopUDP, loadgen.LoopTCP:
+		return floor.HookSendtoExit
+	case loadgen.LoopDup2:
+		return floor.HookDup2Exit
 	}
 	return floor.HookOpenatExit
 }
@@ -55,8 +62,28 @@ func vigilEvent(l loadgen.Loop) (typ string, byParent bool) {
 		return "execve", true
 	case loadgen.LoopConnect:
 		return "connect", false
+	case loadgen.LoopFS:
+		// Not unlinkat: the loadgen's clean-up removes files too.
+		return "fchmodat", false
+	case loadgen.LoopUDP, loadgen.LoopTCP:
+		// A build without send/recv events delivers none of these.
+		return "sendto", false
+	case loadgen.LoopDup2:
+		return "dup2", false
 	}
 	return "openat", false
+}
+
+// vigilMarkerLoop is the loop whose operation the harness issues to see
+// that vigil has caught up in loop l: l's own where every vigil build,
+// -baseline's included, reports it, else an open. Records leave the ring
+// buffer in order, so an open after the load comes after all of it.
+func vigilMarkerLoop(l loadgen.Loop) loadgen.Loop {
+	switch l {
+	case loadgen.LoopOpen, loadgen.LoopExec, loadgen.LoopConnect:
+		return l
+	}
+	return loadgen.LoopOpen
 }
 
 // vigilMatch matches vigil's --events lines of loop l's event type from

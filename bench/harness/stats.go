@@ -42,6 +42,9 @@ type observed struct {
 	// anomalies are reports the harness left out of the counts, such as
 	// a drop counter that went backwards.
 	anomalies []string
+	// kernel are vigil's per-kind kernel counters over its run (nil for
+	// other tracers).
+	kernel kernelCounts
 }
 
 // summary condenses the rounds of one loop and configuration.
@@ -74,6 +77,8 @@ type summary struct {
 	alerts    uint64
 	// failure is the first error of a failed round; the row shows it.
 	failure string
+	// kernel sums the rounds' per-kind kernel counters (vigil).
+	kernel kernelCounts
 }
 
 // median returns the median of xs (0 for none), leaving xs unchanged.
@@ -135,6 +140,12 @@ func summarize(l loadgen.Loop, config string, samples []sample, failure string) 
 		s.dropsKnown = s.dropsKnown && x.obs.dropsKnown
 		s.alerts += x.obs.alerts
 		s.anomalous = s.anomalous || len(x.obs.anomalies) > 0
+		if x.obs.kernel != nil {
+			if s.kernel == nil {
+				s.kernel = kernelCounts{}
+			}
+			s.kernel.add(x.obs.kernel)
+		}
 	}
 	s.nsPerOp = median(ns)
 	s.spread = spread(ns)

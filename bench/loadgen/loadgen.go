@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,10 +28,27 @@ const (
 	LoopExec Loop = "exec"
 	// LoopConnect is a TCP connect to a loopback listener, then close.
 	LoopConnect Loop = "connect"
+	// LoopFS is, in a temporary directory, a file created (openat
+	// O_CREAT|O_EXCL, then close), chmod'ed (fchmodat), renamed (renameat)
+	// and removed (unlinkat): one operation is those five system calls.
+	LoopFS Loop = "fs"
+	// LoopUDP is one 64-byte datagram over loopback: sendto on one socket,
+	// recvfrom on the other.
+	LoopUDP Loop = "udp"
+	// LoopTCP is 64 bytes over an open loopback TCP connection: one send
+	// (sendto) on the client end, recv (recvfrom) on the server end until
+	// they all arrived (one call, but for a rare short read).
+	LoopTCP Loop = "tcp"
+	// LoopDup2 is dup2 of an open file onto a high descriptor (100 or the
+	// first free one above it), which closes the previous copy there. On
+	// ABIs without a dup2 syscall (arm64) it issues dup3, as libc does.
+	LoopDup2 Loop = "dup2"
 )
 
 // Loops returns every loop, in the order benchmarks print them.
-func Loops() []Loop { return []Loop{LoopOpen, LoopExec, LoopConnect} }
+func Loops() []Loop {
+	return []Loop{LoopOpen, LoopExec, LoopConnect, LoopFS, LoopUDP, LoopTCP, LoopDup2}
+}
 
 // ParseLoop maps a loop's name to the Loop.
 func ParseLoop(s string) (Loop, error) {
@@ -39,7 +57,11 @@ func ParseLoop(s string) (Loop, error) {
 			return l, nil
 		}
 	}
-	return "", fmt.Errorf("unknown loop %q (want open, exec or connect)", s)
+	names := make([]string, 0, len(Loops()))
+	for _, l := range Loops() {
+		names = append(names, string(l))
+	}
+	return "", fmt.Errorf("unknown loop %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
 // DefaultTick is the pacing period of fixed-rate runs.
@@ -120,9 +142,17 @@ func ParseResult(data []byte) (Result, error) {
 // so [Generator.Run] measures only the operations.
 type Generator struct {
 	cfg Config
-	// newOp returns one worker's operation; workers share nothing a
-	// system call writes to.
-	newOp func() func() error
+	// newOp returns one worker's operation, with what it needs of its own
+	// (files, sockets, descriptors) made and recorded for Close; workers
+	// share nothing a system call writes to.
+	newOp func() (func() error, error)
+	// ops are the workers' operations, made by New so that Run measures
+	// only the loop.
+	ops []func() error
+	// fds are descriptors the operations use, closed by Close; files are
+	// names in tmpDir the operations may leave behind on failure.
+	fds   []int
+	files []string
 
 	// open
 	tmpDir string
@@ -164,6 +194,17 @@ func New(cfg Config) (*Generator, error) {
 		err = g.prepareConnect()
 	case LoopExec:
 		err = g.prepareExec()
+	case LoopFS:
+		err = g.prepareFS()
+	case LoopUDP:
+		g.newOp = g.newUDP
+	case LoopTCP:
+		g.newOp = g.newTCP
+	case LoopDup2:
+		err = g.prepareDup2()
+	}
+	if err == nil {
+		err = g.makeOps()
 	}
 	if err != nil {
 		g.Close()
@@ -171,6 +212,31 @@ func New(cfg Config) (*Generator, error) {
 	}
 	return g, nil
 }
+
+// makeOps makes every worker's operation and, for the loops whose
+// preparation did not already, issues one so that a loop that cannot run
+// fails now rather than in the measured run.
+func (g *Generator) makeOps() error {
+	for range g.cfg.Workers {
+		op, err := g.newOp()
+		if err != nil {
+			return fmt.Errorf("preparing a %s worker: %w", g.cfg.Loop, err)
+		}
+		g.ops = append(g.ops, op)
+	}
+	switch g.cfg.Loop {
+	case LoopFS, LoopUDP, LoopTCP, LoopDup2:
+		if err := g.ops[0](); err != nil {
+			return fmt.Errorf("trying one %s operation: %w", g.cfg.Loop, err)
+		}
+	}
+	return nil
+}
+
+// Op returns the first worker's operation, for a caller that issues one of
+// its own, such as the benchmark harness's marker that a tracer has caught
+// up. It is not safe to call while Run runs.
+func (g *Generator) Op() func() error { return g.ops[0] }
 
 func (g *Generator) prepareOpen() error {
 	p := g.cfg.OpenPath
@@ -180,6 +246,7 @@ func (g *Generator) prepareOpen() error {
 			return fmt.Errorf("making temporary directory: %w", err)
 		}
 		g.tmpDir = dir
+		g.files = append(g.files, "target")
 		p = filepath.Join(dir, "target")
 		if err := os.WriteFile(p, []byte("vigil loadgen\n"), 0o644); err != nil {
 			return fmt.Errorf("writing open target: %w", err)
@@ -190,7 +257,7 @@ func (g *Generator) prepareOpen() error {
 		return fmt.Errorf("converting open path: %w", err)
 	}
 	g.path = path
-	g.newOp = func() func() error { return g.openClose }
+	g.newOp = func() (func() error, error) { return g.openClose, nil }
 	// One trial, so a bad path fails now rather than in the measured run.
 	if err := g.openClose(); err != nil {
 		return fmt.Errorf("opening %s: %w", p, err)
@@ -234,13 +301,13 @@ func (g *Generator) prepareConnect() error {
 	g.addr = unix.SockaddrInet4{Addr: in4.Addr, Port: in4.Port}
 	g.acceptDone = make(chan struct{})
 	go g.accept(fd, g.acceptDone)
-	g.newOp = func() func() error {
+	g.newOp = func() (func() error, error) {
 		// unix.Connect writes the raw address into its argument, so each
 		// worker connects with its own copy.
 		addr := g.addr
-		return func() error { return connectClose(&addr) }
+		return func() error { return connectClose(&addr) }, nil
 	}
-	if err := g.newOp()(); err != nil {
+	if err := connectClose(&unix.SockaddrInet4{Addr: g.addr.Addr, Port: g.addr.Port}); err != nil {
 		return fmt.Errorf("connecting to 127.0.0.1:%d: %w", g.addr.Port, err)
 	}
 	return nil
@@ -294,7 +361,7 @@ func (g *Generator) prepareExec() error {
 	if len(g.argv) == 0 {
 		g.argv = []string{g.cfg.ExecPath}
 	}
-	g.newOp = func() func() error { return g.forkExec }
+	g.newOp = func() (func() error, error) { return g.forkExec, nil }
 	if err := g.forkExec(); err != nil {
 		return fmt.Errorf("running %s: %w", g.cfg.ExecPath, err)
 	}
@@ -333,6 +400,12 @@ func checkEvery(l Loop) int {
 		return 64
 	case LoopConnect:
 		return 8
+	case LoopFS:
+		return 2
+	case LoopUDP, LoopTCP:
+		return 32
+	case LoopDup2:
+		return 512
 	}
 	return 1
 }
@@ -355,7 +428,7 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range parts {
-		op := g.newOp()
+		op := g.ops[i]
 		wg.Go(func() {
 			p := &parts[i]
 			if rate == 0 {
@@ -487,10 +560,21 @@ func (g *Generator) Close() error {
 		errs = append(errs, unix.Close(g.listenFD))
 		g.listenFD = -1
 	}
+	for _, fd := range g.fds {
+		errs = append(errs, unix.Close(fd))
+	}
+	g.fds = nil
 	if g.tmpDir != "" {
 		// Remove, not RemoveAll: RemoveAll opens the directory, an open a
-		// tracer still attached would count against the loop.
-		errs = append(errs, os.Remove(filepath.Join(g.tmpDir, "target")), os.Remove(g.tmpDir))
+		// tracer still attached would count against the loop. The fs
+		// loop's files are there only if an operation failed midway.
+		for _, name := range g.files {
+			if err := os.Remove(filepath.Join(g.tmpDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		g.files = nil
+		errs = append(errs, os.Remove(g.tmpDir))
 		g.tmpDir = ""
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -21,6 +21,11 @@ func TestParseLoop(t *testing.T) {
 		{"open", LoopOpen, false},
 		{"exec", LoopExec, false},
 		{"connect", LoopConnect, false},
+		{"fs", LoopFS, false},
+		{"udp", LoopUDP, false},
+		{"tcp", LoopTCP, false},
+		{"dup2", LoopDup2, false},
+		{"dup", "", true},
 		{"Open", "", true},
 		{"", "", true},
 		{"read", "", true},
@@ -190,12 +195,12 @@ func TestRunStopsOnCancel(t *testing.T) {
 // The loops must not allocate, or the garbage collector would add work
 // per operation that a tracer's overhead is then measured against.
 func TestLoopsDoNotAllocate(t *testing.T) {
-	for _, l := range []Loop{LoopOpen, LoopConnect} {
+	for _, l := range []Loop{LoopOpen, LoopConnect, LoopFS, LoopUDP, LoopTCP, LoopDup2} {
 		g, err := New(Config{Loop: l, Duration: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		op := g.newOp()
+		op := g.Op()
 		if n := testing.AllocsPerRun(100, func() {
 			if err := op(); err != nil {
 				t.Fatal(err)
@@ -208,14 +213,14 @@ func TestLoopsDoNotAllocate(t *testing.T) {
 }
 
 func BenchmarkOps(b *testing.B) {
-	for _, l := range []Loop{LoopOpen, LoopConnect} {
+	for _, l := range []Loop{LoopOpen, LoopConnect, LoopFS, LoopUDP, LoopTCP, LoopDup2} {
 		b.Run(string(l), func(b *testing.B) {
 			g, err := New(Config{Loop: l, Duration: time.Second})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer g.Close()
-			op := g.newOp()
+			op := g.Op()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := op(); err != nil {
@@ -227,9 +232,14 @@ func BenchmarkOps(b *testing.B) {
 }
 
 func TestWorkers(t *testing.T) {
-	for _, l := range []Loop{LoopOpen, LoopConnect} {
+	for _, l := range []Loop{LoopOpen, LoopConnect, LoopFS, LoopUDP, LoopTCP, LoopDup2} {
 		t.Run(string(l), func(t *testing.T) {
-			const rate, d = 10000.0, 300 * time.Millisecond
+			rate, d := 10000.0, 300*time.Millisecond
+			if l == LoopFS {
+				// Five file-system calls per operation: tens of µs on a
+				// shared machine.
+				rate = 1000
+			}
 			g, err := New(Config{Loop: l, Duration: d, Rate: rate, Workers: 3})
 			if err != nil {
 				t.Fatal(err)

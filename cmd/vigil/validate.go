@@ -12,7 +12,8 @@ import (
 )
 
 // validateCmd loads rule files without touching the kernel and reports, per
-// file, errors, warnings, loaded and skipped rules. With --config it first
+// file, errors, warnings, loaded and skipped rules, then, when they load,
+// the kernel filter they make (filterreport.go). With --config it first
 // checks a configuration file as vigil run would read it (every key, value
 // and output), then loads the rule files it names, with its rule options,
 // unless paths are given. It fails (exit 2) unless everything loads.
@@ -60,19 +61,34 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	if loadErr != nil && !errors.Is(loadErr, rules.ErrInvalid) {
 		return fmt.Errorf("validating rules: %w", loadErr)
 	}
+	// The kernel filter is reported for rules that load.
+	var filter []kindFilterReport
+	if loadErr == nil && rs != nil {
+		filter = kernelFilterReport(rs)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := enc.Encode(validateJSON{LoadResult: res, KernelFilter: filter}); err != nil {
 			return fmt.Errorf("writing result: %w", err)
 		}
 	} else {
 		printResult(stdout, res)
+		if filter != nil {
+			printFilterReport(stdout, filter)
+		}
 	}
 	if loadErr != nil {
 		return usageError{errors.New("")}
 	}
 	return nil
+}
+
+// validateJSON is validate --json's output: Falco's -V shape, and
+// vigil's kernel filter report when the rules load.
+type validateJSON struct {
+	*rules.LoadResult
+	KernelFilter []kindFilterReport `json:"kernel_filter,omitempty"`
 }
 
 func printResult(w io.Writer, res *rules.LoadResult) {

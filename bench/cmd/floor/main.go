@@ -27,10 +27,15 @@ func run(args []string, stdout io.Writer, log *slog.Logger) error {
 	mode := fs.String("mode", string(floor.ModeCounter), "counter or ringbuf")
 	pid := fs.Uint("pid", 0, "process whose events the report counts as matched (0: none)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: at SIGINT/SIGTERM)")
+	hooks := fs.String("syscall-hooks", "auto", "how to hook the syscalls, as vigil run's --syscall-hooks: auto (as vigil would here), raw or tracepoint")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	m, err := floor.ParseMode(*mode)
+	if err != nil {
+		return err
+	}
+	h, err := floor.ParseHooks(*hooks)
 	if err != nil {
 		return err
 	}
@@ -41,12 +46,12 @@ func run(args []string, stdout io.Writer, log *slog.Logger) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	f, err := floor.Open(m)
+	f, err := floor.Open(m, h)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	log.Info("floor attached", "mode", m, "poll", floor.PollInterval)
+	log.Info("floor attached", "mode", m, "syscall_hooks", f.SyscallHooks(), "poll", floor.PollInterval)
 	rep, err := f.Run(ctx, uint32(*pid))
 	if err != nil {
 		return err

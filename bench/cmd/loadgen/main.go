@@ -33,7 +33,7 @@ const preparedMsg = "loadgen prepared"
 
 func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	loop := fs.String("loop", "open", "operation: open, exec or connect")
+	loop := fs.String("loop", "open", "operation: open, exec, connect, fs, udp, tcp or dup2")
 	duration := fs.Duration("duration", 5*time.Second, "how long to run")
 	rate := fs.Float64("rate", 0, "target operations per second, shared by the workers (0: flat out)")
 	workers := fs.Int("workers", 1, "goroutines issuing operations in parallel")
