@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type VigilBpfObjType uint32
+
+const (
+	VigilBpfObjTypeVIGIL_BPF_OBJ_NONE VigilBpfObjType = 0
+	VigilBpfObjTypeVIGIL_BPF_OBJ_MAP  VigilBpfObjType = 1
+	VigilBpfObjTypeVIGIL_BPF_OBJ_PROG VigilBpfObjType = 2
+	VigilBpfObjTypeVIGIL_BPF_OBJ_LINK VigilBpfObjType = 3
+)
+
 type VigilConnectRec struct {
 	_        structs.HostLayout
 	Hdr      VigilRecHdr
@@ -123,6 +132,7 @@ const (
 	VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER      VigilExecRecFlags = 128
 	VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER      VigilExecRecFlags = 256
 	VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE   VigilExecRecFlags = 512
+	VigilExecRecFlagsVIGIL_EXEC_INTERP         VigilExecRecFlags = 1024
 )
 
 type VigilExitRec struct {

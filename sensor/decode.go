@@ -38,6 +38,7 @@ const (
 	execExeUpper      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER)
 	execExeLower      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER)
 	execExeWritable   = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE)
+	execInterp        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_INTERP)
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
@@ -204,6 +205,8 @@ type Decoder struct {
 	BootOffset int64
 	// aligned holds a copy of a record whose bytes are not 8-byte aligned.
 	aligned []uint64
+	// own are the sensor's own bpf objects, set once they are loaded.
+	own ownObjects
 }
 
 // Decode decodes raw into r, reusing r's buffers. On error r is left reset
@@ -237,7 +240,9 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 	case recConnect:
 		reason = decodeConnect(raw, r)
 	case recPriv:
-		reason = decodePriv(raw, r)
+		if reason = decodePriv(raw, r); reason == 0 {
+			d.privTarget(&r.Event)
+		}
 	case recFS:
 		reason = decodeFS(raw, r)
 	case recSocket:
@@ -336,6 +341,7 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	}
 	f.ArgsTruncated = x.Flags&execArgsTrunc != 0
 	f.ExeTruncated = x.Flags&execExeTrunc != 0
+	f.Interp = x.Flags&execInterp != 0
 	f.CwdTruncated = x.Flags&execCwdTrunc != 0
 	f.ExeFromMemfd = x.Flags&execExeMemfd != 0
 	f.ExeDeleted = x.Flags&execExeDeleted != 0

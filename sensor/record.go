@@ -31,7 +31,11 @@ type ExecFacts struct {
 	Comm, Args, ExePath, Cwd    []byte
 	ArgsTruncated, ExeTruncated bool
 	CwdTruncated                bool
-	ExeFromMemfd, ExeDeleted    bool
+	// Interp is set when the kernel ran an interpreter for the file the
+	// caller named (a "#!" script, binfmt_misc): Event.Exec.Filename is
+	// that file, ExePath the interpreter.
+	Interp                   bool
+	ExeFromMemfd, ExeDeleted bool
 	// Env is the NUL-separated environment of the new image.
 	Env          []byte
 	EnvTruncated bool

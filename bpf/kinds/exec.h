@@ -239,6 +239,10 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	}
 	r->filename_len = n;
 	off += n;
+	/* binfmt_script and binfmt_misc replace interp; any other exec leaves
+	 * it pointing at filename. */
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		flags |= VIGIL_EXEC_INTERP;
 
 	/* argv, NUL-separated, from the new mm. */
 	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, arg_start), BPF_CORE_READ(task, mm, arg_end),

@@ -39,9 +39,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/containerdtest"
 	"github.com/vigil-sensor/vigil/internal/testutil"
@@ -345,6 +347,9 @@ type hostEnv struct {
 	shellAddr, svcAddr         string
 	lo                         net.Listener
 	shellConn, svcConn, loConn <-chan struct{}
+	// agent is the pid of the agent under test, whose BPF maps the
+	// tampering test writes.
+	agent int
 }
 
 // netnsAddr is the address the outbound-connection test connects to,
@@ -371,6 +376,7 @@ func TestDefaultRulesHost(t *testing.T) {
 	env.setupNetwork(t)
 
 	a := startAgent(t, defaultRulesArgs(t)...)
+	env.agent = a.PID()
 	runRuleTests(t, a, hostRuleTests(env))
 }
 
@@ -609,11 +615,112 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				path := filepath.Join(env.tmp, "payload")
 				copyFile(t, "/bin/true", path, 0o755)
 				runCommand(t, path, arg)
-				return []alert{{key: []string{"proc.exepath", "proc.cmdline"}, want: fields{
-					"proc.exepath": path, "proc.cmdline": "payload " + arg, "user.uid": 0,
+				// What an interpreter or the loader runs for the caller
+				// (proc.target): a #! script run directly, the same
+				// script given to sh and bash, and a binary given to
+				// the dynamic loader.
+				script := filepath.Join(env.tmp, "s-"+env.token+".sh")
+				if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				runOK(t, nil, script)
+				runOK(t, nil, "sh", script)
+				runOK(t, nil, "bash", script)
+				ldArg := "ld-" + randToken()
+				runOK(t, nil, "/lib64/ld-linux-x86-64.so.2", path, ldArg)
+				return []alert{
+					{key: []string{"proc.exepath", "proc.cmdline"}, want: fields{
+						"proc.exepath": path, "proc.cmdline": "payload " + arg, "user.uid": 0,
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": script, "proc.cmdline": "s-" + env.token + ".sh " + script, "proc.exepath": "/usr/bin/dash",
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{"proc.target": script, "proc.cmdline": "sh " + script}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": script, "proc.cmdline": "bash " + script, "proc.exepath": "/usr/bin/bash",
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": path, "proc.cmdline": contains(path + " " + ldArg),
+						"proc.exepath": contains("/ld-linux-x86-64.so.2"),
+					}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				// A command string that names a file in /tmp is not a
+				// file the shell runs.
+				arg := "benign-" + randToken()
+				runOK(t, nil, "sh", "-c", "/usr/bin/true "+env.tmp+"/x", arg)
+				return append(plain(t), alert{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains(arg)}})
+			}},
+		{rule: "Execution from Unresolvable Path", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				// 70 directories deep: past the 64 components the
+				// kernel's walk follows.
+				dir := env.tmp
+				for range 70 {
+					dir = filepath.Join(dir, "a")
+				}
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "deep")
+				copyFile(t, "/bin/true", path, 0o755)
+				arg := "deep-" + randToken()
+				runCommand(t, path, arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{
+					"proc.cmdline": "deep " + arg, "proc.exepath": contains("/a/a/deep"),
 				}}}
 			},
-			benign: plain},
+			benign: func(t *testing.T) []alert {
+				// Deep, but within the walk: where it is is known.
+				dir := "/var/tmp"
+				for range 20 {
+					dir = filepath.Join(dir, "a")
+				}
+				dir = strings.Replace(dir, "/var/tmp/a", removeAfter(t, "/var/tmp/vigil-e2e-deep-"+env.token), 1)
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "deep")
+				copyFile(t, "/bin/true", path, 0o755)
+				arg := "deep-" + randToken()
+				runCommand(t, path, arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "deep " + arg}}}
+			}},
+		{rule: "Tampering with vigil's BPF Objects", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				kinds := agentMap(t, env.agent, "kinds")
+				defer kinds.Close()
+				id := mapID(t, kinds)
+				// bpftool writes exec's switch with the value it has:
+				// the agent is not blinded, and it is still a write.
+				var on uint32
+				if err := kinds.Lookup(uint32(event.KindExec), &on); err != nil {
+					t.Fatal(err)
+				}
+				runOK(t, nil, "bpftool", "map", "update", "id", fmt.Sprint(id), "key", "1", "0", "0", "0",
+					"value", fmt.Sprint(on), "0", "0", "0")
+				return []alert{{key: []string{"proc.name", "bpf.target_id"}, want: fields{
+					"proc.name": "bpftool", "bpf.target_id": id, "bpf.target_type": "map",
+					"evt.arg.cmd": "BPF_MAP_UPDATE_ELEM", "proc.exepath": contains("/bpftool"), "evt.res": "SUCCESS",
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A write to a map that is not vigil's, and a read of
+				// vigil's.
+				other, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				otherID := mapID(t, other)
+				runOK(t, nil, "bpftool", "map", "update", "id", fmt.Sprint(otherID), "key", "0", "0", "0", "0",
+					"value", "1", "0", "0", "0")
+				kinds := agentMap(t, env.agent, "kinds")
+				defer kinds.Close()
+				runOK(t, nil, "bpftool", "map", "dump", "id", fmt.Sprint(mapID(t, kinds)))
+				return []alert{{key: []string{"proc.name"}, want: fields{"proc.name": "bpftool"}}}
+			}},
 		{rule: "Execution from Shared Memory", priority: "Error",
 			trigger: func(t *testing.T) []alert {
 				path := removeAfter(t, "/dev/shm/vigil-e2e-"+env.token)
