@@ -81,6 +81,8 @@ enum str_bounds {
 enum exec_rec_flags {
 	VIGIL_EXEC_ARGS_TRUNC = 1 << 0,
 	VIGIL_EXEC_FILENAME_TRUNC = 1 << 1,
+	/* The walk of the exe's path, or of its root path, stopped before
+	 * the root (too many components or bytes). */
 	VIGIL_EXEC_EXE_TRUNC = 1 << 2,
 	VIGIL_EXEC_CWD_TRUNC = 1 << 3,
 	/* The executable lives on the internal shmem/hugetlbfs mount and is
@@ -163,7 +165,8 @@ struct exec_rec {
 	__u16 exe_len;
 	__u16 cwd_len;
 	__u16 env_len;
-	__u8 pad[4];
+	__u16 exe_root_len; /* after env; 0 unless reached through a bind mount */
+	__u8 pad[2];
 	__u64 cap_inheritable;
 	__u64 cap_permitted;
 	__u64 cap_effective;

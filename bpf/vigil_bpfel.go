@@ -104,7 +104,8 @@ type VigilExecRec struct {
 	ExeLen         uint16
 	CwdLen         uint16
 	EnvLen         uint16
-	Pad            [4]uint8
+	ExeRootLen     uint16
+	Pad            [2]uint8
 	CapInheritable uint64
 	CapPermitted   uint64
 	CapEffective   uint64

@@ -16,6 +16,11 @@ type Process struct {
 	// stopped before the root (too many components or bytes): ExePath
 	// then holds only its last components (proc.is_exepath_truncated).
 	ExeTruncated bool
+	// ExeRootPath is the executable's path on the mount of the process's
+	// root when it was run through another mount of that file system (a
+	// bind mount of one of its directories): where the file lives
+	// (proc.exepath_rootfs). Empty otherwise.
+	ExeRootPath string
 	// Target is the script or binary an interpreter or the loader runs
 	// for the caller (proc.target, ExecTarget), "" when there is none.
 	Target string

@@ -324,7 +324,10 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	if f.Cwd, data, ok = cut(data, x.CwdLen); !ok {
 		return DecodeStrings
 	}
-	if f.Env, _, ok = cut(data, x.EnvLen); !ok {
+	if f.Env, data, ok = cut(data, x.EnvLen); !ok {
+		return DecodeStrings
+	}
+	if f.ExeRootPath, _, ok = cut(data, x.ExeRootLen); !ok {
 		return DecodeStrings
 	}
 	f.EnvTruncated = x.Flags&execEnvTrunc != 0

@@ -236,6 +236,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		Name:          string(f.Comm),
 		ExePath:       string(f.ExePath),
 		ExeTruncated:  f.ExeTruncated,
+		ExeRootPath:   string(f.ExeRootPath),
 		ArgsTruncated: f.ArgsTruncated,
 		Cwd:           string(f.Cwd),
 		UID:           f.UID,

@@ -36,6 +36,10 @@ type ExecFacts struct {
 	// that file, ExePath the interpreter.
 	Interp                   bool
 	ExeFromMemfd, ExeDeleted bool
+	// ExeRootPath is the executable's path on the root's mount when it
+	// was run through another mount of that file system (a bind mount),
+	// empty otherwise.
+	ExeRootPath []byte
 	// Env is the NUL-separated environment of the new image.
 	Env          []byte
 	EnvTruncated bool

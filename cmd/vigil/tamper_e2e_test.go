@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/agenttest"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
 // ruleBPFTampering is the default rule about writes to vigil's BPF objects.
@@ -143,6 +146,55 @@ func TestUncleanStop(t *testing.T) {
 	for _, l := range after.Alerts() {
 		if l.Rule == ruleUncleanStop {
 			t.Errorf("unclean stop reported after a clean stop: %+v", l)
+		}
+	}
+}
+
+// TestBindMountedTmpExec: a directory of /tmp bind-mounted elsewhere and a
+// program run through it. proc.exepath names the other mount point, and
+// proc.exepath_rootfs where the file lives: the temporary-directory rule
+// fires. A program run through a bind mount of a directory that is not
+// temporary does not raise it.
+func TestBindMountedTmpExec(t *testing.T) {
+	testutil.RequireRoot(t)
+	tmp := tempDir(t, "/tmp")
+	var st, root unix.Stat_t
+	if err := unix.Stat(tmp, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/", &root); err != nil {
+		t.Fatal(err)
+	}
+	if st.Dev != root.Dev {
+		t.Skip("/tmp is a file system of its own here: a bind mount of it is not resolved to /tmp (README, threat model)")
+	}
+	bind := func(src string) string {
+		dst := tempDir(t, "/mnt")
+		if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+			t.Fatalf("bind-mounting %s: %v", src, err)
+		}
+		t.Cleanup(func() { unix.Unmount(dst, unix.MNT_DETACH) })
+		return dst
+	}
+	copyFile(t, "/bin/true", filepath.Join(tmp, "payload"), 0o755)
+	mnt := bind(tmp)
+	other := tempDir(t, "/var/lib")
+	copyFile(t, "/bin/true", filepath.Join(other, "tool"), 0o755)
+	otherMnt := bind(other)
+
+	a := startAgent(t)
+	arg := "bind-" + randToken()
+	runCommand(t, filepath.Join(otherMnt, "tool"), arg)
+	runCommand(t, filepath.Join(mnt, "payload"), arg)
+	r := a.Expect(t, "the temporary-directory alert", func(r agenttest.Line) bool {
+		return r.Rule == "Execution from Temporary Directory" && strings.Contains(fmt.Sprint(r.OutputFields["proc.cmdline"]), arg)
+	})
+	if r.OutputFields["proc.exepath"] != filepath.Join(mnt, "payload") || r.OutputFields["proc.exepath_rootfs"] != filepath.Join(tmp, "payload") {
+		t.Errorf("alert: %s, want exepath %s and its root path %s", r.Output, filepath.Join(mnt, "payload"), filepath.Join(tmp, "payload"))
+	}
+	for _, l := range a.Alerts() {
+		if strings.Contains(fmt.Sprint(l.OutputFields["proc.cmdline"]), "tool "+arg) {
+			t.Errorf("a program run through a bind mount of %s alerted: %s", other, l.Output)
 		}
 	}
 }
