@@ -47,10 +47,9 @@ var interpreters = map[string]interpreter{
 // busyboxShells are busybox's shell applets.
 var busyboxShells = []string{"sh", "ash", "hush", "bash"}
 
-// interpreterOf finds the interpreter whose executable is exepath; argv0 is
-// what busybox picks its applet by.
-func interpreterOf(exepath, argv0 string) (interpreter, bool) {
-	base := path.Base(exepath)
+// interpreterOf finds the interpreter whose executable has base name base;
+// argv0 is what busybox picks its applet by.
+func interpreterOf(base, argv0 string) (interpreter, bool) {
 	if strings.HasPrefix(base, "ld-linux") || strings.HasPrefix(base, "ld-musl") || base == "ld.so" {
 		return loaderInterp, true
 	}
@@ -66,9 +65,18 @@ func interpreterOf(exepath, argv0 string) (interpreter, bool) {
 		}
 		return interpreter{}, false
 	}
-	base = strings.TrimRight(base, "0123456789.")
-	in, ok := interpreters[base]
+	in, ok := interpreters[strings.TrimRight(base, "0123456789.")]
 	return in, ok
+}
+
+// maybeInterpreter reports whether an executable of base name base can
+// have a target, without looking at its arguments.
+func maybeInterpreter(base string) bool {
+	if base == "busybox" {
+		return true
+	}
+	_, ok := interpreterOf(base, "")
+	return ok
 }
 
 // ExecTarget is proc.target: the file the caller asked to run when the
@@ -86,17 +94,21 @@ func interpreterOf(exepath, argv0 string) (interpreter, bool) {
 //
 // A relative name is made absolute against cwd; the result is cleaned
 // ("..", "." and repeated slashes folded, symlinks not followed). args is
-// argv NUL-separated as the kernel holds it. Only a nonempty result is
-// reported.
-func ExecTarget(exepath, filename, args, cwd string, interp bool) string {
+// argv NUL-separated as the kernel holds it. An executable that is no
+// interpreter costs no allocation.
+func ExecTarget(exepath string, filename, args []byte, cwd string, interp bool) string {
 	if interp {
-		return absolute(filename, cwd)
+		return absolute(string(filename), cwd)
 	}
-	argv0, rest, _ := strings.Cut(args, "\x00")
-	if path.Base(exepath) == "busybox" && path.Base(argv0) == "busybox" {
+	base := path.Base(exepath)
+	if !maybeInterpreter(base) {
+		return ""
+	}
+	argv0, rest, _ := strings.Cut(string(args), "\x00")
+	if base == "busybox" && path.Base(argv0) == "busybox" {
 		argv0, rest, _ = strings.Cut(rest, "\x00")
 	}
-	in, ok := interpreterOf(exepath, argv0)
+	in, ok := interpreterOf(base, argv0)
 	if !ok {
 		return ""
 	}

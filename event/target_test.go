@@ -40,8 +40,17 @@ func TestExecTarget(t *testing.T) {
 		{"comm does not count", "/tmp/bash", "/tmp/bash", argv("bash", "/tmp/s.sh"), "/", false, "/tmp/s.sh"},
 	}
 	for _, tt := range tests {
-		if got := ExecTarget(tt.exepath, tt.filename, tt.args, tt.cwd, tt.interp); got != tt.want {
+		if got := ExecTarget(tt.exepath, []byte(tt.filename), []byte(tt.args), tt.cwd, tt.interp); got != tt.want {
 			t.Errorf("%s: ExecTarget = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestExecTargetAllocs: an exec of a program that is no interpreter
+// allocates nothing for proc.target.
+func TestExecTargetAllocs(t *testing.T) {
+	filename, args := []byte("/usr/bin/cat"), []byte("cat\x00/tmp/x\x00")
+	if n := testing.AllocsPerRun(100, func() { ExecTarget("/usr/bin/cat", filename, args, "/root", false) }); n != 0 {
+		t.Errorf("%v allocations per exec of cat", n)
 	}
 }

@@ -121,7 +121,9 @@ func TestDefaultRules(t *testing.T) {
 				exec(target(proc("s.sh", "/usr/bin/dash", "/tmp/s.sh", bash), "/tmp/s.sh"), nil),
 				exec(target(proc("bash", "/usr/bin/bash", "/tmp/s.sh", bash), "/tmp/s.sh"), nil),
 				exec(target(proc("ld-linux-x86-64", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/tmp/x", bash), "/tmp/x"), nil),
-				exec(target(proc("bash", "/tmp/go-build1/bash", "/tmp/s.sh", bash), "/tmp/s.sh"), nil),
+				exec(target(proc("bash", "/tmp/go-build1/bash", "/tmp/s.sh", gotest), "/tmp/s.sh"), nil),
+				// A directory named like the Go toolchain's, without it.
+				exec(proc("x", "/tmp/go-build1/x", "", bash), nil),
 				func() *event.Event {
 					p := proc("x", "/mnt/b/x", "", bash)
 					p.ExeRootPath = "/tmp/b/x"
@@ -130,6 +132,9 @@ func TestDefaultRules(t *testing.T) {
 			[]*event.Event{
 				exec(proc("rules.test", "/tmp/go-build123/b001/rules.test", "-test.v", gotest), nil),
 				exec(proc("main", "/tmp/go-build42/b001/exe/main", "", gotest), nil),
+				// A test binary re-executing itself as a helper.
+				exec(proc("rules.test", "/tmp/go-build123/b001/rules.test", "helper",
+					proc("rules.test", "/tmp/go-build123/b001/rules.test", "-test.v", gotest)), nil),
 				exec(proc("tmpfoo", "/usr/bin/tmpfoo", "", bash), nil),
 				exec(proc("postinst", "/tmp/postinst", "configure", dpkg), nil),
 				exec(target(proc("bash", "/usr/bin/bash", "/srv/app/run.sh", bash), "/srv/app/run.sh"), nil),

@@ -276,7 +276,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		}
 	}
 	p.Exe, p.Args = splitArgs(f.Args)
-	p.Target = event.ExecTarget(p.ExePath, string(e.Exec.Filename), string(f.Args), p.Cwd, f.Interp)
+	p.Target = event.ExecTarget(p.ExePath, e.Exec.Filename, f.Args, p.Cwd, f.Interp)
 	p.Cmdline = cmdline(p.Name, p.Args)
 	p.UserName = t.users.name(p.UID, time.Now())
 	t.names(p)

@@ -150,14 +150,14 @@ func TestUncleanStop(t *testing.T) {
 	}
 }
 
-// TestBindMountedTmpExec: a directory of /tmp bind-mounted elsewhere and a
+// TestBindMountedTmpExec: a directory of /var/tmp bind-mounted elsewhere and a
 // program run through it. proc.exepath names the other mount point, and
 // proc.exepath_rootfs where the file lives: the temporary-directory rule
 // fires. A program run through a bind mount of a directory that is not
 // temporary does not raise it.
 func TestBindMountedTmpExec(t *testing.T) {
 	testutil.RequireRoot(t)
-	tmp := tempDir(t, "/tmp")
+	tmp := tempDir(t, "/var/tmp")
 	var st, root unix.Stat_t
 	if err := unix.Stat(tmp, &st); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestBindMountedTmpExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Dev != root.Dev {
-		t.Skip("/tmp is a file system of its own here: a bind mount of it is not resolved to /tmp (README, threat model)")
+		t.Skip("/var/tmp is a file system of its own here: a bind mount of it is not traced back (README, threat model)")
 	}
 	bind := func(src string) string {
 		dst := tempDir(t, "/mnt")
