@@ -114,7 +114,8 @@ func TestDefaultRules(t *testing.T) {
 		benign  []*event.Event
 	}{
 		{"Shell Spawned in Container",
-			[]*event.Event{exec(proc("bash", "/bin/bash", "", runc), c), exec(proc("sh", "/bin/sh", "-c id", shim), c)},
+			[]*event.Event{exec(proc("bash", "/bin/bash", "", runc), c), exec(proc("sh", "/bin/sh", "-c id", shim), c),
+				exec(proc("nginx", "/usr/bin/bash", "", runc), c)},
 			[]*event.Event{exec(sh("-c id"), nil), exec(proc("nginx", "/usr/sbin/nginx", "", runc), c)}},
 		{"Execution from Temporary Directory",
 			[]*event.Event{exec(proc("x", "/tmp/x", "", bash), nil), exec(proc("kinsing", "/var/tmp/.k/kinsing", "", sh("")), c),
@@ -263,6 +264,7 @@ func TestDefaultRules(t *testing.T) {
 				write(proc("bash", "/usr/bin/bash", "", sshd), "/var/log/app.log", unix.O_APPEND)}},
 		{"Outbound Connection by Non-Network Program",
 			[]*event.Event{connectEvent(bash, nil, "10.0.0.5:40000", "203.0.113.7:4444", 0),
+				connectEvent(proc("backup", "/usr/bin/bash", "-i", bash), nil, "10.0.0.5:40000", "203.0.113.7:4444", 0),
 				connectEvent(proc("sh", "/bin/sh", "", runc), c, "172.17.0.2:40000", "203.0.113.7:443", -int64(unix.EINPROGRESS))},
 			[]*event.Event{connectEvent(bash, nil, "127.0.0.1:40000", "127.0.0.1:8080", 0),
 				connectEvent(proc("curl", "/usr/bin/curl", "", bash), nil, "10.0.0.5:40000", "203.0.113.7:443", 0),

