@@ -740,8 +740,8 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				}}}
 			},
 			benign: func(t *testing.T) []alert {
-				// A write to a map that is not vigil's, and a read of
-				// vigil's.
+				// A write to and a read of a map that is not vigil's, and a
+				// read of vigil's.
 				other, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
 				if err != nil {
 					t.Fatal(err)
@@ -750,6 +750,7 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				otherID := mapID(t, other)
 				runOK(t, nil, "bpftool", "map", "update", "id", fmt.Sprint(otherID), "key", "0", "0", "0", "0",
 					"value", "1", "0", "0", "0")
+				runOK(t, nil, "bpftool", "map", "dump", "id", fmt.Sprint(otherID))
 				kinds := agentMap(t, env.agent, "kinds")
 				defer kinds.Close()
 				runOK(t, nil, "bpftool", "map", "dump", "id", fmt.Sprint(mapID(t, kinds)))
