@@ -376,7 +376,7 @@ const netnsAddr = "192.0.2.1"
 func TestDefaultRulesHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.RequireCommand(t, "busybox")
-	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg"} {
+	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg", "bpftool"} {
 		testutil.RequireCommand(t, c)
 	}
 	env := &hostEnv{tmp: tempDir(t, "/tmp"), token: randToken()}
