@@ -70,17 +70,17 @@ static __always_inline void bpf_target_file(struct file *f, struct priv_rec *r)
 static __always_inline void bpf_target(struct sys_args *a, long ret, struct priv_rec *r)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	__u32 off = 0, fd = 0;
+	__u32 off = 0, fd = 0, id = 0;
 
 	switch (a->cmd) {
 	case VIGIL_BPF_PROG_GET_FD_BY_ID:
 	case VIGIL_BPF_MAP_GET_FD_BY_ID:
 	case VIGIL_BPF_LINK_GET_FD_BY_ID:
 		if (ret < 0) {
-			bpf_probe_read_user(&fd, sizeof(fd), (void *)a->ptr);
+			bpf_probe_read_user(&id, sizeof(id), (void *)a->ptr);
 			r->arg[1] = a->cmd == VIGIL_BPF_MAP_GET_FD_BY_ID ? VIGIL_BPF_OBJ_MAP :
 				    a->cmd == VIGIL_BPF_PROG_GET_FD_BY_ID ? VIGIL_BPF_OBJ_PROG : VIGIL_BPF_OBJ_LINK;
-			r->arg[2] = fd;
+			r->arg[2] = id;
 			return;
 		}
 		/* fall through */
