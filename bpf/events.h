@@ -84,6 +84,8 @@ enum str_bounds {
 enum exec_rec_flags {
 	VIGIL_EXEC_ARGS_TRUNC = 1 << 0,
 	VIGIL_EXEC_FILENAME_TRUNC = 1 << 1,
+	/* The walk of the exe's path, or of its root path, stopped before
+	 * the root (too many components or bytes). */
 	VIGIL_EXEC_EXE_TRUNC = 1 << 2,
 	VIGIL_EXEC_CWD_TRUNC = 1 << 3,
 	/* The executable lives on the internal shmem/hugetlbfs mount and is
@@ -99,6 +101,11 @@ enum exec_rec_flags {
 	/* The process may write its executable: by the mode bits for its
 	 * fsuid or fsgid, or through CAP_DAC_OVERRIDE. */
 	VIGIL_EXEC_EXE_WRITABLE = 1 << 9,
+	/* The kernel ran an interpreter for the file the caller named: a
+	 * "#!" script or a binfmt_misc format (bprm->interp is not
+	 * bprm->filename); filename is then the script, the exe the
+	 * interpreter. */
+	VIGIL_EXEC_INTERP = 1 << 10,
 };
 
 /* Open record flags. */
@@ -161,7 +168,8 @@ struct exec_rec {
 	__u16 exe_len;
 	__u16 cwd_len;
 	__u16 env_len;
-	__u8 pad[4];
+	__u16 exe_root_len; /* after env; 0 unless reached through a bind mount */
+	__u8 pad[2];
 	__u64 cap_inheritable;
 	__u64 cap_permitted;
 	__u64 cap_effective;
@@ -315,8 +323,9 @@ struct dup_rec {
  * priv), and the changes of credentials setuid, setgid, their setre* and
  * setres* forms and capset (kind cred). arg holds the arguments Falco names,
  * by syscall: ptrace request and pid; init_module length; finit_module fd
- * and flags; setns fd and nstype; unshare and userfaultfd flags; bpf cmd;
- * set*id the ids as passed (-1 for "unchanged"). The credentials are the
+ * and flags; setns fd and nstype; unshare and userfaultfd flags; bpf cmd,
+ * then the kind (enum bpf_obj_type) and id of the map, program or link it
+ * acts on, 0 and 0 when none is known; set*id the ids as passed (-1 for "unchanged"). The credentials are the
  * task's after the call, so a change is known whether it succeeded or not.
  */
 struct priv_rec {
@@ -332,6 +341,36 @@ struct priv_rec {
 	__u32 egid;
 	__u16 syscall;   /* enum syscall_id */
 	__u8 pad[6];
+};
+
+/* The kind of bpf object a bpf command acts on (priv_rec.arg[1]). */
+enum bpf_obj_type {
+	VIGIL_BPF_OBJ_NONE = 0,
+	VIGIL_BPF_OBJ_MAP = 1,
+	VIGIL_BPF_OBJ_PROG = 2,
+	VIGIL_BPF_OBJ_LINK = 3,
+};
+
+/* The bpf commands whose target bpf_target reads (enum bpf_cmd). */
+enum bpf_cmd_id {
+	VIGIL_BPF_MAP_LOOKUP_ELEM = 1,
+	VIGIL_BPF_MAP_UPDATE_ELEM = 2,
+	VIGIL_BPF_MAP_DELETE_ELEM = 3,
+	VIGIL_BPF_MAP_GET_NEXT_KEY = 4,
+	VIGIL_BPF_OBJ_PIN = 6,
+	VIGIL_BPF_OBJ_GET = 7,
+	VIGIL_BPF_PROG_GET_FD_BY_ID = 13,
+	VIGIL_BPF_MAP_GET_FD_BY_ID = 14,
+	VIGIL_BPF_OBJ_GET_INFO_BY_FD = 15,
+	VIGIL_BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21,
+	VIGIL_BPF_MAP_FREEZE = 22,
+	VIGIL_BPF_MAP_LOOKUP_BATCH = 24,
+	VIGIL_BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25,
+	VIGIL_BPF_MAP_UPDATE_BATCH = 26,
+	VIGIL_BPF_MAP_DELETE_BATCH = 27,
+	VIGIL_BPF_LINK_UPDATE = 29,
+	VIGIL_BPF_LINK_GET_FD_BY_ID = 30,
+	VIGIL_BPF_LINK_DETACH = 34,
 };
 
 /* The filter key of a priv event (kinds/priv.h): ptrace requests below

@@ -140,6 +140,7 @@ struct btf_anchor {
 	enum filter_bounds filter_bounds;
 	enum open_filter_key open_key;
 	enum priv_filter_key priv_key;
+	enum bpf_obj_type bpf_obj;
 	enum fs_rec_flags fs_flags;
 	enum dup_rec_flags dup_flags;
 	enum socket_filter_key socket_key;

@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type VigilBpfObjType uint32
+
+const (
+	VigilBpfObjTypeVIGIL_BPF_OBJ_NONE VigilBpfObjType = 0
+	VigilBpfObjTypeVIGIL_BPF_OBJ_MAP  VigilBpfObjType = 1
+	VigilBpfObjTypeVIGIL_BPF_OBJ_PROG VigilBpfObjType = 2
+	VigilBpfObjTypeVIGIL_BPF_OBJ_LINK VigilBpfObjType = 3
+)
+
 type VigilConnectRec struct {
 	_        structs.HostLayout
 	Hdr      VigilRecHdr
@@ -96,7 +105,8 @@ type VigilExecRec struct {
 	ExeLen         uint16
 	CwdLen         uint16
 	EnvLen         uint16
-	Pad            [4]uint8
+	ExeRootLen     uint16
+	Pad            [2]uint8
 	CapInheritable uint64
 	CapPermitted   uint64
 	CapEffective   uint64
@@ -124,6 +134,7 @@ const (
 	VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER      VigilExecRecFlags = 128
 	VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER      VigilExecRecFlags = 256
 	VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE   VigilExecRecFlags = 512
+	VigilExecRecFlagsVIGIL_EXEC_INTERP         VigilExecRecFlags = 1024
 )
 
 type VigilExitRec struct {

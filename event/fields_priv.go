@@ -60,6 +60,18 @@ func privFields() []Field {
 		privArg("evt.arg.pid", "pid argument of ptrace.", 1, TypePtrace),
 		only(str("evt.arg.cmd", "bpf command (BPF_PROG_LOAD, BPF_MAP_CREATE, ...).",
 			func(e *Event) (string, bool) { return BPFCommandName(e.Priv.Args[0]), e.Type == TypeBpf }), KindPriv),
+		only(str("bpf.target_type", "Kind of bpf object the bpf command acts on: map, prog or link; absent when none is known (vigil field).",
+			func(e *Event) (string, bool) {
+				k, _, ok := e.BPFTarget()
+				return k, ok
+			}), KindPriv),
+		only(num("bpf.target_id", FieldInt, "Kernel id of the map, program or link the bpf command acts on (vigil field).",
+			func(e *Event) (int64, bool) {
+				_, id, ok := e.BPFTarget()
+				return id, ok
+			}), KindPriv),
+		only(boolean("bpf.target_vigil", "True when the bpf command acts on one of this vigil's own maps, programs or links (vigil field).",
+			func(e *Event) (bool, bool) { return e.Priv.TargetVigil, e.Type == TypeBpf }), KindPriv),
 		only(str("evt.arg.nstype", "Namespace type argument of setns (CLONE_NEWNET, ...; 0 for any).",
 			func(e *Event) (string, bool) {
 				if e.Type != TypeSetns {

@@ -75,6 +75,12 @@ func procFields() []Field {
 		procStr("proc.name", "Process name (the kernel's comm, at most 15 bytes).", name),
 		procStr("proc.exe", "First command-line argument (argv[0]) as the process was started.", exe),
 		procStr("proc.exepath", "Full path of the process's executable file.", exepath),
+		boolean("proc.is_exepath_truncated", "True when the executable's path was too deep or long to resolve whole: proc.exepath then holds only its last components and does not say where the file is (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeTruncated, e.Proc != nil }),
+		procStr("proc.exepath_rootfs", "When the executable was run through another mount of the root file system (a bind mount of one of its directories), its path on the root's own mount: where the file lives. Absent otherwise (vigil field).",
+			func(p *Process) string { return p.ExeRootPath }),
+		procStr("proc.target", "The script or binary the caller asked to run when the executable is an interpreter or the dynamic loader: the file a #! script was exec'd by, or the file a known shell, interpreter or ld.so was given as its first non-option argument; absolute, cleaned (vigil field).",
+			func(p *Process) string { return p.Target }),
 		str("proc.args", "Command-line arguments after argv[0], joined by spaces.",
 			func(e *Event) (string, bool) {
 				if e.Proc == nil {

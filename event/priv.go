@@ -8,9 +8,13 @@ import "strconv"
 type Priv struct {
 	// Args are the arguments Falco names, by type: ptrace request and
 	// pid; init_module length; finit_module fd and flags; setns fd and
-	// nstype; unshare and userfaultfd flags; bpf cmd; set*id the ids as
-	// passed (-1: unchanged).
+	// nstype; unshare and userfaultfd flags; bpf cmd, then the kind
+	// (BPFObj*) and id of the map, program or link it acts on (0, 0:
+	// none known); set*id the ids as passed (-1: unchanged).
 	Args [3]int64
+	// TargetVigil is set by the sensor when a bpf command acts on one of
+	// the running vigil's own maps, programs or links.
+	TargetVigil bool
 	// The caller's credentials after the call: what a successful change
 	// made them, or what they stayed.
 	UID, GID, EUID, EGID                       uint32
@@ -18,6 +22,28 @@ type Priv struct {
 	// UserNames are the host's names of the uid arguments of setuid,
 	// setreuid and setresuid (empty when unknown), set by the sensor.
 	UserNames [3]string
+}
+
+// The kinds of bpf object a bpf event's target can be (Priv.Args[1]; bpf/events.h,
+// enum bpf_obj_type).
+const (
+	BPFObjNone = 0
+	BPFObjMap  = 1
+	BPFObjProg = 2
+	BPFObjLink = 3
+)
+
+// bpfObjNames are the kinds of bpf object as bpf.target_type renders them.
+var bpfObjNames = [...]string{BPFObjMap: "map", BPFObjProg: "prog", BPFObjLink: "link"}
+
+// BPFTarget returns the kind (map, prog or link) and id of the bpf object a
+// bpf event acts on; false when the event is not bpf or names none.
+func (e *Event) BPFTarget() (kind string, id int64, ok bool) {
+	t := e.Priv.Args[1]
+	if e.Type != TypeBpf || t <= BPFObjNone || t >= int64(len(bpfObjNames)) {
+		return "", 0, false
+	}
+	return bpfObjNames[t], e.Priv.Args[2], true
 }
 
 // UIDArgs reports whether e's arguments are uids (setuid, setreuid,

@@ -12,6 +12,18 @@ type Process struct {
 	Exe string
 	// ExePath is the full path of the executable file (proc.exepath).
 	ExePath string
+	// ExeTruncated is set when the kernel's walk of the executable's path
+	// stopped before the root (too many components or bytes): ExePath
+	// then holds only its last components (proc.is_exepath_truncated).
+	ExeTruncated bool
+	// ExeRootPath is the executable's path on the mount of the process's
+	// root when it was run through another mount of that file system (a
+	// bind mount of one of its directories): where the file lives
+	// (proc.exepath_rootfs). Empty otherwise.
+	ExeRootPath string
+	// Target is the script or binary an interpreter or the loader runs
+	// for the caller (proc.target, ExecTarget), "" when there is none.
+	Target string
 	// Args is the argument list without argv[0], joined by spaces (proc.args).
 	Args string
 	// Cmdline is Name followed by Args (proc.cmdline), built once at exec.

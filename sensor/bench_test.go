@@ -41,6 +41,24 @@ func BenchmarkDecodeConnect(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeBPFTarget decodes a bpf map update aimed at one of 20
+// maps the sensor holds: the own-object check is a binary search.
+func BenchmarkDecodeBPFTarget(b *testing.B) {
+	raw := encode(b, bpf.VigilPrivRec{Hdr: hdr(recPriv), Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_BPF),
+		Arg: [3]int64{2, event.BPFObjMap, 17}})
+	d := Decoder{own: ownObjects{progs: []uint32{3, 4}}}
+	for i := range 20 {
+		d.own.maps = append(d.own.maps, uint32(i+5))
+	}
+	var r Record
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(raw, &r); err != nil || !r.Event.Priv.TargetVigil {
+			b.Fatal(err, r.Event.Priv)
+		}
+	}
+}
+
 // BenchmarkTableLookup is the table's part of the hot path: an open from a
 // known process, in a table of 10k processes.
 func BenchmarkTableLookup(b *testing.B) {

@@ -38,6 +38,7 @@ const (
 	execExeUpper      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_UPPER)
 	execExeLower      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER)
 	execExeWritable   = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE)
+	execInterp        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_INTERP)
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
@@ -208,6 +209,8 @@ type Decoder struct {
 	BootOffset int64
 	// aligned holds a copy of a record whose bytes are not 8-byte aligned.
 	aligned []uint64
+	// own are the sensor's own bpf objects, set once they are loaded.
+	own ownObjects
 }
 
 // Decode decodes raw into r, reusing r's buffers. On error r is left reset
@@ -241,7 +244,9 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 	case recConnect:
 		reason = decodeConnect(raw, r)
 	case recPriv:
-		reason = decodePriv(raw, r)
+		if reason = decodePriv(raw, r); reason == 0 {
+			d.privTarget(&r.Event)
+		}
 	case recFS:
 		reason = decodeFS(raw, r)
 	case recSocket:
@@ -325,7 +330,10 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	if f.Cwd, data, ok = cut(data, x.CwdLen); !ok {
 		return DecodeStrings
 	}
-	if f.Env, _, ok = cut(data, x.EnvLen); !ok {
+	if f.Env, data, ok = cut(data, x.EnvLen); !ok {
+		return DecodeStrings
+	}
+	if f.ExeRootPath, _, ok = cut(data, x.ExeRootLen); !ok {
 		return DecodeStrings
 	}
 	f.EnvTruncated = x.Flags&execEnvTrunc != 0
@@ -342,6 +350,7 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	}
 	f.ArgsTruncated = x.Flags&execArgsTrunc != 0
 	f.ExeTruncated = x.Flags&execExeTrunc != 0
+	f.Interp = x.Flags&execInterp != 0
 	f.CwdTruncated = x.Flags&execCwdTrunc != 0
 	f.ExeFromMemfd = x.Flags&execExeMemfd != 0
 	f.ExeDeleted = x.Flags&execExeDeleted != 0

@@ -26,6 +26,10 @@ func TestDecodePriv(t *testing.T) {
 			want: event.TypePtrace, field: "evt.arg.request", value: "PTRACE_SEIZE"},
 		{name: "bpf prog load", rec: bpf.VigilPrivRec{Ret: 5, Syscall: sys(bpf.VigilSyscallIdVIGIL_SYS_BPF), Arg: [3]int64{5}},
 			want: event.TypeBpf, field: "evt.arg.cmd", value: "BPF_PROG_LOAD"},
+		{name: "bpf map update target", rec: bpf.VigilPrivRec{Syscall: sys(bpf.VigilSyscallIdVIGIL_SYS_BPF), Arg: [3]int64{2, 1, 17}},
+			want: event.TypeBpf, field: "bpf.target_type", value: "map"},
+		{name: "bpf link detach target", rec: bpf.VigilPrivRec{Syscall: sys(bpf.VigilSyscallIdVIGIL_SYS_BPF), Arg: [3]int64{34, 3, 9}},
+			want: event.TypeBpf, field: "bpf.target_type", value: "link"},
 		{name: "unshare", rec: bpf.VigilPrivRec{Ret: -1, Syscall: sys(bpf.VigilSyscallIdVIGIL_SYS_UNSHARE), Arg: [3]int64{0x10020000}},
 			want: event.TypeUnshare, field: "evt.arg.flags", value: "CLONE_NEWNS|CLONE_NEWUSER"},
 		{name: "setns", rec: bpf.VigilPrivRec{Syscall: sys(bpf.VigilSyscallIdVIGIL_SYS_SETNS), Arg: [3]int64{3, 0x40000000}},
@@ -53,6 +57,35 @@ func TestDecodePriv(t *testing.T) {
 				t.Errorf("%s = %q, %v; want %q", tc.field, got, ok, tc.value)
 			}
 		})
+	}
+}
+
+// TestDecodeBPFTargetVigil: the decoder marks a bpf command aimed at one of
+// the sensor's own objects, by kind and id: map 7 is its own, program 7 and
+// map 8 are not, and an unknown kind never is.
+func TestDecodeBPFTargetVigil(t *testing.T) {
+	d := Decoder{BootOffset: bootOff, own: ownObjects{maps: []uint32{5, 7}, progs: []uint32{3}, links: []uint32{2}}}
+	for _, tc := range []struct {
+		args [3]int64
+		want bool
+	}{
+		{[3]int64{2, event.BPFObjMap, 7}, true},
+		{[3]int64{2, event.BPFObjMap, 8}, false},
+		{[3]int64{6, event.BPFObjProg, 7}, false},
+		{[3]int64{6, event.BPFObjProg, 3}, true},
+		{[3]int64{34, event.BPFObjLink, 2}, true},
+		{[3]int64{2, 9, 7}, false},
+		{[3]int64{2, event.BPFObjMap, -7}, false},
+		{[3]int64{2, event.BPFObjMap, 1<<32 + 7}, false},
+	} {
+		raw := encode(t, bpf.VigilPrivRec{Hdr: hdr(recPriv), Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_BPF), Arg: tc.args})
+		var r Record
+		if err := d.Decode(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Event.Priv.TargetVigil != tc.want {
+			t.Errorf("args %v: TargetVigil %v, want %v", tc.args, r.Event.Priv.TargetVigil, tc.want)
+		}
 	}
 }
 

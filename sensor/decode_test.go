@@ -164,17 +164,18 @@ func TestDecodeExec(t *testing.T) {
 	exe := []byte("/memfd:payload")
 	cwd := []byte("/root")
 	env := []byte("HOME=/root\x00LD_PRELOAD=/tmp/x.so\x00")
+	root := []byte("/tmp/payload")
 	rec := bpf.VigilExecRec{
 		Hdr: hdr(recExec), Ppid: 1, Uid: 1000, Gid: 1001, Euid: 0, Loginuid: 1000, TtyMajor: 136, TtyMinor: 300,
-		Flags:   execArgsTrunc | execExeMemfd | execExeDeleted | execCwdTrunc | execEnvTrunc | execExeUpper | execExeWritable,
+		Flags:   execArgsTrunc | execExeMemfd | execExeDeleted | execCwdTrunc | execEnvTrunc | execExeUpper | execExeWritable | execInterp,
 		Syscall: sysExecveat, FilenameLen: uint16(len(filename)), ArgsLen: uint16(len(args)),
-		ExeLen: uint16(len(exe)), CwdLen: uint16(len(cwd)), EnvLen: uint16(len(env)),
+		ExeLen: uint16(len(exe)), CwdLen: uint16(len(cwd)), EnvLen: uint16(len(env)), ExeRootLen: uint16(len(root)),
 		CapInheritable: 0, CapPermitted: 1<<21 | 1<<1, CapEffective: 1 << 21,
 		ExeIno: 4242, ExeCtimeNs: 1_700_000_000_000_000_000, ExeMtimeNs: 1_600_000_000_000_000_000,
 		Vpid: 1, Vpgid: 1, Sid: 100,
 	}
 	copy(rec.Comm[:], "prog")
-	r := decode(t, encode(t, rec, filename, args, exe, cwd, env))
+	r := decode(t, encode(t, rec, filename, args, exe, cwd, env, root))
 	if r.Event.Type != event.TypeExecveat || r.Event.Res != 0 || string(r.Event.Exec.Filename) != "/dev/fd/3" {
 		t.Errorf("event: %+v", r.Event)
 	}
@@ -184,7 +185,7 @@ func TestDecodeExec(t *testing.T) {
 		ArgsTruncated: true, CwdTruncated: true, ExeFromMemfd: true, ExeDeleted: true,
 		Env: env, EnvTruncated: true, CapPermitted: 1<<21 | 1<<1, CapEffective: 1 << 21,
 		VPID: 1, VPGID: 1, SID: 100, ExeIno: 4242, ExeCtime: 1_700_000_000_000_000_000, ExeMtime: 1_600_000_000_000_000_000,
-		ExeUpperLayer: true, ExeWritable: true,
+		ExeUpperLayer: true, ExeWritable: true, Interp: true, ExeRootPath: root,
 	}
 	if !reflect.DeepEqual(r.Exec, want) {
 		t.Errorf("facts:\n got %+v\nwant %+v", r.Exec, want)

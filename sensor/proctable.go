@@ -235,6 +235,8 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		PPID:          f.PPID,
 		Name:          string(f.Comm),
 		ExePath:       string(f.ExePath),
+		ExeTruncated:  f.ExeTruncated,
+		ExeRootPath:   string(f.ExeRootPath),
 		ArgsTruncated: f.ArgsTruncated,
 		Cwd:           string(f.Cwd),
 		UID:           f.UID,
@@ -274,6 +276,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		}
 	}
 	p.Exe, p.Args = splitArgs(f.Args)
+	p.Target = event.ExecTarget(p.ExePath, e.Exec.Filename, f.Args, p.Cwd, f.Interp)
 	p.Cmdline = cmdline(p.Name, p.Args)
 	p.UserName = t.users.name(p.UID, time.Now())
 	t.names(p)

@@ -31,7 +31,15 @@ type ExecFacts struct {
 	Comm, Args, ExePath, Cwd    []byte
 	ArgsTruncated, ExeTruncated bool
 	CwdTruncated                bool
-	ExeFromMemfd, ExeDeleted    bool
+	// Interp is set when the kernel ran an interpreter for the file the
+	// caller named (a "#!" script, binfmt_misc): Event.Exec.Filename is
+	// that file, ExePath the interpreter.
+	Interp                   bool
+	ExeFromMemfd, ExeDeleted bool
+	// ExeRootPath is the executable's path on the root's mount when it
+	// was run through another mount of that file system (a bind mount),
+	// empty otherwise.
+	ExeRootPath []byte
 	// Env is the NUL-separated environment of the new image.
 	Env          []byte
 	EnvTruncated bool

