@@ -100,11 +100,10 @@ enum exec_rec_flags {
 
 /* Open record flags. */
 enum open_rec_flags {
-	VIGIL_OPEN_NAME_TRUNC = 1 << 0,
+	VIGIL_OPEN_NAME_TRUNC = 1 << 0, /* the resolved path was cut */
 	VIGIL_OPEN_RAW_TRUNC = 1 << 1,
-	/* Failed open of a relative path: name holds the directory it was
-	 * relative to (the cwd or the dirfd's path), for userspace to join. */
-	VIGIL_OPEN_NAME_IS_DIR = 1 << 2,
+	/* The directory a relative path was relative to was cut. */
+	VIGIL_OPEN_DIR_TRUNC = 1 << 2,
 	/* Seen by the file_open hook (LSM or fentry) rather than the open
 	 * syscalls: an open that bypassed them, such as io_uring's
 	 * IORING_OP_OPENAT. ret is 0 and raw is empty. */
@@ -191,8 +190,9 @@ struct exit_rec {
 };
 
 /* An open, emitted at syscall exit. The string area holds raw (the user's
- * string) then name (the resolved absolute path, or the directory when
- * VIGIL_OPEN_NAME_IS_DIR is set). */
+ * string), then name (the resolved absolute path, on success), then dir
+ * (when raw is relative: the directory it was relative to, the cwd or the
+ * dirfd's path), from which userspace names the file as the caller did. */
 struct open_rec {
 	struct rec_hdr hdr;
 	__s64 ret;
@@ -204,6 +204,8 @@ struct open_rec {
 	__u16 rflags;    /* enum open_rec_flags */
 	__u16 raw_len;
 	__u16 name_len;
+	__u16 dir_len;
+	__u16 pad[3];
 	__u8 data[];
 };
 
@@ -397,7 +399,12 @@ struct kind_counters {
  * not be read, is admitted. suffix[i] holds the last suffix_len[i] (at most
  * VIGIL_FILTER_NEEDLE_MAX) bytes of a path suffix, little endian, and
  * suffix_clauses[i] the clauses a path ending with them satisfies (a path
- * that ends with a suffix ends with its last bytes).
+ * that ends with a suffix ends with its last bytes). The path bounds of the
+ * clauses in caller_name are on the path as the caller named it (Falco's
+ * fd.name), the others' on the path the kernel resolved: the walked path
+ * judges the former only when the raw path is that same string (absolute,
+ * no ".", ".." or empty components, no symlink on the way), and any other
+ * open satisfies them.
  */
 enum filter_bounds {
 	VIGIL_FILTER_CLAUSES = 32,     /* bits of a clause mask */
@@ -425,6 +432,7 @@ struct kind_filter {
 	__u32 results[2]; /* [0] success, [1] failure */
 	__u32 path_any;
 	__u32 raw_need;
+	__u32 caller_name;
 	__u32 name_lens[(VIGIL_NAME_MAX + 1) / 32];
 	__u32 pairs[65536 / 32];
 	__u64 needle[VIGIL_FILTER_NEEDLES];

@@ -217,8 +217,10 @@ type VigilKindFilter struct {
 	Results       [2]uint32
 	PathAny       uint32
 	RawNeed       uint32
+	CallerName    uint32
 	NameLens      [8]uint32
 	Pairs         [2048]uint32
+	_             [4]byte
 	Needle        [4]uint64
 	NeedleMask    [4]uint64
 	NeedleLen     [4]uint32
@@ -247,17 +249,19 @@ type VigilOpenRec struct {
 	Rflags   uint16
 	RawLen   uint16
 	NameLen  uint16
+	DirLen   uint16
+	Pad      [3]uint16
 	Data     [0]uint8
 }
 
 type VigilOpenRecFlags uint32
 
 const (
-	VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC  VigilOpenRecFlags = 1
-	VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC   VigilOpenRecFlags = 2
-	VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR VigilOpenRecFlags = 4
-	VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK    VigilOpenRecFlags = 8
-	VigilOpenRecFlagsVIGIL_OPEN_CREATED     VigilOpenRecFlags = 16
+	VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC VigilOpenRecFlags = 1
+	VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC  VigilOpenRecFlags = 2
+	VigilOpenRecFlagsVIGIL_OPEN_DIR_TRUNC  VigilOpenRecFlags = 4
+	VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK   VigilOpenRecFlags = 8
+	VigilOpenRecFlagsVIGIL_OPEN_CREATED    VigilOpenRecFlags = 16
 )
 
 type VigilPathBuf struct {

@@ -34,13 +34,20 @@ type Clause struct {
 	// Results is the set of ResultSucceeded and ResultFailed bits.
 	Results uint8
 	// AnyPath: the path is not constrained. Otherwise a successful event
-	// must have a path (fd.name) starting with one of Prefixes, a file
-	// name (fd.filename) equal to one of Names, or a path ending with one
-	// of Suffixes.
+	// must have a path starting with one of Prefixes, a file name equal to
+	// one of Names, or a path ending with one of Suffixes.
 	AnyPath  bool
 	Prefixes []string
 	Names    []string
 	Suffixes []string
+	// Resolved: the path bounds are on the path the kernel resolved
+	// (fd.realpath), which the kernel judges exactly. Otherwise they are
+	// on the caller's name (fd.name), which the kernel judges only when
+	// the caller passed the resolved path itself (the raw path, whole and
+	// byte-equal to it: absolute, clean, no symlink on the way); any other
+	// open satisfies them. Such a clause admits at least what the same
+	// bounds on the resolved path admit.
+	Resolved bool
 	// RawContains, when not empty, is a string the path as the caller
 	// passed it (fd.nameraw) must contain, failed events included.
 	RawContains string
@@ -55,10 +62,11 @@ const (
 )
 
 // filterFacts are what a filter judges of an event besides its type and
-// result. A nil name or raw is unknown, and satisfies any bound on it.
+// result: the resolved path (real) and the path as the caller passed it
+// (raw). A nil real or raw is unknown, and satisfies any bound on it.
 type filterFacts struct {
 	class     int
-	name, raw []byte
+	real, raw []byte
 }
 
 // filterFactsOf returns the facts of e; false for a kind no filter covers.
@@ -66,9 +74,12 @@ type filterFacts struct {
 func filterFactsOf(e *Event) (filterFacts, bool) {
 	switch e.Type.Kind() {
 	case KindOpen:
-		f := filterFacts{class: OpenAccessOf(e.Open.Flags), raw: e.Open.Raw}
-		if !e.Open.NameTruncated {
-			f.name = e.Open.Name
+		f := filterFacts{class: OpenAccessOf(e.Open.Flags)}
+		if !e.Open.RawTruncated {
+			f.raw = e.Open.Raw
+		}
+		if !e.Open.RealPathTruncated {
+			f.real = e.Open.RealPath
 		}
 		return f, true
 	case KindPriv:
@@ -88,7 +99,8 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 // Admits reports whether e satisfies the filter; events of kinds no filter
 // covers are always admitted. It is the reference for the kernel's
 // evaluation of the same filter, which also admits what it cannot judge
-// (a truncated or empty path, a raw path it could not read).
+// (a truncated or empty path, a raw path it could not read, a caller's
+// name that is not the resolved path).
 func (f *Filter) Admits(e *Event) bool {
 	if f.All {
 		return true
@@ -118,8 +130,12 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	if c.Results&ResultSucceeded == 0 {
 		return false
 	}
-	name := facts.name
+	name := facts.real
 	if c.AnyPath || len(name) == 0 {
+		return true
+	}
+	if !c.Resolved && !bytes.Equal(facts.raw, name) {
+		// The caller named the file otherwise: its name is not judged.
 		return true
 	}
 	for _, p := range c.Prefixes {
@@ -145,7 +161,7 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 func (c Clause) Equal(o Clause) bool {
 	return c.Types == o.Types && c.Classes == o.Classes && c.Results == o.Results && c.AnyPath == o.AnyPath &&
 		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && slices.Equal(c.Suffixes, o.Suffixes) &&
-		c.RawContains == o.RawContains
+		c.RawContains == o.RawContains && c.Resolved == o.Resolved
 }
 
 // MergeClauses returns one clause that admits whatever a or b admits.
@@ -159,6 +175,10 @@ func MergeClauses(a, b Clause) Clause {
 		m.AnyPath = true
 		return m
 	}
+	// Bounds on the caller's name admit at least what the same bounds on
+	// the resolved path do: one side on the caller's name makes the
+	// merged bounds so.
+	m.Resolved = a.Resolved && b.Resolved
 	m.Prefixes = appendNew(slices.Clone(a.Prefixes), b.Prefixes...)
 	m.Names = appendNew(slices.Clone(a.Names), b.Names...)
 	m.Suffixes = appendNew(slices.Clone(a.Suffixes), b.Suffixes...)

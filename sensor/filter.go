@@ -252,6 +252,11 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 			k.filter.PathAny |= bit
 			continue
 		}
+		if !c.Resolved {
+			// Bounds on the caller's name: the kernel judges them
+			// only where the raw path is the walked one.
+			k.filter.CallerName |= bit
+		}
 		for _, j := range slots {
 			k.filter.SuffixClauses[j] |= bit
 		}

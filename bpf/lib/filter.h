@@ -4,7 +4,8 @@
  * loaded rule can match stay in the kernel, counted as filtered. A kind's
  * header asks filter_mask with what it knows before the path (syscall, key,
  * result), then filter_path_clauses once the path is walked, and
- * filter_raw_admitted for clauses that need a needle in the caller's path.
+ * filter_raw_admitted for clauses that need a needle in the caller's path,
+ * and filter_raw_is_walked for clauses bounded on the caller's name.
  * Every step admits what it cannot judge.
  */
 #ifndef VIGIL_LIB_FILTER_H
@@ -50,8 +51,15 @@ static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long 
  * (all of mask). It may stop early once a clause that needs no raw-path
  * needle is found: that one admits the event. A global function: the
  * verifier checks it once per program.
+ *
+ * The clauses in the low 32 bits are judged; the high 32 bits hold the
+ * clauses of mask bounded on the caller's name (caller_name) that the
+ * walked path failed, which stand only if the raw path turns out to be the
+ * walked one (filter_raw_is_walked). They are set only when no judged
+ * clause admits the event on its own, so filters without such clauses
+ * (vigil's defaults) pay nothing for them.
  */
-__noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
+__noinline __u64 filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 {
 	__u32 zero = 0, slot = filter_slot(kind, gen), len, klen, pos, leaf, pair, res, i, sl, *m;
 	struct filter_name_key nk = {};
@@ -101,7 +109,7 @@ __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 	if (leaf > NAME_MAX)
 		return mask;
 	if (!(f->name_lens[(leaf >> 5) & 7] & (1u << (leaf & 31))))
-		return res;
+		return res | (__u64)(mask & ~res & f->caller_name) << 32;
 	nk.head = *(__u64 *)&pb->b[(PATH_END - leaf) & STR_MASK];
 	if (leaf < 8)
 		nk.head &= (1ULL << (leaf * 8)) - 1;
@@ -113,7 +121,51 @@ __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 	m = bpf_map_lookup_elem(&filter_names, &nk);
 	if (m)
 		res |= *m & mask;
-	return res;
+	return res | (__u64)(mask & ~res & f->caller_name) << 32;
+}
+
+/*
+ * Whether the raw path of n bytes at off in the record buffer is byte for
+ * byte the path the walk left in the path buffer (length w, as walk_path
+ * returns it). The walk writes "/" and whole dentry names, never ".", ".."
+ * or an empty one, so an equal raw path is absolute, clean and reached no
+ * symlink: the caller's name is the walked path. A cut or unread raw path,
+ * or one longer than VIGIL_FILTER_RAW_SCAN, is not judged (0). A global
+ * function, like filter_path_clauses.
+ */
+__noinline int filter_raw_is_walked(__u32 off, __u32 n, __u32 w)
+{
+	__u32 zero = 0, len = w & STR_MASK, i, base;
+	struct path_buf *pb;
+	struct rec_buf *rb;
+	__u64 a, b;
+
+	if (n != len || n == 0 || n > VIGIL_FILTER_RAW_SCAN || (w & PATH_TRUNC))
+		return 0;
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!pb || !rb)
+		return 0;
+	base = PATH_END - len;
+	/* Whole words from the start; then the last 8 bytes, which may
+	 * overlap the words already compared. */
+	for (i = 0; i + 8 <= VIGIL_FILTER_RAW_SCAN; i += 8) {
+		if (i + 8 > len)
+			break;
+		a = *(__u64 *)&rb->b[(off + i) & (REC_BUF_SIZE / 2 - 1)];
+		b = *(__u64 *)&pb->b[(base + i) & STR_MASK];
+		if (a != b)
+			return 0;
+	}
+	if (len >= 8) {
+		a = *(__u64 *)&rb->b[(off + len - 8) & (REC_BUF_SIZE / 2 - 1)];
+		b = *(__u64 *)&pb->b[(PATH_END - 8) & STR_MASK];
+		return a == b;
+	}
+	/* Shorter than a word: the bytes after each string are not its. */
+	a = *(__u64 *)&rb->b[off & (REC_BUF_SIZE / 2 - 1)];
+	b = *(__u64 *)&pb->b[base & STR_MASK];
+	return ((a ^ b) & ((1ULL << (len * 8)) - 1)) == 0;
 }
 
 /*
