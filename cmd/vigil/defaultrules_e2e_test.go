@@ -638,6 +638,13 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				}
 				runCommand(t, sshd, "/etc/shadow")
 				runCommand(t, apt, "-c", "cat /etc/shadow; true")
+				// Files count by what the kernel reached: a symlink the
+				// caller names otherwise still reads /etc/shadow.
+				notes := filepath.Join(dir, "notes")
+				if err := os.Symlink("/etc/shadow", notes); err != nil {
+					t.Fatal(err)
+				}
+				runCommand(t, "cat", notes)
 				return []alert{
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
@@ -645,6 +652,9 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{"fd.name": "/etc/shadow", "proc.cmdline": "sshd /etc/shadow"}},
 					{key: []string{"fd.name", "proc.cmdline", "proc.pname"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.cmdline": "cat /etc/shadow", "proc.pname": "apt",
+					}},
+					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
+						"fd.name": notes, "fd.realpath": "/etc/shadow", "proc.cmdline": "cat " + notes,
 					}},
 				}
 			},
