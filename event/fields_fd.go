@@ -275,7 +275,7 @@ func fdFields() []Field {
 				return "", false
 			}), KindOpen, KindConnect, KindDup),
 		only(boolean("fd.name_truncated", "True when fd.name, fd.realpath or fd.nameraw was longer than the sensor's bound "+
-			"and only its end is shown (vigil field).",
+			"and was cut: a path the kernel walked keeps its end, a path as passed its start (vigil field).",
 			func(e *Event) (bool, bool) {
 				o := &e.Open
 				return o.NameTruncated || o.RealPathTruncated || o.RawTruncated, e.Type.Kind() == KindOpen
