@@ -402,9 +402,8 @@ struct kind_counters {
  * that ends with a suffix ends with its last bytes). The path bounds of the
  * clauses in caller_name are on the path as the caller named it (Falco's
  * fd.name), the others' on the path the kernel resolved: the walked path
- * judges the former only when the raw path is that same string (absolute,
- * no ".", ".." or empty components, no symlink on the way), and any other
- * open satisfies them.
+ * judges the former only when it is the caller's name (lib/filter.h,
+ * filter_caller_is_walked), and any other open satisfies them.
  */
 enum filter_bounds {
 	VIGIL_FILTER_CLAUSES = 32,     /* bits of a clause mask */
@@ -416,6 +415,7 @@ enum filter_bounds {
 	VIGIL_FILTER_NEEDLE_MAX = 8,   /* bytes of a needle compared */
 	VIGIL_FILTER_SUFFIXES = 4,    /* distinct path suffixes per kind */
 	VIGIL_FILTER_RAW_SCAN = 256,   /* bytes of raw path searched */
+	VIGIL_FILTER_UP_MAX = 16,      /* names of a relative raw path judged */
 	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
 };
 

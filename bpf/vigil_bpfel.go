@@ -144,6 +144,7 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX VigilFilterBounds = 8
 	VigilFilterBoundsVIGIL_FILTER_SUFFIXES   VigilFilterBounds = 4
 	VigilFilterBoundsVIGIL_FILTER_RAW_SCAN   VigilFilterBounds = 256
+	VigilFilterBoundsVIGIL_FILTER_UP_MAX     VigilFilterBounds = 16
 	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
 )
 
@@ -265,12 +266,14 @@ const (
 )
 
 type VigilPathBuf struct {
-	_    structs.HostLayout
-	Pos  uint32
-	Mode uint32
-	Leaf uint32
-	Pad  uint32
-	B    [8192]uint8
+	_       structs.HostLayout
+	Pos     uint32
+	Mode    uint32
+	Leaf    uint32
+	Pad     uint32
+	UpGot   uint32
+	UpNames uint32
+	B       [8192]uint8
 }
 
 type VigilPrivFilterKey uint32

@@ -65,8 +65,8 @@ const (
 // result: the resolved path (real) and the path as the caller passed it
 // (raw). A nil real or raw is unknown, and satisfies any bound on it.
 type filterFacts struct {
-	class     int
-	real, raw []byte
+	class           int
+	real, raw, name []byte
 }
 
 // filterFactsOf returns the facts of e; false for a kind no filter covers.
@@ -80,6 +80,9 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 		}
 		if !e.Open.RealPathTruncated {
 			f.real = e.Open.RealPath
+		}
+		if !e.Open.NameTruncated {
+			f.name = e.Open.Name
 		}
 		return f, true
 	case KindPriv:
@@ -134,8 +137,9 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	if c.AnyPath || len(name) == 0 {
 		return true
 	}
-	if !c.Resolved && !bytes.Equal(facts.raw, name) {
-		// The caller named the file otherwise: its name is not judged.
+	if !c.Resolved && !callerNamesResolved(facts) {
+		// The caller named the file otherwise, or the kernel cannot
+		// tell: its name is not judged.
 		return true
 	}
 	for _, p := range c.Prefixes {
@@ -155,6 +159,26 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 		}
 	}
 	return false
+}
+
+// callerNamesResolved reports whether the kernel can tell that an open's
+// caller's name is its resolved path (bpf/lib/filter.h,
+// filter_caller_is_walked): an absolute raw path equal to it, or a relative
+// one that is its end after a slash, joined from a directory that is the
+// rest (the kernel climbs the raw path's names from the file and finds the
+// directory). Either way the raw path has no empty, "." or ".." component,
+// which the resolved path never has. The kernel's own bounds (how much of
+// the raw path it reads, how many names it climbs) are the sensor's.
+func callerNamesResolved(f *filterFacts) bool {
+	raw, real := f.raw, f.real
+	switch {
+	case len(raw) == 0 || len(real) == 0:
+		return false
+	case raw[0] == '/':
+		return bytes.Equal(raw, real)
+	}
+	n := len(real) - len(raw)
+	return n > 0 && real[n-1] == '/' && bytes.Equal(real[n:], raw) && bytes.Equal(f.name, real)
 }
 
 // Equal reports whether two clauses are the same.

@@ -44,6 +44,8 @@ func TestFilterAdmits(t *testing.T) {
 	}}}
 	cut := open(unix.O_WRONLY, 3, "/tmp/x", "/tmp/x")
 	cut.Open.RawTruncated = true
+	// named sets the caller's name, where a symlink made it differ.
+	named := func(e *Event, name string) *Event { e.Open.Name = []byte(name); return e }
 	tests := []struct {
 		e    *Event
 		want bool
@@ -63,8 +65,13 @@ func TestFilterAdmits(t *testing.T) {
 		// The caller's-name clause: a symlinked or relative name is not
 		// judged, the resolved path named as such is.
 		{open(unix.O_WRONLY, 3, "/dev/pts/0", "/proc/self/fd/1"), true},
-		{open(unix.O_WRONLY, 3, "/tmp/x", "x"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "x"), false}, // relative, clean, no link: judged
+		{named(open(unix.O_WRONLY, 3, "/b/l/x", "l/x"), "/a/l/x"), true},
+		{named(open(unix.O_WRONLY, 3, "/tmp/x", "link"), "/tmp/link"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "../tmp/x"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "./x"), true},
 		{open(unix.O_WRONLY, 3, "/tmp/x", "/tmp//x"), true},
+		{named(open(unix.O_WRONLY, 3, "/tmp/x", "x"), ""), true}, // the caller's name was cut
 		{open(unix.O_WRONLY, 3, "/tmp/x", "/tmp/x"), false},
 		{open(unix.O_WRONLY, 3, "/proc/self/fd/1", "/proc/self/fd/1"), true},
 		{open(unix.O_WRONLY, 3, "/tmp/x", ""), true}, // raw unreadable

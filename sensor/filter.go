@@ -36,6 +36,10 @@ const (
 	// rawScan is how many bytes of a raw path the kernel searches; a
 	// longer one is admitted.
 	rawScan = int(bpf.VigilFilterBoundsVIGIL_FILTER_RAW_SCAN)
+	// upMax is how many names of a relative raw path the kernel climbs
+	// from the opened file to judge the caller's name; a longer one is
+	// not judged.
+	upMax = int(bpf.VigilFilterBoundsVIGIL_FILTER_UP_MAX)
 	// maxSuffixes is how many distinct path suffixes a filter holds; the
 	// kernel compares a suffix's last needleMax bytes.
 	maxSuffixes = int(bpf.VigilFilterBoundsVIGIL_FILTER_SUFFIXES)

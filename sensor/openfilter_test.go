@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,17 +94,17 @@ func testOpenFilter(t *testing.T, hooks string) {
 	long := "other/" + strings.Repeat("./", rawScan/2) + "b"
 	ops := []op{
 		{"openat:keep/a", true, false, false, true},
-		{"openat:keepx/a", false, false, false, true},
-		{"openat:other/b", false, true, false, true},
-		{"openat:other/secret.key", true, true, false, true},
-		{"openat:other/secret.key.bak", true, true, false, true},
-		{"openat:other/xsecret.key", false, true, false, true},
-		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false, true},
-		{"openat:other/a-long-file-name-for-vigil.conf2", true, true, false, true},
+		{"openat:keepx/a", false, false, false, false},
+		{"openat:other/b", false, true, false, false},
+		{"openat:other/secret.key", true, true, false, false},
+		{"openat:other/secret.key.bak", true, true, false, false},
+		{"openat:other/xsecret.key", false, true, false, false},
+		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false, false},
+		{"openat:other/a-long-file-name-for-vigil.conf2", true, true, false, false},
 		{"openat:keep/missing", false, false, false, false},               // failed read
 		{"openat-creat:keep/new", false, false, false, false},             // successful write
 		{"openat-creat:" + dir + "/nodir/new", true, false, false, false}, // failed write
-		{"openat2:keep", false, false, false, true},                       // the prefix's directory itself
+		{"openat2:keep", false, false, false, false},                      // the prefix's directory itself
 		{"openat:other/../keep/a", true, false, true, true},
 		{"openat:keep/../nodir/x", false, false, true, false}, // failed read
 		{"openat:keep/./sentinel", true, true, true, true},
@@ -116,6 +117,12 @@ func testOpenFilter(t *testing.T, hooks string) {
 		{"openat:" + dir + "/other/b", false, true, false, false},
 		{"openat:" + dir + "/other/link", true, false, false, true}, // a symlink to keep/a
 		{"openat:" + dir + "//other/b", false, true, false, true},   // not the walked string
+		// Relative: judged where its names climbed from the file lead
+		// to the directory it was relative to.
+		{"openat:other/link", true, false, false, true},
+		{"dirfd:" + dir + "/keep:c", true, false, false, true},
+		{"dirfd:" + dir + "/other:b", false, true, false, false},
+		{"dirfd:" + dir + "/other:link", true, false, false, true},
 	}
 	if haveLegacyOpen {
 		// Not an openat: the first filter's read clause does not apply.
@@ -144,7 +151,7 @@ func testOpenFilter(t *testing.T, hooks string) {
 		}
 		fh.wait(t, c.pid, "sentinel open", isOpen("keep/sentinel"))
 		for _, o := range ops {
-			_, raw, _ := strings.Cut(o.op, ":")
+			raw := opRaw(o.op)
 			ref := h.wait(t, c.pid, "unfiltered open of "+raw, isOpen(raw))
 			want := admitted(o)
 			if f != nil && kernelAdmits(f, &ref.Event) != want {
@@ -173,16 +180,26 @@ func testOpenFilter(t *testing.T, hooks string) {
 	t.Run("first again", func(t *testing.T) { run(t, first, func(o op) bool { return o.admit1 }) })
 }
 
+// opRaw is the raw path of a helperOpen operation ("kind:path" or
+// "dirfd:dir:path").
+func opRaw(op string) string {
+	kind, raw, _ := strings.Cut(op, ":")
+	if kind == "dirfd" {
+		_, raw, _ = strings.Cut(raw, ":")
+	}
+	return raw
+}
+
 // kernelAdmits is the Go reference of the kernel's evaluation of f: the
-// needles cut to what it compares, and a raw path longer than it searches
-// taken as unknown (admitted).
+// needles cut to what it compares, and a raw path longer than it searches,
+// or relative with more names than it climbs, taken as unknown (admitted).
 func kernelAdmits(f *event.Filter, e *event.Event) bool {
 	k := &event.Filter{All: f.All, Clauses: slices.Clone(f.Clauses)}
 	for i := range k.Clauses {
 		k.Clauses[i].RawContains = kernelNeedle(k.Clauses[i].RawContains)
 	}
 	v := *e
-	if len(v.Open.Raw) > rawScan {
+	if raw := v.Open.Raw; len(raw) > rawScan || len(raw) > 0 && raw[0] != '/' && bytes.Count(raw, []byte("/")) >= upMax {
 		v.Open.Raw = nil
 	}
 	return k.Admits(&v)

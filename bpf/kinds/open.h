@@ -145,10 +145,10 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		r->rflags |= VIGIL_OPEN_RAW_TRUNC;
 	r->raw_len = n;
 	/* Clauses on the caller's name that the walked path failed: they
-	 * stand unless the caller named some other string (relative, "..",
-	 * a symlink, /proc/self/fd/N), which the kernel cannot judge. */
+	 * stand unless the caller's name is the walked path; another name
+	 * ("..", a symlink, /proc/self/fd/N) the kernel cannot judge. */
 	if (caller) {
-		if (trunc || !filter_raw_is_walked(off, n, name))
+		if (trunc || !filter_caller_is_walked(off, n, name, ret, r->dirfd))
 			mask |= caller;
 		if (!mask) {
 			count_filtered(VIGIL_KIND_OPEN);
