@@ -21,7 +21,11 @@ import (
 // matches, never less. Checks the kernel cannot judge (process, container,
 // user fields, "contains" on fd.name, transforms, negated paths) constrain
 // nothing. The raw path (fd.nameraw) gives one more bound: a string it
-// must contain, which the kernel searches for.
+// must contain, which the kernel searches for. Path bounds remember which
+// name they are on (event.Clause.Resolved): fd.realpath and its parts bound
+// the path the kernel resolved; fd.name, fd.directory and fd.filename the
+// caller's name, which the kernel judges only where it can tell the two
+// apart from the same string.
 
 // maxRuleClauses bounds the clauses of one rule; past it they are merged
 // into one, which admits at least what each did.
