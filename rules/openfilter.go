@@ -24,8 +24,8 @@ import (
 // must contain, which the kernel searches for. Path bounds remember which
 // name they are on (event.Clause.Resolved): fd.realpath and its parts bound
 // the path the kernel resolved; fd.name, fd.directory and fd.filename the
-// caller's name, which the kernel judges only where it can tell the two
-// apart from the same string.
+// caller's name, which the kernel judges only where it can tell that name
+// is the resolved path.
 
 // maxRuleClauses bounds the clauses of one rule; past it they are merged
 // into one, which admits at least what each did.
