@@ -54,10 +54,10 @@ static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long 
  *
  * The clauses in the low 32 bits are judged; the high 32 bits hold the
  * clauses of mask bounded on the caller's name (caller_name) that the
- * walked path failed, which stand only if the raw path turns out to be the
- * walked one (filter_caller_is_walked). They are set only when no judged
- * clause admits the event on its own, so filters without such clauses
- * (vigil's defaults) pay nothing for them.
+ * walked path failed: that failure counts only if the caller's name turns
+ * out to be the walked path (filter_caller_is_walked), else they admit the
+ * event. They are set only when no judged clause admits the event on its
+ * own, so filters without such clauses (vigil's defaults) pay nothing.
  */
 __noinline __u64 filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 {
