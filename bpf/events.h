@@ -110,11 +110,10 @@ enum exec_rec_flags {
 
 /* Open record flags. */
 enum open_rec_flags {
-	VIGIL_OPEN_NAME_TRUNC = 1 << 0,
+	VIGIL_OPEN_NAME_TRUNC = 1 << 0, /* the resolved path was cut */
 	VIGIL_OPEN_RAW_TRUNC = 1 << 1,
-	/* Failed open of a relative path: name holds the directory it was
-	 * relative to (the cwd or the dirfd's path), for userspace to join. */
-	VIGIL_OPEN_NAME_IS_DIR = 1 << 2,
+	/* The directory a relative path was relative to was cut. */
+	VIGIL_OPEN_DIR_TRUNC = 1 << 2,
 	/* Seen by the file_open hook (LSM or fentry) rather than the open
 	 * syscalls: an open that bypassed them, such as io_uring's
 	 * IORING_OP_OPENAT. ret is 0 and raw is empty. */
@@ -202,8 +201,9 @@ struct exit_rec {
 };
 
 /* An open, emitted at syscall exit. The string area holds raw (the user's
- * string) then name (the resolved absolute path, or the directory when
- * VIGIL_OPEN_NAME_IS_DIR is set). */
+ * string), then name (the resolved absolute path, on success), then dir
+ * (when raw is relative: the directory it was relative to, the cwd or the
+ * dirfd's path), from which userspace names the file as the caller did. */
 struct open_rec {
 	struct rec_hdr hdr;
 	__s64 ret;
@@ -215,6 +215,8 @@ struct open_rec {
 	__u16 rflags;    /* enum open_rec_flags */
 	__u16 raw_len;
 	__u16 name_len;
+	__u16 dir_len;
+	__u16 pad[3];
 	__u8 data[];
 };
 
@@ -501,7 +503,11 @@ struct kind_counters {
  * not be read, is admitted. suffix[i] holds the last suffix_len[i] (at most
  * VIGIL_FILTER_NEEDLE_MAX) bytes of a path suffix, little endian, and
  * suffix_clauses[i] the clauses a path ending with them satisfies (a path
- * that ends with a suffix ends with its last bytes).
+ * that ends with a suffix ends with its last bytes). The path bounds of the
+ * clauses in caller_name are on the path as the caller named it (Falco's
+ * fd.name), the others' on the path the kernel resolved: the walked path
+ * judges the former only when it is the caller's name (lib/filter.h,
+ * filter_caller_is_walked), and any other open satisfies them.
  */
 enum filter_bounds {
 	VIGIL_FILTER_CLAUSES = 32,     /* bits of a clause mask */
@@ -513,6 +519,7 @@ enum filter_bounds {
 	VIGIL_FILTER_NEEDLE_MAX = 8,   /* bytes of a needle compared */
 	VIGIL_FILTER_SUFFIXES = 4,    /* distinct path suffixes per kind */
 	VIGIL_FILTER_RAW_SCAN = 256,   /* bytes of raw path searched */
+	VIGIL_FILTER_UP_MAX = 16,      /* names of a relative raw path judged */
 	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
 };
 
@@ -529,6 +536,7 @@ struct kind_filter {
 	__u32 results[2]; /* [0] success, [1] failure */
 	__u32 path_any;
 	__u32 raw_need;
+	__u32 caller_name;
 	__u32 name_lens[(VIGIL_NAME_MAX + 1) / 32];
 	__u32 pairs[65536 / 32];
 	__u64 needle[VIGIL_FILTER_NEEDLES];

@@ -156,6 +156,7 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX VigilFilterBounds = 8
 	VigilFilterBoundsVIGIL_FILTER_SUFFIXES   VigilFilterBounds = 4
 	VigilFilterBoundsVIGIL_FILTER_RAW_SCAN   VigilFilterBounds = 256
+	VigilFilterBoundsVIGIL_FILTER_UP_MAX     VigilFilterBounds = 16
 	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
 )
 
@@ -266,8 +267,10 @@ type VigilKindFilter struct {
 	Results       [2]uint32
 	PathAny       uint32
 	RawNeed       uint32
+	CallerName    uint32
 	NameLens      [8]uint32
 	Pairs         [2048]uint32
+	_             [4]byte
 	Needle        [4]uint64
 	NeedleMask    [4]uint64
 	NeedleLen     [4]uint32
@@ -297,26 +300,30 @@ type VigilOpenRec struct {
 	Rflags   uint16
 	RawLen   uint16
 	NameLen  uint16
+	DirLen   uint16
+	Pad      [3]uint16
 	Data     [0]uint8
 }
 
 type VigilOpenRecFlags uint32
 
 const (
-	VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC  VigilOpenRecFlags = 1
-	VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC   VigilOpenRecFlags = 2
-	VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR VigilOpenRecFlags = 4
-	VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK    VigilOpenRecFlags = 8
-	VigilOpenRecFlagsVIGIL_OPEN_CREATED     VigilOpenRecFlags = 16
+	VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC VigilOpenRecFlags = 1
+	VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC  VigilOpenRecFlags = 2
+	VigilOpenRecFlagsVIGIL_OPEN_DIR_TRUNC  VigilOpenRecFlags = 4
+	VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK   VigilOpenRecFlags = 8
+	VigilOpenRecFlagsVIGIL_OPEN_CREATED    VigilOpenRecFlags = 16
 )
 
 type VigilPathBuf struct {
-	_    structs.HostLayout
-	Pos  uint32
-	Mode uint32
-	Leaf uint32
-	Pad  uint32
-	B    [8192]uint8
+	_       structs.HostLayout
+	Pos     uint32
+	Mode    uint32
+	Leaf    uint32
+	Pad     uint32
+	UpGot   uint32
+	UpNames uint32
+	B       [8192]uint8
 }
 
 type VigilPrivFilterKey uint32

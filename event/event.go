@@ -265,7 +265,7 @@ func (e *Event) Reset() {
 		e.Exec = Exec{Filename: e.Exec.Filename[:0]}
 	case KindFork, KindExit:
 	case KindOpen:
-		e.Open = Open{Name: e.Open.Name[:0], Raw: e.Open.Raw[:0]}
+		e.Open = Open{Name: e.Open.Name[:0], RealPath: e.Open.RealPath[:0], Raw: e.Open.Raw[:0]}
 	case KindConnect:
 		e.Connect = Connect{UnixPath: e.Connect.UnixPath[:0]}
 	case KindPriv, KindCred:
@@ -294,11 +294,11 @@ func (e *Event) Reset() {
 // resetAll clears every payload, for an event of no known kind (a decode
 // that failed half way may have written any of them).
 func (e *Event) resetAll() {
-	open, raw, unix, file := e.Open.Name[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
+	open, real, raw, unix, file := e.Open.Name[:0], e.Open.RealPath[:0], e.Open.Raw[:0], e.Connect.UnixPath[:0], e.Exec.Filename[:0]
 	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0], mode: e.derived.mode[:0]}
 	fs, dupName, uring := e.FS, e.Dup.Name[:0], e.IOUring
 	*e = Event{}
-	e.Open.Name, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, raw, unix, file
+	e.Open.Name, e.Open.RealPath, e.Open.Raw, e.Connect.UnixPath, e.Exec.Filename = open, real, raw, unix, file
 	e.derived = d
 	e.FS.keep(fs)
 	e.Dup.Name = dupName
@@ -313,21 +313,29 @@ type Open struct {
 	// DirFD is the directory descriptor of openat/openat2 (AT_FDCWD = -100),
 	// or the mount descriptor of open_by_handle_at.
 	DirFD int32
-	// Name is the absolute path of the file (fd.name): resolved by the kernel
-	// from the opened file on success, joined from cwd and Raw on failure.
+	// Name is the file as the caller named it (fd.name, Falco's meaning):
+	// Raw made absolute against the directory it was relative to (the cwd
+	// or the dirfd, resolved by the kernel), "." and ".." folded lexically,
+	// symlinks not followed. So /proc/self/fd/1 stays /proc/self/fd/1.
 	Name []byte
+	// RealPath is the file the kernel opened (fd.realpath): the absolute
+	// path walked from the installed file, symlinks and ".." followed as
+	// the lookup followed them; empty for a failed open.
+	RealPath []byte
 	// Raw is the path string exactly as the caller passed it (fd.nameraw);
 	// empty for open_by_handle_at, which passes a handle.
 	Raw []byte
-	// NameTruncated and RawTruncated are set when a bound cut the string.
-	NameTruncated, RawTruncated bool
+	// NameTruncated, RealPathTruncated and RawTruncated are set when a
+	// bound cut the string (Name is cut when Raw or its directory was).
+	NameTruncated, RealPathTruncated, RawTruncated bool
 	// FileType is the S_IFMT bits of the opened inode (0 when unknown), so
 	// rules can tell regular files from directories, pipes and devices.
 	FileType uint32
 	// ViaHook is set when the sensor's optional file_open hook (LSM or
 	// fentry), not an open syscall, saw the open: io_uring's
-	// IORING_OP_OPENAT and other opens that bypass the open syscalls. Res
-	// is then 0 and Raw empty.
+	// IORING_OP_OPENAT, open_by_handle_at and other opens that bypass the
+	// open syscalls. Res is then 0, Raw empty, and Name the resolved path
+	// (the only one the hook sees), as RealPath.
 	ViaHook bool
 	// Created is set when the open created the file (O_CREAT on a file
 	// that did not exist), as the kernel marked it.

@@ -197,20 +197,64 @@ func eitherPort(name, desc string, ends *Multi) Field {
 		Num: func(e *Event, a Arg) (int64, bool) { return endPort(e, eitherEnd(a).local(e)) }}, sockKinds...))
 }
 
-// fileName returns the event's file path for opens.
-func fileName(e *Event) ([]byte, bool) {
+// openName returns an open's file as the caller named it (fd.name).
+func openName(e *Event) ([]byte, bool) {
 	return e.Open.Name, e.Type.Kind() == KindOpen && len(e.Open.Name) > 0
+}
+
+// openRealPath returns the file an open reached, as the kernel resolved it
+// (fd.realpath).
+func openRealPath(e *Event) ([]byte, bool) {
+	return e.Open.RealPath, e.Type.Kind() == KindOpen && len(e.Open.RealPath) > 0
+}
+
+// pathDir is the directory part of an absolute path ("/" for a file in
+// the root).
+func pathDir(name []byte) string {
+	i := bytes.LastIndexByte(name, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return bytesString(name[:i])
+}
+
+// pathBase is the part of a path after its last slash.
+func pathBase(name []byte) string { return bytesString(name[bytes.LastIndexByte(name, '/')+1:]) }
+
+// dirField and baseField are the directory and file name parts of the path
+// that of gives.
+func dirField(name, desc string, of func(*Event) ([]byte, bool)) Field {
+	return only(str(name, desc, func(e *Event) (string, bool) {
+		p, ok := of(e)
+		if !ok {
+			return "", false
+		}
+		return pathDir(p), true
+	}), KindOpen)
+}
+
+func baseField(name, desc string, of func(*Event) ([]byte, bool)) Field {
+	return only(str(name, desc, func(e *Event) (string, bool) {
+		p, ok := of(e)
+		if !ok {
+			return "", false
+		}
+		return pathBase(p), true
+	}), KindOpen)
 }
 
 func fdFields() []Field {
 	ends := connectionEnds()
 	return []Field{
 		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect, KindSocket, KindDup),
-		only(str("fd.name", "Absolute path of the file, the unix socket path, or client:port->server:port for IP sockets.",
+		only(str("fd.name", "File as the caller named it (the path passed, made absolute against the cwd or dirfd, "+
+			"'.' and '..' folded, symlinks not followed: see fd.realpath), the unix socket path, or "+
+			"client:port->server:port for IP sockets.",
 			func(e *Event) (string, bool) {
 				switch {
 				case e.Type.Kind() == KindOpen:
-					return bytesString(e.Open.Name), len(e.Open.Name) > 0
+					p, ok := openName(e)
+					return bytesString(p), ok
 				case e.Type.Kind() == KindDup && len(e.Dup.Name) > 0:
 					return bytesString(e.Dup.Name), true
 				case isInet(e):
@@ -230,32 +274,22 @@ func fdFields() []Field {
 				}
 				return "", false
 			}), KindOpen, KindConnect, KindDup),
-		only(boolean("fd.name_truncated", "True when fd.name or fd.nameraw was longer than the sensor's bound and only its end is shown (vigil field).",
+		only(boolean("fd.name_truncated", "True when fd.name, fd.realpath or fd.nameraw was longer than the sensor's bound "+
+			"and was cut: a path the kernel walked keeps its end, a path as passed its start (vigil field).",
 			func(e *Event) (bool, bool) {
-				return e.Open.NameTruncated || e.Open.RawTruncated, e.Type.Kind() == KindOpen
+				o := &e.Open
+				return o.NameTruncated || o.RealPathTruncated || o.RawTruncated, e.Type.Kind() == KindOpen
 			}), KindOpen),
 		only(str("fd.nameraw", "File path exactly as the process passed it, before resolution.",
 			func(e *Event) (string, bool) { return bytesString(e.Open.Raw), e.Type.Kind() == KindOpen }), KindOpen),
-		only(str("fd.directory", "Directory part of fd.name for files.",
-			func(e *Event) (string, bool) {
-				name, ok := fileName(e)
-				if !ok {
-					return "", false
-				}
-				i := bytes.LastIndexByte(name, '/')
-				if i <= 0 {
-					return "/", true
-				}
-				return bytesString(name[:i]), true
-			}), KindOpen),
-		only(str("fd.filename", "File name part of fd.name for files.",
-			func(e *Event) (string, bool) {
-				name, ok := fileName(e)
-				if !ok {
-					return "", false
-				}
-				return bytesString(name[bytes.LastIndexByte(name, '/')+1:]), true
-			}), KindOpen),
+		dirField("fd.directory", "Directory part of fd.name for files.", openName),
+		baseField("fd.filename", "File name part of fd.name for files.", openName),
+		only(str("fd.realpath", "File the kernel opened: its absolute path walked from the opened file, symlinks "+
+			"followed, which the caller cannot choose (fd.name is the caller's name for it); empty for a failed "+
+			"open (vigil field).",
+			func(e *Event) (string, bool) { p, ok := openRealPath(e); return bytesString(p), ok }), KindOpen),
+		dirField("fd.realdirectory", "Directory part of fd.realpath (vigil field).", openRealPath),
+		baseField("fd.realfilename", "File name part of fd.realpath (vigil field).", openRealPath),
 		only(str("fd.type", "Descriptor type: file, directory, pipe, ipv4, ipv6, unix.",
 			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect, KindSocket, KindDup),
 		only(str("fd.typechar", "Descriptor type as one character: f, d, p, 4, 6, u.",

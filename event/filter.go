@@ -41,13 +41,20 @@ type Clause struct {
 	// Results is the set of ResultSucceeded and ResultFailed bits.
 	Results uint8
 	// AnyPath: the path is not constrained. Otherwise a successful event
-	// must have a path (fd.name) starting with one of Prefixes, a file
-	// name (fd.filename) equal to one of Names, or a path ending with one
-	// of Suffixes.
+	// must have a path starting with one of Prefixes, a file name equal to
+	// one of Names, or a path ending with one of Suffixes.
 	AnyPath  bool
 	Prefixes []string
 	Names    []string
 	Suffixes []string
+	// Resolved: the path bounds are on the path the kernel resolved
+	// (fd.realpath), which the kernel judges exactly. Otherwise they are
+	// on the caller's name (fd.name), which the kernel judges only when
+	// the caller passed the resolved path itself (the raw path, whole and
+	// byte-equal to it: absolute, clean, no symlink on the way); any other
+	// open satisfies them. Such a clause admits at least what the same
+	// bounds on the resolved path admit.
+	Resolved bool
 	// RawContains, when not empty, is a string the path as the caller
 	// passed it (fd.nameraw) must contain, failed events included.
 	RawContains string
@@ -68,12 +75,13 @@ const (
 )
 
 // filterFacts are what a filter judges of an event besides its type and
-// result. A nil name or raw is unknown, and satisfies any bound on it.
+// result: the resolved path (real) and the path as the caller passed it
+// (raw). A nil real or raw is unknown, and satisfies any bound on it.
 type filterFacts struct {
-	class     int
-	name, raw []byte
+	class           int
+	real, raw, name []byte
 	// byArg: the clauses' bounds judge paths (the fs kind's, as
-	// FSFilterPath gives them) by Clause.Paths, not name.
+	// FSFilterPath gives them) by Clause.Paths, not the open's names.
 	byArg bool
 	paths [2][]byte
 }
@@ -83,7 +91,13 @@ type filterFacts struct {
 func filterFactsOf(e *Event) (filterFacts, bool) {
 	switch e.Type.Kind() {
 	case KindOpen:
-		f := filterFacts{class: OpenAccessOf(e.Open.Flags), raw: e.Open.Raw}
+		f := filterFacts{class: OpenAccessOf(e.Open.Flags)}
+		if !e.Open.RawTruncated {
+			f.raw = e.Open.Raw
+		}
+		if !e.Open.RealPathTruncated {
+			f.real = e.Open.RealPath
+		}
 		if !e.Open.NameTruncated {
 			f.name = e.Open.Name
 		}
@@ -111,7 +125,8 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 // Admits reports whether e satisfies the filter; events of kinds no filter
 // covers are always admitted. It is the reference for the kernel's
 // evaluation of the same filter, which also admits what it cannot judge
-// (a truncated or empty path, a raw path it could not read).
+// (a truncated or empty path, a raw path it could not read, a caller's
+// name that is not the resolved path).
 func (f *Filter) Admits(e *Event) bool {
 	if f.All {
 		return true
@@ -144,8 +159,13 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	if facts.byArg {
 		return c.admitsPaths(facts)
 	}
-	name := facts.name
+	name := facts.real
 	if c.AnyPath || len(name) == 0 {
+		return true
+	}
+	if !c.Resolved && !callerNamesResolved(facts) {
+		// The caller named the file otherwise, or the kernel cannot
+		// tell: its name is not judged.
 		return true
 	}
 	return c.bounds(name)
@@ -199,11 +219,31 @@ func (c *Clause) bounds(name []byte) bool {
 	return false
 }
 
+// callerNamesResolved reports whether the kernel can tell that an open's
+// caller's name is its resolved path (bpf/lib/filter.h,
+// filter_caller_is_walked): an absolute raw path equal to it, or a relative
+// one that is its end after a slash, joined from a directory that is the
+// rest (the kernel climbs the raw path's names from the file and finds the
+// directory). Either way the raw path has no empty, "." or ".." component,
+// which the resolved path never has. The kernel's own bounds (how much of
+// the raw path it reads, how many names it climbs) are the sensor's.
+func callerNamesResolved(f *filterFacts) bool {
+	raw, real := f.raw, f.real
+	switch {
+	case len(raw) == 0 || len(real) == 0:
+		return false
+	case raw[0] == '/':
+		return bytes.Equal(raw, real)
+	}
+	n := len(real) - len(raw)
+	return n > 0 && real[n-1] == '/' && bytes.Equal(real[n:], raw) && bytes.Equal(f.name, real)
+}
+
 // Equal reports whether two clauses are the same.
 func (c Clause) Equal(o Clause) bool {
 	return c.Types == o.Types && c.Classes == o.Classes && c.Results == o.Results && c.AnyPath == o.AnyPath &&
 		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && slices.Equal(c.Suffixes, o.Suffixes) &&
-		c.RawContains == o.RawContains && c.Paths == o.Paths && c.Contains == o.Contains
+		c.RawContains == o.RawContains && c.Paths == o.Paths && c.Contains == o.Contains && c.Resolved == o.Resolved
 }
 
 // MergeClauses returns one clause that admits whatever a or b admits.
@@ -228,6 +268,10 @@ func MergeClauses(a, b Clause) Clause {
 		m.AnyPath = true
 		return m
 	}
+	// Bounds on the caller's name admit at least what the same bounds on
+	// the resolved path do: one side on the caller's name makes the
+	// merged bounds so.
+	m.Resolved = a.Resolved && b.Resolved
 	m.Prefixes = appendNew(slices.Clone(a.Prefixes), b.Prefixes...)
 	m.Names = appendNew(slices.Clone(a.Names), b.Names...)
 	m.Suffixes = appendNew(slices.Clone(a.Suffixes), b.Suffixes...)

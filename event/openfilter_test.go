@@ -27,17 +27,25 @@ func TestMergeClausesNeedle(t *testing.T) {
 
 // TestFilterAdmits checks the reference evaluation clause by clause.
 func TestFilterAdmits(t *testing.T) {
-	open := func(flags uint32, res int64, name, raw string) *Event {
-		return &Event{Type: TypeOpenat, Res: res, Open: Open{Flags: flags, Name: []byte(name), Raw: []byte(raw)}}
+	open := func(flags uint32, res int64, real, raw string) *Event {
+		return &Event{Type: TypeOpenat, Res: res, Open: Open{Flags: flags, Name: []byte(real), RealPath: []byte(real), Raw: []byte(raw)}}
 	}
 	f := &Filter{Clauses: []Clause{{
 		Types: TypeSetOf(TypeOpenat), Classes: OpenReadAccess, Results: ResultSucceeded,
-		Prefixes: []string{"/etc/"}, Names: []string{"id_rsa"},
+		Prefixes: []string{"/etc/"}, Names: []string{"id_rsa"}, Resolved: true,
 	}, {
 		Types: KindOpen.Types(), Classes: OpenAllAccess, Results: AllResults, AnyPath: true, RawContains: "../",
 	}, {
-		Types: TypeSetOf(TypeOpenat), Classes: OpenWriteAccess, Results: ResultSucceeded, Suffixes: []string{"release_agent"},
+		Types: TypeSetOf(TypeOpenat), Classes: OpenWriteAccess, Results: ResultSucceeded, Suffixes: []string{"release_agent"}, Resolved: true,
+	}, {
+		// On the caller's name: judged only where the raw path is the
+		// resolved one.
+		Types: TypeSetOf(TypeOpenat), Classes: OpenWriteAccess, Results: ResultSucceeded, Prefixes: []string{"/proc/self/fd/"},
 	}}}
+	cut := open(unix.O_WRONLY, 3, "/tmp/x", "/tmp/x")
+	cut.Open.RawTruncated = true
+	// named sets the caller's name, where a symlink made it differ.
+	named := func(e *Event, name string) *Event { e.Open.Name = []byte(name); return e }
 	tests := []struct {
 		e    *Event
 		want bool
@@ -53,12 +61,44 @@ func TestFilterAdmits(t *testing.T) {
 		{&Event{Type: TypeConnect, Res: -111}, true},                    // a kind the filter does not cover
 		{open(unix.O_RDONLY, 3, "/home/a/.ssh/id_rsa.pub", "id_rsa.pub"), false},
 		{open(unix.O_WRONLY, 3, "/sys/fs/cgroup/x/release_agent", "release_agent"), true}, // the suffix
-		{open(unix.O_WRONLY, 3, "/sys/fs/cgroup/x/release_agent2", "release_agent2"), false},
+		{open(unix.O_WRONLY, 3, "/sys/fs/cgroup/x/release_agent2", "/sys/fs/cgroup/x/release_agent2"), false},
+		// The caller's-name clause: a symlinked or relative name is not
+		// judged, the resolved path named as such is.
+		{open(unix.O_WRONLY, 3, "/dev/pts/0", "/proc/self/fd/1"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "x"), false}, // relative, clean, no link: judged
+		{named(open(unix.O_WRONLY, 3, "/b/l/x", "l/x"), "/a/l/x"), true},
+		{named(open(unix.O_WRONLY, 3, "/tmp/x", "link"), "/tmp/link"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "../tmp/x"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "./x"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", "/tmp//x"), true},
+		{named(open(unix.O_WRONLY, 3, "/tmp/x", "x"), ""), true}, // the caller's name was cut
+		{open(unix.O_WRONLY, 3, "/tmp/x", "/tmp/x"), false},
+		{open(unix.O_WRONLY, 3, "/proc/self/fd/1", "/proc/self/fd/1"), true},
+		{open(unix.O_WRONLY, 3, "/tmp/x", ""), true}, // raw unreadable
+		{cut, true}, // raw cut
+		{open(unix.O_RDONLY, 3, "/tmp/x", "x"), false}, // not a write: no clause on the caller's name
 	}
 	for _, tt := range tests {
 		if got := f.Admits(tt.e); got != tt.want {
-			t.Errorf("Admits(%s flags %#o res %d name %q raw %q) = %v, want %v", tt.e.Type, tt.e.Open.Flags, tt.e.Res,
-				tt.e.Open.Name, tt.e.Open.Raw, got, tt.want)
+			t.Errorf("Admits(%s flags %#o res %d realpath %q raw %q) = %v, want %v", tt.e.Type, tt.e.Open.Flags, tt.e.Res,
+				tt.e.Open.RealPath, tt.e.Open.Raw, got, tt.want)
 		}
+	}
+}
+
+// TestMergeClausesResolved: merging bounds on the caller's name with
+// bounds on the resolved path gives bounds on the caller's name, which
+// admit whatever either did.
+func TestMergeClausesResolved(t *testing.T) {
+	a := Clause{Types: TypeSetOf(TypeOpenat), Classes: OpenAllAccess, Results: AllResults, Prefixes: []string{"/etc/"}, Resolved: true}
+	b := Clause{Types: TypeSetOf(TypeOpenat), Classes: OpenAllAccess, Results: AllResults, Prefixes: []string{"/proc/self/fd/"}}
+	if m := MergeClauses(a, b); m.Resolved || len(m.Prefixes) != 2 {
+		t.Errorf("merged %+v", m)
+	}
+	if m := MergeClauses(a, a); !m.Resolved {
+		t.Errorf("two resolved clauses merged into %+v", m)
+	}
+	if a.Equal(b) || a.Equal(Clause{Types: a.Types, Classes: a.Classes, Results: a.Results, Prefixes: a.Prefixes}) {
+		t.Error("Equal ignores Resolved")
 	}
 }

@@ -114,6 +114,12 @@ func TestDefaultRules(t *testing.T) {
 		return e
 	}
 	bpftool := proc("bpftool", "/usr/sbin/bpftool", "map update id 12 key 4 0 0 0 value 0 0 0 0", bash)
+	// via names an open's file otherwise than the kernel resolved it: a
+	// symlink, or a relative path, that the caller chose.
+	via := func(e *event.Event, name string) *event.Event {
+		e.Open.Name, e.Open.Raw = []byte(name), []byte(name)
+		return e
+	}
 
 	tests := []struct {
 		rule    string
@@ -216,14 +222,17 @@ func TestDefaultRules(t *testing.T) {
 				read(proc("python3", "/usr/bin/python3", "dump.py", bash), "/etc/sudoers.d/90-cloud"),
 				read(proc("python3", "/usr/bin/python3", "dump.py", bash), "/etc/gshadow"),
 				read(fakeSshd, "/etc/shadow"),
-				read(proc("cat", "/usr/bin/cat", "/etc/shadow", fakeApt), "/etc/shadow")},
+				read(proc("cat", "/usr/bin/cat", "/etc/shadow", fakeApt), "/etc/shadow"),
+				// Through a symlink: the file reached counts.
+				via(read(proc("cat", "/usr/bin/cat", "/tmp/x/notes", bash), "/etc/shadow"), "/tmp/x/notes")},
 			[]*event.Event{read(proc("sudo", "/usr/bin/sudo", "ls", bash), "/etc/sudoers"),
 				read(proc("unix_chkpwd", "/usr/sbin/unix_chkpwd", "", sshd), "/etc/shadow"),
 				read(proc("cat", "/usr/bin/cat", "", bash), "/etc/passwd"),
 				read(proc("useradd", "/usr/sbin/useradd", "", dpkg), "/etc/shadow"),
 				read(proc("chage", "/usr/bin/chage", "-l root", bash), "/etc/shadow"),
 				read(proc("cat", "/usr/bin/cat", "/etc/shadow", proc("sh", "/usr/bin/dash", "-c cat /etc/shadow", dpkg)), "/etc/shadow"),
-				openEvent(proc("cat", "/usr/bin/cat", "", bash), nil, "/etc/shadow", unix.O_RDONLY, -int64(unix.EACCES))}},
+				openEvent(proc("cat", "/usr/bin/cat", "", bash), nil, "/etc/shadow", unix.O_RDONLY, -int64(unix.EACCES)),
+				via(read(proc("cat", "/usr/bin/cat", "", bash), "/tmp/x/notes"), "/etc/shadow")}},
 		{"Read SSH Private Key",
 			[]*event.Event{read(proc("curl", "/usr/bin/curl", "-F f=@/root/.ssh/id_rsa", bash), "/root/.ssh/id_rsa"),
 				read(proc("python3", "/usr/bin/python3", "", bash), "/etc/ssh/ssh_host_ed25519_key"),
@@ -234,21 +243,27 @@ func TestDefaultRules(t *testing.T) {
 				read(proc("cat", "/usr/bin/cat", "", bash), "/etc/ssh/ssh_host_ed25519_key.pub")}},
 		{"Write Below Binary Directory",
 			[]*event.Event{write(proc("cp", "/usr/bin/cp", "x /usr/bin/ls", bash), "/usr/bin/ls", unix.O_TRUNC),
-				write(proc("curl", "/usr/bin/curl", "-o /usr/local/bin/x", bash), "/usr/local/bin/x", 0)},
+				write(proc("curl", "/usr/bin/curl", "-o /usr/local/bin/x", bash), "/usr/local/bin/x", 0),
+				via(write(proc("cp", "/usr/bin/cp", "x /tmp/innocent", bash), "/usr/bin/ls", unix.O_TRUNC), "/tmp/innocent")},
 			[]*event.Event{write(dpkg, "/usr/bin/curl.dpkg-new", 0),
 				write(proc("go", "/usr/local/go/bin/go", "install", bash), "/root/go/bin/tool", 0),
 				read(proc("ls", "/usr/bin/ls", "", bash), "/usr/bin/ls")}},
 		{"Write Below Library Directory",
-			[]*event.Event{write(proc("cp", "/usr/bin/cp", "evil.so /lib/x86_64-linux-gnu/libc.so.6", bash), "/lib/x86_64-linux-gnu/libc.so.6", unix.O_TRUNC)},
+			[]*event.Event{write(proc("cp", "/usr/bin/cp", "evil.so /lib/x86_64-linux-gnu/libc.so.6", bash), "/lib/x86_64-linux-gnu/libc.so.6", unix.O_TRUNC),
+				// The exception holds for the file reached, not for a
+				// name through a directory link called __pycache__.
+				via(write(proc("cp", "/usr/bin/cp", "", bash), "/usr/lib/x86_64-linux-gnu/libc.so.6", unix.O_TRUNC), "/tmp/__pycache__/libc.so.6")},
 			[]*event.Event{write(proc("ldconfig", "/usr/sbin/ldconfig", "", dpkg), "/usr/lib/x.so", 0),
 				write(proc("python3", "/usr/bin/python3", "", bash), "/usr/lib/python3/dist-packages/__pycache__/a.cpython-311.pyc", 0),
 				write(proc("py3compile", "/usr/bin/python3.11", "/usr/bin/py3compile -p x", dpkg), "/usr/lib/python3/x.pyc", 0)}},
 		{"Write Below Etc",
 			[]*event.Event{write(proc("python3", "/usr/bin/python3", "", bash), "/etc/ld.so.preload", 0),
+				via(write(proc("python3", "/usr/bin/python3", "", bash), "/etc/ld.so.preload", 0), "/proc/self/cwd/ld.so.preload"),
 				write(proc("tee", "/usr/bin/tee", "-a /etc/passwd", proc("sudo", "/usr/bin/sudo", "", bash)), "/etc/passwd", unix.O_APPEND)},
 			[]*event.Event{write(proc("apt-get", "/usr/bin/apt-get", "", bash), "/etc/apt/sources.list.d/x.list", 0),
 				write(proc("sh", "/usr/bin/sh", "postinst", dpkg), "/etc/default/x", 0),
 				write(proc("dhclient", "/usr/sbin/dhclient", "", initp), "/etc/resolv.conf", unix.O_TRUNC),
+				via(write(proc("python3", "/usr/bin/python3", "", bash), "/run/systemd/resolve/stub-resolv.conf", unix.O_TRUNC), "/etc/resolv.conf"),
 				write(proc("useradd", "/usr/sbin/useradd", "bob", bash), "/etc/passwd+", 0),
 				write(proc("git", "/usr/bin/git", "commit", bash), "/root/src/.git/index.lock", 0),
 				read(proc("cat", "/usr/bin/cat", "", bash), "/etc/hosts")}},

@@ -61,6 +61,9 @@ func openEvent(p *event.Process, c *event.Container, path string, flags uint32, 
 	e.Open.DirFD = -100
 	e.Open.Name = []byte(path)
 	e.Open.Raw = []byte(path)
+	if res >= 0 {
+		e.Open.RealPath = []byte(path)
+	}
 	e.Open.FileType = unix.S_IFREG
 	return e
 }

@@ -21,7 +21,11 @@ import (
 // matches, never less. Checks the kernel cannot judge (process, container,
 // user fields, "contains" on fd.name, transforms, negated paths) constrain
 // nothing. The raw path (fd.nameraw) gives one more bound: a string it
-// must contain, which the kernel searches for.
+// must contain, which the kernel searches for. Path bounds remember which
+// name they are on (event.Clause.Resolved): fd.realpath and its parts bound
+// the path the kernel resolved; fd.name, fd.directory and fd.filename the
+// caller's name, which the kernel judges only where it can tell that name
+// is the resolved path.
 
 // maxRuleClauses bounds the clauses of one rule; past it they are merged
 // into one, which admits at least what each did.
@@ -235,10 +239,20 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	}
 	switch {
 	case a.AnyPath:
-		c.AnyPath, c.Prefixes, c.Names, c.Suffixes = b.AnyPath, b.Prefixes, b.Names, b.Suffixes
+		c.AnyPath, c.Prefixes, c.Names, c.Suffixes, c.Resolved = b.AnyPath, b.Prefixes, b.Names, b.Suffixes, b.Resolved
 	case b.AnyPath:
-		c.Prefixes, c.Names, c.Suffixes = a.Prefixes, a.Names, a.Suffixes
+		c.Prefixes, c.Names, c.Suffixes, c.Resolved = a.Prefixes, a.Names, a.Suffixes, a.Resolved
+	case a.Resolved != b.Resolved:
+		// One bounds the resolved path, the other the caller's name:
+		// either alone is sound; the resolved one the kernel judges on
+		// every open.
+		r := a
+		if b.Resolved {
+			r = b
+		}
+		c.Prefixes, c.Names, c.Suffixes, c.Resolved = r.Prefixes, r.Names, r.Suffixes, true
 	case len(a.Names)+len(a.Suffixes) == 0 && len(b.Names)+len(b.Suffixes) == 0:
+		c.Resolved = a.Resolved
 		// Both are prefix sets: a path starts with one of each exactly
 		// when it starts with the longer of a pair that nests.
 		for _, p := range a.Prefixes {
@@ -252,6 +266,7 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 			}
 		}
 	case len(a.Prefixes)+len(a.Suffixes) == 0 && len(b.Prefixes)+len(b.Suffixes) == 0:
+		c.Resolved = a.Resolved
 		for _, n := range a.Names {
 			if slices.Contains(b.Names, n) {
 				c.Names = append(c.Names, n)
@@ -259,6 +274,7 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 		}
 	default:
 		// Mixed: either side alone is a sound bound; keep the smaller.
+		c.Resolved = a.Resolved
 		if len(a.Prefixes)+len(a.Names)+len(a.Suffixes) <= len(b.Prefixes)+len(b.Names)+len(b.Suffixes) {
 			c.Prefixes, c.Names, c.Suffixes = a.Prefixes, a.Names, a.Suffixes
 		} else {
@@ -397,23 +413,26 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		} else {
 			c.Results = event.ResultFailed
 		}
-	case "fd.name", "fd.directory", "fd.filename":
+	case "fd.name", "fd.directory", "fd.filename", "fd.realpath", "fd.realdirectory", "fd.realfilename":
 		if neg {
 			return c, true
 		}
-		if ch.Op == "endswith" && f.Name != "fd.directory" {
+		// The fd.real* fields bound the resolved path; the others the
+		// caller's name, which the kernel judges less often.
+		field, resolved := pathField(f.Name)
+		if ch.Op == "endswith" && field != "fd.directory" {
 			// A path (or file name) ending with a string ends with it.
 			if slices.Contains(vals, "") {
 				return c, true
 			}
-			c.AnyPath, c.Suffixes = false, vals
+			c.AnyPath, c.Suffixes, c.Resolved = false, vals, resolved
 			break
 		}
-		prefixes, names, ok := pathAtoms(f.Name, ch.Op, vals)
+		prefixes, names, ok := pathAtoms(field, ch.Op, vals)
 		if !ok {
 			return c, true
 		}
-		c.AnyPath, c.Prefixes, c.Names = false, prefixes, names
+		c.AnyPath, c.Prefixes, c.Names, c.Resolved = false, prefixes, names, resolved
 	case "fd.nameraw":
 		// A raw path equal to, starting or ending with, or containing
 		// a string contains it.
@@ -547,6 +566,21 @@ func numSatisfiable(op string, v, lo, hi int64) bool {
 		return hi >= v
 	}
 	return true
+}
+
+// pathField maps a path field to the caller's-name field of the same part
+// (fd.name, fd.directory, fd.filename), and says whether it is on the
+// resolved path.
+func pathField(name string) (field string, resolved bool) {
+	switch name {
+	case "fd.realpath":
+		return "fd.name", true
+	case "fd.realdirectory":
+		return "fd.directory", true
+	case "fd.realfilename":
+		return "fd.filename", true
+	}
+	return name, false
 }
 
 // pathAtoms turns a positive check of fd.name, fd.directory or

@@ -1,13 +1,18 @@
 package rules
 
 import (
+	"bytes"
 	"math/rand/v2"
+	pathpkg "path"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/vigil-sensor/vigil/event"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/event"
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
 )
 
 // TestOpenFilterBounds checks, condition by condition, which opens the
@@ -126,16 +131,26 @@ func raw(e *event.Event, path string) *event.Event {
 // TestOpenFilterSound checks the one property the sensor relies on: an
 // open that an active rule matches is always admitted. Events are drawn
 // from the strings of the rules themselves, so that they hit the rules'
-// paths, names and exceptions, with vigil's defaults and Falco's stable
-// rules.
+// paths, names and exceptions, with vigil's defaults, Falco's stable
+// rules, and its sandbox rules with Modify Container Entrypoint (a rule on
+// the caller's name, /proc/self/fd/N, never the resolved one) enabled.
 func TestOpenFilterSound(t *testing.T) {
-	for name, source := range map[string]func(testing.TB) Source{
-		"vigil": func(testing.TB) Source { return Default() },
-		"falco": falcoRules,
+	for name, tc := range map[string]struct {
+		sources func(testing.TB) []Source
+		enable  []string
+		// mustMatch must match some of the events drawn.
+		mustMatch string
+	}{
+		"vigil": {sources: func(testing.TB) []Source { return []Source{Default()} }, mustMatch: "Read Shadow or Sudoers File"},
+		"falco": {sources: func(t testing.TB) []Source { return []Source{falcoRules(t)} }, mustMatch: "Read sensitive file untrusted"},
+		"falco sandbox": {sources: func(t testing.TB) []Source {
+			return []Source{falcoRules(t), {Name: falcorules.Sandbox, Data: testutil.FalcoRules(t, falcorules.Sandbox)}}
+		}, enable: []string{"Modify Container Entrypoint"}, mustMatch: "Modify Container Entrypoint"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			src := source(t)
-			rs, _, err := Load([]Source{src}, Options{MatchAll: true})
+			srcs := tc.sources(t)
+			src := srcs[len(srcs)-1]
+			rs, _, err := Load(srcs, Options{MatchAll: true, Enable: tc.enable})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +161,7 @@ func TestOpenFilterSound(t *testing.T) {
 			types := []event.Type{event.TypeOpen, event.TypeOpenat, event.TypeOpenat2, event.TypeCreat}
 			flagSet := []uint32{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_PATH,
 				unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, unix.O_RDWR | unix.O_APPEND, unix.O_RDONLY | unix.O_DIRECTORY}
-			matched, dropped := 0, 0
+			matched, dropped, renamed := 0, 0, 0
 			byRule := map[string]int{}
 			for range 200000 {
 				var path string
@@ -167,9 +182,12 @@ func TestOpenFilterSound(t *testing.T) {
 				}
 				if res >= 0 {
 					// The kernel's paths are absolute and have
-					// no empty components; the filter judges
-					// only those (failed opens pass on paths).
-					path = "/" + strings.Join(strings.FieldsFunc(path, func(r rune) bool { return r == '/' }), "/")
+					// no empty, "." or ".." components; the
+					// filter judges only those (failed opens
+					// pass on paths).
+					comps := strings.FieldsFunc(path, func(r rune) bool { return r == '/' })
+					comps = slices.DeleteFunc(comps, func(c string) bool { return c == "." || c == ".." })
+					path = "/" + strings.Join(comps, "/")
 				}
 				parent := procTree()
 				if rng.IntN(2) == 0 {
@@ -183,16 +201,26 @@ func TestOpenFilterSound(t *testing.T) {
 				}
 				e := openEvent(p, c, path, flagSet[rng.IntN(len(flagSet))], res)
 				e.Type = types[rng.IntN(len(types))]
-				// The raw path: as resolved, relative, or through
-				// ".." (once or more, for the traversal rules).
-				switch rng.IntN(4) {
+				// The raw path: as resolved, relative (to "/"), or
+				// through ".." (once or more, for the traversal
+				// rules), or another name for the file, as a symlink
+				// gives (/proc/self/fd/1 for a terminal), relative or
+				// not. The caller's name is the raw path made
+				// absolute and cleaned; the resolved path stays.
+				switch rng.IntN(6) {
 				case 0:
 					e.Open.Raw = []byte(strings.TrimLeft(path, "/"))
 				case 1:
 					e.Open.Raw = []byte(strings.Repeat("../", 1+rng.IntN(3)) + strings.TrimLeft(path, "/"))
 				case 2:
 					e.Open.Raw = []byte(pick() + "/../" + path)
+				case 3:
+					e.Open.Raw = []byte(pick())
+					if rng.IntN(2) == 0 {
+						e.Open.Raw = []byte("/" + strings.TrimLeft(pick(), "/") + "/" + pick())
+					}
 				}
+				e.Open.Name = []byte(pathpkg.Join("/", string(e.Open.Raw)))
 				if rng.IntN(8) == 0 {
 					e.Open.FileType = unix.S_IFDIR
 				}
@@ -200,19 +228,25 @@ func TestOpenFilterSound(t *testing.T) {
 				if !admitted {
 					dropped++
 				}
+				if !bytes.Equal(e.Open.Name, e.Open.RealPath) {
+					renamed++
+				}
 				if m := matches(rs, e); len(m) > 0 {
 					matched++
 					for _, r := range m {
 						byRule[r]++
 					}
 					if !admitted {
-						t.Fatalf("filter drops %s (type %s flags %#o res %d proc %s) that matches %q", e.Open.Name, e.Type, e.Open.Flags, e.Res, p.Name, m)
+						t.Fatalf("filter drops %s (resolved %s, raw %s, type %s flags %#o res %d proc %s) that matches %q",
+							e.Open.Name, e.Open.RealPath, e.Open.Raw, e.Type, e.Open.Flags, e.Res, p.Name, m)
 					}
 				}
 			}
-			t.Logf("%d events matched a rule, %d dropped by the filter, all matches admitted; matches by rule: %v", matched, dropped, byRule)
-			if matched == 0 || dropped == 0 {
-				t.Errorf("the sample is too weak: %d matched, %d dropped", matched, dropped)
+			t.Logf("%d events matched a rule, %d dropped by the filter, %d named otherwise than resolved, all matches admitted; "+
+				"matches by rule: %v", matched, dropped, renamed, byRule)
+			if matched == 0 || dropped == 0 || renamed == 0 || byRule[tc.mustMatch] == 0 {
+				t.Errorf("the sample is too weak: %d matched, %d dropped, %d renamed, %d by %s", matched, dropped, renamed,
+					byRule[tc.mustMatch], tc.mustMatch)
 			}
 		})
 	}
@@ -249,6 +283,11 @@ func TestDefaultRulesOpenFilter(t *testing.T) {
 	for _, c := range f.Clauses {
 		if c.AnyPath {
 			t.Errorf("a default rule admits opens of any path: %+v", c)
+		}
+		// Bounds on the caller's name cost a raw-path read on opens
+		// the kernel would drop; the defaults match the resolved file.
+		if !c.Resolved {
+			t.Errorf("a default rule bounds the caller's name, not the resolved path: %+v", c)
 		}
 	}
 	checkBenignOpens(t, "the default rules", f)

@@ -10,8 +10,9 @@ import (
 func benchOpenRecord(b *testing.B) []byte {
 	raw := []byte("lib/../etc/ld.so.cache")
 	name := []byte("/etc/ld.so.cache")
+	dir := []byte("/")
 	return encode(b, bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: 3, Flags: 0o2000000, Syscall: sysOpenat, Dirfd: -100,
-		FileType: 0o100000, RawLen: uint16(len(raw)), NameLen: uint16(len(name))}, raw, name)
+		FileType: 0o100000, RawLen: uint16(len(raw)), NameLen: uint16(len(name)), DirLen: uint16(len(dir))}, raw, name, dir)
 }
 
 func BenchmarkDecodeOpen(b *testing.B) {

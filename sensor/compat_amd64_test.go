@@ -149,6 +149,9 @@ func TestCompatSyscalls(t *testing.T) {
 		f := self
 		f.Type, f.Res, f.DirFD = typ, int64(res), unix.AT_FDCWD
 		f.Raw, f.Name, f.Flags, f.Mode, f.FileType = raw, name, flags, mode, fileType
+		if res >= 0 {
+			f.RealPath = name // no symlink on the way
+		}
 		return f
 	}
 	rdonly := uint32(unix.O_RDONLY | unix.O_CLOEXEC)

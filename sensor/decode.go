@@ -42,11 +42,14 @@ const (
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
-	openNameIsDir = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_IS_DIR)
+	openDirTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_DIR_TRUNC)
 	openViaHook   = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_VIA_HOOK)
 	openCreated   = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_CREATED)
 
 	unixPathMax = int(bpf.VigilStrBoundsVIGIL_UNIX_PATH_MAX)
+
+	// atFDCWD is the dirfd that names the cwd (AT_FDCWD).
+	atFDCWD = -100
 )
 
 // Fixed sizes of the records, from the generated layouts. A record with a
@@ -386,6 +389,11 @@ func decodeExit(raw []byte, r *Record) DecodeReason {
 	return 0
 }
 
+// decodeOpen decodes an open. The record holds the raw path, the path the
+// kernel walked from the opened file (RealPath), and, for a relative raw
+// path, the directory it was relative to, against which the raw path is
+// joined into the caller's name (Name). The hook's records have the walked
+// path only, which is then both.
 func decodeOpen(raw []byte, r *Record) DecodeReason {
 	if len(raw) < openSize {
 		return DecodeShort
@@ -397,29 +405,35 @@ func decodeOpen(raw []byte, r *Record) DecodeReason {
 	o := &e.Open
 	o.Flags, o.Mode, o.DirFD, o.FileType = x.Flags, x.Mode, x.Dirfd, x.FileType
 	o.RawTruncated = x.Rflags&openRawTrunc != 0
-	o.NameTruncated = x.Rflags&openNameTrunc != 0
+	o.RealPathTruncated = x.Rflags&openNameTrunc != 0
+	o.NameTruncated = o.RawTruncated || x.Rflags&openDirTrunc != 0
 	o.ViaHook = x.Rflags&openViaHook != 0
 	o.Created = x.Rflags&openCreated != 0
 	data := raw[openSize:]
-	rawName, data, ok := cut(data, x.RawLen)
-	if !ok {
-		return DecodeStrings
-	}
-	name, _, ok := cut(data, x.NameLen)
-	if !ok {
+	rawName, data, ok1 := cut(data, x.RawLen)
+	real, data, ok2 := cut(data, x.NameLen)
+	dir, _, ok3 := cut(data, x.DirLen)
+	if !ok1 || !ok2 || !ok3 {
 		return DecodeStrings
 	}
 	o.Raw = append(o.Raw, rawName...)
+	o.RealPath = append(o.RealPath, real...)
 	switch {
-	case x.Rflags&openNameIsDir != 0:
-		r.openDir = name
-		r.openJoin = true
-	case len(name) == 0 && len(rawName) > 0:
-		// Failed absolute open, or a file without a path (pipes and
-		// sockets reopened through /proc): the caller's string it is.
+	case len(rawName) == 0:
+		// The hook's opens, and a raw path the kernel could not read:
+		// the resolved path is the only name there is.
+		o.Name = append(o.Name, real...)
+		o.NameTruncated = o.NameTruncated || o.RealPathTruncated
+	case rawName[0] == '/' || len(dir) > 0:
+		o.Name = appendJoin(o.Name, dir, rawName)
+	case o.DirFD == atFDCWD:
+		// Relative to a cwd the kernel could not give: the process
+		// table's (as of the last exec) is the best left.
 		r.openJoin = true
 	default:
-		o.Name = append(o.Name, name...)
+		// Relative to a dirfd that was no longer open: the caller's
+		// string it is.
+		o.Name = append(o.Name, rawName...)
 	}
 	return 0
 }

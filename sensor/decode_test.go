@@ -83,7 +83,8 @@ func TestDecodeHeader(t *testing.T) {
 
 func TestDecodeOpen(t *testing.T) {
 	raw := []byte("sub/../file\n\"q'\xff")
-	name := []byte("/tmp/x/file\n\"q'\xff")
+	real := []byte("/data/file\n\"q'\xff")
+	dir := []byte("/tmp/x")
 	for _, tc := range []struct {
 		sys  uint16
 		want event.Type
@@ -95,9 +96,9 @@ func TestDecodeOpen(t *testing.T) {
 	} {
 		rec := bpf.VigilOpenRec{
 			Hdr: hdr(recOpen), Ret: 3, Flags: 0o100101, Mode: 0o640, Dirfd: -100, FileType: 0o100000,
-			Syscall: tc.sys, Rflags: openNameTrunc, RawLen: uint16(len(raw)), NameLen: uint16(len(name)),
+			Syscall: tc.sys, Rflags: openNameTrunc, RawLen: uint16(len(raw)), NameLen: uint16(len(real)), DirLen: uint16(len(dir)),
 		}
-		r := decode(t, encode(t, rec, raw, name))
+		r := decode(t, encode(t, rec, raw, real, dir))
 		o := r.Event.Open
 		if r.Event.Type != tc.want || r.Event.Res != 3 {
 			t.Errorf("syscall %d: type %v res %d", tc.sys, r.Event.Type, r.Event.Res)
@@ -105,44 +106,66 @@ func TestDecodeOpen(t *testing.T) {
 		if o.Flags != 0o100101 || o.Mode != 0o640 || o.DirFD != -100 || o.FileType != 0o100000 {
 			t.Errorf("open fields: %+v", o)
 		}
-		if !bytes.Equal(o.Raw, raw) || !bytes.Equal(o.Name, name) {
-			t.Errorf("strings: raw %q name %q", o.Raw, o.Name)
+		if !bytes.Equal(o.Raw, raw) || !bytes.Equal(o.RealPath, real) || string(o.Name) != "/tmp/x/file\n\"q'\xff" {
+			t.Errorf("strings: raw %q name %q realpath %q", o.Raw, o.Name, o.RealPath)
 		}
-		if !o.NameTruncated || o.RawTruncated || o.ViaHook || r.openJoin {
+		if !o.RealPathTruncated || o.NameTruncated || o.RawTruncated || o.ViaHook || r.openJoin {
 			t.Errorf("flags: %+v join %v", o, r.openJoin)
 		}
 	}
 }
 
-func TestDecodeOpenFailed(t *testing.T) {
+// TestDecodeOpenNames is the golden table of the two names of an open: the
+// caller's (raw joined to the directory the kernel gave, cleaned) and the
+// resolved one, for successful and failed opens.
+func TestDecodeOpenNames(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		rflags        uint16
-		raw, kname    string
-		cwd           string
-		want          string
-		wantRawTrunc  bool
-		wantNameTrunc bool
+		name              string
+		ret               int64
+		dirfd             int32
+		rflags            uint16
+		raw, real, kdir   string
+		cwd               string
+		want, wantReal    string
+		wantNameTrunc     bool
+		wantRealPathTrunc bool
 	}{
-		{name: "relative, dir from kernel", rflags: openNameIsDir, raw: "a/./b/../c", kname: "/srv/d", cwd: "/elsewhere", want: "/srv/d/a/c"},
-		{name: "relative, no dir from kernel", rflags: openNameIsDir, raw: "x//y", cwd: "/home/u", want: "/home/u/x/y"},
-		{name: "absolute", raw: "/etc/../etc//shadow", want: "/etc/shadow"},
-		{name: "dotdot above root", raw: "/../../x", want: "/x"},
-		{name: "relative, nothing known", rflags: openNameIsDir, raw: "rel/p", want: "rel/p"},
-		{name: "truncated raw", rflags: openNameIsDir | openRawTrunc, raw: "t", kname: "/", want: "/t", wantRawTrunc: true},
+		{name: "absolute, as resolved", ret: 3, raw: "/etc/shadow", real: "/etc/shadow", want: "/etc/shadow", wantReal: "/etc/shadow"},
+		{name: "symlink not followed", ret: 1, raw: "/proc/self/fd/1", real: "/dev/pts/0", want: "/proc/self/fd/1", wantReal: "/dev/pts/0"},
+		{name: "absolute, cleaned", ret: 3, raw: "/etc/./ssh//../shadow", real: "/etc/shadow", want: "/etc/shadow", wantReal: "/etc/shadow"},
+		{name: "relative to the cwd", ret: 3, raw: "a/./b/../c", real: "/srv/d/a/c", kdir: "/srv/d", cwd: "/elsewhere", want: "/srv/d/a/c", wantReal: "/srv/d/a/c"},
+		{name: "relative through a symlink", ret: 3, raw: "link/x", real: "/target/x", kdir: "/home/u", want: "/home/u/link/x", wantReal: "/target/x"},
+		{name: "dotdot past the root", ret: 3, raw: "../../../etc/passwd", real: "/etc/passwd", kdir: "/home", want: "/etc/passwd", wantReal: "/etc/passwd"},
+		{name: "relative to a dirfd", ret: 4, dirfd: 3, raw: "f", real: "/opt/dir/f", kdir: "/opt/dir", want: "/opt/dir/f", wantReal: "/opt/dir/f"},
+		{name: "dirfd closed under the call", ret: -9, dirfd: 3, raw: "f", cwd: "/home/u", want: "f"},
+		{name: "cwd not given", ret: 3, raw: "x//y", real: "/home/u/x/y", cwd: "/home/u", want: "/home/u/x/y", wantReal: "/home/u/x/y"},
+		{name: "raw unreadable", ret: 3, real: "/etc/hosts", want: "/etc/hosts", wantReal: "/etc/hosts"},
+		{name: "failed, relative", ret: -2, raw: "a/./b/../c", kdir: "/srv/d", cwd: "/elsewhere", want: "/srv/d/a/c"},
+		{name: "failed, no dir from kernel", ret: -2, raw: "x//y", cwd: "/home/u", want: "/home/u/x/y"},
+		{name: "failed, absolute", ret: -2, raw: "/etc/../etc//shadow", want: "/etc/shadow"},
+		{name: "failed, dotdot above root", ret: -13, raw: "/../../x", want: "/x"},
+		{name: "failed, nothing known", ret: -2, raw: "rel/p", want: "rel/p"},
+		{name: "failed, truncated raw", ret: -2, rflags: openRawTrunc, raw: "t", kdir: "/", want: "/t", wantNameTrunc: true},
+		{name: "truncated dir", ret: 3, rflags: openDirTrunc, raw: "t", real: "/deep/t", kdir: "/p", want: "/p/t", wantReal: "/deep/t", wantNameTrunc: true},
+		{name: "truncated walk", ret: 3, rflags: openNameTrunc, raw: "/a/b", real: "/b", want: "/a/b", wantReal: "/b", wantRealPathTrunc: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: -2, Syscall: sysOpenat, Dirfd: -100, Rflags: tc.rflags,
-				RawLen: uint16(len(tc.raw)), NameLen: uint16(len(tc.kname))}
-			r := decode(t, encode(t, rec, []byte(tc.raw), []byte(tc.kname)))
+			dirfd := tc.dirfd
+			if dirfd == 0 {
+				dirfd = -100
+			}
+			rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: tc.ret, Syscall: sysOpenat, Dirfd: dirfd, Rflags: tc.rflags,
+				RawLen: uint16(len(tc.raw)), NameLen: uint16(len(tc.real)), DirLen: uint16(len(tc.kdir))}
+			r := decode(t, encode(t, rec, []byte(tc.raw), []byte(tc.real), []byte(tc.kdir)))
 			tab := NewProcessTable(TableConfig{ProcRoot: t.TempDir()})
 			tab.insert(&event.Process{PID: 100, Cwd: tc.cwd})
 			tab.Apply(r)
 			o := r.Event.Open
-			if string(o.Name) != tc.want || string(o.Raw) != tc.raw || r.Event.Res != -2 {
-				t.Errorf("got name %q raw %q res %d, want name %q", o.Name, o.Raw, r.Event.Res, tc.want)
+			if string(o.Name) != tc.want || string(o.RealPath) != tc.wantReal || string(o.Raw) != tc.raw || r.Event.Res != tc.ret {
+				t.Errorf("got name %q realpath %q raw %q res %d, want name %q realpath %q", o.Name, o.RealPath, o.Raw, r.Event.Res,
+					tc.want, tc.wantReal)
 			}
-			if o.RawTruncated != tc.wantRawTrunc || o.NameTruncated != tc.wantNameTrunc {
+			if o.NameTruncated != tc.wantNameTrunc || o.RealPathTruncated != tc.wantRealPathTrunc {
 				t.Errorf("truncation flags: %+v", o)
 			}
 		})
@@ -151,10 +174,14 @@ func TestDecodeOpenFailed(t *testing.T) {
 
 func TestDecodeOpenViaHook(t *testing.T) {
 	name := []byte("/srv/data")
-	rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Syscall: sysOpenat, Rflags: openViaHook, NameLen: uint16(len(name)), FileType: 0o40000}
+	rec := bpf.VigilOpenRec{Hdr: hdr(recOpen), Syscall: sysOpenat, Rflags: openViaHook | openNameTrunc, NameLen: uint16(len(name)), FileType: 0o40000}
 	r := decode(t, encode(t, rec, name))
-	if !r.Event.Open.ViaHook || r.Event.Type != event.TypeOpenat || string(r.Event.Open.Name) != "/srv/data" || len(r.Event.Open.Raw) != 0 {
-		t.Errorf("hook open: %+v", r.Event.Open)
+	o := r.Event.Open
+	if !o.ViaHook || r.Event.Type != event.TypeOpenat || string(o.Name) != "/srv/data" || string(o.RealPath) != "/srv/data" || len(o.Raw) != 0 {
+		t.Errorf("hook open: %+v", o)
+	}
+	if !o.NameTruncated || !o.RealPathTruncated {
+		t.Errorf("hook open: a cut path is cut in both names: %+v", o)
 	}
 }
 
@@ -391,7 +418,8 @@ func emptyToNil(v reflect.Value) {
 // and the reuse test.
 func seedRecords(f testing.TB) [][]byte {
 	return [][]byte{
-		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 2, NameLen: 2, Rflags: openNameIsDir}, []byte("ab"), []byte("/d")),
+		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: -2, RawLen: 2, DirLen: 2, Rflags: openDirTrunc}, []byte("ab"), []byte("/d")),
+		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), Ret: 3, RawLen: 5, NameLen: 2, DirLen: 2}, []byte("../ab"), []byte("/x"), []byte("/d")),
 		encode(f, bpf.VigilExecRec{Hdr: hdr(recExec), FilenameLen: 1, ArgsLen: 2, ExeLen: 1, CwdLen: 1, EnvLen: 4, CapEffective: 1 << 21, Sid: 1}, []byte("f"), []byte("a\x00"), []byte("e"), []byte("c"), []byte("A=b\x00")),
 		encode(f, bpf.VigilExecRec{Hdr: hdr(recExecFailed), Ret: -2, FilenameLen: 1}, []byte("f")),
 		encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFUnix, SaFamily: event.AFUnix, UnixLen: 1}),
@@ -425,8 +453,13 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if n := len(r.Event.Open.Raw) + len(r.Event.Open.Name) + len(r.Event.Exec.Filename) + len(r.Exec.Args); n > len(raw) {
-			t.Fatalf("decoded %d string bytes from a %d-byte record", n, len(raw))
+		// Each string is a slice of the record, or (an open's name)
+		// two of them joined by a slash.
+		for _, n := range []int{len(r.Event.Open.Raw) + len(r.Event.Open.RealPath), len(r.Event.Open.Name) - 1,
+			len(r.Event.Exec.Filename) + len(r.Exec.Args)} {
+			if n > len(raw) {
+				t.Fatalf("decoded %d string bytes from a %d-byte record", n, len(raw))
+			}
 		}
 		tab.Apply(&r)
 		if r.Event.Proc == nil {

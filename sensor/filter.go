@@ -36,6 +36,10 @@ const (
 	// rawScan is how many bytes of a raw path the kernel searches; a
 	// longer one is admitted.
 	rawScan = int(bpf.VigilFilterBoundsVIGIL_FILTER_RAW_SCAN)
+	// upMax is how many names of a relative raw path the kernel climbs
+	// from the opened file to judge the caller's name; a longer one is
+	// not judged.
+	upMax = int(bpf.VigilFilterBoundsVIGIL_FILTER_UP_MAX)
 	// maxSuffixes is how many distinct path suffixes a filter holds; the
 	// kernel compares a suffix's last needleMax bytes.
 	maxSuffixes = int(bpf.VigilFilterBoundsVIGIL_FILTER_SUFFIXES)
@@ -283,6 +287,11 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 		if anyPath {
 			k.filter.PathAny |= bit
 			continue
+		}
+		if !c.Resolved {
+			// Bounds on the caller's name: the kernel judges them
+			// only where the raw path is the walked one.
+			k.filter.CallerName |= bit
 		}
 		for _, j := range slots {
 			k.filter.SuffixClauses[j] |= bit

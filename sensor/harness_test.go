@@ -53,7 +53,8 @@ func (c *captured) String() string {
 	s := fmt.Sprintf("%s pid=%d tid=%d res=%d", c.Type, c.PID, c.TID, c.Res)
 	switch c.Type.Kind() {
 	case event.KindOpen:
-		s += fmt.Sprintf(" name=%q raw=%q flags=%#o mode=%#o dirfd=%d ftype=%#o hook=%v", c.Open.Name, c.Open.Raw, c.Open.Flags, c.Open.Mode, c.Open.DirFD, c.Open.FileType, c.Open.ViaHook)
+		s += fmt.Sprintf(" name=%q realpath=%q raw=%q flags=%#o mode=%#o dirfd=%d ftype=%#o hook=%v", c.Open.Name, c.Open.RealPath, c.Open.Raw,
+			c.Open.Flags, c.Open.Mode, c.Open.DirFD, c.Open.FileType, c.Open.ViaHook)
 	case event.KindConnect:
 		s += fmt.Sprintf(" fam=%d type=%d proto=%d local=%v remote=%v unix=%q", c.Connect.Family, c.Connect.SockType, c.Connect.Proto, c.Connect.Local, c.Connect.Remote, c.Connect.UnixPath)
 	case event.KindExec:
@@ -135,6 +136,7 @@ func (h *harness) handle(e *event.Event) {
 	}
 	c := captured{Event: *e}
 	c.Open.Name = bytes.Clone(c.Open.Name)
+	c.Open.RealPath = bytes.Clone(c.Open.RealPath)
 	c.Open.Raw = bytes.Clone(c.Open.Raw)
 	c.Connect.UnixPath = bytes.Clone(c.Connect.UnixPath)
 	c.Exec.Filename = bytes.Clone(c.Exec.Filename)

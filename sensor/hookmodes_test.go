@@ -23,25 +23,26 @@ type syscallFields struct {
 	CgroupID uint64
 	Res      int64
 
-	Name, Raw                            string
-	Flags, Mode                          uint32
-	DirFD                                int32
-	FileType                             uint32
-	NameTruncated, RawTruncated, ViaHook bool
-	FD                                   int32
-	Family, SockType                     uint16
-	Proto                                uint8
-	Local, Remote                        netip.AddrPort
-	UnixPath                             string
+	Name, RealPath, Raw                                     string
+	Flags, Mode                                             uint32
+	DirFD                                                   int32
+	FileType                                                uint32
+	NameTruncated, RealPathTruncated, RawTruncated, ViaHook bool
+	FD                                                      int32
+	Family, SockType                                        uint16
+	Proto                                                   uint8
+	Local, Remote                                           netip.AddrPort
+	UnixPath                                                string
 }
 
 func fieldsOf(c *captured) syscallFields {
 	o, k := &c.Open, &c.Connect
 	return syscallFields{
 		Type: c.Type, PID: c.PID, TID: c.TID, CgroupID: c.CgroupID, Res: c.Res,
-		Name: string(o.Name), Raw: string(o.Raw), Flags: o.Flags, Mode: o.Mode, DirFD: o.DirFD, FileType: o.FileType,
-		NameTruncated: o.NameTruncated, RawTruncated: o.RawTruncated, ViaHook: o.ViaHook,
-		FD: k.FD, Family: k.Family, SockType: k.SockType, Proto: k.Proto, Local: k.Local, Remote: k.Remote,
+		Name: string(o.Name), RealPath: string(o.RealPath), Raw: string(o.Raw), Flags: o.Flags, Mode: o.Mode, DirFD: o.DirFD,
+		FileType: o.FileType, NameTruncated: o.NameTruncated, RealPathTruncated: o.RealPathTruncated, RawTruncated: o.RawTruncated,
+		ViaHook: o.ViaHook,
+		FD:      k.FD, Family: k.Family, SockType: k.SockType, Proto: k.Proto, Local: k.Local, Remote: k.Remote,
 		UnixPath: string(k.UnixPath),
 	}
 }
@@ -153,9 +154,11 @@ func TestSyscallHookModes(t *testing.T) {
 			f := same(t, c.pid, "open of "+raw, c.results[i], func(e *captured) bool {
 				return e.PID == c.pid && e.Type.Kind() == event.KindOpen && string(e.Open.Raw) == raw
 			})
-			// The truncation cases must stay truncation cases.
-			if f.RawTruncated != (raw != path) || f.NameTruncated != strings.HasPrefix(path, deep) {
-				t.Errorf("raw truncated %v, name truncated %v", f.RawTruncated, f.NameTruncated)
+			// The truncation cases must stay truncation cases: a cut
+			// raw path cuts the caller's name, a walk too deep the
+			// resolved one.
+			if f.RawTruncated != (raw != path) || f.NameTruncated != (raw != path) || f.RealPathTruncated != strings.HasPrefix(path, deep) {
+				t.Errorf("raw truncated %v, name truncated %v, realpath truncated %v", f.RawTruncated, f.NameTruncated, f.RealPathTruncated)
 			}
 		})
 	}

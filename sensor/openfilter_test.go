@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,18 +51,18 @@ func testOpenFilter(t *testing.T, hooks string) {
 	read := uint64(event.OpenReadAccess)
 	first := &event.OpenFilter{Clauses: []event.OpenClause{{
 		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
-		Prefixes: []string{dir + "/keep/"}, Names: []string{"secret.key", "a-long-file-name-for-vigil.conf"},
+		Prefixes: []string{dir + "/keep/"}, Names: []string{"secret.key", "a-long-file-name-for-vigil.conf"}, Resolved: true,
 	}, {
 		Types: event.KindOpen.Types(), Classes: 1 << event.OpenWriteOnly, Results: event.ResultFailed,
 	}, {
 		// Suffixes: the kernel compares the last 8 bytes (".key.bak"),
 		// and a one-byte suffix.
 		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
-		Suffixes: []string{"/secret.key.bak", "2"},
+		Suffixes: []string{"/secret.key.bak", "2"}, Resolved: true,
 	}}}
 	second := &event.OpenFilter{Clauses: []event.OpenClause{{
 		Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.ResultSucceeded,
-		Prefixes: []string{dir + "/other/", dir + "/keep/sentinel"},
+		Prefixes: []string{dir + "/other/", dir + "/keep/sentinel"}, Resolved: true,
 	}}}
 	// The third bounds raw paths: any open through "../", and reads
 	// under keep/ whose raw path holds "sentinel".
@@ -71,38 +72,61 @@ func testOpenFilter(t *testing.T, hooks string) {
 	}, {
 		Types: event.TypeSetOf(event.TypeOpenat), Classes: read, Results: event.ResultSucceeded,
 		Prefixes: []string{dir + "/keep/"}, RawContains: "sentinel-of-the-test", // cut to "sentinel"
+		Resolved: true,
 	}}}
+	// The fourth bounds the caller's name (fd.name), which the kernel
+	// judges only on an absolute, clean raw path that is the walked
+	// path; any other successful read passes.
+	fourth := &event.OpenFilter{Clauses: []event.OpenClause{{
+		Types: event.KindOpen.Types(), Classes: read, Results: event.ResultSucceeded, Prefixes: []string{dir + "/keep/"},
+	}}}
+	if err := os.Symlink("../keep/a", filepath.Join(dir, "other/link")); err != nil {
+		t.Fatal(err)
+	}
 	type op struct {
 		op     string
 		admit1 bool // by first
 		admit2 bool // by second
 		admit3 bool // by third
+		admit4 bool // by fourth
 	}
 	// Longer than the kernel searches, without "../": admitted.
 	long := "other/" + strings.Repeat("./", rawScan/2) + "b"
 	ops := []op{
-		{"openat:keep/a", true, false, false},
-		{"openat:keepx/a", false, false, false},
-		{"openat:other/b", false, true, false},
-		{"openat:other/secret.key", true, true, false},
-		{"openat:other/secret.key.bak", true, true, false},
-		{"openat:other/xsecret.key", false, true, false},
-		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false},
-		{"openat:other/a-long-file-name-for-vigil.conf2", true, true, false},
-		{"openat:keep/missing", false, false, false},               // failed read
-		{"openat-creat:keep/new", false, false, false},             // successful write
-		{"openat-creat:" + dir + "/nodir/new", true, false, false}, // failed write
-		{"openat2:keep", false, false, false},                      // the prefix's directory itself
-		{"openat:other/../keep/a", true, false, true},
-		{"openat:keep/../nodir/x", false, false, true}, // failed read
-		{"openat:keep/./sentinel", true, true, true},
-		{"openat:" + long, false, true, true},
-		{"openat:../" + filepath.Base(dir) + "/other/b", false, true, true}, // "../" at the very start
-		{"openat:other/b/..", false, false, false},                          // ".." without the slash: not a directory, fails
+		{"openat:keep/a", true, false, false, true},
+		{"openat:keepx/a", false, false, false, false},
+		{"openat:other/b", false, true, false, false},
+		{"openat:other/secret.key", true, true, false, false},
+		{"openat:other/secret.key.bak", true, true, false, false},
+		{"openat:other/xsecret.key", false, true, false, false},
+		{"openat:other/a-long-file-name-for-vigil.conf", true, true, false, false},
+		{"openat:other/a-long-file-name-for-vigil.conf2", true, true, false, false},
+		{"openat:keep/missing", false, false, false, false},               // failed read
+		{"openat-creat:keep/new", false, false, false, false},             // successful write
+		{"openat-creat:" + dir + "/nodir/new", true, false, false, false}, // failed write
+		{"openat2:keep", false, false, false, false},                      // the prefix's directory itself
+		{"openat:other/../keep/a", true, false, true, true},
+		{"openat:keep/../nodir/x", false, false, true, false}, // failed read
+		{"openat:keep/./sentinel", true, true, true, true},
+		{"openat:" + long, false, true, true, true},
+		{"openat:../" + filepath.Base(dir) + "/other/b", false, true, true, true}, // "../" at the very start
+		{"openat:other/b/..", false, false, false, false},                         // ".." without the slash: not a directory, fails
+		// Absolute: the caller's name is judged where it is the walked
+		// path, and only there.
+		{"openat:" + dir + "/keep/c", true, false, false, true},
+		{"openat:" + dir + "/other/b", false, true, false, false},
+		{"openat:" + dir + "/other/link", true, false, false, true}, // a symlink to keep/a
+		{"openat:" + dir + "//other/b", false, true, false, true},   // not the walked string
+		// Relative: judged where its names climbed from the file lead
+		// to the directory it was relative to.
+		{"openat:other/link", true, false, false, true},
+		{"dirfd:" + dir + "/keep:c", true, false, false, true},
+		{"dirfd:" + dir + "/other:b", false, true, false, false},
+		{"dirfd:" + dir + "/other:link", true, false, false, true},
 	}
 	if haveLegacyOpen {
 		// Not an openat: the first filter's read clause does not apply.
-		ops = append(ops, op{"open:keep/c", false, false, false})
+		ops = append(ops, op{"open:keep/c", false, false, false, true})
 	}
 	run := func(t *testing.T, f *event.OpenFilter, admitted func(op) bool) {
 		t.Helper()
@@ -127,7 +151,7 @@ func testOpenFilter(t *testing.T, hooks string) {
 		}
 		fh.wait(t, c.pid, "sentinel open", isOpen("keep/sentinel"))
 		for _, o := range ops {
-			_, raw, _ := strings.Cut(o.op, ":")
+			raw := opRaw(o.op)
 			ref := h.wait(t, c.pid, "unfiltered open of "+raw, isOpen(raw))
 			want := admitted(o)
 			if f != nil && kernelAdmits(f, &ref.Event) != want {
@@ -150,14 +174,26 @@ func testOpenFilter(t *testing.T, hooks string) {
 	// A new generation: nothing of the first filter may linger.
 	t.Run("second", func(t *testing.T) { run(t, second, func(o op) bool { return o.admit2 }) })
 	t.Run("third", func(t *testing.T) { run(t, third, func(o op) bool { return o.admit3 }) })
+	t.Run("fourth", func(t *testing.T) { run(t, fourth, func(o op) bool { return o.admit4 }) })
 	t.Run("off", func(t *testing.T) { run(t, nil, func(op) bool { return true }) })
 	// And on again, past the generation that reuses the first's slot.
 	t.Run("first again", func(t *testing.T) { run(t, first, func(o op) bool { return o.admit1 }) })
 }
 
+// opRaw is the raw path of a helperOpen operation ("kind:path" or
+// "dirfd:dir:path").
+func opRaw(op string) string {
+	kind, raw, _ := strings.Cut(op, ":")
+	if kind == "dirfd" {
+		_, raw, _ = strings.Cut(raw, ":")
+	}
+	return raw
+}
+
 // kernelAdmits is the Go reference of the kernel's evaluation of f: the
-// needles and suffixes cut to what it compares, and a raw path longer than it searches
-// taken as unknown (admitted).
+// needles and suffixes cut to what it compares, and a raw path longer than
+// it searches, or relative with more names than it climbs, taken as unknown
+// (admitted).
 func kernelAdmits(f *event.Filter, e *event.Event) bool {
 	k := &event.Filter{All: f.All, Clauses: slices.Clone(f.Clauses)}
 	for i := range k.Clauses {
@@ -169,7 +205,7 @@ func kernelAdmits(f *event.Filter, e *event.Event) bool {
 		}
 	}
 	v := *e
-	if len(v.Open.Raw) > rawScan {
+	if raw := v.Open.Raw; len(raw) > rawScan || len(raw) > 0 && raw[0] != '/' && bytes.Count(raw, []byte("/")) >= upMax {
 		v.Open.Raw = nil
 	}
 	return k.Admits(&v)

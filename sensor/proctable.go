@@ -140,7 +140,7 @@ func (t *ProcessTable) Seed() error {
 // Apply updates the table with r and sets r.Event.Proc. Exec builds a new
 // Process (earlier events keep the old one), fork adds the child, and an
 // exit is freed by Release once the event is delivered. It also completes
-// the name of a failed open, which needs the process's cwd.
+// the name of an open relative to a cwd the kernel could not give.
 func (t *ProcessTable) Apply(r *Record) {
 	e := &r.Event
 	switch {
@@ -166,13 +166,9 @@ func (t *ProcessTable) Apply(r *Record) {
 		}
 	}
 	if r.openJoin {
-		dir := r.openDir
-		if len(dir) == 0 && e.Proc.Cwd != "" {
-			// The kernel could not resolve the directory; the table's
-			// cwd (as of the last exec) is the best left.
-			dir = stringBytes(e.Proc.Cwd)
-		}
-		e.Open.Name = appendJoin(e.Open.Name[:0], dir, e.Open.Raw)
+		// The kernel could not resolve the cwd; the table's (as of
+		// the last exec) is the best left.
+		e.Open.Name = appendJoin(e.Open.Name[:0], stringBytes(e.Proc.Cwd), e.Open.Raw)
 	}
 }
 

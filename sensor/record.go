@@ -14,10 +14,8 @@ type Record struct {
 	// Fork is set for clone records.
 	Fork ForkFacts
 
-	// openDir is, for a failed relative open, the directory the kernel
-	// resolved the path against (cwd or dirfd); empty when it could not.
-	openDir []byte
-	// openJoin is set when Open.Name must be joined in userspace.
+	// openJoin is set when Open.Name is a raw path relative to the cwd
+	// that the kernel could not give: the process table joins it.
 	openJoin bool
 }
 
@@ -65,6 +63,5 @@ func (r *Record) reset() {
 	r.Event.Reset()
 	r.Exec = ExecFacts{}
 	r.Fork = ForkFacts{}
-	r.openDir = nil
 	r.openJoin = false
 }

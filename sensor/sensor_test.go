@@ -228,8 +228,9 @@ type openCase struct {
 	op       string // helperOpen's "kind:path"
 	typ      event.Type
 	raw      string
-	name     string
-	res      int // 0: a file descriptor; else the errno result
+	name     string // the caller's name
+	real     string // the resolved path, when it is not name (success only)
+	res      int    // 0: a file descriptor; else the errno result
 	flags    uint32
 	mode     uint32
 	fileType uint32
@@ -255,7 +256,9 @@ func TestOpen(t *testing.T) {
 	rdonly := uint32(unix.O_RDONLY | unix.O_CLOEXEC)
 	cases := []openCase{
 		{op: "openat:sub/../file.txt", typ: event.TypeOpenat, raw: "sub/../file.txt", name: file, flags: rdonly, fileType: unix.S_IFREG},
-		{op: "openat:link", typ: event.TypeOpenat, raw: "link", name: file, flags: rdonly, fileType: unix.S_IFREG},
+		{op: "openat:link", typ: event.TypeOpenat, raw: "link", name: filepath.Join(dir, "link"), real: file, flags: rdonly, fileType: unix.S_IFREG},
+		{op: "openat:" + dir + "//sub/./../link", typ: event.TypeOpenat, raw: dir + "//sub/./../link", name: filepath.Join(dir, "link"), real: file,
+			flags: rdonly, fileType: unix.S_IFREG},
 		{op: "openat:missing/nope", typ: event.TypeOpenat, raw: "missing/nope", name: filepath.Join(dir, "missing/nope"), res: -int(unix.ENOENT), flags: rdonly},
 		{op: "openat:" + filepath.Join(dir, weird), typ: event.TypeOpenat, raw: filepath.Join(dir, weird), name: filepath.Join(dir, weird), flags: rdonly, fileType: unix.S_IFREG},
 		{op: "openat-creat:new.txt", typ: event.TypeOpenat, raw: "new.txt", name: filepath.Join(dir, "new.txt"), flags: unix.O_CREAT | unix.O_WRONLY | unix.O_CLOEXEC, mode: 0o640, fileType: unix.S_IFREG},
@@ -286,9 +289,14 @@ func TestOpen(t *testing.T) {
 				return e.PID == c.pid && e.Type.Kind() == event.KindOpen && string(e.Open.Raw) == tc.raw
 			})
 			o := ev.Open
-			if ev.Type != tc.typ || ev.Res != int64(res) || string(o.Name) != tc.name || o.Flags != tc.flags ||
-				o.Mode != tc.mode || o.FileType != tc.fileType || o.NameTruncated || o.RawTruncated || o.ViaHook {
-				t.Errorf("got  %s\nwant type %s res %d name %q flags %#o mode %#o ftype %#o", ev.String(), tc.typ, res, tc.name, tc.flags, tc.mode, tc.fileType)
+			real := tc.real
+			if real == "" && tc.res == 0 {
+				real = tc.name
+			}
+			if ev.Type != tc.typ || ev.Res != int64(res) || string(o.Name) != tc.name || string(o.RealPath) != real || o.Flags != tc.flags ||
+				o.Mode != tc.mode || o.FileType != tc.fileType || o.NameTruncated || o.RealPathTruncated || o.RawTruncated || o.ViaHook {
+				t.Errorf("got  %s\nwant type %s res %d name %q realpath %q flags %#o mode %#o ftype %#o", ev.String(), tc.typ, res, tc.name,
+					real, tc.flags, tc.mode, tc.fileType)
 			}
 			if (o.DirFD >= 0) != tc.dirfd || (!tc.dirfd && o.DirFD != unix.AT_FDCWD) {
 				t.Errorf("dirfd %d, want a descriptor: %v", o.DirFD, tc.dirfd)

@@ -28,13 +28,25 @@ static __always_inline struct open_rec *open_rec_new(struct rec_buf **rb, __u16 
 	return r;
 }
 
-/* Emit open record r, whose name of n bytes ends its string area at off + n. */
-static __always_inline void open_emit(struct open_rec *r, __u32 off, __u32 n)
+/* Emit open record r, whose string area ends at off. */
+static __always_inline void open_emit(struct open_rec *r, __u32 off)
 {
-	r->name_len = n;
-	off = (off + n) & (REC_BUF_SIZE - 1);
+	off &= REC_BUF_SIZE - 1;
 	fill_hdr(&r->hdr, VIGIL_REC_OPEN, off);
 	emit(r, off, VIGIL_KIND_OPEN);
+}
+
+/* Put the directory a relative raw path was relative to at off (dir_len,
+ * VIGIL_OPEN_DIR_TRUNC); returns its length. */
+static __always_inline __u32 open_put_dir(struct rec_buf *rb, __u32 off, struct open_rec *r, const bool direct)
+{
+	__u32 d = put_dir_path(rb, off & (REC_BUF_SIZE / 2 - 1), r->dirfd, direct);
+
+	if (d & PATH_TRUNC)
+		r->rflags |= VIGIL_OPEN_DIR_TRUNC;
+	d = BOUNDED(d);
+	r->dir_len = d;
+	return d;
 }
 
 /* Fill the fixed part and the name of an open record for file (may be NULL). */
@@ -56,7 +68,7 @@ static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct
 static __always_inline int open_report(struct sys_args *a, long ret, const bool direct)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, zero = 0;
+	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, zero = 0, caller = 0;
 	__u16 sys = a->syscall;
 	struct path_buf *pb;
 	struct open_rec *r;
@@ -100,9 +112,13 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 				name = walk_path((__u64)path.dentry, (__u64)path.mnt);
 			}
 		}
-		if (gen)
-			mask = filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
-		if (!mask) {
+		if (gen) {
+			__u64 v = filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
+
+			mask = (__u32)v;
+			caller = v >> 32;
+		}
+		if (!mask && !caller) {
 			count_filtered(VIGIL_KIND_OPEN);
 			return 0;
 		}
@@ -128,6 +144,17 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 	if (trunc)
 		r->rflags |= VIGIL_OPEN_RAW_TRUNC;
 	r->raw_len = n;
+	/* Clauses on the caller's name that the walked path failed: they
+	 * stand unless the caller's name is the walked path; another name
+	 * ("..", a symlink, /proc/self/fd/N) the kernel cannot judge. */
+	if (caller) {
+		if (trunc || !filter_caller_is_walked(off, n, name, ret, r->dirfd))
+			mask |= caller;
+		if (!mask) {
+			count_filtered(VIGIL_KIND_OPEN);
+			return 0;
+		}
+	}
 	/* Clauses left that all need a needle in the raw path: look for it. */
 	if (gen && !(mask & ~raw_need) && !filter_raw_admitted(VIGIL_KIND_OPEN, mask, gen, off, n)) {
 		count_filtered(VIGIL_KIND_OPEN);
@@ -137,24 +164,21 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		first = rb->b[off & (REC_BUF_SIZE - 1)];
 	off += n;
 
-	n = 0;
 	if (ret >= 0) {
 		/* The path walked above. */
 		n = copy_path(rb, off, name);
 		if (n & PATH_TRUNC)
 			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
 		n = BOUNDED(n);
+		r->name_len = n;
 		r->file_type = ftype;
-	} else if (r->raw_len > 0 && first != '/') {
-		/* Failed relative open: hand userspace the directory it was
-		 * relative to. A failed absolute open has its raw path only. */
-		n = put_dir_path(rb, off, r->dirfd, direct);
-		if (n & PATH_TRUNC)
-			r->rflags |= VIGIL_OPEN_NAME_TRUNC;
-		n = BOUNDED(n);
-		r->rflags |= VIGIL_OPEN_NAME_IS_DIR;
+		off += n;
 	}
-	open_emit(r, off, n);
+	/* A relative raw path: hand userspace the directory it was relative
+	 * to, walked only now that the open passed the filter. */
+	if (r->raw_len > 0 && first != '/')
+		off += open_put_dir(rb, off, r, direct);
+	open_emit(r, off);
 	return 0;
 }
 
@@ -202,7 +226,8 @@ static __always_inline int file_open_hook(struct file *file)
 	r->rflags = VIGIL_OPEN_VIA_HOOK;
 	off = sizeof(*r);
 	n = open_put_file(rb, off, r, file);
-	open_emit(r, off, n);
+	r->name_len = n;
+	open_emit(r, off + n);
 	return 0;
 }
 

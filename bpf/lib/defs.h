@@ -68,6 +68,8 @@ struct path_buf {
 	__u32 mode; /* walk_fd_direct: S_IFMT bits of the file */
 	__u32 leaf; /* length of the path's last component */
 	__u32 pad;
+	__u32 up_got;   /* fd_up_is_dir: bytes of names climbed */
+	__u32 up_names; /* fd_up_is_dir: names climbed */
 	__u8 b[PATH_BUF_SIZE];
 };
 

@@ -4,7 +4,8 @@
  * loaded rule can match stay in the kernel, counted as filtered. A kind's
  * header asks filter_mask with what it knows before the path (syscall, key,
  * result), then filter_path_clauses once the path is walked, and
- * filter_raw_admitted for clauses that need a needle in the caller's path.
+ * filter_raw_admitted for clauses that need a needle in the caller's path,
+ * and filter_caller_is_walked for clauses bounded on the caller's name.
  * Every step admits what it cannot judge.
  */
 #ifndef VIGIL_LIB_FILTER_H
@@ -50,8 +51,15 @@ static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long 
  * (all of mask). It may stop early once a clause that needs no raw-path
  * needle is found: that one admits the event. A global function: the
  * verifier checks it once per program.
+ *
+ * The clauses in the low 32 bits are judged; the high 32 bits hold the
+ * clauses of mask bounded on the caller's name (caller_name) that the
+ * walked path failed: that failure counts only if the caller's name turns
+ * out to be the walked path (filter_caller_is_walked), else they admit the
+ * event. They are set only when no judged clause admits the event on its
+ * own, so filters without such clauses (vigil's defaults) pay nothing.
  */
-__noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
+__noinline __u64 filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 {
 	__u32 zero = 0, slot = filter_slot(kind, gen), len, klen, pos, leaf, pair, res, i, sl, *m;
 	struct filter_name_key nk = {};
@@ -101,7 +109,7 @@ __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 	if (leaf > NAME_MAX)
 		return mask;
 	if (!(f->name_lens[(leaf >> 5) & 7] & (1u << (leaf & 31))))
-		return res;
+		return res | (__u64)(mask & ~res & f->caller_name) << 32;
 	nk.head = *(__u64 *)&pb->b[(PATH_END - leaf) & STR_MASK];
 	if (leaf < 8)
 		nk.head &= (1ULL << (leaf * 8)) - 1;
@@ -113,7 +121,133 @@ __noinline int filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 	m = bpf_map_lookup_elem(&filter_names, &nk);
 	if (m)
 		res |= *m & mask;
-	return res;
+	return res | (__u64)(mask & ~res & f->caller_name) << 32;
+}
+
+/*
+ * Whether climbing from the file of fd the names of its last need bytes
+ * of walked path ("/name" each), as the path walk climbs (crossing
+ * mounts), reaches the directory a relative path was relative to: dirfd's
+ * file, or the cwd for AT_FDCWD. At most VIGIL_FILTER_UP_MAX names. Helper
+ * reads, so both programs share it; a global function, verified once. Its
+ * counts live in map memory, read back through volatile accesses, for the
+ * reason walk_path_impl keeps its position there.
+ */
+__noinline int fd_up_is_dir(__s64 fd, __s32 dirfd, __u32 need)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file *f = fd_file(task, fd), *d;
+	struct path fp = {}, dp = {};
+	struct dentry *dentry, *mnt_root;
+	volatile __u32 *got, *names;
+	struct dentry_head dh;
+	struct mount_head mh;
+	struct path_buf *pb;
+	struct mount *mnt;
+	__u32 i, zero = 0;
+
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	if (!f || !pb)
+		return 0;
+	got = &pb->up_got;
+	names = &pb->up_names;
+	*got = 0;
+	*names = 0;
+	bpf_core_read(&fp, sizeof(fp), &f->f_path);
+	if (dirfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+		bpf_core_read(&dp, sizeof(dp), &fs->pwd);
+	} else {
+		d = fd_file(task, dirfd);
+		if (!d)
+			return 0;
+		bpf_core_read(&dp, sizeof(dp), &d->f_path);
+	}
+	if (!fp.dentry || !fp.mnt || !dp.dentry)
+		return 0;
+	dentry = fp.dentry;
+	mnt = (void *)fp.mnt - bpf_core_field_offset(struct mount, mnt);
+	mnt_root = BPF_CORE_READ(fp.mnt, mnt_root);
+	for (i = 0; i < 2 * VIGIL_FILTER_UP_MAX; i++) {
+		if (dentry == mnt_root) {
+			read_mount(mnt, &mh, false);
+			if (mh.parent == mnt)
+				return 0;
+			dentry = mh.mountpoint;
+			mnt = mh.parent;
+			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			continue;
+		}
+		read_dentry(dentry, &dh, false);
+		if (dh.parent == dentry || dh.len > NAME_MAX || *names >= VIGIL_FILTER_UP_MAX)
+			return 0;
+		*names = *names + 1;
+		*got = *got + dh.len + 1;
+		dentry = dh.parent;
+		if (*got >= need)
+			break;
+	}
+	return *got == need && dentry == dp.dentry && (void *)mnt + bpf_core_field_offset(struct mount, mnt) == (void *)dp.mnt;
+}
+
+/*
+ * Whether the caller's name for the open of n raw bytes at off in the record
+ * buffer is the path the walk left in the path buffer (length w, as
+ * walk_path returns it), so that bounds on the caller's name can be judged
+ * on it. The walk writes "/" and whole dentry names, never ".", ".." or an
+ * empty one, so a raw path equal to it or to its end is clean. An absolute
+ * raw path must be that path byte for byte: it then reached no symlink. A
+ * relative one must be the walked path's end after a slash, and its names
+ * (at most VIGIL_FILTER_UP_MAX), climbed from the opened file (fd), must
+ * lead to its directory (dirfd): the name userspace joins from that
+ * directory is then the walked path. A raw path longer than
+ * VIGIL_FILTER_RAW_SCAN, unread or cut, is not judged (0). A global
+ * function, like filter_path_clauses.
+ */
+__noinline int filter_caller_is_walked(__u32 off, __u32 n, __u32 w, __s64 fd, __s32 dirfd)
+{
+	__u32 zero = 0, len = w & STR_MASK, i, base;
+	struct path_buf *pb;
+	struct rec_buf *rb;
+	bool rel;
+	__u64 a, b;
+
+	if (n == 0 || n > VIGIL_FILTER_RAW_SCAN || n > len || (w & PATH_TRUNC))
+		return 0;
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!pb || !rb)
+		return 0;
+	rel = rb->b[off & (REC_BUF_SIZE / 2 - 1)] != '/';
+	/* A relative path's slash before it in the walked path. */
+	base = BOUNDED(PATH_END - n - 1);
+	if (rel ? n == len || pb->b[base] != '/' : n != len)
+		return 0;
+	/* The walked path's last n bytes against the raw path: whole words
+	 * from the start, then the last 8 bytes, which may overlap them. */
+	base = PATH_END - n;
+	for (i = 0; i + 8 <= VIGIL_FILTER_RAW_SCAN; i += 8) {
+		if (i + 8 > n)
+			break;
+		a = *(__u64 *)&rb->b[(off + i) & (REC_BUF_SIZE / 2 - 1)];
+		b = *(__u64 *)&pb->b[(base + i) & STR_MASK];
+		if (a != b)
+			return 0;
+	}
+	if (n >= 8) {
+		a = *(__u64 *)&rb->b[(off + n - 8) & (REC_BUF_SIZE / 2 - 1)];
+		b = *(__u64 *)&pb->b[(PATH_END - 8) & STR_MASK];
+		if (a != b)
+			return 0;
+	} else {
+		/* Shorter than a word: the bytes after each string are not its. */
+		a = *(__u64 *)&rb->b[off & (REC_BUF_SIZE / 2 - 1)];
+		b = *(__u64 *)&pb->b[base & STR_MASK];
+		if ((a ^ b) & ((1ULL << (n * 8)) - 1))
+			return 0;
+	}
+	return !rel || fd_up_is_dir(fd, dirfd, n + 1);
 }
 
 /*

@@ -26,6 +26,8 @@ func shadowEvent() *event.Event {
 		Proc: &event.Process{PID: 100, PPID: 10, Name: "cat", Exe: "cat", ExePath: "/usr/bin/cat", Args: "/etc/shadow",
 			Cmdline: "cat /etc/shadow", Cwd: "/root", UserName: "root", Parent: parent}}
 	e.Open.Name = []byte("/etc/shadow")
+	e.Open.RealPath = []byte("/etc/shadow")
+	e.Open.Raw = []byte("/etc/shadow")
 	e.Open.FileType = 0o100000
 	return e
 }

@@ -792,6 +792,13 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				runCommand(t, apt, "-c", "cat /etc/shadow; true")
 				// A file handle names no path: open_by_handle_at.
 				byHandle := openByHandleTrigger(t)
+				// Files count by what the kernel reached: a symlink the
+				// caller names otherwise still reads /etc/shadow.
+				notes := filepath.Join(dir, "notes")
+				if err := os.Symlink("/etc/shadow", notes); err != nil {
+					t.Fatal(err)
+				}
+				runCommand(t, "cat", notes)
 				return []alert{
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
@@ -801,6 +808,9 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 						"fd.name": "/etc/shadow", "proc.cmdline": "cat /etc/shadow", "proc.pname": "apt",
 					}},
 					byHandle,
+					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
+						"fd.name": notes, "fd.realpath": "/etc/shadow", "proc.cmdline": "cat " + notes,
+					}},
 				}
 			},
 			benign: func(t *testing.T) []alert {

@@ -282,7 +282,7 @@ func TestRuleMatching(t *testing.T) {
 		w := output.NewWriter(&out, 16)
 		p := newPipeline(nil, rs, false, output.NewEncoder("h"), w)
 		e := &event.Event{Type: event.TypeOpenat, Time: 1, Res: 3, Proc: &event.Process{Name: "cat"}}
-		e.Open.Name = []byte("/etc/shadow")
+		e.Open.Name, e.Open.RealPath = []byte("/etc/shadow"), []byte("/etc/shadow")
 		p.handle(e)
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
