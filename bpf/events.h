@@ -25,7 +25,8 @@ enum event_kind {
 	VIGIL_KIND_DUP = 8,
 	VIGIL_KIND_PRIV = 9,
 	VIGIL_KIND_CRED = 10,
-	VIGIL_NUM_KINDS = 11,
+	VIGIL_KIND_SENDRECV = 11,
+	VIGIL_NUM_KINDS = 12,
 };
 
 /* Record types: the hdr.type of each record. */
@@ -40,6 +41,7 @@ enum rec_type {
 	VIGIL_REC_SOCKET = 8,      /* struct socket_rec */
 	VIGIL_REC_DUP = 9,         /* struct dup_rec */
 	VIGIL_REC_PRIV = 10,       /* struct priv_rec */
+	VIGIL_REC_SENDRECV = 11,   /* struct sendrecv_rec */
 };
 
 /* The syscall behind a record: one id per row of syscall_table.h, in its
@@ -365,6 +367,57 @@ enum fs_filter_key {
 enum dup_filter_key {
 	VIGIL_DUP_KEY_FILE = 62,
 	VIGIL_DUP_KEY_OTHER = 63,
+};
+
+/* Send/recv record flags. */
+enum sendrecv_rec_flags {
+	/* The socket had a peer of its own (connected UDP, established TCP,
+	 * a connected unix socket): Falco's fd.connected. */
+	VIGIL_SR_CONNECTED = 1 << 0,
+	/* sock.raddr and rport are the address the call named (sendto's
+	 * destination, the source recvfrom and recvmsg returned), not the
+	 * socket's peer. */
+	VIGIL_SR_PEER_ARG = 1 << 1,
+	/* That address differs from the last one this socket sent to or
+	 * received from (or is its first): Falco's fd.name_changed. */
+	VIGIL_SR_NAME_CHANGED = 1 << 2,
+};
+
+/*
+ * A sendto, sendmsg, recvfrom or recvmsg at syscall exit
+ * (kinds/sendrecv.h): the socket as the kernel holds it at that moment,
+ * with the peer the call named when the socket has none of its own, and
+ * the byte count (ret). Never the payload.
+ */
+struct sendrecv_rec {
+	struct rec_hdr hdr;
+	__s64 ret;       /* bytes sent or received, or -errno */
+	__s32 fd;
+	__u32 flags;     /* MSG_* as passed */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum sendrecv_rec_flags */
+	__u8 pad[4];
+	struct sock_info sock;
+};
+
+/* The filter key of a send/recv (kinds/sendrecv.h): the socket's family
+ * class (bits 0-1), its transport (bits 2-3, IP sockets only), whether it
+ * is connected and whether the call changed its peer. A unix socket has no
+ * transport, so VIGIL_SR_KEY_ANY is no event's key: the kernel asks with
+ * it before reading the socket, and Go gives it every clause of the
+ * filter. */
+enum sendrecv_filter_key {
+	VIGIL_SR_KEY_INET = 1,
+	VIGIL_SR_KEY_INET6 = 2,
+	VIGIL_SR_KEY_UNIX = 3,
+	VIGIL_SR_KEY_FAMILY = 3,
+	VIGIL_SR_KEY_TCP = 4,
+	VIGIL_SR_KEY_UDP = 8,
+	VIGIL_SR_KEY_L4_OTHER = 12,
+	VIGIL_SR_KEY_L4 = 12,
+	VIGIL_SR_KEY_CONNECTED = 16,
+	VIGIL_SR_KEY_NAME_CHANGED = 32,
+	VIGIL_SR_KEY_ANY = 63,
 };
 
 /* Per-CPU, per-kind counters. */

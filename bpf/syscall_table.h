@@ -46,6 +46,7 @@
 #define ARG_ID 12   /* a pid, uid or gid; ARG_ID2 and ARG_ID3 the next ones */
 #define ARG_ID2 13
 #define ARG_ID3 14
+#define ARG_PTR2 15 /* a second user pointer: recvfrom's address length */
 
 /* Up to six roles, four bits each, argument 0 lowest: a constant, so each
  * row's argument reads fold into plain stores. */
@@ -97,6 +98,10 @@
 	X(setregid,     SETREGID,     114, 204, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2)) \
 	X(setresuid,    SETRESUID,    117, 208, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
 	X(setresgid,    SETRESGID,    119, 210, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
-	X(capset,       CAPSET,       126, 185, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_PTR))
+	X(capset,       CAPSET,       126, 185, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_PTR)) \
+	X(sendto,   SENDTO,   44, 369, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_LEN)) \
+	X(sendmsg,  SENDMSG,  46, 370, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS)) \
+	X(recvfrom, RECVFROM, 45, 371, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_PTR2)) \
+	X(recvmsg,  RECVMSG,  47, 372, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS))
 
 #endif /* VIGIL_SYSCALL_TABLE_H */

@@ -16,7 +16,8 @@
  *   lib/filter.h      per-kind in-kernel filters driven by the rules
  *   lib/sock.h        what a socket descriptor is: family, protocol, ends
  *   kinds/            one header per decoder of sensor/decode*.go: exec, proc
- *                     (fork, exit), open, connect, priv, fs, socket, dup
+ *                     (fork, exit), open, connect, priv, fs, socket, dup,
+ *                     sendrecv
  *   lib/dispatch.h    the raw sys_exit program and the tracepoint pairs,
  *                     generated from syscall_table.h
  *
@@ -102,6 +103,16 @@ struct {
 	__type(value, __u32); /* clauses */
 } filter_names SEC(".maps");
 
+/* The last peer each unconnected socket sent to or received from, by its
+ * struct sock (kinds/sendrecv.h: fd.name_changed). LRU: a socket closed
+ * without a word leaves its entry to be evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sr_peer);
+} sr_peers SEC(".maps");
+
 /* Records larger than the stack are built here; per CPU because tracepoint
  * programs run with preemption disabled and cannot interleave on one CPU. */
 struct {
@@ -128,6 +139,7 @@ struct btf_anchor {
 	struct connect_rec connect;
 	struct priv_rec priv;
 	struct socket_rec socket;
+	struct sendrecv_rec sendrecv;
 	enum event_kind kind;
 	enum rec_type rec_type;
 	enum syscall_id syscall;
@@ -144,6 +156,8 @@ struct btf_anchor {
 	enum socket_filter_key socket_key;
 	enum dup_filter_key dup_key;
 	enum fs_filter_key fs_key;
+	enum sendrecv_rec_flags sendrecv_flags;
+	enum sendrecv_filter_key sendrecv_key;
 };
 const struct btf_anchor *unused_btf_anchor __attribute__((unused));
 const struct exec_rec *unused_exec_rec __attribute__((unused));
@@ -165,4 +179,5 @@ const struct dup_rec *unused_dup_rec __attribute__((unused));
 #include "kinds/fs.h"
 #include "kinds/socket.h"
 #include "kinds/dup.h"
+#include "kinds/sendrecv.h"
 #include "lib/dispatch.h"

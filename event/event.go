@@ -57,6 +57,10 @@ const (
 	TypeSetresuid
 	TypeSetresgid
 	TypeCapset
+	TypeSendto
+	TypeSendmsg
+	TypeRecvfrom
+	TypeRecvmsg
 	numTypes
 )
 
@@ -108,6 +112,10 @@ var typeNames = [numTypes]string{
 	TypeSetresuid:   "setresuid",
 	TypeSetresgid:   "setresgid",
 	TypeCapset:      "capset",
+	TypeSendto:      "sendto",
+	TypeSendmsg:     "sendmsg",
+	TypeRecvfrom:    "recvfrom",
+	TypeRecvmsg:     "recvmsg",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -146,12 +154,14 @@ func (t Type) Kind() Kind {
 		return KindPriv
 	case TypeSetuid, TypeSetgid, TypeSetreuid, TypeSetregid, TypeSetresuid, TypeSetresgid, TypeCapset:
 		return KindCred
+	case TypeSendto, TypeSendmsg, TypeRecvfrom, TypeRecvmsg:
+		return KindSendRecv
 	}
 	return KindUnknown
 }
 
 // TypeByName maps a Falco event type name to a Type. ok is false for names
-// vigil does not produce (for example "ptrace" or "sendto").
+// vigil does not produce (for example "sendfile" or "sendmmsg").
 func TypeByName(name string) (t Type, ok bool) {
 	for i, n := range typeNames {
 		if i != int(TypeUnknown) && n == name {
@@ -177,13 +187,14 @@ const (
 	KindDup
 	KindPriv
 	KindCred
+	KindSendRecv
 	numKinds
 )
 
 // NumKinds is the number of kinds, for tables indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred"}
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred", "sendrecv"}
 
 // String returns the kind's lower-case name, as used in metrics and drop records.
 func (k Kind) String() string {
@@ -194,7 +205,8 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded kernel record with its process and container. Exactly
-// one of Open, Connect, Exec, FS, Socket and Dup is meaningful, chosen by Type.
+// one of Open, Connect, Exec, FS, Socket, Dup and SendRecv is meaningful,
+// chosen by Type.
 type Event struct {
 	Type Type
 	// Num is the sensor's sequence number for the event (evt.num).
@@ -223,6 +235,8 @@ type Event struct {
 	FS      FS
 	Socket  SocketCall
 	Dup     Dup
+	// SendRecv is the payload of sendto, sendmsg, recvfrom and recvmsg.
+	SendRecv SendRecv
 
 	// HostNames resolves the fd.*ip.name fields; nil resolves nothing.
 	HostNames *HostNames
@@ -266,6 +280,8 @@ func (e *Event) Reset() {
 		e.Socket = SocketCall{}
 	case KindDup:
 		e.Dup = Dup{Name: e.Dup.Name[:0]}
+	case KindSendRecv:
+		e.SendRecv = SendRecv{}
 	default:
 		e.resetAll()
 		return

@@ -78,6 +78,8 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 		return filterFacts{class: SocketKey(e)}, true
 	case KindDup:
 		return filterFacts{class: DupKey(e)}, true
+	case KindSendRecv:
+		return filterFacts{class: SendRecvKey(e)}, true
 	case KindFS:
 		// The paths are joined in userspace: unknown facts, which admit.
 		return filterFacts{class: FSKey(e)}, true

@@ -79,6 +79,8 @@ func filterKindOf(kind event.Kind) *filterKind {
 		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	case event.KindFS:
 		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses}
+	case event.KindSendRecv:
+		return sendRecvKind()
 	}
 	return nil
 }

@@ -156,6 +156,11 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESUID):    event.TypeSetresuid,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_SETRESGID):    event.TypeSetresgid,
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
+
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):   event.TypeSendto,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):  event.TypeSendmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM): event.TypeRecvfrom,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):  event.TypeRecvmsg,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -187,6 +192,8 @@ func recordKind(typ uint16) event.Kind {
 		return event.KindSocket
 	case recDup:
 		return event.KindDup
+	case recSendRecv:
+		return event.KindSendRecv
 	case recPriv:
 		// The syscall tells priv from cred (decodePriv).
 		return event.KindPriv
@@ -244,6 +251,8 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 		reason = decodeSocket(raw, r)
 	case recDup:
 		reason = decodeDup(raw, r)
+	case recSendRecv:
+		reason = decodeSendRecv(raw, r)
 	default:
 		reason = DecodeUnknownType
 	}

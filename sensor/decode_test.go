@@ -404,6 +404,11 @@ func seedRecords(f testing.TB) [][]byte {
 		// A connect with both ends, and an open with a long raw path.
 		encode(f, bpf.VigilConnectRec{Hdr: hdr(recConnect), Family: event.AFInet, SaFamily: event.AFInet, Proto: event.ProtoTCP, Lport: 1, Rport: 2, Laddr: [16]uint8{10, 0, 0, 1}, Raddr: [16]uint8{10, 0, 0, 2}}),
 		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 6, NameLen: 6, Rflags: openRawTrunc}, []byte("/aaaaa"), []byte("/bbbbb")),
+		// An unconnected UDP sendto naming its peer, a connected TCP recvmsg.
+		encode(f, bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 3, Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO), Rflags: srPeerArg | srNameChanged,
+			Sock: bpf.VigilSockInfo{Family: event.AFInet, Proto: event.ProtoUDP, Lport: 1, Rport: 3333, Raddr: [16]uint8{203, 0, 113, 9}}}),
+		encode(f, bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 9, Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG), Rflags: srConnected,
+			Sock: bpf.VigilSockInfo{Family: event.AFInet6, Proto: event.ProtoTCP, Lport: 80, Rport: 5000}}),
 	}
 }
 

@@ -1,0 +1,76 @@
+package event
+
+// SendRecv is the payload of sendto, sendmsg, recvfrom and recvmsg: the
+// socket as the kernel held it during the call. The byte count is the
+// result (Event.Res); the payload itself is never read.
+type SendRecv struct {
+	// FD is the socket's descriptor; Flags the MSG_* flags as passed.
+	FD    int32
+	Flags uint32
+	// Sock is the socket. For an unconnected IP socket, Remote is the
+	// address the call named (sendto's destination, the source a receive
+	// returned) when PeerFromCall is set, and unspecified otherwise.
+	Sock Sock
+	// Connected: the socket had a peer of its own (Falco's fd.connected).
+	Connected bool
+	// PeerFromCall: Sock.Remote came from the call's address argument.
+	PeerFromCall bool
+	// NameChanged: that address differs from the last one this socket
+	// sent to or received from, or is its first (Falco's fd.name_changed).
+	NameChanged bool
+}
+
+// Bits of the sendrecv kind's filter key (bpf/events.h, enum
+// sendrecv_filter_key; the sensor checks them): the family class in the
+// low two bits, the transport of an IP socket in the next two, then
+// whether the socket is connected and whether the call changed its peer.
+const (
+	SendRecvKeyInet        = 1
+	SendRecvKeyInet6       = 2
+	SendRecvKeyUnix        = 3
+	SendRecvKeyFamily      = 3
+	SendRecvKeyTCP         = 4
+	SendRecvKeyUDP         = 8
+	SendRecvKeyL4Other     = 12
+	SendRecvKeyL4          = 12
+	SendRecvKeyConnected   = 16
+	SendRecvKeyNameChanged = 32
+	// SendRecvKeyAny is no event's key (a unix socket has no transport):
+	// the kernel asks with it before it reads the socket.
+	SendRecvKeyAny = 63
+)
+
+// SendRecvKey is the filter key of a send or receive, as
+// bpf/kinds/sendrecv.h computes it from the socket.
+func SendRecvKey(e *Event) int {
+	s := &e.SendRecv
+	k := 0
+	switch s.Sock.Family {
+	case AFInet:
+		k = SendRecvKeyInet
+	case AFInet6:
+		k = SendRecvKeyInet6
+	case AFUnix:
+		k = SendRecvKeyUnix
+	}
+	if s.Sock.Family == AFInet || s.Sock.Family == AFInet6 {
+		switch s.Sock.Proto {
+		case ProtoTCP:
+			k |= SendRecvKeyTCP
+		case ProtoUDP:
+			k |= SendRecvKeyUDP
+		default:
+			k |= SendRecvKeyL4Other
+		}
+	}
+	if s.Connected {
+		k |= SendRecvKeyConnected
+	}
+	if s.NameChanged {
+		k |= SendRecvKeyNameChanged
+	}
+	return k
+}
+
+// isReceive reports whether t receives data (recvfrom, recvmsg).
+func isReceive(t Type) bool { return t == TypeRecvfrom || t == TypeRecvmsg }
