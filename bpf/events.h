@@ -381,6 +381,10 @@ enum sendrecv_rec_flags {
 	/* That address differs from the last one this socket sent to or
 	 * received from (or is its first): Falco's fd.name_changed. */
 	VIGIL_SR_NAME_CHANGED = 1 << 2,
+	/* A connected socket that accept made: its listener's backlog, which
+	 * the kernel copies into each child, is set. The local end is the
+	 * server's. */
+	VIGIL_SR_ACCEPTED = 1 << 3,
 };
 
 /*

@@ -360,6 +360,7 @@ const (
 	VigilSendrecvRecFlagsVIGIL_SR_CONNECTED    VigilSendrecvRecFlags = 1
 	VigilSendrecvRecFlagsVIGIL_SR_PEER_ARG     VigilSendrecvRecFlags = 2
 	VigilSendrecvRecFlagsVIGIL_SR_NAME_CHANGED VigilSendrecvRecFlags = 4
+	VigilSendrecvRecFlagsVIGIL_SR_ACCEPTED     VigilSendrecvRecFlags = 8
 )
 
 type VigilSockInfo struct {

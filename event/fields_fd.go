@@ -125,10 +125,8 @@ func (x end) local(e *Event) bool {
 
 // serverSide reports whether e is about the server's end of connections.
 // A send or receive on an unconnected socket is placed by its direction,
-// as Falco does: the receiver is the server, the sender the client. On a
-// connected socket the kernel does not say which end connected; the end
-// with the lower port is taken for the server (a listening service's port
-// against an ephemeral one).
+// as Falco does: the receiver is the server, the sender the client. A
+// connected socket is the server's end when accept made it.
 func serverSide(e *Event) bool {
 	switch e.Type {
 	case TypeAccept, TypeAccept4, TypeListen, TypeBind:
@@ -138,7 +136,7 @@ func serverSide(e *Event) bool {
 		if !s.Connected {
 			return isReceive(e.Type)
 		}
-		return s.Sock.Local.Port() < s.Sock.Remote.Port()
+		return s.Accepted
 	}
 	return false
 }

@@ -18,6 +18,10 @@ type SendRecv struct {
 	// NameChanged: that address differs from the last one this socket
 	// sent to or received from, or is its first (Falco's fd.name_changed).
 	NameChanged bool
+	// Accepted: a connected socket that accept returned, so its local
+	// end is the server's (fd.sip); on any other connected socket the
+	// local end is the client's.
+	Accepted bool
 }
 
 // Bits of the sendrecv kind's filter key (bpf/events.h, enum

@@ -14,6 +14,7 @@ const (
 	srConnected   = uint16(bpf.VigilSendrecvRecFlagsVIGIL_SR_CONNECTED)
 	srPeerArg     = uint16(bpf.VigilSendrecvRecFlagsVIGIL_SR_PEER_ARG)
 	srNameChanged = uint16(bpf.VigilSendrecvRecFlagsVIGIL_SR_NAME_CHANGED)
+	srAccepted    = uint16(bpf.VigilSendrecvRecFlagsVIGIL_SR_ACCEPTED)
 
 	sendRecvSize = int(unsafe.Sizeof(bpf.VigilSendrecvRec{}))
 )
@@ -36,6 +37,7 @@ func decodeSendRecv(raw []byte, r *Record) DecodeReason {
 		Connected:    x.Rflags&srConnected != 0,
 		PeerFromCall: x.Rflags&srPeerArg != 0,
 		NameChanged:  x.Rflags&srNameChanged != 0,
+		Accepted:     x.Rflags&srAccepted != 0,
 	}
 	return 0
 }

@@ -66,6 +66,16 @@ func TestDecodeSendRecv(t *testing.T) {
 		fields: map[string]string{"fd.name": "10.0.0.1:45000->198.51.100.7:8080", "fd.sip": "198.51.100.7", "fd.sport": "8080",
 			"fd.l4proto": "tcp", "fd.type": "ipv4", "fd.connected": "true"},
 	}, {
+		name: "connected TCP sendto on an accepted socket: the local end is the server",
+		rec: bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 7, Fd: 9, Syscall: sysID(bpf.VigilSyscallIdVIGIL_SYS_SENDTO),
+			Rflags: srConnected | srAccepted,
+			Sock: bpf.VigilSockInfo{Family: event.AFInet, Type: 1, Proto: event.ProtoTCP, Laddr: v4("10.0.0.1"), Lport: 50022,
+				Raddr: v4("198.51.100.7"), Rport: 60000}},
+		want: event.SendRecv{FD: 9, Connected: true, Accepted: true, Sock: event.Sock{Family: event.AFInet, SockType: 1, Proto: event.ProtoTCP,
+			Local: netip.MustParseAddrPort("10.0.0.1:50022"), Remote: netip.MustParseAddrPort("198.51.100.7:60000")}},
+		typ: event.TypeSendto, res: 7,
+		fields: map[string]string{"fd.name": "198.51.100.7:60000->10.0.0.1:50022", "fd.sip": "10.0.0.1", "fd.cport": "60000"},
+	}, {
 		name: "failed sendmsg on a unix socket",
 		rec: bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: -32, Fd: 6, Syscall: sysID(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG),
 			Sock: bpf.VigilSockInfo{Family: event.AFUnix, Type: 2}},

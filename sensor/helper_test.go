@@ -75,6 +75,8 @@ func runHelper(mode string, args []string) int {
 		return helperCompat(args)
 	case "priv":
 		return runPrivHelper(args)
+	case "sendrecv":
+		return runSendRecvHelper()
 	case "fsop":
 		return runFsopHelper()
 	case "uring":

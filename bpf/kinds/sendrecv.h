@@ -172,8 +172,14 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 		goto filtered;
 	/* Step 3: the ends; an unconnected IP socket's peer is the address
 	 * the call named, and whether it changed is the last judgement. */
-	if (key & VIGIL_SR_KEY_CONNECTED)
+	if (key & VIGIL_SR_KEY_CONNECTED) {
 		rflags |= VIGIL_SR_CONNECTED;
+		/* Which end connected, for fd.cip and fd.sip: a socket accept
+		 * returned is a clone of its listener, backlog included; one
+		 * that connected never listened. */
+		if (sk && BPF_CORE_READ(sk, sk_max_ack_backlog))
+			rflags |= VIGIL_SR_ACCEPTED;
+	}
 	if (sk && (si.family == AF_INET || si.family == AF_INET6)) {
 		if (si.family == AF_INET) {
 			__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);

@@ -1,0 +1,199 @@
+package sensor
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sensor/vigil/bpf"
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// runSendRecvHelper sends and receives on the loopback, in the order
+// TestSendRecvRecords expects, printing each result and then the ports of
+// its sockets: UDP datagrams from an unconnected socket to another (twice
+// to one peer by sendto, once by sendmsg), both received; a TCP exchange
+// on a connection; and a sendto that fails for want of a destination.
+func runSendRecvHelper() int {
+	res := func(n int, err error) {
+		if err != nil {
+			n = errnoRes(err)
+		}
+		fmt.Printf("res=%d\n", n)
+	}
+	lo := [4]byte{127, 0, 0, 1}
+	rx, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	unix.Bind(rx, &unix.SockaddrInet4{Addr: lo})
+	rxAddr, _ := unix.Getsockname(rx)
+	tx, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	res(5, unix.Sendto(tx, []byte("hello"), 0, rxAddr))
+	buf := make([]byte, 64)
+	n, _, err := unix.Recvfrom(rx, buf, 0)
+	res(n, err)
+	res(6, unix.Sendto(tx, []byte("hello!"), 0, rxAddr))
+	res(unix.SendmsgN(tx, []byte("abc"), nil, rxAddr, 0))
+	n, _, _, _, err = unix.Recvmsg(rx, buf, nil, 0)
+	res(n, err)
+
+	ln, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	unix.Bind(ln, &unix.SockaddrInet4{Addr: lo})
+	unix.Listen(ln, 1)
+	lnAddr, _ := unix.Getsockname(ln)
+	cl, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	unix.Connect(cl, lnAddr)
+	srv, _, _ := unix.Accept(ln)
+	res(4, unix.Sendto(cl, []byte("ping"), 0, nil))
+	n, _, err = unix.Recvfrom(srv, buf, 0)
+	res(n, err)
+
+	lone, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	res(1, unix.Sendto(lone, []byte("x"), 0, nil))
+
+	port := func(fd int) int {
+		sa, _ := unix.Getsockname(fd)
+		if in, ok := sa.(*unix.SockaddrInet4); ok {
+			return in.Port
+		}
+		return 0
+	}
+	fmt.Printf("res=%d\nres=%d\nres=%d\nres=%d\nres=%d\n", rx, port(rx), port(tx), port(ln), port(cl))
+	return 0
+}
+
+// TestSendRecvRecords checks the sendrecv kind's records of real UDP and
+// TCP traffic on the loopback: both ends of each call, the byte counts, the
+// peer an unconnected socket named and whether it changed, and a failed
+// call.
+func TestSendRecvRecords(t *testing.T) {
+	h := startHarness(t)
+	c := h.spawn(t, t.TempDir(), "sendrecv")
+	if len(c.results) != 13 {
+		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
+	}
+	rxFD, rxPort, txPort, lnPort, clPort := c.results[8], c.results[9], c.results[10], c.results[11], c.results[12]
+	ap := func(port int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	}
+	// The sender never bound: the kernel gave it a port on the wildcard.
+	wild := func(port int) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("0.0.0.0"), uint16(port)) }
+	type want struct {
+		what                              string
+		typ                               event.Type
+		res                               int
+		local, remote                     netip.AddrPort
+		proto                             uint8
+		connected, peerFromCall, nameChgd bool
+		accepted                          bool
+		fdName                            string
+	}
+	var seen []captured
+	for _, w := range []want{
+		{"first UDP sendto", event.TypeSendto, c.results[0], wild(txPort), ap(rxPort), event.ProtoUDP, false, true, true, false,
+			fmt.Sprintf("0.0.0.0:%d->127.0.0.1:%d", txPort, rxPort)},
+		{"UDP recvfrom", event.TypeRecvfrom, c.results[1], ap(rxPort), ap(txPort), event.ProtoUDP, false, true, true, false,
+			fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", txPort, rxPort)},
+		{"second UDP sendto to the same peer", event.TypeSendto, c.results[2], wild(txPort), ap(rxPort), event.ProtoUDP, false, true, false, false, ""},
+		{"UDP sendmsg to the same peer", event.TypeSendmsg, c.results[3], wild(txPort), ap(rxPort), event.ProtoUDP, false, true, false, false, ""},
+		{"UDP recvmsg from the same peer", event.TypeRecvmsg, c.results[4], ap(rxPort), ap(txPort), event.ProtoUDP, false, true, false, false, ""},
+		{"TCP send", event.TypeSendto, c.results[5], ap(clPort), ap(lnPort), event.ProtoTCP, true, false, false, false,
+			fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", clPort, lnPort)},
+		{"TCP recv", event.TypeRecvfrom, c.results[6], ap(lnPort), ap(clPort), event.ProtoTCP, true, false, false, true,
+			fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", clPort, lnPort)},
+	} {
+		got := h.wait(t, c.pid, w.what, func(e *captured) bool {
+			if e.PID != c.pid || e.Type != w.typ {
+				return false
+			}
+			for _, s := range seen {
+				if s.Num == e.Num {
+					return false
+				}
+			}
+			return true
+		})
+		seen = append(seen, got)
+		s := got.SendRecv
+		if got.Res != int64(w.res) || s.Sock.Family != unix.AF_INET || s.Sock.Proto != w.proto || s.Sock.Local != w.local ||
+			s.Sock.Remote != w.remote || s.Connected != w.connected || s.PeerFromCall != w.peerFromCall || s.NameChanged != w.nameChgd || s.Accepted != w.accepted {
+			t.Errorf("%s: res %d %+v\nwant res %d local %v remote %v proto %d connected %v peer-from-call %v name-changed %v accepted %v",
+				w.what, got.Res, s, w.res, w.local, w.remote, w.proto, w.connected, w.peerFromCall, w.nameChgd, w.accepted)
+		}
+		if w.fdName != "" {
+			f, _ := event.LookupField("fd.name")
+			if name, _ := f.Str(&got.Event, event.Arg{}); name != w.fdName {
+				t.Errorf("%s: fd.name %q, want %q", w.what, name, w.fdName)
+			}
+		}
+		if w.typ == event.TypeRecvfrom && w.proto == event.ProtoUDP && s.FD != int32(rxFD) {
+			t.Errorf("%s: fd %d, want %d", w.what, s.FD, rxFD)
+		}
+	}
+	failed := h.wait(t, c.pid, "failed sendto", func(e *captured) bool { return e.PID == c.pid && e.Type == event.TypeSendto && e.Res < 0 })
+	if failed.Res != int64(c.results[7]) || failed.Res != -int64(unix.EDESTADDRREQ) || failed.SendRecv.Sock.Proto != event.ProtoUDP ||
+		failed.SendRecv.Connected || failed.SendRecv.NameChanged {
+		t.Errorf("failed sendto: res %d %+v", failed.Res, failed.SendRecv)
+	}
+}
+
+// TestSendRecvFilterKeys checks the sendrecv kind's keys against the
+// kernel's.
+func TestSendRecvFilterKeys(t *testing.T) {
+	for _, k := range []struct {
+		kernel bpf.VigilSendrecvFilterKey
+		goKey  int
+	}{
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_INET, event.SendRecvKeyInet},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_INET6, event.SendRecvKeyInet6},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_UNIX, event.SendRecvKeyUnix},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_FAMILY, event.SendRecvKeyFamily},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_TCP, event.SendRecvKeyTCP},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_UDP, event.SendRecvKeyUDP},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_L4OTHER, event.SendRecvKeyL4Other},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_L4, event.SendRecvKeyL4},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_CONNECTED, event.SendRecvKeyConnected},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_NAME_CHANGED, event.SendRecvKeyNameChanged},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_ANY, event.SendRecvKeyAny},
+	} {
+		if int(k.kernel) != k.goKey {
+			t.Errorf("kernel key %d, Go %d", k.kernel, k.goKey)
+		}
+	}
+	if event.SendRecvKeyAny >= maxFilterKeys {
+		t.Errorf("any key %d, the filter tells %d apart", event.SendRecvKeyAny, maxFilterKeys)
+	}
+}
+
+// TestSendRecvFilter sets a sendrecv filter that keeps only sends from
+// unconnected UDP sockets to a new peer (what Falco's outbound macro asks
+// of sendto) and checks that the kernel keeps only the helper's first
+// sendto, in each hook mode, and counts the rest as filtered.
+func TestSendRecvFilter(t *testing.T) {
+	h := startHarness(t)
+	inEachHookMode(t, func(t *testing.T, fh *harness) {
+		f := &event.Filter{Clauses: []event.Clause{{
+			Types: event.TypeSetOf(event.TypeSendto, event.TypeSendmsg), Results: event.ResultSucceeded, AnyPath: true,
+			Classes: 1<<(event.SendRecvKeyInet|event.SendRecvKeyUDP|event.SendRecvKeyNameChanged) |
+				1<<(event.SendRecvKeyInet6|event.SendRecvKeyUDP|event.SendRecvKeyNameChanged),
+		}}}
+		if err := fh.s.SetFilter(event.KindSendRecv, f); err != nil {
+			t.Fatalf("SetFilter: %v", err)
+		}
+		before := fh.s.Stats().Kinds[event.KindSendRecv].Filtered
+		c := h.spawn(t, t.TempDir(), "sendrecv")
+		fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+		var kept []string
+		for _, e := range fh.all(c.pid) {
+			if e.Type.Kind() == event.KindSendRecv {
+				kept = append(kept, e.String())
+			}
+		}
+		if len(kept) != 1 {
+			t.Errorf("the filter kept %q, want the first sendto alone", kept)
+		}
+		if got := fh.s.Stats().Kinds[event.KindSendRecv].Filtered - before; got < 7 {
+			t.Errorf("filtered %d sends and receives, want at least the helper's other 7", got)
+		}
+	})
+}
