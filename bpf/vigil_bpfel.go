@@ -400,7 +400,7 @@ type VigilSrPeer struct {
 	Addr   [16]uint8
 	Port   uint16
 	Family uint16
-	Pad    [4]uint8
+	Ino    uint32
 }
 
 type VigilStrBounds uint32

@@ -15,9 +15,9 @@
 #define VIGIL_KINDS_SENDRECV_H
 
 /* The family, transport and connected bits of the filter key (events.h,
- * enum sendrecv_filter_key), from the socket itself; 0 when file is not a
- * socket. */
-static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **skp, struct sock_info *si)
+ * enum sendrecv_filter_key), from the socket itself, and in *ino the
+ * socket's inode number; 0 when file is not a socket. */
+static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **skp, struct sock_info *si, __u32 *ino)
 {
 	struct socket *sock;
 	struct sock *sk;
@@ -27,6 +27,7 @@ static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **
 	*skp = NULL;
 	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
+	*ino = BPF_CORE_READ(file, f_inode, i_ino);
 	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
@@ -136,8 +137,9 @@ static __always_inline bool sendrecv_read_peer(__u64 sa, __u32 len, struct sock_
 }
 
 /* Whether the peer in si differs from the last one sk named, which it
- * then becomes. */
-static __always_inline bool sendrecv_peer_changed(struct sock *sk, struct sock_info *si)
+ * then becomes. The entry of a closed socket whose memory sk reuses has
+ * another inode number: a new socket's first peer is a change. */
+static __always_inline bool sendrecv_peer_changed(struct sock *sk, __u32 ino, struct sock_info *si)
 {
 	__u64 key = (__u64)sk;
 	struct sr_peer p = {}, *old;
@@ -145,8 +147,9 @@ static __always_inline bool sendrecv_peer_changed(struct sock *sk, struct sock_i
 	__builtin_memcpy(p.addr, si->raddr, sizeof(p.addr));
 	p.port = si->rport;
 	p.family = si->family;
+	p.ino = ino;
 	old = bpf_map_lookup_elem(&sr_peers, &key);
-	if (old && old->port == p.port && old->family == p.family &&
+	if (old && old->ino == p.ino && old->port == p.port && old->family == p.family &&
 	    *(__u64 *)&old->addr[0] == *(__u64 *)&p.addr[0] && *(__u64 *)&old->addr[8] == *(__u64 *)&p.addr[8])
 		return false;
 	bpf_map_update_elem(&sr_peers, &key, &p, BPF_ANY);
@@ -155,7 +158,7 @@ static __always_inline bool sendrecv_peer_changed(struct sock *sk, struct sock_i
 
 static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 {
-	__u32 key, gen, raw_need, rflags = 0, alen;
+	__u32 key, gen, raw_need, rflags = 0, alen, ino = 0;
 	struct sock_info si = {};
 	struct sendrecv_rec *r;
 	struct sock *sk;
@@ -166,7 +169,7 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 		goto filtered;
 	/* Step 2: the socket's family, transport and state, whichever way
 	 * the call changes the peer. */
-	key = sendrecv_sock_key(fd_file((void *)bpf_get_current_task(), a->fd), &sk, &si);
+	key = sendrecv_sock_key(fd_file((void *)bpf_get_current_task(), a->fd), &sk, &si, &ino);
 	if (!(filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key, ret, &gen, &raw_need) |
 	      filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key | VIGIL_SR_KEY_NAME_CHANGED, ret, &gen, &raw_need)))
 		goto filtered;
@@ -197,7 +200,7 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 			sendrecv_addr_arg(a, &sa, &alen);
 			if (sendrecv_read_peer(sa, alen, &si)) {
 				rflags |= VIGIL_SR_PEER_ARG;
-				if (sendrecv_peer_changed(sk, &si)) {
+				if (sendrecv_peer_changed(sk, ino, &si)) {
 					rflags |= VIGIL_SR_NAME_CHANGED;
 					key |= VIGIL_SR_KEY_NAME_CHANGED;
 				}

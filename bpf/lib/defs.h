@@ -96,12 +96,14 @@ struct sys_args {
 	__u8 pad[2];
 };
 
-/* A socket's last peer named by a send or receive (the sr_peers map). */
+/* A socket's last peer named by a send or receive (the sr_peers map), and
+ * the socket's inode number, which tells it from a later socket at the
+ * same address. */
 struct sr_peer {
 	__u8 addr[16];
 	__u16 port;
 	__u16 family;
-	__u8 pad[4];
+	__u32 ino;
 };
 
 #endif /* VIGIL_LIB_DEFS_H */

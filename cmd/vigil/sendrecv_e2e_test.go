@@ -1,0 +1,138 @@
+package main
+
+// Privileged end-to-end tests of Falco's rules on sends and receives
+// (the sendrecv kind): real UDP datagrams between perl processes in a
+// network namespace of the test's own, which holds 192.0.2.1 (TEST-NET-1)
+// on its loopback, against an agent running Falco's three files with the
+// rules that ship disabled enabled.
+
+import (
+	"fmt"
+	osexec "os/exec"
+	"strings"
+	"testing"
+
+	"github.com/vigil-sensor/vigil/internal/falcorules"
+	"github.com/vigil-sensor/vigil/internal/testutil"
+)
+
+func TestFalcoSendRecvRules(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"ip", "perl"} {
+		testutil.RequireCommand(t, c)
+	}
+	ns := netnsWithAddr(t)
+	args := []string{"--no-containerd", "--rule-matching", "all"}
+	for _, r := range []string{"Unexpected inbound connection source", "Interpreted procs inbound network activity",
+		"Interpreted procs outbound network activity", "Detect outbound connections to common miner pool ports"} {
+		args = append(args, "--enable-rule", r)
+	}
+	for _, f := range falcorules.Files {
+		args = append(args, "--rules", testutil.FalcoRulesPath(t, f))
+	}
+	// The hosts file resolves a miner pool of Falco's list to the
+	// namespace's address.
+	a := startAgentWithHosts(t, netnsAddr+" "+minerPool+"\n", append(args, "--rules", markerRulesFile(t))...)
+	runRuleTests(t, a, sendRecvRuleTests(ns))
+}
+
+// netnsWithAddr makes a network namespace, removed when the test ends,
+// whose loopback is up and also holds netnsAddr.
+func netnsWithAddr(t *testing.T) string {
+	t.Helper()
+	ns := "vigil-e2e-" + randToken()
+	for _, args := range [][]string{{"netns", "add", ns}, {"-n", ns, "link", "set", "lo", "up"}, {"-n", ns, "addr", "add", netnsAddr + "/32", "dev", "lo"}} {
+		if out, err := osexec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "netns" {
+			t.Cleanup(func() { osexec.Command("ip", "netns", "delete", ns).Run() })
+		}
+	}
+	return ns
+}
+
+// perlInNetns runs a perl program in network namespace ns; it must
+// succeed. The program's text is in proc.cmdline.
+func perlInNetns(t *testing.T, ns, prog string) {
+	t.Helper()
+	runOK(t, nil, "ip", "netns", "exec", ns, "perl", "-MSocket", "-MIO::Socket::INET", "-e", prog)
+}
+
+// udpSend is a perl program that sends a datagram from a UDP socket,
+// bound to local unless it is empty, to addr:port with sendto; token makes
+// its command line unique. An unbound socket's local address is 0.0.0.0
+// (the kernel's, as Falco reads it), which Falco's outbound macro
+// excludes (fd.ip != "0.0.0.0").
+func udpSend(local, addr string, port int, token string) string {
+	bind := ""
+	if local != "" {
+		bind = fmt.Sprintf(`, LocalAddr => "%s"`, local)
+	}
+	return fmt.Sprintf(`$c = IO::Socket::INET->new(Proto => "udp"%s) or die $!; `+
+		`$c->send("%s", 0, pack_sockaddr_in(%d, inet_aton("%s"))) or die $!`, bind, token, port, addr)
+}
+
+// udpServe is a perl program that binds a UDP socket on addr:port, sends
+// it a datagram from another socket and receives it with recvfrom.
+func udpServe(addr string, port int) string {
+	return fmt.Sprintf(`$s = IO::Socket::INET->new(Proto => "udp", LocalAddr => "%s", LocalPort => %d) or die $!; `+
+		`$c = IO::Socket::INET->new(Proto => "udp") or die $!; `+
+		`$c->send("ping", 0, pack_sockaddr_in(%d, inet_aton("%s"))) or die $!; `+
+		`defined($s->recv($b, 64)) or die $!; $b eq "ping" or die`, addr, port, port, addr)
+}
+
+func sendRecvRuleTests(ns string) []ruleTest {
+	cmdline := []string{"proc.cmdline"}
+	inbound := func(rule string) ruleTest {
+		return ruleTest{rule: rule, priority: "Notice",
+			// A datagram received from a new peer by an unconnected
+			// UDP socket is inbound activity (Falco's inbound macro).
+			trigger: func(t *testing.T) []alert {
+				port := freePort()
+				perlInNetns(t, ns, udpServe(netnsAddr, port))
+				return []alert{{key: []string{"fd.lport", "evt.type"}, want: fields{"fd.lport": port, "evt.type": "recvfrom",
+					"proc.name": "perl", "fd.l4proto": "udp", "fd.type": "ipv4",
+					"fd.name": contains("->" + netnsAddr + ":" + fmt.Sprint(port))}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The same exchange on the loopback network.
+				port := freePort()
+				perlInNetns(t, ns, udpServe("127.0.0.1", port))
+				return []alert{{key: []string{"fd.lport"}, want: fields{"fd.lport": port}}}
+			}}
+	}
+	return []ruleTest{
+		{rule: "Detect outbound connections to common miner pool ports", priority: "Critical",
+			// A datagram to the pool's HTTP port, by sendto from an
+			// unbound socket.
+			trigger: func(t *testing.T) []alert {
+				token := randToken()
+				perlInNetns(t, ns, udpSend("", netnsAddr, 80, token))
+				return []alert{{key: cmdline, want: fields{"proc.cmdline": contains(token), "evt.type": "sendto",
+					"fd.rip": netnsAddr, "fd.rport": 80, "fd.l4proto": "udp", "fd.name": contains("->" + netnsAddr + ":80")}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// The same address on a port no pool list names.
+				token := randToken()
+				perlInNetns(t, ns, udpSend("", netnsAddr, 8081, token))
+				return []alert{{key: cmdline, want: fields{"proc.cmdline": contains(token)}}}
+			}},
+		{rule: "Interpreted procs outbound network activity", priority: "Notice",
+			trigger: func(t *testing.T) []alert {
+				token := randToken()
+				perlInNetns(t, ns, udpSend(netnsAddr, netnsAddr, 8081, token))
+				return []alert{{key: cmdline, want: fields{"proc.cmdline": contains(token), "evt.type": "sendto",
+					"fd.name": contains("->" + netnsAddr + ":8081"), "fd.rport": 8081, "fd.l4proto": "udp", "proc.name": "perl"}}}
+			},
+			benign: func(t *testing.T) []alert {
+				// A datagram to the loopback network is not outbound.
+				token := randToken()
+				perlInNetns(t, ns, udpSend("127.0.0.1", "127.0.0.1", 8081, token))
+				return []alert{{key: cmdline, want: fields{"proc.cmdline": contains(token)}}}
+			}},
+		inbound("Interpreted procs inbound network activity"),
+		inbound("Unexpected inbound connection source"),
+	}
+}
+
