@@ -2,8 +2,8 @@ package rules
 
 import (
 	"math/rand/v2"
-	"slices"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"

@@ -135,4 +135,3 @@ func sendRecvRuleTests(ns string) []ruleTest {
 		inbound("Unexpected inbound connection source"),
 	}
 }
-
