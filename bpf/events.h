@@ -387,22 +387,6 @@ enum sendrecv_rec_flags {
 	VIGIL_SR_ACCEPTED = 1 << 3,
 };
 
-/*
- * A sendto, sendmsg, recvfrom or recvmsg at syscall exit
- * (kinds/sendrecv.h): the socket as the kernel holds it at that moment,
- * with the peer the call named when the socket has none of its own, and
- * the byte count (ret). Never the payload.
- */
-struct sendrecv_rec {
-	struct rec_hdr hdr;
-	__s64 ret;       /* bytes sent or received, or -errno */
-	__s32 fd;
-	__u32 flags;     /* MSG_* as passed */
-	__u16 syscall;   /* enum syscall_id */
-	__u16 rflags;    /* enum sendrecv_rec_flags */
-	__u8 pad[4];
-	struct sock_info sock;
-};
 
 /* The filter key of a send/recv (kinds/sendrecv.h): the socket's family
  * class (bits 0-1), its transport (bits 2-3, IP sockets only), whether it
@@ -510,6 +494,32 @@ struct filter_name_key {
 	__u32 len;
 	__u16 gen;
 	__u16 kind;
+};
+
+/*
+ * A sendto, sendmsg, recvfrom or recvmsg at syscall exit
+ * (kinds/sendrecv.h): the socket as the kernel holds it at that moment,
+ * with the peer the call named when the socket has none of its own, and
+ * the byte count (ret). Never the payload.
+ */
+struct sendrecv_rec {
+	struct rec_hdr hdr;
+	__s64 ret;       /* bytes sent or received, or -errno */
+	__s32 fd;
+	__u32 flags;     /* MSG_* as passed */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum sendrecv_rec_flags */
+	__u8 pad[3];
+	/* The rules' needles (the filter's, up to VIGIL_FILTER_NEEDLES of
+	 * at most VIGIL_FILTER_NEEDLE_MAX bytes: evt.buffer contains X) found
+	 * in the first VIGIL_FILTER_RAW_SCAN bytes of the data: needle[i]
+	 * little endian, needle_len[i] bytes; 0 for none. The data itself
+	 * never leaves the kernel. */
+	__u8 needles;
+	__u64 needle[VIGIL_FILTER_NEEDLES];
+	__u8 needle_len[VIGIL_FILTER_NEEDLES];
+	__u8 pad2[4];
+	struct sock_info sock;
 };
 
 #endif /* VIGIL_EVENTS_H */

@@ -28,7 +28,7 @@
 /* Argument roles. A new role is a field of struct sys_args and a case of
  * set_arg (lib/syscall.h). */
 #define ARG_NONE 0
-#define ARG_PATH 1  /* user pointer to a path */
+#define ARG_PATH 1  /* user pointer to a path; sendto's and recvfrom's data */
 #define ARG_FD 2    /* the fd acted on, or the dirfd of the path */
 #define ARG_FLAGS 3
 #define ARG_MODE 4
@@ -99,9 +99,9 @@
 	X(setresuid,    SETRESUID,    117, 208, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
 	X(setresgid,    SETRESGID,    119, 210, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
 	X(capset,       CAPSET,       126, 185, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_PTR)) \
-	X(sendto,   SENDTO,   44, 369, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_LEN)) \
+	X(sendto,   SENDTO,   44, 369, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_LEN)) \
 	X(sendmsg,  SENDMSG,  46, 370, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS)) \
-	X(recvfrom, RECVFROM, 45, 371, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_NONE, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_PTR2)) \
+	X(recvfrom, RECVFROM, 45, 371, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_PTR2)) \
 	X(recvmsg,  RECVMSG,  47, 372, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS))
 
 #endif /* VIGIL_SYSCALL_TABLE_H */

@@ -343,15 +343,19 @@ const (
 )
 
 type VigilSendrecvRec struct {
-	_       structs.HostLayout
-	Hdr     VigilRecHdr
-	Ret     int64
-	Fd      int32
-	Flags   uint32
-	Syscall uint16
-	Rflags  uint16
-	Pad     [4]uint8
-	Sock    VigilSockInfo
+	_         structs.HostLayout
+	Hdr       VigilRecHdr
+	Ret       int64
+	Fd        int32
+	Flags     uint32
+	Syscall   uint16
+	Rflags    uint16
+	Pad       [3]uint8
+	Needles   uint8
+	Needle    [4]uint64
+	NeedleLen [4]uint8
+	Pad2      [4]uint8
+	Sock      VigilSockInfo
 }
 
 type VigilSendrecvRecFlags uint32

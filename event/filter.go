@@ -79,7 +79,10 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 	case KindDup:
 		return filterFacts{class: DupKey(e)}, true
 	case KindSendRecv:
-		return filterFacts{class: SendRecvKey(e)}, true
+		// The needles the kernel found stand for the data: a clause's
+		// needle must be among them, and none found is unknown.
+		s := &e.SendRecv
+		return filterFacts{class: SendRecvKey(e), raw: s.Needles[:min(int(s.NeedlesLen), len(s.Needles))]}, true
 	case KindFS:
 		// The paths are joined in userspace: unknown facts, which admit.
 		return filterFacts{class: FSKey(e)}, true

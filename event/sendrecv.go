@@ -22,6 +22,28 @@ type SendRecv struct {
 	// end is the server's (fd.sip); on any other connected socket the
 	// local end is the client's.
 	Accepted bool
+	// Needles holds, one after the other, the loaded rules' needles
+	// (evt.buffer contains X, up to 4 of at most 8 bytes) that the kernel
+	// found in the first 256 bytes of the data, and NeedlesLen their
+	// total length: evt.buffer. The data itself never leaves the kernel.
+	Needles    [32]byte
+	NeedlesLen uint8
+}
+
+// MaxBufferNeedle is the longest needle of evt.buffer the kernel
+// searches for.
+const MaxBufferNeedle = 8
+
+// sendRecvFields are the fields only sends and receives have.
+func sendRecvFields() []Field {
+	return []Field{
+		only(str("evt.buffer", "The rules' needles (evt.buffer contains or bcontains, up to 8 bytes each) found in the first 256 "+
+			"bytes of the data sent or received: the kernel searches the data, which never leaves it; any other check of it is false.",
+			func(e *Event) (string, bool) {
+				s := &e.SendRecv
+				return bytesString(s.Needles[:min(int(s.NeedlesLen), len(s.Needles))]), e.Type.Kind() == KindSendRecv
+			}), KindSendRecv),
+	}
 }
 
 // Bits of the sendrecv kind's filter key (bpf/events.h, enum

@@ -366,6 +366,10 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 			return c, true
 		}
 		c.RawContains = vals[0]
+	case "evt.buffer":
+		if needle, ok := bufferNeedle(ch.Op, vals, neg); ok {
+			c.RawContains = needle
+		}
 	default:
 		if k.argClasses != nil && !neg {
 			if classes, ok := k.argClasses(f.Name, ch.Op, vals); ok {

@@ -1,6 +1,10 @@
 package rules
 
-import "github.com/vigil-sensor/vigil/event"
+import (
+	"encoding/hex"
+
+	"github.com/vigil-sensor/vigil/event"
+)
 
 // sendRecvKeys returns the classes of the sendrecv kind (event.SendRecvKey)
 // whose key satisfies keep.
@@ -83,4 +87,27 @@ func sendRecvKind() *filterKind {
 		},
 		argClasses: sendRecvArgClasses,
 	}
+}
+
+// bufferNeedle is the bytes a positive "contains" or "bcontains" check of
+// evt.buffer needs in the data, which the kernel searches for; false for
+// any other check, or a needle longer than the kernel compares (which
+// bounds nothing).
+func bufferNeedle(op string, vals []string, neg bool) (string, bool) {
+	if neg || len(vals) != 1 || vals[0] == "" {
+		return "", false
+	}
+	needle := vals[0]
+	switch op {
+	case "contains":
+	case "bcontains":
+		b, err := hex.DecodeString(needle)
+		if err != nil {
+			return "", false
+		}
+		needle = string(b)
+	default:
+		return "", false
+	}
+	return needle, len(needle) <= event.MaxBufferNeedle
 }

@@ -49,6 +49,12 @@ func sendRecvEvent(p *event.Process, c *event.Container, typ event.Type, family 
 	return e
 }
 
+// withNeedles sets the needles the kernel found in e's data.
+func withNeedles(e *event.Event, needles string) *event.Event {
+	e.SendRecv.NeedlesLen = uint8(copy(e.SendRecv.Needles[:], needles))
+	return e
+}
+
 // TestSendRecvFilter checks, with Falco's files, which sends and receives
 // the derived filter keeps: what the outbound and inbound macros ask
 // (unconnected non-TCP IP sockets naming a new peer, successful); not TCP
@@ -87,6 +93,15 @@ func TestSendRecvFilter(t *testing.T) {
 			sendRecvEvent(ssh, nil, event.TypeSendmsg, event.AFUnix, 0, "", "", false, false, 10), false},
 		{"all: UDP recvfrom from a new peer", all,
 			sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoUDP, "10.0.0.1:53", "93.184.216.34:5000", false, true, 10), true},
+		{"all: TCP recvfrom holding a class file (Java)", all,
+			withNeedles(sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), "\xca\xfe\xba\xbe"), true},
+		// Found no needle: the kernel searched and drops it (sensor's
+		// TestSendRecvNeedles); the reference, which cannot tell that
+		// from a search not made, admits.
+		{"all: TCP recvfrom of other data", all,
+			sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), true},
+		{"all: TCP recvfrom of another needle", all,
+			withNeedles(sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), "xyz"), false},
 		{"all: TCP recvmsg", all,
 			sendRecvEvent(ssh, nil, event.TypeRecvmsg, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), false},
 		{"all: unix recvfrom", all,
@@ -99,6 +114,16 @@ func TestSendRecvFilter(t *testing.T) {
 		if got := f.Admits(tc.e); got != tc.want {
 			t.Errorf("%s: admitted %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	// The Java rule fires on the needle the kernel found, for java only.
+	java := proc("java", "/usr/lib/jvm/bin/java", "-jar app.jar", procTree())
+	dl := withNeedles(sendRecvEvent(java, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), "\xca\xfe\xba\xbe")
+	if got := matches(all, dl); !slices.Equal(got, []string{"Java Process Class File Download"}) {
+		t.Errorf("java receiving a class file matched %q", got)
+	}
+	dl.SendRecv.NeedlesLen = 0
+	if got := matches(all, dl); len(got) != 0 {
+		t.Errorf("java receiving other data matched %q", got)
 	}
 	// The metadata rules' send branch fires, from a container only.
 	meta := sendRecvEvent(ssh, ctr("0123456789ab"), event.TypeSendto, event.AFInet, event.ProtoUDP, "10.0.0.1:5000", "169.254.169.254:80", false, true, 10)
@@ -131,7 +156,7 @@ func TestSendRecvFilterSound(t *testing.T) {
 	v4 := []string{"127.0.0.1", "0.0.0.0", "10.0.0.5", "192.168.1.9", "169.254.169.254", "93.184.216.34", "198.51.100.7"}
 	v6 := []string{"::1", "::", "2001:db8::2", "fe80::1"}
 	ports := []uint16{22, 25, 53, 80, 443, 3333, 4444, 8080, 14444, 40000, 50000}
-	names := []string{"ssh", "java", "python", "node", "ruby", "curl", "bash"}
+	names := []string{"ssh", "java", "python", "node", "ruby", "curl", "bash", "java"}
 	results := []int64{64, 0, -int64(unix.EPIPE), -int64(unix.EINPROGRESS)}
 	matched, dropped := 0, 0
 	byRule := map[string]int{}
@@ -153,6 +178,9 @@ func TestSendRecvFilterSound(t *testing.T) {
 		e := sendRecvEvent(p, c, types[rng.IntN(len(types))], fam, protos[rng.IntN(len(protos))], addr(), addr(),
 			rng.IntN(2) == 0, rng.IntN(2) == 0, results[rng.IntN(len(results))])
 		e.SendRecv.Accepted = e.SendRecv.Connected && rng.IntN(2) == 0
+		if rng.IntN(2) == 0 {
+			withNeedles(e, "\xca\xfe\xba\xbe")
+		}
 		admitted := f.Admits(e)
 		if !admitted {
 			dropped++

@@ -39,5 +39,16 @@ func decodeSendRecv(raw []byte, r *Record) DecodeReason {
 		NameChanged:  x.Rflags&srNameChanged != 0,
 		Accepted:     x.Rflags&srAccepted != 0,
 	}
+	s := &e.SendRecv
+	for i := range x.Needle {
+		if x.Needles&(1<<i) == 0 {
+			continue
+		}
+		n := min(int(x.NeedleLen[i]), 8, len(s.Needles)-int(s.NeedlesLen))
+		for j := range n {
+			s.Needles[int(s.NeedlesLen)+j] = byte(x.Needle[i] >> (8 * j))
+		}
+		s.NeedlesLen += uint8(n)
+	}
 	return 0
 }

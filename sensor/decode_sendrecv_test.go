@@ -76,6 +76,16 @@ func TestDecodeSendRecv(t *testing.T) {
 		typ: event.TypeSendto, res: 7,
 		fields: map[string]string{"fd.name": "198.51.100.7:60000->10.0.0.1:50022", "fd.sip": "10.0.0.1", "fd.cport": "60000"},
 	}, {
+		name: "recvfrom with two needles found",
+		rec: bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 300, Fd: 3, Syscall: sysID(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM),
+			Rflags: srConnected, Needles: 0b101, Needle: [4]uint64{0xbebafeca, 0xffff, 0x6f6c6c6568}, NeedleLen: [4]uint8{4, 2, 5},
+			Sock: bpf.VigilSockInfo{Family: event.AFInet, Type: 1, Proto: event.ProtoTCP}},
+		want: event.SendRecv{FD: 3, Connected: true, Needles: [32]byte{0xca, 0xfe, 0xba, 0xbe, 'h', 'e', 'l', 'l', 'o'}, NeedlesLen: 9,
+			Sock: event.Sock{Family: event.AFInet, SockType: 1, Proto: event.ProtoTCP,
+				Local: netip.MustParseAddrPort("0.0.0.0:0"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}},
+		typ: event.TypeRecvfrom, res: 300,
+		fields: map[string]string{"evt.buffer": "\xca\xfe\xba\xbehello"},
+	}, {
 		name: "failed sendmsg on a unix socket",
 		rec: bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: -32, Fd: 6, Syscall: sysID(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG),
 			Sock: bpf.VigilSockInfo{Family: event.AFUnix, Type: 2}},

@@ -197,3 +197,36 @@ func TestSendRecvFilter(t *testing.T) {
 		}
 	})
 }
+
+// TestSendRecvNeedles sets a sendrecv filter whose one clause needs
+// "ping" in the data received (evt.buffer contains ping) and checks that
+// the kernel keeps only the helper's TCP recvfrom of "ping", with the
+// needle found as its evt.buffer, and drops the UDP receives of other
+// data, in each hook mode.
+func TestSendRecvNeedles(t *testing.T) {
+	h := startHarness(t)
+	inEachHookMode(t, func(t *testing.T, fh *harness) {
+		f := &event.Filter{Clauses: []event.Clause{{
+			Types: event.TypeSetOf(event.TypeRecvfrom, event.TypeRecvmsg), Results: event.AllResults, AnyPath: true,
+			Classes: ^uint64(0), RawContains: "ping",
+		}}}
+		if err := fh.s.SetFilter(event.KindSendRecv, f); err != nil {
+			t.Fatalf("SetFilter: %v", err)
+		}
+		c := h.spawn(t, t.TempDir(), "sendrecv")
+		fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+		var kept []captured
+		for _, e := range fh.all(c.pid) {
+			if e.Type.Kind() == event.KindSendRecv {
+				kept = append(kept, e)
+			}
+		}
+		buffer, _ := event.LookupField("evt.buffer")
+		if len(kept) != 1 || kept[0].Type != event.TypeRecvfrom || kept[0].SendRecv.Sock.Proto != event.ProtoTCP {
+			t.Fatalf("the filter kept %v, want the TCP recvfrom alone", kept)
+		}
+		if b, ok := buffer.Str(&kept[0].Event, event.Arg{}); !ok || b != "ping" {
+			t.Errorf("evt.buffer %q, want the needle ping", b)
+		}
+	})
+}

@@ -64,45 +64,111 @@ static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **
 	return key;
 }
 
-/* The address and its length that the call names: sendto's destination,
- * recvfrom's source (its length as the kernel wrote it back), or a
- * message's msg_name and msg_namelen (the compat layout for 32-bit
- * callers). */
-static __always_inline void sendrecv_addr_arg(struct sys_args *a, __u64 *sa, __u32 *len)
+/* What the call names besides the socket: the peer's address and its
+ * length (sendto's destination, recvfrom's source with its length as the
+ * kernel wrote it back, or a message's msg_name and msg_namelen), and
+ * where the data is (the buffer, or a message's first iovec). 32-bit
+ * callers' messages have the compat layout. */
+struct sendrecv_args {
+	__u64 sa;
+	__u64 data;
+	__u32 sa_len;
+	__u32 data_len;
+};
+
+static __always_inline void sendrecv_call_args(struct sys_args *a, struct sendrecv_args *o)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	__s32 n = 0;
 
-	*sa = 0;
-	*len = 0;
 	switch (a->syscall) {
 	case VIGIL_SYS_SENDTO:
-		*sa = a->ptr;
-		*len = a->len;
+		o->sa = a->ptr;
+		o->sa_len = a->len;
+		o->data = a->path;
+		o->data_len = ~0u;
 		return;
 	case VIGIL_SYS_RECVFROM:
+		o->data = a->path;
+		o->data_len = ~0u;
 		if (!a->ptr || !a->ptr2)
 			return;
 		bpf_probe_read_user(&n, sizeof(n), (void *)a->ptr2);
-		*sa = a->ptr;
-		*len = n;
+		o->sa = a->ptr;
+		o->sa_len = n;
 		return;
 	}
 	if (!a->ptr)
 		return;
 	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
 		struct compat_msghdr m = {};
+		struct compat_iovec iov = {};
 
 		bpf_probe_read_user(&m, sizeof(m), (void *)a->ptr);
-		*sa = m.msg_name;
-		*len = m.msg_namelen;
+		o->sa = m.msg_name;
+		o->sa_len = m.msg_namelen;
+		if (m.msg_iovlen && m.msg_iov) {
+			bpf_probe_read_user(&iov, sizeof(iov), (void *)(__u64)m.msg_iov);
+			o->data = iov.iov_base;
+			o->data_len = iov.iov_len;
+		}
 	} else {
 		struct user_msghdr m = {};
+		struct iovec iov = {};
 
 		bpf_probe_read_user(&m, sizeof(m), (void *)a->ptr);
-		*sa = (__u64)m.msg_name;
-		*len = m.msg_namelen;
+		o->sa = (__u64)m.msg_name;
+		o->sa_len = m.msg_namelen;
+		if (m.msg_iovlen && m.msg_iov) {
+			bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov);
+			o->data = (__u64)iov.iov_base;
+			o->data_len = iov.iov_len;
+		}
 	}
+}
+
+/*
+ * The needles of the filter in slot (the generation's) that the first
+ * bytes of the data (n of them, the call's byte count) hold, one bit each.
+ * The data is read into the record buffer, searched and left there; it
+ * never goes into a record. A global function: the verifier checks its
+ * loop once per program.
+ */
+__noinline int sendrecv_find_needles(__u32 slot, __u64 data, __u32 n)
+{
+	__u32 zero = 0, i, p, len, end, found = 0;
+	struct kind_filter *f;
+	struct rec_buf *rb;
+	__u64 nd, nm;
+
+	f = bpf_map_lookup_elem(&filters, &slot);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!f || !rb || !data || n == 0)
+		return 0;
+	if (n > VIGIL_FILTER_RAW_SCAN)
+		n = VIGIL_FILTER_RAW_SCAN;
+	/* Zeroed past the data, so the 8-byte loads below never read a
+	 * former call's bytes. */
+	__builtin_memset(__builtin_assume_aligned(rb->b, 8), 0, VIGIL_FILTER_RAW_SCAN + 8);
+	if (bpf_probe_read_user(rb->b, n & (VIGIL_FILTER_RAW_SCAN * 2 - 1), (void *)data))
+		return 0;
+	for (i = 0; i < VIGIL_FILTER_NEEDLES; i++) {
+		len = f->needle_len[i];
+		if (len == 0 || len > VIGIL_FILTER_NEEDLE_MAX || len > n)
+			continue;
+		nd = f->needle[i];
+		nm = f->needle_mask[i];
+		end = n - len;
+		for (p = 0; p < VIGIL_FILTER_RAW_SCAN; p++) {
+			if (p > end)
+				break;
+			if ((*(__u64 *)&rb->b[p & (VIGIL_FILTER_RAW_SCAN - 1)] & nm) == nd) {
+				found |= 1u << i;
+				break;
+			}
+		}
+	}
+	return found;
 }
 
 /* Read an IP sockaddr of the socket's family at sa into si's remote end;
@@ -158,11 +224,12 @@ static __always_inline bool sendrecv_peer_changed(struct sock *sk, __u32 ino, st
 
 static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 {
-	__u32 key, gen, raw_need, rflags = 0, alen, ino = 0;
+	__u32 key, gen, raw_need, rflags = 0, ino = 0, mask, slot, found, i;
+	struct sendrecv_args ca = {};
 	struct sock_info si = {};
+	struct kind_filter *f;
 	struct sendrecv_rec *r;
 	struct sock *sk;
-	__u64 sa;
 
 	/* Step 1: the syscall and the result, before the socket is read. */
 	if (!filter_mask(VIGIL_KIND_SENDRECV, a->syscall, VIGIL_SR_KEY_ANY, ret, &gen, &raw_need))
@@ -197,8 +264,8 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 		si.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		si.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		if (!(rflags & VIGIL_SR_CONNECTED) && ret >= 0) {
-			sendrecv_addr_arg(a, &sa, &alen);
-			if (sendrecv_read_peer(sa, alen, &si)) {
+			sendrecv_call_args(a, &ca);
+			if (sendrecv_read_peer(ca.sa, ca.sa_len, &si)) {
 				rflags |= VIGIL_SR_PEER_ARG;
 				if (sendrecv_peer_changed(sk, ino, &si)) {
 					rflags |= VIGIL_SR_NAME_CHANGED;
@@ -207,13 +274,38 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 			}
 		}
 	}
-	if (!filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key, ret, &gen, &raw_need))
+	mask = filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key, ret, &gen, &raw_need);
+	if (!mask)
 		goto filtered;
 
 	r = reserve(sizeof(*r), VIGIL_KIND_SENDRECV);
 	if (!r)
 		return 0;
 	__builtin_memset(r, 0, sizeof(*r));
+	/* Step 4, for the clauses that need one of the rules' needles in
+	 * the data (evt.buffer contains X): search the data's first bytes. */
+	if ((mask & raw_need) && ret > 0) {
+		if (!ca.data && !ca.sa_len)
+			sendrecv_call_args(a, &ca);
+		slot = filter_slot(VIGIL_KIND_SENDRECV, gen);
+		found = sendrecv_find_needles(slot, ca.data, ret < ca.data_len ? ret : ca.data_len);
+		f = bpf_map_lookup_elem(&filters, &slot);
+		if (f) {
+			mask &= ~raw_need;
+			for (i = 0; i < VIGIL_FILTER_NEEDLES; i++) {
+				if (!(found & (1u << i)))
+					continue;
+				mask |= f->needle_clauses[i];
+				r->needle[i] = f->needle[i];
+				r->needle_len[i] = f->needle_len[i];
+			}
+			r->needles = found;
+			if (!mask) {
+				bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+				goto filtered;
+			}
+		}
+	}
 	fill_hdr(&r->hdr, VIGIL_REC_SENDRECV, sizeof(*r));
 	r->ret = ret;
 	r->fd = a->fd;
