@@ -8,7 +8,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +25,7 @@ func TestFalcoSendRecvRules(t *testing.T) {
 	}
 	ns := netnsWithAddr(t)
 	args := []string{"--no-containerd", "--rule-matching", "all"}
-	for _, r := range []string{"Unexpected inbound connection source", "Interpreted procs inbound network activity",
+	for _, r := range []string{"Unexpected inbound connection source", "Interpreted procs inbound network activity", "Java Process Class File Download",
 		"Interpreted procs outbound network activity", "Detect outbound connections to common miner pool ports"} {
 		args = append(args, "--enable-rule", r)
 	}
@@ -34,6 +36,40 @@ func TestFalcoSendRecvRules(t *testing.T) {
 	// namespace's address.
 	a := startAgentWithHosts(t, netnsAddr+" "+minerPool+"\n", append(args, "--rules", markerRulesFile(t))...)
 	runRuleTests(t, a, sendRecvRuleTests(ns))
+	runRuleTests(t, a, []ruleTest{javaDownloadTest(t, ns)})
+}
+
+// javaDownloadTest is Falco's log4shell rule: a process named java
+// receiving a class file (its magic, CAFEBABE, in the data). No JVM is
+// needed: perl started through a symlink named java has proc.exe and
+// proc.name java, and serves itself a download over TCP in the namespace.
+func javaDownloadTest(t *testing.T, ns string) ruleTest {
+	java := filepath.Join(t.TempDir(), "java")
+	if err := os.Symlink(testutil.RequireCommand(t, "perl"), java); err != nil {
+		t.Fatal(err)
+	}
+	download := func(t *testing.T, port int, body string) {
+		t.Helper()
+		prog := fmt.Sprintf(`$l = IO::Socket::INET->new(LocalAddr => "%[1]s", LocalPort => %[2]d, Listen => 1, ReuseAddr => 1) or die $!; `+
+			`$c = IO::Socket::INET->new(PeerAddr => "%[1]s", PeerPort => %[2]d) or die $!; $s = $l->accept or die $!; `+
+			`$s->send("HTTP/1.1 200 OK\r\nContent-Type: application/java-vm\r\n\r\n%[3]s") or die $!; `+
+			`defined($c->recv($b, 4096)) or die $!`, netnsAddr, port, body)
+		runOK(t, nil, "ip", "netns", "exec", ns, java, "-MIO::Socket::INET", "-e", prog)
+	}
+	key := []string{"fd.sport"}
+	return ruleTest{rule: "Java Process Class File Download", priority: "Critical",
+		trigger: func(t *testing.T) []alert {
+			port := freePort()
+			download(t, port, `\xca\xfe\xba\xbe\x00\x00\x00\x34`)
+			return []alert{{key: key, want: fields{"fd.sport": port, "evt.type": "recvfrom", "proc.name": "java",
+				"fd.sip": netnsAddr, "fd.l4proto": "tcp", "fd.name": contains("->" + netnsAddr + ":" + fmt.Sprint(port))}}}
+		},
+		benign: func(t *testing.T) []alert {
+			// The same download of a text file.
+			port := freePort()
+			download(t, port, "hello")
+			return []alert{{key: key, want: fields{"fd.sport": port}}}
+		}}
 }
 
 // netnsWithAddr makes a network namespace, removed when the test ends,
