@@ -288,13 +288,19 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger,
 }
 
 // kindsFor selects the event kinds the sensor must deliver: those the rules
-// need, or all of them when every event is written.
+// need, or all of them when every event is written. A kind whose filter
+// admits nothing (its rules' conditions exclude every event of it, as the
+// stable file's SSH rule does sends) is not needed either.
 func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
 	if all {
 		return sensor.AllKinds()
 	}
 	var k [event.NumKinds]bool
+	filters := rs.Filters()
 	for _, kind := range rs.Kinds() {
+		if f, ok := filters[kind]; ok && !f.All && len(f.Clauses) == 0 {
+			continue
+		}
 		k[kind] = true
 	}
 	return k
