@@ -7,6 +7,8 @@ package main
 // rules that ship disabled enabled.
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	osexec "os/exec"
@@ -169,5 +171,55 @@ func sendRecvRuleTests(ns string) []ruleTest {
 			}},
 		inbound("Interpreted procs inbound network activity"),
 		inbound("Unexpected inbound connection source"),
+	}
+}
+
+// TestValidateSendRecvRules checks that the rules of Falco's files with
+// send and receive branches load whole: listed as loaded, and neither
+// skipped nor partial.
+func TestValidateSendRecvRules(t *testing.T) {
+	args := []string{"validate", "--json"}
+	for _, name := range falcorules.Files {
+		args = append(args, testutil.FalcoRulesPath(t, name))
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("validate exited %d: %s %s", code, out.String(), errb.String())
+	}
+	type named struct {
+		Name   string `json:"name"`
+		Reason string `json:"reason"`
+	}
+	var res struct {
+		Results []struct {
+			RulesLoaded  []string `json:"rules_loaded"`
+			RulesSkipped []named  `json:"rules_skipped"`
+			RulesPartial []named  `json:"rules_partial"`
+		} `json:"falco_load_results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	loaded, notWhole := map[string]bool{}, map[string]string{}
+	for _, r := range res.Results {
+		for _, n := range r.RulesLoaded {
+			loaded[n] = true
+		}
+		for _, s := range append(r.RulesSkipped, r.RulesPartial...) {
+			notWhole[s.Name] = s.Reason
+		}
+	}
+	for _, name := range []string{
+		"Disallowed SSH Connection Non Standard Port", "Contact EC2 Instance Metadata Service From Container",
+		"Contact cloud metadata service from container", "Java Process Class File Download",
+		"Unexpected inbound connection source", "Interpreted procs inbound network activity",
+		"Interpreted procs outbound network activity", "Detect outbound connections to common miner pool ports",
+	} {
+		if !loaded[name] {
+			t.Errorf("%q not loaded", name)
+		}
+		if reason, ok := notWhole[name]; ok {
+			t.Errorf("%q skipped or partial: %s", name, reason)
+		}
 	}
 }
