@@ -3,6 +3,7 @@ package sensor
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -51,14 +52,27 @@ func runSendRecvHelper() int {
 	lone, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 	res(1, unix.Sendto(lone, []byte("x"), 0, nil))
 
+	// IPv6: a datagram over ::1 by sendmsg, received by recvmsg.
+	rx6, _ := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM, 0)
+	unix.Bind(rx6, &unix.SockaddrInet6{Addr: [16]byte{15: 1}})
+	rx6Addr, _ := unix.Getsockname(rx6)
+	tx6, _ := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM, 0)
+	unix.Bind(tx6, &unix.SockaddrInet6{Addr: [16]byte{15: 1}})
+	res(unix.SendmsgN(tx6, []byte("six"), nil, rx6Addr, 0))
+	n, _, _, _, err = unix.Recvmsg(rx6, buf, nil, 0)
+	res(n, err)
+
 	port := func(fd int) int {
 		sa, _ := unix.Getsockname(fd)
-		if in, ok := sa.(*unix.SockaddrInet4); ok {
+		switch in := sa.(type) {
+		case *unix.SockaddrInet4:
+			return in.Port
+		case *unix.SockaddrInet6:
 			return in.Port
 		}
 		return 0
 	}
-	fmt.Printf("res=%d\nres=%d\nres=%d\nres=%d\nres=%d\n", rx, port(rx), port(tx), port(ln), port(cl))
+	fmt.Printf("res=%d\nres=%d\nres=%d\nres=%d\nres=%d\nres=%d\nres=%d\n", rx, port(rx), port(tx), port(ln), port(cl), port(rx6), port(tx6))
 	return 0
 }
 
@@ -69,10 +83,12 @@ func runSendRecvHelper() int {
 func TestSendRecvRecords(t *testing.T) {
 	h := startHarness(t)
 	c := h.spawn(t, t.TempDir(), "sendrecv")
-	if len(c.results) != 13 {
+	if len(c.results) != 17 {
 		t.Fatalf("helper results %v, stderr %s", c.results, c.stderr)
 	}
-	rxFD, rxPort, txPort, lnPort, clPort := c.results[8], c.results[9], c.results[10], c.results[11], c.results[12]
+	rxFD, rxPort, txPort, lnPort, clPort := c.results[10], c.results[11], c.results[12], c.results[13], c.results[14]
+	rx6Port, tx6Port := c.results[15], c.results[16]
+	ap6 := func(port int) netip.AddrPort { return netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port)) }
 	ap := func(port int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 	}
@@ -101,6 +117,10 @@ func TestSendRecvRecords(t *testing.T) {
 			fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", clPort, lnPort)},
 		{"TCP recv", event.TypeRecvfrom, c.results[6], ap(lnPort), ap(clPort), event.ProtoTCP, true, false, false, true,
 			fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", clPort, lnPort)},
+		{"UDP sendmsg over IPv6", event.TypeSendmsg, c.results[8], ap6(tx6Port), ap6(rx6Port), event.ProtoUDP, false, true, true, false,
+			fmt.Sprintf("[::1]:%d->[::1]:%d", tx6Port, rx6Port)},
+		{"UDP recvmsg over IPv6", event.TypeRecvmsg, c.results[9], ap6(rx6Port), ap6(tx6Port), event.ProtoUDP, false, true, true, false,
+			fmt.Sprintf("[::1]:%d->[::1]:%d", tx6Port, rx6Port)},
 	} {
 		got := h.wait(t, c.pid, w.what, func(e *captured) bool {
 			if e.PID != c.pid || e.Type != w.typ {
@@ -115,7 +135,11 @@ func TestSendRecvRecords(t *testing.T) {
 		})
 		seen = append(seen, got)
 		s := got.SendRecv
-		if got.Res != int64(w.res) || s.Sock.Family != unix.AF_INET || s.Sock.Proto != w.proto || s.Sock.Local != w.local ||
+		family := uint16(unix.AF_INET)
+		if w.local.Addr().Is6() {
+			family = unix.AF_INET6
+		}
+		if got.Res != int64(w.res) || s.Sock.Family != family || s.Sock.Proto != w.proto || s.Sock.Local != w.local ||
 			s.Sock.Remote != w.remote || s.Connected != w.connected || s.PeerFromCall != w.peerFromCall || s.NameChanged != w.nameChgd || s.Accepted != w.accepted {
 			t.Errorf("%s: res %d %+v\nwant res %d local %v remote %v proto %d connected %v peer-from-call %v name-changed %v accepted %v",
 				w.what, got.Res, s, w.res, w.local, w.remote, w.proto, w.connected, w.peerFromCall, w.nameChgd, w.accepted)
@@ -168,7 +192,8 @@ func TestSendRecvFilterKeys(t *testing.T) {
 // TestSendRecvFilter sets a sendrecv filter that keeps only sends from
 // unconnected UDP sockets to a new peer (what Falco's outbound macro asks
 // of sendto) and checks that the kernel keeps only the helper's first
-// sendto, in each hook mode, and counts the rest as filtered.
+// sendto and its IPv6 sendmsg, in each hook mode, and counts the rest as
+// filtered.
 func TestSendRecvFilter(t *testing.T) {
 	h := startHarness(t)
 	inEachHookMode(t, func(t *testing.T, fh *harness) {
@@ -189,11 +214,11 @@ func TestSendRecvFilter(t *testing.T) {
 				kept = append(kept, e.String())
 			}
 		}
-		if len(kept) != 1 {
-			t.Errorf("the filter kept %q, want the first sendto alone", kept)
+		if len(kept) != 2 || !strings.HasPrefix(kept[0], "sendto") || !strings.HasPrefix(kept[1], "sendmsg") {
+			t.Errorf("the filter kept %q, want the first sendto and the IPv6 sendmsg", kept)
 		}
-		if got := fh.s.Stats().Kinds[event.KindSendRecv].Filtered - before; got < 7 {
-			t.Errorf("filtered %d sends and receives, want at least the helper's other 7", got)
+		if got := fh.s.Stats().Kinds[event.KindSendRecv].Filtered - before; got < 8 {
+			t.Errorf("filtered %d sends and receives, want at least the helper's other 8", got)
 		}
 	})
 }
