@@ -388,23 +388,22 @@ enum sendrecv_rec_flags {
 };
 
 
-/* The filter key of a send/recv (kinds/sendrecv.h): the socket's family
- * class (bits 0-1), its transport (bits 2-3, IP sockets only), whether it
- * is connected and whether the call changed its peer. A unix socket has no
- * transport, so VIGIL_SR_KEY_ANY is no event's key: the kernel asks with
- * it before reading the socket, and Go gives it every clause of the
- * filter. */
+/* The filter key of a send/recv (kinds/sendrecv.h): the socket's class
+ * (bits 0-2: unix, or an IP socket, v4 or v6 alike, by its transport),
+ * whether it is connected, whether the call changed its peer, and whether
+ * the server's port is one the rules name (the filter's port bitmap, kept
+ * in the kind's pairs). Class 7 is no socket's, so VIGIL_SR_KEY_ANY is no
+ * event's key: the kernel asks with it before reading the socket, and Go
+ * gives it every clause of the filter. */
 enum sendrecv_filter_key {
-	VIGIL_SR_KEY_INET = 1,
-	VIGIL_SR_KEY_INET6 = 2,
-	VIGIL_SR_KEY_UNIX = 3,
-	VIGIL_SR_KEY_FAMILY = 3,
-	VIGIL_SR_KEY_TCP = 4,
-	VIGIL_SR_KEY_UDP = 8,
-	VIGIL_SR_KEY_L4_OTHER = 12,
-	VIGIL_SR_KEY_L4 = 12,
-	VIGIL_SR_KEY_CONNECTED = 16,
-	VIGIL_SR_KEY_NAME_CHANGED = 32,
+	VIGIL_SR_KEY_UNIX = 1,
+	VIGIL_SR_KEY_TCP = 2,
+	VIGIL_SR_KEY_UDP = 3,
+	VIGIL_SR_KEY_IP_OTHER = 4,
+	VIGIL_SR_KEY_CLASS = 7,
+	VIGIL_SR_KEY_CONNECTED = 8,
+	VIGIL_SR_KEY_NAME_CHANGED = 16,
+	VIGIL_SR_KEY_PORT = 32,
 	VIGIL_SR_KEY_ANY = 63,
 };
 

@@ -329,16 +329,14 @@ const (
 type VigilSendrecvFilterKey uint32
 
 const (
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_INET         VigilSendrecvFilterKey = 1
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_INET6        VigilSendrecvFilterKey = 2
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_UNIX         VigilSendrecvFilterKey = 3
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_FAMILY       VigilSendrecvFilterKey = 3
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_TCP          VigilSendrecvFilterKey = 4
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_UDP          VigilSendrecvFilterKey = 8
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_L4OTHER      VigilSendrecvFilterKey = 12
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_L4           VigilSendrecvFilterKey = 12
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_CONNECTED    VigilSendrecvFilterKey = 16
-	VigilSendrecvFilterKeyVIGIL_SR_KEY_NAME_CHANGED VigilSendrecvFilterKey = 32
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_UNIX         VigilSendrecvFilterKey = 1
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_TCP          VigilSendrecvFilterKey = 2
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_UDP          VigilSendrecvFilterKey = 3
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_IP_OTHER     VigilSendrecvFilterKey = 4
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_CLASS        VigilSendrecvFilterKey = 7
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_CONNECTED    VigilSendrecvFilterKey = 8
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_NAME_CHANGED VigilSendrecvFilterKey = 16
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_PORT         VigilSendrecvFilterKey = 32
 	VigilSendrecvFilterKeyVIGIL_SR_KEY_ANY          VigilSendrecvFilterKey = 63
 )
 

@@ -1,5 +1,7 @@
 package event
 
+import "slices"
+
 // SendRecv is the payload of sendto, sendmsg, recvfrom and recvmsg: the
 // socket as the kernel held it during the call. The byte count is the
 // result (Event.Res); the payload itself is never read.
@@ -47,47 +49,45 @@ func sendRecvFields() []Field {
 }
 
 // Bits of the sendrecv kind's filter key (bpf/events.h, enum
-// sendrecv_filter_key; the sensor checks them): the family class in the
-// low two bits, the transport of an IP socket in the next two, then
-// whether the socket is connected and whether the call changed its peer.
+// sendrecv_filter_key; the sensor checks them): the socket's class in the
+// low three bits (unix, or an IP socket, v4 or v6 alike, by transport),
+// then whether the socket is connected, whether the call changed its peer
+// and whether the server's port is one of the filter's Ports.
 const (
-	SendRecvKeyInet        = 1
-	SendRecvKeyInet6       = 2
-	SendRecvKeyUnix        = 3
-	SendRecvKeyFamily      = 3
-	SendRecvKeyTCP         = 4
-	SendRecvKeyUDP         = 8
-	SendRecvKeyL4Other     = 12
-	SendRecvKeyL4          = 12
-	SendRecvKeyConnected   = 16
-	SendRecvKeyNameChanged = 32
-	// SendRecvKeyAny is no event's key (a unix socket has no transport):
-	// the kernel asks with it before it reads the socket.
+	SendRecvKeyUnix        = 1
+	SendRecvKeyTCP         = 2
+	SendRecvKeyUDP         = 3
+	SendRecvKeyIPOther     = 4
+	SendRecvKeyClass       = 7
+	SendRecvKeyConnected   = 8
+	SendRecvKeyNameChanged = 16
+	SendRecvKeyPort        = 32
+	// SendRecvKeyAny is no event's key (class 7 is no socket's): the
+	// kernel asks with it before it reads the socket.
 	SendRecvKeyAny = 63
 )
 
 // SendRecvKey is the filter key of a send or receive, as
-// bpf/kinds/sendrecv.h computes it from the socket.
-func SendRecvKey(e *Event) int {
+// bpf/kinds/sendrecv.h computes it from the socket, with ports the
+// filter's server ports.
+func SendRecvKey(e *Event, ports []uint16) int {
 	s := &e.SendRecv
 	k := 0
 	switch s.Sock.Family {
-	case AFInet:
-		k = SendRecvKeyInet
-	case AFInet6:
-		k = SendRecvKeyInet6
-	case AFUnix:
-		k = SendRecvKeyUnix
-	}
-	if s.Sock.Family == AFInet || s.Sock.Family == AFInet6 {
+	case AFInet, AFInet6:
 		switch s.Sock.Proto {
 		case ProtoTCP:
-			k |= SendRecvKeyTCP
+			k = SendRecvKeyTCP
 		case ProtoUDP:
-			k |= SendRecvKeyUDP
+			k = SendRecvKeyUDP
 		default:
-			k |= SendRecvKeyL4Other
+			k = SendRecvKeyIPOther
 		}
+		if p, ok := endPort(e, endServer.local(e)); ok && slices.Contains(ports, uint16(p)) {
+			k |= SendRecvKeyPort
+		}
+	case AFUnix:
+		k = SendRecvKeyUnix
 	}
 	if s.Connected {
 		k |= SendRecvKeyConnected

@@ -30,6 +30,9 @@ type Rule struct {
 	filters kindClauses
 	// hostNames are the names its condition compares fd.*ip.name with.
 	hostNames []string
+	// ports are the server ports its condition names (fd.sport), for the
+	// sendrecv filter's Ports.
+	ports []uint16
 	pred      pred
 	out       *template
 }
@@ -141,12 +144,17 @@ func (rs *Ruleset) filter(kind event.Kind) *event.Filter {
 		if types.Empty() {
 			continue
 		}
+		if kind == event.KindSendRecv {
+			f.Ports = append(f.Ports, r.ports...)
+		}
 		for _, c := range r.filters[kind] {
 			if c.Types = c.Types.Intersect(types); !c.Types.Empty() && !slices.ContainsFunc(f.Clauses, c.Equal) {
 				f.Clauses = append(f.Clauses, c)
 			}
 		}
 	}
+	slices.Sort(f.Ports)
+	f.Ports = slices.Compact(f.Ports)
 	return f
 }
 

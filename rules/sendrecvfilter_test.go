@@ -102,6 +102,11 @@ func TestSendRecvFilter(t *testing.T) {
 			sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), true},
 		{"all: TCP recvfrom of another needle", all,
 			withNeedles(sendRecvEvent(ssh, nil, event.TypeRecvfrom, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), "xyz"), false},
+		// The miner-pool rule keeps IP sends to its pools' ports only.
+		{"all: connected TCP sendmsg to port 443", all,
+			sendRecvEvent(ssh, nil, event.TypeSendmsg, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:443", true, false, 10), true},
+		{"all: connected TCP sendmsg to port 8081", all,
+			sendRecvEvent(ssh, nil, event.TypeSendmsg, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:8081", true, false, 10), false},
 		{"all: TCP recvmsg", all,
 			sendRecvEvent(ssh, nil, event.TypeRecvmsg, event.AFInet, event.ProtoTCP, "10.0.0.1:40000", "93.184.216.34:80", true, false, 10), false},
 		{"all: unix recvfrom", all,
@@ -149,13 +154,16 @@ func TestSendRecvFilterSound(t *testing.T) {
 	if f == nil || f.All {
 		t.Fatalf("no bounded sendrecv filter: %+v", f)
 	}
+	if !slices.Contains(f.Ports, 3333) || !slices.Contains(f.Ports, 80) || slices.Contains(f.Ports, 8081) {
+		t.Errorf("server ports %v, want the miner pools' (80, 3333, ...) and no others", f.Ports)
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	types := []event.Type{event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg}
 	families := []uint16{event.AFInet, event.AFInet, event.AFInet6, event.AFUnix, 0}
 	protos := []uint8{event.ProtoTCP, event.ProtoUDP, 1}
 	v4 := []string{"127.0.0.1", "0.0.0.0", "10.0.0.5", "192.168.1.9", "169.254.169.254", "93.184.216.34", "198.51.100.7"}
 	v6 := []string{"::1", "::", "2001:db8::2", "fe80::1"}
-	ports := []uint16{22, 25, 53, 80, 443, 3333, 4444, 8080, 14444, 40000, 50000}
+	ports := []uint16{22, 25, 53, 80, 443, 3333, 4444, 8080, 8081, 14444, 40000, 50000}
 	names := []string{"ssh", "java", "python", "node", "ruby", "curl", "bash", "java"}
 	results := []int64{64, 0, -int64(unix.EPIPE), -int64(unix.EINPROGRESS)}
 	matched, dropped := 0, 0

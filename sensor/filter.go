@@ -281,6 +281,11 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 		for key := range maxFilterKeys {
 			k.filter.Keys[event.SendRecvKeyAny] |= k.filter.Keys[key]
 		}
+		// The kind has no paths: the pairs bitmap holds the server
+		// ports the key's port bit stands for (bpf/kinds/sendrecv.h).
+		for _, p := range f.Ports {
+			k.filter.Pairs[p/32] |= 1 << (p % 32)
+		}
 	}
 	if len(prefixes) > maxEntries || len(names) > maxEntries {
 		k.filter.PathAny = ^uint32(0)

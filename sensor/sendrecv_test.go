@@ -168,16 +168,14 @@ func TestSendRecvFilterKeys(t *testing.T) {
 		kernel bpf.VigilSendrecvFilterKey
 		goKey  int
 	}{
-		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_INET, event.SendRecvKeyInet},
-		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_INET6, event.SendRecvKeyInet6},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_UNIX, event.SendRecvKeyUnix},
-		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_FAMILY, event.SendRecvKeyFamily},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_TCP, event.SendRecvKeyTCP},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_UDP, event.SendRecvKeyUDP},
-		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_L4OTHER, event.SendRecvKeyL4Other},
-		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_L4, event.SendRecvKeyL4},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_IP_OTHER, event.SendRecvKeyIPOther},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_CLASS, event.SendRecvKeyClass},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_CONNECTED, event.SendRecvKeyConnected},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_NAME_CHANGED, event.SendRecvKeyNameChanged},
+		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_PORT, event.SendRecvKeyPort},
 		{bpf.VigilSendrecvFilterKeyVIGIL_SR_KEY_ANY, event.SendRecvKeyAny},
 	} {
 		if int(k.kernel) != k.goKey {
@@ -199,8 +197,8 @@ func TestSendRecvFilter(t *testing.T) {
 	inEachHookMode(t, func(t *testing.T, fh *harness) {
 		f := &event.Filter{Clauses: []event.Clause{{
 			Types: event.TypeSetOf(event.TypeSendto, event.TypeSendmsg), Results: event.ResultSucceeded, AnyPath: true,
-			Classes: 1<<(event.SendRecvKeyInet|event.SendRecvKeyUDP|event.SendRecvKeyNameChanged) |
-				1<<(event.SendRecvKeyInet6|event.SendRecvKeyUDP|event.SendRecvKeyNameChanged),
+			Classes: 1<<(event.SendRecvKeyUDP|event.SendRecvKeyNameChanged) |
+				1<<(event.SendRecvKeyUDP|event.SendRecvKeyNameChanged|event.SendRecvKeyPort),
 		}}}
 		if err := fh.s.SetFilter(event.KindSendRecv, f); err != nil {
 			t.Fatalf("SetFilter: %v", err)
@@ -219,6 +217,42 @@ func TestSendRecvFilter(t *testing.T) {
 		}
 		if got := fh.s.Stats().Kinds[event.KindSendRecv].Filtered - before; got < 8 {
 			t.Errorf("filtered %d sends and receives, want at least the helper's other 8", got)
+		}
+	})
+}
+
+// TestSendRecvPorts sets sendrecv filters whose one clause needs the
+// server's port among the filter's ports: with none, the kernel keeps
+// none of the helper's calls; with every port, the new-peer UDP sends.
+func TestSendRecvPorts(t *testing.T) {
+	h := startHarness(t)
+	inEachHookMode(t, func(t *testing.T, fh *harness) {
+		every := make([]uint16, 0, 1<<16)
+		for p := range 1 << 16 {
+			every = append(every, uint16(p))
+		}
+		for _, tc := range []struct {
+			ports []uint16
+			want  int
+		}{{nil, 0}, {every, 2}} {
+			f := &event.Filter{Ports: tc.ports, Clauses: []event.Clause{{
+				Types: event.TypeSetOf(event.TypeSendto, event.TypeSendmsg), Results: event.ResultSucceeded, AnyPath: true,
+				Classes: 1 << (event.SendRecvKeyUDP | event.SendRecvKeyNameChanged | event.SendRecvKeyPort),
+			}}}
+			if err := fh.s.SetFilter(event.KindSendRecv, f); err != nil {
+				t.Fatalf("SetFilter: %v", err)
+			}
+			c := h.spawn(t, t.TempDir(), "sendrecv")
+			fh.wait(t, c.pid, "the helper's exit", isType(c.pid, event.TypeProcExit))
+			var kept []string
+			for _, e := range fh.all(c.pid) {
+				if e.Type.Kind() == event.KindSendRecv {
+					kept = append(kept, e.String())
+				}
+			}
+			if len(kept) != tc.want {
+				t.Errorf("%d ports: the filter kept %q, want %d", len(tc.ports), kept, tc.want)
+			}
 		}
 	})
 }

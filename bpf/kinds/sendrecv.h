@@ -14,7 +14,7 @@
 #ifndef VIGIL_KINDS_SENDRECV_H
 #define VIGIL_KINDS_SENDRECV_H
 
-/* The family, transport and connected bits of the filter key (events.h,
+/* The class and connected bits of the filter key (events.h,
  * enum sendrecv_filter_key), from the socket itself, and in *ino the
  * socket's inode number; 0 when file is not a socket. */
 static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **skp, struct sock_info *si, __u32 *ino)
@@ -37,24 +37,15 @@ static __always_inline __u32 sendrecv_sock_key(struct file *file, struct sock **
 	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	si->proto = BPF_CORE_READ(sk, sk_protocol);
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	switch (si->family) {
-	case AF_INET:
-		key = VIGIL_SR_KEY_INET;
-		break;
-	case AF_INET6:
-		key = VIGIL_SR_KEY_INET6;
-		break;
-	case AF_UNIX:
-		key = VIGIL_SR_KEY_UNIX;
-		break;
-	}
 	if (si->family == AF_INET || si->family == AF_INET6) {
 		if (si->proto == IPPROTO_TCP)
-			key |= VIGIL_SR_KEY_TCP;
+			key = VIGIL_SR_KEY_TCP;
 		else if (si->proto == IPPROTO_UDP)
-			key |= VIGIL_SR_KEY_UDP;
+			key = VIGIL_SR_KEY_UDP;
 		else
-			key |= VIGIL_SR_KEY_L4_OTHER;
+			key = VIGIL_SR_KEY_IP_OTHER;
+	} else if (si->family == AF_UNIX) {
+		key = VIGIL_SR_KEY_UNIX;
 	}
 	/* UDP and unix sockets are TCP_ESTABLISHED once connected, TCP ones
 	 * from the handshake until closed; an unconnected or listening one
@@ -222,6 +213,27 @@ static __always_inline bool sendrecv_peer_changed(struct sock *sk, __u32 ino, st
 	return true;
 }
 
+/* Whether the server's end is the socket's own (event.serverSide). */
+static __always_inline bool sendrecv_server_local(__u16 sys, __u32 rflags)
+{
+	if (rflags & VIGIL_SR_CONNECTED)
+		return rflags & VIGIL_SR_ACCEPTED;
+	return sys == VIGIL_SYS_RECVFROM || sys == VIGIL_SYS_RECVMSG;
+}
+
+/* Whether port is in the port bitmap of the kind's filter of generation
+ * gen (the pairs bitmap, which the kind has no paths to use for). */
+static __always_inline bool sendrecv_port_named(__u32 gen, __u16 port)
+{
+	__u32 slot = filter_slot(VIGIL_KIND_SENDRECV, gen);
+	struct kind_filter *f;
+
+	if (!gen)
+		return false;
+	f = bpf_map_lookup_elem(&filters, &slot);
+	return f && (f->pairs[INDEX(port >> 5, 2048)] & (1u << (port & 31)));
+}
+
 static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 {
 	__u32 key, gen, raw_need, rflags = 0, ino = 0, mask, slot, found, i;
@@ -234,11 +246,13 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 	/* Step 1: the syscall and the result, before the socket is read. */
 	if (!filter_mask(VIGIL_KIND_SENDRECV, a->syscall, VIGIL_SR_KEY_ANY, ret, &gen, &raw_need))
 		goto filtered;
-	/* Step 2: the socket's family, transport and state, whichever way
-	 * the call changes the peer. */
+	/* Step 2: the socket's family, transport and state, whatever its
+	 * peer and server port turn out to be. */
 	key = sendrecv_sock_key(fd_file((void *)bpf_get_current_task(), a->fd), &sk, &si, &ino);
 	if (!(filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key, ret, &gen, &raw_need) |
-	      filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key | VIGIL_SR_KEY_NAME_CHANGED, ret, &gen, &raw_need)))
+	      filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key | VIGIL_SR_KEY_NAME_CHANGED, ret, &gen, &raw_need) |
+	      filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key | VIGIL_SR_KEY_PORT, ret, &gen, &raw_need) |
+	      filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key | VIGIL_SR_KEY_NAME_CHANGED | VIGIL_SR_KEY_PORT, ret, &gen, &raw_need)))
 		goto filtered;
 	/* Step 3: the ends; an unconnected IP socket's peer is the address
 	 * the call named, and whether it changed is the last judgement. */
@@ -273,6 +287,11 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 				}
 			}
 		}
+		/* The server's port, as fd.sport reads it: on an unconnected
+		 * socket the receiver's, on a connected one the end accept
+		 * made's. */
+		if (sendrecv_port_named(gen, sendrecv_server_local(a->syscall, rflags) ? si.lport : si.rport))
+			key |= VIGIL_SR_KEY_PORT;
 	}
 	mask = filter_mask(VIGIL_KIND_SENDRECV, a->syscall, key, ret, &gen, &raw_need);
 	if (!mask)
