@@ -33,8 +33,8 @@ type Rule struct {
 	// ports are the server ports its condition names (fd.sport), for the
 	// sendrecv filter's Ports.
 	ports []uint16
-	pred      pred
-	out       *template
+	pred  pred
+	out   *template
 }
 
 // Types returns the event types the rule applies to, derived from its
