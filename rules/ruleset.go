@@ -30,11 +30,12 @@ type Rule struct {
 	filters kindClauses
 	// hostNames are the names its condition compares fd.*ip.name with.
 	hostNames []string
+	pred      pred
+	out       *template
+
 	// ports are the server ports its condition names (fd.sport), for the
 	// sendrecv filter's Ports.
 	ports []uint16
-	pred  pred
-	out   *template
 }
 
 // Types returns the event types the rule applies to, derived from its
