@@ -297,12 +297,12 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 	if (!mask)
 		goto filtered;
 
-	r = reserve(sizeof(*r), VIGIL_KIND_SENDRECV);
-	if (!r)
-		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
 	/* Step 4, for the clauses that need one of the rules' needles in
-	 * the data (evt.buffer contains X): search the data's first bytes. */
+	 * the data (evt.buffer contains X): search the data's first bytes,
+	 * before a record is reserved (a discarded one would still fill the
+	 * ring buffer until the reader passes it). */
+	f = NULL;
+	found = 0;
 	if ((mask & raw_need) && ret > 0) {
 		if (!ca.data && !ca.sa_len)
 			sendrecv_call_args(a, &ca);
@@ -311,19 +311,26 @@ static __always_inline int sendrecv_report(struct sys_args *a, long ret)
 		f = bpf_map_lookup_elem(&filters, &slot);
 		if (f) {
 			mask &= ~raw_need;
-			for (i = 0; i < VIGIL_FILTER_NEEDLES; i++) {
-				if (!(found & (1u << i)))
-					continue;
-				mask |= f->needle_clauses[i];
-				r->needle[i] = f->needle[i];
-				r->needle_len[i] = f->needle_len[i];
-			}
-			r->needles = found;
-			if (!mask) {
-				bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			for (i = 0; i < VIGIL_FILTER_NEEDLES; i++)
+				if (found & (1u << i))
+					mask |= f->needle_clauses[i];
+			if (!mask)
 				goto filtered;
-			}
 		}
+	}
+
+	r = reserve(sizeof(*r), VIGIL_KIND_SENDRECV);
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	if (f && found) {
+		for (i = 0; i < VIGIL_FILTER_NEEDLES; i++) {
+			if (!(found & (1u << i)))
+				continue;
+			r->needle[i] = f->needle[i];
+			r->needle_len[i] = f->needle_len[i];
+		}
+		r->needles = found;
 	}
 	fill_hdr(&r->hdr, VIGIL_REC_SENDRECV, sizeof(*r));
 	r->ret = ret;
