@@ -100,7 +100,9 @@ func TestCompatSendRecv(t *testing.T) {
 		t.Fatalf("helper results %v, want the tid, 7, 7 and two ports (stderr %s)", c.results, c.stderr)
 	}
 	tid, txPort, rxPort := uint32(c.results[0]), c.results[3], c.results[4]
-	ap := func(port int) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)) }
+	ap := func(port int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	}
 	for _, w := range []struct {
 		typ           event.Type
 		local, remote netip.AddrPort
