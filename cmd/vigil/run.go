@@ -313,13 +313,35 @@ func setFilters(s *sensor.Sensor, rs *rules.Ruleset, all bool) error {
 	filters := rs.Filters()
 	for kind, f := range filters {
 		if all {
-			f = nil
+			f = admitAll(kind, f)
 		}
 		if err := s.SetFilter(kind, f); err != nil {
 			return fmt.Errorf("setting kernel %s filter: %w", kind, err)
 		}
 	}
 	return nil
+}
+
+// admitAll is the filter of kind that admits every event, f being the
+// rules' filter of it: nil, except for sends and receives, whose data the
+// kernel searches for the rules' needles (evt.buffer) only for the clauses
+// of a filter that need them, so those clauses stay beside one that admits
+// everything.
+func admitAll(kind event.Kind, f *event.Filter) *event.Filter {
+	if kind != event.KindSendRecv || f == nil || f.All {
+		return nil
+	}
+	var needles []event.Clause
+	for _, c := range f.Clauses {
+		if c.RawContains != "" {
+			needles = append(needles, c)
+		}
+	}
+	if len(needles) == 0 {
+		return nil
+	}
+	every := event.Clause{Types: kind.Types(), Classes: ^uint64(0), Results: event.AllResults, AnyPath: true}
+	return &event.Filter{Clauses: append([]event.Clause{every}, needles...), Ports: f.Ports}
 }
 
 func logLoad(logger *slog.Logger, res *rules.LoadResult, rs *rules.Ruleset) {

@@ -41,6 +41,21 @@ func TestFalcoSendRecvRules(t *testing.T) {
 	runRuleTests(t, a, []ruleTest{javaDownloadTest(t, ns)})
 }
 
+// TestFalcoJavaDownloadWithEvents runs the Java rule with --events, which
+// turns the kernel filters off: the kernel must still search received data
+// for the rule's needle.
+func TestFalcoJavaDownloadWithEvents(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, c := range []string{"ip", "perl"} {
+		testutil.RequireCommand(t, c)
+	}
+	ns := netnsWithAddr(t)
+	args := []string{"--no-containerd", "--events", "--enable-rule", "Java Process Class File Download",
+		"--rules", testutil.FalcoRulesPath(t, falcorules.Sandbox), "--rules", markerRulesFile(t)}
+	a := startAgentWithHosts(t, "", args...)
+	runRuleTests(t, a, []ruleTest{javaDownloadTest(t, ns)})
+}
+
 // javaDownloadTest is Falco's log4shell rule: a process named java
 // receiving a class file (its magic, CAFEBABE, in the data). No JVM is
 // needed: perl started through a symlink named java has proc.exe and
