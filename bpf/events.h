@@ -25,8 +25,9 @@ enum event_kind {
 	VIGIL_KIND_DUP = 8,
 	VIGIL_KIND_PRIV = 9,
 	VIGIL_KIND_CRED = 10,
-	VIGIL_KIND_IOURING = 11,
-	VIGIL_NUM_KINDS = 12,
+	VIGIL_KIND_SENDRECV = 11,
+	VIGIL_KIND_IOURING = 12,
+	VIGIL_NUM_KINDS = 13,
 };
 
 /* Record types: the hdr.type of each record. */
@@ -41,8 +42,9 @@ enum rec_type {
 	VIGIL_REC_SOCKET = 8,      /* struct socket_rec */
 	VIGIL_REC_DUP = 9,         /* struct dup_rec */
 	VIGIL_REC_PRIV = 10,       /* struct priv_rec */
-	VIGIL_REC_IOURING_SETUP = 11,  /* struct iouring_rec, a ring created */
-	VIGIL_REC_IOURING_SUBMIT = 12, /* struct iouring_rec, a request submitted */
+	VIGIL_REC_SENDRECV = 11,   /* struct sendrecv_rec */
+	VIGIL_REC_IOURING_SETUP = 12,  /* struct iouring_rec, a ring created */
+	VIGIL_REC_IOURING_SUBMIT = 13, /* struct iouring_rec, a request submitted */
 };
 
 /* The syscall behind a record: one id per row of syscall_table.h, in its
@@ -411,6 +413,44 @@ enum dup_filter_key {
 	VIGIL_DUP_KEY_OTHER = 63,
 };
 
+/* Send/recv record flags. */
+enum sendrecv_rec_flags {
+	/* The socket had a peer of its own (connected UDP, established TCP,
+	 * a connected unix socket): Falco's fd.connected. */
+	VIGIL_SR_CONNECTED = 1 << 0,
+	/* sock.raddr and rport are the address the call named (sendto's
+	 * destination, the source recvfrom and recvmsg returned), not the
+	 * socket's peer. */
+	VIGIL_SR_PEER_ARG = 1 << 1,
+	/* That address differs from the last one this socket sent to or
+	 * received from (or is its first): Falco's fd.name_changed. */
+	VIGIL_SR_NAME_CHANGED = 1 << 2,
+	/* A connected socket that accept made: its listener's backlog, which
+	 * the kernel copies into each child, is set. The local end is the
+	 * server's. */
+	VIGIL_SR_ACCEPTED = 1 << 3,
+};
+
+
+/* The filter key of a send/recv (kinds/sendrecv.h): the socket's class
+ * (bits 0-2: unix, or an IP socket, v4 or v6 alike, by its transport),
+ * whether it is connected, whether the call changed its peer, and whether
+ * the server's port is one the rules name (the filter's port bitmap, kept
+ * in the kind's pairs). Class 7 is no socket's, so VIGIL_SR_KEY_ANY is no
+ * event's key: the kernel asks with it before reading the socket, and Go
+ * gives it every clause of the filter. */
+enum sendrecv_filter_key {
+	VIGIL_SR_KEY_UNIX = 1,
+	VIGIL_SR_KEY_TCP = 2,
+	VIGIL_SR_KEY_UDP = 3,
+	VIGIL_SR_KEY_IP_OTHER = 4,
+	VIGIL_SR_KEY_CLASS = 7,
+	VIGIL_SR_KEY_CONNECTED = 8,
+	VIGIL_SR_KEY_NAME_CHANGED = 16,
+	VIGIL_SR_KEY_PORT = 32,
+	VIGIL_SR_KEY_ANY = 63,
+};
+
 /* io_uring record flags. */
 enum iouring_rec_flags {
 	VIGIL_IOURING_PATH1_TRUNC = 1 << 0, /* path1 or dir1 was cut */
@@ -568,6 +608,32 @@ struct filter_name_key {
 	__u32 len;
 	__u16 gen;
 	__u16 kind;
+};
+
+/*
+ * A sendto, sendmsg, recvfrom or recvmsg at syscall exit
+ * (kinds/sendrecv.h): the socket as the kernel holds it at that moment,
+ * with the peer the call named when the socket has none of its own, and
+ * the byte count (ret). Never the payload.
+ */
+struct sendrecv_rec {
+	struct rec_hdr hdr;
+	__s64 ret;       /* bytes sent or received, or -errno */
+	__s32 fd;
+	__u32 flags;     /* MSG_* as passed */
+	__u16 syscall;   /* enum syscall_id */
+	__u16 rflags;    /* enum sendrecv_rec_flags */
+	__u8 pad[3];
+	/* The rules' needles (the filter's, up to VIGIL_FILTER_NEEDLES of
+	 * at most VIGIL_FILTER_NEEDLE_MAX bytes: evt.buffer contains X) found
+	 * in the first VIGIL_FILTER_RAW_SCAN bytes of the data: needle[i]
+	 * little endian, needle_len[i] bytes; 0 for none. The data itself
+	 * never leaves the kernel. */
+	__u8 needles;
+	__u64 needle[VIGIL_FILTER_NEEDLES];
+	__u8 needle_len[VIGIL_FILTER_NEEDLES];
+	__u8 pad2[4];
+	struct sock_info sock;
 };
 
 #endif /* VIGIL_EVENTS_H */

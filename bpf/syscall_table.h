@@ -28,7 +28,7 @@
 /* Argument roles. A new role is a field of struct sys_args and a case of
  * set_arg (lib/syscall.h). */
 #define ARG_NONE 0
-#define ARG_PATH 1  /* user pointer to a path */
+#define ARG_PATH 1  /* user pointer to a path; sendto's and recvfrom's data */
 #define ARG_FD 2    /* the fd acted on, or the dirfd of the path */
 #define ARG_FLAGS 3
 #define ARG_MODE 4
@@ -46,6 +46,7 @@
 #define ARG_ID 12   /* a pid, uid or gid; ARG_ID2 and ARG_ID3 the next ones */
 #define ARG_ID2 13
 #define ARG_ID3 14
+#define ARG_PTR2 15 /* a second user pointer: recvfrom's address length */
 
 /* Up to six roles, four bits each, argument 0 lowest: a constant, so each
  * row's argument reads fold into plain stores. */
@@ -98,6 +99,10 @@
 	X(setresuid,    SETRESUID,    117, 208, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
 	X(setresgid,    SETRESGID,    119, 210, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_ID, ARG_ID2, ARG_ID3)) \
 	X(capset,       CAPSET,       126, 185, VIGIL_KIND_CRED,    VIGIL_HOOK_RAW, ARGS(ARG_PTR)) \
-	X(open_by_handle_at, OPEN_BY_HANDLE_AT, 304, 342, VIGIL_KIND_OPEN, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS))
+	X(open_by_handle_at, OPEN_BY_HANDLE_AT, 304, 342, VIGIL_KIND_OPEN, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS)) \
+	X(sendto,   SENDTO,   44, 369, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_LEN)) \
+	X(sendmsg,  SENDMSG,  46, 370, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS)) \
+	X(recvfrom, RECVFROM, 45, 371, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PATH, ARG_NONE, ARG_FLAGS, ARG_PTR, ARG_PTR2)) \
+	X(recvmsg,  RECVMSG,  47, 372, VIGIL_KIND_SENDRECV, VIGIL_HOOK_RAW, ARGS(ARG_FD, ARG_PTR, ARG_FLAGS))
 
 #endif /* VIGIL_SYSCALL_TABLE_H */

@@ -17,7 +17,7 @@
  *   lib/sock.h        what a socket descriptor is: family, protocol, ends
  *   kinds/            one header per decoder of sensor/decode*.go: exec, proc
  *                     (fork, exit), open, connect, priv, fs, socket, dup,
- *                     iouring
+ *                     sendrecv, iouring
  *   lib/dispatch.h    the raw sys_exit program and the tracepoint pairs,
  *                     generated from syscall_table.h
  *
@@ -103,6 +103,16 @@ struct {
 	__type(value, __u32); /* clauses */
 } filter_names SEC(".maps");
 
+/* The last peer each unconnected socket sent to or received from, by its
+ * struct sock (kinds/sendrecv.h: fd.name_changed). LRU: a socket closed
+ * without a word leaves its entry to be evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sr_peer);
+} sr_peers SEC(".maps");
+
 /* Records larger than the stack are built here; per CPU because tracepoint
  * programs run with preemption disabled and cannot interleave on one CPU. */
 struct {
@@ -129,6 +139,7 @@ struct btf_anchor {
 	struct connect_rec connect;
 	struct priv_rec priv;
 	struct socket_rec socket;
+	struct sendrecv_rec sendrecv;
 	enum event_kind kind;
 	enum rec_type rec_type;
 	enum syscall_id syscall;
@@ -146,6 +157,8 @@ struct btf_anchor {
 	enum socket_filter_key socket_key;
 	enum dup_filter_key dup_key;
 	enum fs_filter_key fs_key;
+	enum sendrecv_rec_flags sendrecv_flags;
+	enum sendrecv_filter_key sendrecv_key;
 	enum iouring_rec_flags iouring_flags;
 	enum iouring_filter_key iouring_key;
 };
@@ -170,5 +183,6 @@ const struct iouring_rec *unused_iouring_rec __attribute__((unused));
 #include "kinds/fs.h"
 #include "kinds/socket.h"
 #include "kinds/dup.h"
+#include "kinds/sendrecv.h"
 #include "kinds/iouring.h"
 #include "lib/dispatch.h"

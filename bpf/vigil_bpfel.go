@@ -72,19 +72,20 @@ const (
 type VigilEventKind uint32
 
 const (
-	VigilEventKindVIGIL_KIND_UNKNOWN VigilEventKind = 0
-	VigilEventKindVIGIL_KIND_EXEC    VigilEventKind = 1
-	VigilEventKindVIGIL_KIND_FORK    VigilEventKind = 2
-	VigilEventKindVIGIL_KIND_EXIT    VigilEventKind = 3
-	VigilEventKindVIGIL_KIND_OPEN    VigilEventKind = 4
-	VigilEventKindVIGIL_KIND_CONNECT VigilEventKind = 5
-	VigilEventKindVIGIL_KIND_FS      VigilEventKind = 6
-	VigilEventKindVIGIL_KIND_SOCKET  VigilEventKind = 7
-	VigilEventKindVIGIL_KIND_DUP     VigilEventKind = 8
-	VigilEventKindVIGIL_KIND_PRIV    VigilEventKind = 9
-	VigilEventKindVIGIL_KIND_CRED    VigilEventKind = 10
-	VigilEventKindVIGIL_KIND_IOURING VigilEventKind = 11
-	VigilEventKindVIGIL_NUM_KINDS    VigilEventKind = 12
+	VigilEventKindVIGIL_KIND_UNKNOWN  VigilEventKind = 0
+	VigilEventKindVIGIL_KIND_EXEC     VigilEventKind = 1
+	VigilEventKindVIGIL_KIND_FORK     VigilEventKind = 2
+	VigilEventKindVIGIL_KIND_EXIT     VigilEventKind = 3
+	VigilEventKindVIGIL_KIND_OPEN     VigilEventKind = 4
+	VigilEventKindVIGIL_KIND_CONNECT  VigilEventKind = 5
+	VigilEventKindVIGIL_KIND_FS       VigilEventKind = 6
+	VigilEventKindVIGIL_KIND_SOCKET   VigilEventKind = 7
+	VigilEventKindVIGIL_KIND_DUP      VigilEventKind = 8
+	VigilEventKindVIGIL_KIND_PRIV     VigilEventKind = 9
+	VigilEventKindVIGIL_KIND_CRED     VigilEventKind = 10
+	VigilEventKindVIGIL_KIND_SENDRECV VigilEventKind = 11
+	VigilEventKindVIGIL_KIND_IOURING  VigilEventKind = 12
+	VigilEventKindVIGIL_NUM_KINDS     VigilEventKind = 13
 )
 
 type VigilExecRec struct {
@@ -379,8 +380,48 @@ const (
 	VigilRecTypeVIGIL_REC_SOCKET         VigilRecType = 8
 	VigilRecTypeVIGIL_REC_DUP            VigilRecType = 9
 	VigilRecTypeVIGIL_REC_PRIV           VigilRecType = 10
-	VigilRecTypeVIGIL_REC_IOURING_SETUP  VigilRecType = 11
-	VigilRecTypeVIGIL_REC_IOURING_SUBMIT VigilRecType = 12
+	VigilRecTypeVIGIL_REC_SENDRECV       VigilRecType = 11
+	VigilRecTypeVIGIL_REC_IOURING_SETUP  VigilRecType = 12
+	VigilRecTypeVIGIL_REC_IOURING_SUBMIT VigilRecType = 13
+)
+
+type VigilSendrecvFilterKey uint32
+
+const (
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_UNIX         VigilSendrecvFilterKey = 1
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_TCP          VigilSendrecvFilterKey = 2
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_UDP          VigilSendrecvFilterKey = 3
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_IP_OTHER     VigilSendrecvFilterKey = 4
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_CLASS        VigilSendrecvFilterKey = 7
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_CONNECTED    VigilSendrecvFilterKey = 8
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_NAME_CHANGED VigilSendrecvFilterKey = 16
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_PORT         VigilSendrecvFilterKey = 32
+	VigilSendrecvFilterKeyVIGIL_SR_KEY_ANY          VigilSendrecvFilterKey = 63
+)
+
+type VigilSendrecvRec struct {
+	_         structs.HostLayout
+	Hdr       VigilRecHdr
+	Ret       int64
+	Fd        int32
+	Flags     uint32
+	Syscall   uint16
+	Rflags    uint16
+	Pad       [3]uint8
+	Needles   uint8
+	Needle    [4]uint64
+	NeedleLen [4]uint8
+	Pad2      [4]uint8
+	Sock      VigilSockInfo
+}
+
+type VigilSendrecvRecFlags uint32
+
+const (
+	VigilSendrecvRecFlagsVIGIL_SR_CONNECTED    VigilSendrecvRecFlags = 1
+	VigilSendrecvRecFlagsVIGIL_SR_PEER_ARG     VigilSendrecvRecFlags = 2
+	VigilSendrecvRecFlagsVIGIL_SR_NAME_CHANGED VigilSendrecvRecFlags = 4
+	VigilSendrecvRecFlagsVIGIL_SR_ACCEPTED     VigilSendrecvRecFlags = 8
 )
 
 type VigilSockInfo struct {
@@ -415,6 +456,14 @@ type VigilSocketRec struct {
 	Sock    VigilSockInfo
 }
 
+type VigilSrPeer struct {
+	_      structs.HostLayout
+	Addr   [16]uint8
+	Port   uint16
+	Family uint16
+	Ino    uint32
+}
+
 type VigilStrBounds uint32
 
 const (
@@ -428,6 +477,7 @@ type VigilSysArgs struct {
 	Path    uint64
 	Ptr     uint64
 	Path2   uint64
+	Ptr2    uint64
 	Fd      int32
 	Fd2     int32
 	Flags   uint32
@@ -497,7 +547,11 @@ const (
 	VigilSyscallIdVIGIL_SYS_SETRESGID         VigilSyscallId = 43
 	VigilSyscallIdVIGIL_SYS_CAPSET            VigilSyscallId = 44
 	VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT VigilSyscallId = 45
-	VigilSyscallIdVIGIL_NUM_SYSCALLS          VigilSyscallId = 46
+	VigilSyscallIdVIGIL_SYS_SENDTO            VigilSyscallId = 46
+	VigilSyscallIdVIGIL_SYS_SENDMSG           VigilSyscallId = 47
+	VigilSyscallIdVIGIL_SYS_RECVFROM          VigilSyscallId = 48
+	VigilSyscallIdVIGIL_SYS_RECVMSG           VigilSyscallId = 49
+	VigilSyscallIdVIGIL_NUM_SYSCALLS          VigilSyscallId = 50
 )
 
 type VigilSyscallTrace uint32
@@ -548,6 +602,10 @@ const (
 	VigilSyscallTraceVIGIL_TRACE_setresgid      VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_capset         VigilSyscallTrace = 1
 	VigilSyscallTraceVIGIL_TRACE_openByHandleAt VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_sendto         VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_sendmsg        VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_recvfrom       VigilSyscallTrace = 1
+	VigilSyscallTraceVIGIL_TRACE_recvmsg        VigilSyscallTrace = 1
 )
 
 // Names of all BPF objects in the ELF.
@@ -564,6 +622,7 @@ const (
 	VigilMapKinds                   = "kinds"
 	VigilMapPathBufs                = "path_bufs"
 	VigilMapRecBufs                 = "rec_bufs"
+	VigilMapSrPeers                 = "sr_peers"
 	VigilProgFentryFileOpen         = "fentry_file_open"
 	VigilProgIouringCreate          = "iouring_create"
 	VigilProgIouringSubmit          = "iouring_submit"
@@ -598,10 +657,14 @@ const (
 	VigilProgSysEnterOpenat         = "sys_enter_openat"
 	VigilProgSysEnterOpenat2        = "sys_enter_openat2"
 	VigilProgSysEnterPtrace         = "sys_enter_ptrace"
+	VigilProgSysEnterRecvfrom       = "sys_enter_recvfrom"
+	VigilProgSysEnterRecvmsg        = "sys_enter_recvmsg"
 	VigilProgSysEnterRename         = "sys_enter_rename"
 	VigilProgSysEnterRenameat       = "sys_enter_renameat"
 	VigilProgSysEnterRenameat2      = "sys_enter_renameat2"
 	VigilProgSysEnterRmdir          = "sys_enter_rmdir"
+	VigilProgSysEnterSendmsg        = "sys_enter_sendmsg"
+	VigilProgSysEnterSendto         = "sys_enter_sendto"
 	VigilProgSysEnterSetgid         = "sys_enter_setgid"
 	VigilProgSysEnterSetns          = "sys_enter_setns"
 	VigilProgSysEnterSetregid       = "sys_enter_setregid"
@@ -644,10 +707,14 @@ const (
 	VigilProgSysExitOpenat2         = "sys_exit_openat2"
 	VigilProgSysExitPtrace          = "sys_exit_ptrace"
 	VigilProgSysExitRaw             = "sys_exit_raw"
+	VigilProgSysExitRecvfrom        = "sys_exit_recvfrom"
+	VigilProgSysExitRecvmsg         = "sys_exit_recvmsg"
 	VigilProgSysExitRename          = "sys_exit_rename"
 	VigilProgSysExitRenameat        = "sys_exit_renameat"
 	VigilProgSysExitRenameat2       = "sys_exit_renameat2"
 	VigilProgSysExitRmdir           = "sys_exit_rmdir"
+	VigilProgSysExitSendmsg         = "sys_exit_sendmsg"
+	VigilProgSysExitSendto          = "sys_exit_sendto"
 	VigilProgSysExitSetgid          = "sys_exit_setgid"
 	VigilProgSysExitSetns           = "sys_exit_setns"
 	VigilProgSysExitSetregid        = "sys_exit_setregid"
@@ -749,10 +816,14 @@ type VigilProgramSpecs struct {
 	SysEnterOpenat         *ebpf.ProgramSpec `ebpf:"sys_enter_openat"`
 	SysEnterOpenat2        *ebpf.ProgramSpec `ebpf:"sys_enter_openat2"`
 	SysEnterPtrace         *ebpf.ProgramSpec `ebpf:"sys_enter_ptrace"`
+	SysEnterRecvfrom       *ebpf.ProgramSpec `ebpf:"sys_enter_recvfrom"`
+	SysEnterRecvmsg        *ebpf.ProgramSpec `ebpf:"sys_enter_recvmsg"`
 	SysEnterRename         *ebpf.ProgramSpec `ebpf:"sys_enter_rename"`
 	SysEnterRenameat       *ebpf.ProgramSpec `ebpf:"sys_enter_renameat"`
 	SysEnterRenameat2      *ebpf.ProgramSpec `ebpf:"sys_enter_renameat2"`
 	SysEnterRmdir          *ebpf.ProgramSpec `ebpf:"sys_enter_rmdir"`
+	SysEnterSendmsg        *ebpf.ProgramSpec `ebpf:"sys_enter_sendmsg"`
+	SysEnterSendto         *ebpf.ProgramSpec `ebpf:"sys_enter_sendto"`
 	SysEnterSetgid         *ebpf.ProgramSpec `ebpf:"sys_enter_setgid"`
 	SysEnterSetns          *ebpf.ProgramSpec `ebpf:"sys_enter_setns"`
 	SysEnterSetregid       *ebpf.ProgramSpec `ebpf:"sys_enter_setregid"`
@@ -795,10 +866,14 @@ type VigilProgramSpecs struct {
 	SysExitOpenat2         *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.ProgramSpec `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitRecvfrom        *ebpf.ProgramSpec `ebpf:"sys_exit_recvfrom"`
+	SysExitRecvmsg         *ebpf.ProgramSpec `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
 	SysExitRenameat        *ebpf.ProgramSpec `ebpf:"sys_exit_renameat"`
 	SysExitRenameat2       *ebpf.ProgramSpec `ebpf:"sys_exit_renameat2"`
 	SysExitRmdir           *ebpf.ProgramSpec `ebpf:"sys_exit_rmdir"`
+	SysExitSendmsg         *ebpf.ProgramSpec `ebpf:"sys_exit_sendmsg"`
+	SysExitSendto          *ebpf.ProgramSpec `ebpf:"sys_exit_sendto"`
 	SysExitSetgid          *ebpf.ProgramSpec `ebpf:"sys_exit_setgid"`
 	SysExitSetns           *ebpf.ProgramSpec `ebpf:"sys_exit_setns"`
 	SysExitSetregid        *ebpf.ProgramSpec `ebpf:"sys_exit_setregid"`
@@ -829,6 +904,7 @@ type VigilMapSpecs struct {
 	Kinds          *ebpf.MapSpec `ebpf:"kinds"`
 	PathBufs       *ebpf.MapSpec `ebpf:"path_bufs"`
 	RecBufs        *ebpf.MapSpec `ebpf:"rec_bufs"`
+	SrPeers        *ebpf.MapSpec `ebpf:"sr_peers"`
 }
 
 // VigilVariableSpecs contains global variables before they are loaded into the kernel.
@@ -876,6 +952,7 @@ type VigilMaps struct {
 	Kinds          *ebpf.Map `ebpf:"kinds"`
 	PathBufs       *ebpf.Map `ebpf:"path_bufs"`
 	RecBufs        *ebpf.Map `ebpf:"rec_bufs"`
+	SrPeers        *ebpf.Map `ebpf:"sr_peers"`
 }
 
 func (m *VigilMaps) Close() error {
@@ -890,6 +967,7 @@ func (m *VigilMaps) Close() error {
 		m.Kinds,
 		m.PathBufs,
 		m.RecBufs,
+		m.SrPeers,
 	)
 }
 
@@ -946,10 +1024,14 @@ type VigilPrograms struct {
 	SysEnterOpenat         *ebpf.Program `ebpf:"sys_enter_openat"`
 	SysEnterOpenat2        *ebpf.Program `ebpf:"sys_enter_openat2"`
 	SysEnterPtrace         *ebpf.Program `ebpf:"sys_enter_ptrace"`
+	SysEnterRecvfrom       *ebpf.Program `ebpf:"sys_enter_recvfrom"`
+	SysEnterRecvmsg        *ebpf.Program `ebpf:"sys_enter_recvmsg"`
 	SysEnterRename         *ebpf.Program `ebpf:"sys_enter_rename"`
 	SysEnterRenameat       *ebpf.Program `ebpf:"sys_enter_renameat"`
 	SysEnterRenameat2      *ebpf.Program `ebpf:"sys_enter_renameat2"`
 	SysEnterRmdir          *ebpf.Program `ebpf:"sys_enter_rmdir"`
+	SysEnterSendmsg        *ebpf.Program `ebpf:"sys_enter_sendmsg"`
+	SysEnterSendto         *ebpf.Program `ebpf:"sys_enter_sendto"`
 	SysEnterSetgid         *ebpf.Program `ebpf:"sys_enter_setgid"`
 	SysEnterSetns          *ebpf.Program `ebpf:"sys_enter_setns"`
 	SysEnterSetregid       *ebpf.Program `ebpf:"sys_enter_setregid"`
@@ -992,10 +1074,14 @@ type VigilPrograms struct {
 	SysExitOpenat2         *ebpf.Program `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.Program `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitRecvfrom        *ebpf.Program `ebpf:"sys_exit_recvfrom"`
+	SysExitRecvmsg         *ebpf.Program `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.Program `ebpf:"sys_exit_rename"`
 	SysExitRenameat        *ebpf.Program `ebpf:"sys_exit_renameat"`
 	SysExitRenameat2       *ebpf.Program `ebpf:"sys_exit_renameat2"`
 	SysExitRmdir           *ebpf.Program `ebpf:"sys_exit_rmdir"`
+	SysExitSendmsg         *ebpf.Program `ebpf:"sys_exit_sendmsg"`
+	SysExitSendto          *ebpf.Program `ebpf:"sys_exit_sendto"`
 	SysExitSetgid          *ebpf.Program `ebpf:"sys_exit_setgid"`
 	SysExitSetns           *ebpf.Program `ebpf:"sys_exit_setns"`
 	SysExitSetregid        *ebpf.Program `ebpf:"sys_exit_setregid"`
@@ -1048,10 +1134,14 @@ func (p *VigilPrograms) Close() error {
 		p.SysEnterOpenat,
 		p.SysEnterOpenat2,
 		p.SysEnterPtrace,
+		p.SysEnterRecvfrom,
+		p.SysEnterRecvmsg,
 		p.SysEnterRename,
 		p.SysEnterRenameat,
 		p.SysEnterRenameat2,
 		p.SysEnterRmdir,
+		p.SysEnterSendmsg,
+		p.SysEnterSendto,
 		p.SysEnterSetgid,
 		p.SysEnterSetns,
 		p.SysEnterSetregid,
@@ -1094,10 +1184,14 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitOpenat2,
 		p.SysExitPtrace,
 		p.SysExitRaw,
+		p.SysExitRecvfrom,
+		p.SysExitRecvmsg,
 		p.SysExitRename,
 		p.SysExitRenameat,
 		p.SysExitRenameat2,
 		p.SysExitRmdir,
+		p.SysExitSendmsg,
+		p.SysExitSendto,
 		p.SysExitSetgid,
 		p.SysExitSetns,
 		p.SysExitSetregid,

@@ -60,6 +60,10 @@ const (
 	TypeOpenByHandleAt
 	TypeIOUringSetup
 	TypeIOUringSubmit
+	TypeSendto
+	TypeSendmsg
+	TypeRecvfrom
+	TypeRecvmsg
 	numTypes
 )
 
@@ -115,6 +119,10 @@ var typeNames = [numTypes]string{
 	TypeOpenByHandleAt: "open_by_handle_at",
 	TypeIOUringSetup:   "io_uring_setup",
 	TypeIOUringSubmit:  "io_uring_submit",
+	TypeSendto:         "sendto",
+	TypeSendmsg:        "sendmsg",
+	TypeRecvfrom:       "recvfrom",
+	TypeRecvmsg:        "recvmsg",
 }
 
 // NumTypes is the number of event types, for tables indexed by Type.
@@ -153,6 +161,8 @@ func (t Type) Kind() Kind {
 		return KindPriv
 	case TypeSetuid, TypeSetgid, TypeSetreuid, TypeSetregid, TypeSetresuid, TypeSetresgid, TypeCapset:
 		return KindCred
+	case TypeSendto, TypeSendmsg, TypeRecvfrom, TypeRecvmsg:
+		return KindSendRecv
 	case TypeIOUringSetup, TypeIOUringSubmit:
 		return KindIOUring
 	}
@@ -160,7 +170,7 @@ func (t Type) Kind() Kind {
 }
 
 // TypeByName maps a Falco event type name to a Type. ok is false for names
-// vigil does not produce (for example "ptrace" or "sendto").
+// vigil does not produce (for example "sendfile" or "sendmmsg").
 func TypeByName(name string) (t Type, ok bool) {
 	for i, n := range typeNames {
 		if i != int(TypeUnknown) && n == name {
@@ -186,6 +196,7 @@ const (
 	KindDup
 	KindPriv
 	KindCred
+	KindSendRecv
 	KindIOUring
 	numKinds
 )
@@ -193,7 +204,7 @@ const (
 // NumKinds is the number of kinds, for tables indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred", "iouring"}
+var kindNames = [numKinds]string{"unknown", "exec", "fork", "exit", "open", "connect", "fs", "socket", "dup", "priv", "cred", "sendrecv", "iouring"}
 
 // String returns the kind's lower-case name, as used in metrics and drop records.
 func (k Kind) String() string {
@@ -204,7 +215,7 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded kernel record with its process and container. Exactly
-// one of Open, Connect, Exec, FS, Socket, Dup and IOUring is meaningful,
+// one of Open, Connect, Exec, FS, Socket, Dup, SendRecv and IOUring is meaningful,
 // chosen by Type.
 type Event struct {
 	Type Type
@@ -234,7 +245,9 @@ type Event struct {
 	FS      FS
 	Socket  SocketCall
 	Dup     Dup
-	IOUring IOUring
+	// SendRecv is the payload of sendto, sendmsg, recvfrom and recvmsg.
+	SendRecv SendRecv
+	IOUring  IOUring
 
 	// HostNames resolves the fd.*ip.name fields; nil resolves nothing.
 	HostNames *HostNames
@@ -278,6 +291,8 @@ func (e *Event) Reset() {
 		e.Socket = SocketCall{}
 	case KindDup:
 		e.Dup = Dup{Name: e.Dup.Name[:0]}
+	case KindSendRecv:
+		e.SendRecv = SendRecv{}
 	case KindIOUring:
 		u := e.IOUring
 		e.IOUring = IOUring{}

@@ -14,6 +14,7 @@ func fieldTable() []Field {
 	t = append(t, mountFields()...)
 	t = append(t, fsopFields()...)
 	t = append(t, hostNameFields()...)
+	t = append(t, sendRecvFields()...)
 	t = append(t, ioURingFields()...)
 	return t
 }

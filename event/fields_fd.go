@@ -20,6 +20,8 @@ func fdNum(e *Event) (int64, bool) {
 		return e.Res, true
 	case KindFS:
 		return int64(e.FS.FD1), e.Type == TypeFchmod
+	case KindSendRecv:
+		return int64(e.SendRecv.FD), true
 	}
 	return 0, false
 }
@@ -35,6 +37,8 @@ func sockView(e *Event) (s Sock, ok bool) {
 		return e.Socket.Sock, e.Socket.Sock.Family != 0
 	case KindDup:
 		return e.Dup.Sock, e.Dup.Sock.Family != 0
+	case KindSendRecv:
+		return e.SendRecv.Sock, e.SendRecv.Sock.Family != 0
 	}
 	return Sock{}, false
 }
@@ -92,7 +96,7 @@ func isInet(e *Event) bool {
 }
 
 // sockKinds are the kinds whose events can be about a socket.
-var sockKinds = []Kind{KindConnect, KindSocket, KindDup}
+var sockKinds = []Kind{KindConnect, KindSocket, KindDup, KindSendRecv}
 
 // end selects one end of a socket: by role (client, server) or by side
 // (local, remote).
@@ -120,10 +124,19 @@ func (x end) local(e *Event) bool {
 }
 
 // serverSide reports whether e is about the server's end of connections.
+// A send or receive on an unconnected socket is placed by its direction,
+// as Falco does: the receiver is the server, the sender the client. A
+// connected socket is the server's end when accept made it.
 func serverSide(e *Event) bool {
 	switch e.Type {
 	case TypeAccept, TypeAccept4, TypeListen, TypeBind:
 		return true
+	case TypeSendto, TypeSendmsg, TypeRecvfrom, TypeRecvmsg:
+		s := &e.SendRecv
+		if !s.Connected {
+			return isReceive(e.Type)
+		}
+		return s.Accepted
 	}
 	return false
 }
@@ -246,7 +259,7 @@ func baseField(name, desc string, of func(*Event) ([]byte, bool)) Field {
 func fdFields() []Field {
 	ends := connectionEnds()
 	return []Field{
-		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect, KindSocket, KindDup),
+		only(num("fd.num", FieldInt, "File descriptor number (-1 for a failed open).", fdNum), KindOpen, KindConnect, KindSocket, KindDup, KindSendRecv),
 		only(str("fd.name", "File as the caller named it (the path passed, made absolute against the cwd or dirfd, "+
 			"'.' and '..' folded, symlinks not followed: see fd.realpath), the unix socket path, or "+
 			"client:port->server:port for IP sockets.",
@@ -273,7 +286,7 @@ func fdFields() []Field {
 					return bytesString(e.Connect.UnixPath), len(e.Connect.UnixPath) > 0
 				}
 				return "", false
-			}), KindOpen, KindConnect, KindDup),
+			}), KindOpen, KindConnect, KindDup, KindSendRecv),
 		only(boolean("fd.name_truncated", "True when fd.name, fd.realpath or fd.nameraw was longer than the sensor's bound "+
 			"and was cut: a path the kernel walked keeps its end, a path as passed its start (vigil field).",
 			func(e *Event) (bool, bool) {
@@ -291,9 +304,9 @@ func fdFields() []Field {
 		dirField("fd.realdirectory", "Directory part of fd.realpath (vigil field).", openRealPath),
 		baseField("fd.realfilename", "File name part of fd.realpath (vigil field).", openRealPath),
 		only(str("fd.type", "Descriptor type: file, directory, pipe, ipv4, ipv6, unix.",
-			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect, KindSocket, KindDup),
+			func(e *Event) (string, bool) { name, _, ok := fdType(e); return name, ok }), KindOpen, KindConnect, KindSocket, KindDup, KindSendRecv),
 		only(str("fd.typechar", "Descriptor type as one character: f, d, p, 4, 6, u.",
-			func(e *Event) (string, bool) { _, c, ok := fdType(e); return c, ok }), KindOpen, KindConnect, KindSocket, KindDup),
+			func(e *Event) (string, bool) { _, c, ok := fdType(e); return c, ok }), KindOpen, KindConnect, KindSocket, KindDup, KindSendRecv),
 		only(str("fd.sockfamily", "Socket family: ip or unix.",
 			func(e *Event) (string, bool) {
 				s, ok := sockView(e)
@@ -320,8 +333,15 @@ func fdFields() []Field {
 				}
 				return "raw", true
 			}), sockKinds...),
-		boolean("fd.connected", "True when a connect succeeded.",
-			func(e *Event) (bool, bool) { return e.Res == 0, e.Type == TypeConnect }),
+		boolean("fd.connected", "True when a connect succeeded; for a send or receive, when the socket had a peer of its own (connected UDP, established TCP).",
+			func(e *Event) (bool, bool) {
+				if e.Type.Kind() == KindSendRecv {
+					return e.SendRecv.Connected, true
+				}
+				return e.Res == 0, e.Type == TypeConnect
+			}),
+		only(boolean("fd.name_changed", "True when a send or receive on an unconnected socket named another peer than the socket's previous one (or its first).",
+			func(e *Event) (bool, bool) { return e.SendRecv.NameChanged, e.Type.Kind() == KindSendRecv }), KindSendRecv),
 		endpoint("fd.cip", FieldIP, "Client IP address (the local end of a connect, the remote end of an accept).", endClient),
 		endpoint("fd.sip", FieldIP, "Server IP address (the remote end of a connect, the local end of an accept, listen or bind).", endServer),
 		alias(endpoint("fd.lip", FieldIP, "Local IP address.", endLocal)),

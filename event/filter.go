@@ -20,6 +20,10 @@ type Filter struct {
 	All bool
 	// Clauses: an event is admitted when it satisfies one of them.
 	Clauses []Clause
+	// Ports are the server ports (fd.sport) the rules on sends and
+	// receives name: an event's sendrecv key (SendRecvKey) says whether
+	// its server port is one of them.
+	Ports []uint16
 }
 
 // Clause is a conjunction of conditions on an event. A failed event
@@ -88,7 +92,7 @@ type filterFacts struct {
 
 // filterFactsOf returns the facts of e; false for a kind no filter covers.
 // A kind becomes filterable with a case here and its kernel side.
-func filterFactsOf(e *Event) (filterFacts, bool) {
+func filterFactsOf(e *Event, f *Filter) (filterFacts, bool) {
 	switch e.Type.Kind() {
 	case KindOpen:
 		f := filterFacts{class: OpenAccessOf(e.Open.Flags)}
@@ -109,6 +113,11 @@ func filterFactsOf(e *Event) (filterFacts, bool) {
 		return filterFacts{class: SocketKey(e)}, true
 	case KindDup:
 		return filterFacts{class: DupKey(e)}, true
+	case KindSendRecv:
+		// The needles the kernel found stand for the data: a clause's
+		// needle must be among them, and none found is unknown.
+		s := &e.SendRecv
+		return filterFacts{class: SendRecvKey(e, f.Ports), raw: s.Needles[:min(int(s.NeedlesLen), len(s.Needles))]}, true
 	case KindFS:
 		// The paths as the caller passed them, where that is already
 		// their final name: the kernel judges no others.
@@ -131,7 +140,7 @@ func (f *Filter) Admits(e *Event) bool {
 	if f.All {
 		return true
 	}
-	facts, ok := filterFactsOf(e)
+	facts, ok := filterFactsOf(e, f)
 	if !ok {
 		return true
 	}
@@ -303,7 +312,7 @@ func (f *Filter) Reduce(n int) *Filter {
 		out[last-1] = MergeClauses(out[last-1], out[last])
 		out = out[:last]
 	}
-	return &Filter{Clauses: out}
+	return &Filter{Clauses: out, Ports: f.Ports}
 }
 
 func appendNew(list []string, add ...string) []string {

@@ -159,10 +159,10 @@ func TestSkipped(t *testing.T) {
 		{"evt.type in (process_vm_writev, kcmp) and proc.name = x", "only event types vigil does not trace: process_vm_writev, kcmp"},
 		{"evt.type = open and evt.type = execve", "condition matches no event type"},
 		{"evt.type = open and evt.arg.ptrace_data contains X", "unknown field evt.arg.ptrace_data"},
-		{"evt.arg.whence = a or fd.name_changed = true", "unknown fields evt.arg.whence, fd.name_changed"},
+		{"evt.arg.whence = a or evt.arg.data = x", "unknown fields evt.arg.whence, evt.arg.data"},
 		// The unknown field sits only in the branch of a type vigil does not
 		// trace: it is pruned and the rule loads (no skip).
-		{"(evt.type = connect or (evt.type = sendto and fd.name_changed = true)) and fd.sport = 22", ""},
+		{"(evt.type = connect or (evt.type = sendmmsg and evt.arg.data = x)) and fd.sport = 22", ""},
 		{"not evt.type = process_vm_writev", ""},
 	}
 	for _, tt := range tests {
@@ -194,7 +194,7 @@ func TestSkipped(t *testing.T) {
 		}
 	}
 	// The pruned rule matches connects on port 22.
-	rs := mustLoad(t, Options{}, ruleFile("(evt.type = connect or (evt.type = sendto and fd.name_changed = true)) and fd.sport = 22"))
+	rs := mustLoad(t, Options{}, ruleFile("(evt.type = connect or (evt.type = sendmmsg and evt.arg.data = x)) and fd.sport = 22"))
 	if got := matches(rs, connectEvent(procTree(), nil, "10.0.0.1:5000", "10.0.0.2:22", 0)); len(got) != 1 {
 		t.Errorf("pruned rule matched %v", got)
 	}
@@ -397,7 +397,7 @@ func TestLoadFalcoStable(t *testing.T) {
 		loaded[r.Name] = true
 		for _, typ := range r.Types() {
 			switch typ.Kind() {
-			case event.KindExec, event.KindOpen, event.KindConnect, event.KindFS, event.KindSocket, event.KindDup, event.KindPriv:
+			case event.KindExec, event.KindOpen, event.KindConnect, event.KindFS, event.KindSocket, event.KindDup, event.KindPriv, event.KindSendRecv:
 			default:
 				t.Errorf("rule %q applies to %v", r.Name, typ)
 			}
@@ -468,7 +468,7 @@ func TestLoadFalcoStable(t *testing.T) {
 	if len(loaded)+len(skipped) != 25 {
 		t.Errorf("%d loaded + %d skipped, want the file's 25 rules", len(loaded), len(skipped))
 	}
-	if got := kindNames(rs.Kinds()); got != "exec,open,connect,fs,socket,dup,priv" {
+	if got := kindNames(rs.Kinds()); got != "exec,open,connect,fs,socket,dup,priv,sendrecv" {
 		t.Errorf("kinds %s", got)
 	}
 	// The result marshals in Falco's -V shape.

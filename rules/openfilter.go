@@ -88,6 +88,8 @@ func filterKindOf(kind event.Kind) *filterKind {
 		return &filterKind{types: event.KindDup.Types(), classes: ^uint64(0), argClasses: socketArgClasses}
 	case event.KindFS:
 		return &filterKind{types: event.KindFS.Types(), classes: 1<<8 - 1, argClasses: fsArgClasses, pathArg: event.FSPathField}
+	case event.KindSendRecv:
+		return sendRecvKind()
 	case event.KindIOUring:
 		return &filterKind{types: event.KindIOUring.Types(), classes: ^uint64(0), argClasses: iouringArgClasses}
 	}
@@ -445,6 +447,10 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 			return c, true
 		}
 		c.RawContains = vals[0]
+	case "evt.buffer":
+		if needle, ok := bufferNeedle(ch.Op, vals, neg); ok {
+			c.RawContains = needle
+		}
 	default:
 		if k.argClasses != nil && !neg {
 			if classes, ok := k.argClasses(f.Name, ch.Op, vals); ok {

@@ -39,6 +39,10 @@ type Rule struct {
 	seq        *sequence
 	state      int32
 	stepFields []string
+
+	// ports are the server ports its condition names (fd.sport), for the
+	// sendrecv filter's Ports.
+	ports []uint16
 }
 
 // Threshold reports whether the rule has a threshold, with its count and
@@ -170,12 +174,17 @@ func (rs *Ruleset) filter(kind event.Kind) *event.Filter {
 		if types.Empty() {
 			continue
 		}
+		if kind == event.KindSendRecv {
+			f.Ports = append(f.Ports, r.ports...)
+		}
 		for _, c := range r.filters[kind] {
 			if c.Types = c.Types.Intersect(types); !c.Types.Empty() && !slices.ContainsFunc(f.Clauses, c.Equal) {
 				f.Clauses = append(f.Clauses, c)
 			}
 		}
 	}
+	slices.Sort(f.Ports)
+	f.Ports = slices.Compact(f.Ports)
 	return f
 }
 

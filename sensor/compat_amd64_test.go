@@ -28,6 +28,9 @@ import (
 // 4 GiB, where 32-bit registers reach. It prints the thread's id and then
 // each syscall's result (socket's too, before connect's).
 func helperCompat(args []string) int {
+	if len(args) > 0 && args[0] == "sendrecv" {
+		return helperCompatSendRecv()
+	}
 	runtime.LockOSThread()
 	mem, err := unix.Mmap(-1, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_32BIT)
 	if err != nil {

@@ -162,6 +162,10 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
 
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT): event.TypeOpenByHandleAt,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):   event.TypeSendto,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):  event.TypeSendmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM): event.TypeRecvfrom,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):  event.TypeRecvmsg,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -193,6 +197,8 @@ func recordKind(typ uint16) event.Kind {
 		return event.KindSocket
 	case recDup:
 		return event.KindDup
+	case recSendRecv:
+		return event.KindSendRecv
 	case recPriv:
 		// The syscall tells priv from cred (decodePriv).
 		return event.KindPriv
@@ -258,6 +264,8 @@ func (d *Decoder) Decode(raw []byte, r *Record) error {
 		reason = decodeDup(raw, r)
 	case recIOURingSetup, recIOURingSubmit:
 		reason = decodeIOUring(raw, r, h.Type == recIOURingSetup)
+	case recSendRecv:
+		reason = decodeSendRecv(raw, r)
 	default:
 		reason = DecodeUnknownType
 	}

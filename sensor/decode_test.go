@@ -435,6 +435,11 @@ func seedRecords(f testing.TB) [][]byte {
 		encode(f, bpf.VigilOpenRec{Hdr: hdr(recOpen), RawLen: 6, NameLen: 6, Rflags: openRawTrunc}, []byte("/aaaaa"), []byte("/bbbbb")),
 		encode(f, bpf.VigilIouringRec{Hdr: hdr(recIOURingSetup), Ret: 3, SqEntries: 4, CqEntries: 8}),
 		encode(f, bpf.VigilIouringRec{Hdr: hdr(recIOURingSubmit), Opcode: 35, Path1Len: 1, Dir1Len: 2, Path2Len: 2, Dir2Len: 1}, []byte("a"), []byte("/d"), []byte("/b"), []byte("/")),
+		// An unconnected UDP sendto naming its peer, a connected TCP recvmsg.
+		encode(f, bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 3, Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO), Rflags: srPeerArg | srNameChanged,
+			Sock: bpf.VigilSockInfo{Family: event.AFInet, Proto: event.ProtoUDP, Lport: 1, Rport: 3333, Raddr: [16]uint8{203, 0, 113, 9}}}),
+		encode(f, bpf.VigilSendrecvRec{Hdr: hdr(recSendRecv), Ret: 9, Syscall: uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG), Rflags: srConnected,
+			Sock: bpf.VigilSockInfo{Family: event.AFInet6, Proto: event.ProtoTCP, Lport: 80, Rport: 5000}}),
 	}
 }
 

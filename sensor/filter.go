@@ -58,6 +58,15 @@ func filterKeyClass(kind event.Kind) func(key uint32) int {
 		// The key is the class (event.PrivKey, event.SocketKey,
 		// event.DupKey, event.FSKey, event.IOURingKey).
 		return func(key uint32) int { return int(key) }
+	case event.KindSendRecv:
+		// The key is the class (event.SendRecvKey), except the one the
+		// kernel asks with before it reads the socket (compileFilter).
+		return func(key uint32) int {
+			if key == event.SendRecvKeyAny {
+				return -1
+			}
+			return int(key)
+		}
 	}
 	return nil
 }
@@ -305,6 +314,18 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 			if n != "" && len(n) <= nameMax && !strings.Contains(n, "/") {
 				names[n] |= bit
 			}
+		}
+	}
+	if kind == event.KindSendRecv {
+		// Before it reads the socket, the kernel asks with the key no
+		// event has: it holds every clause some key holds.
+		for key := range maxFilterKeys {
+			k.filter.Keys[event.SendRecvKeyAny] |= k.filter.Keys[key]
+		}
+		// The kind has no paths: the pairs bitmap holds the server
+		// ports the key's port bit stands for (bpf/kinds/sendrecv.h).
+		for _, p := range f.Ports {
+			k.filter.Pairs[p/32] |= 1 << (p % 32)
 		}
 	}
 	if len(prefixes) > maxEntries || len(names) > maxEntries {

@@ -77,6 +77,8 @@ func runHelper(mode string, args []string) int {
 		return runPrivHelper(args)
 	case "bpftarget":
 		return helperBPFTarget(args)
+	case "sendrecv":
+		return runSendRecvHelper()
 	case "fsop":
 		return runFsopHelper()
 	case "fspath":

@@ -13,6 +13,10 @@
 #define AF_INET6 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
 #define O_ACCMODE 00000003
 #define O_WRONLY 00000001
 #define O_CREAT 00000100
@@ -80,6 +84,7 @@ struct sys_args {
 	__u64 path;  /* ARG_PATH */
 	__u64 ptr;   /* ARG_PTR */
 	__u64 path2; /* ARG_PATH2 */
+	__u64 ptr2;  /* ARG_PTR2 */
 	__s32 fd;    /* ARG_FD; AT_FDCWD when the syscall has none */
 	__s32 fd2;   /* ARG_FD2; AT_FDCWD when the syscall has none */
 	__u32 flags; /* ARG_FLAGS */
@@ -91,6 +96,16 @@ struct sys_args {
 	__u32 id[3]; /* ARG_ID, ARG_ID2, ARG_ID3 */
 	__u16 syscall;
 	__u8 pad[2];
+};
+
+/* A socket's last peer named by a send or receive (the sr_peers map), and
+ * the socket's inode number, which tells it from a later socket at the
+ * same address. */
+struct sr_peer {
+	__u8 addr[16];
+	__u16 port;
+	__u16 family;
+	__u32 ino;
 };
 
 #endif /* VIGIL_LIB_DEFS_H */

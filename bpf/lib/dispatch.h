@@ -27,6 +27,8 @@ static __always_inline int report(__u32 kind, struct sys_args *a, long ret, cons
 		return socket_report(a, ret);
 	case VIGIL_KIND_DUP:
 		return dup_report(a, ret, direct);
+	case VIGIL_KIND_SENDRECV:
+		return sendrecv_report(a, ret);
 	}
 	return 0;
 }

@@ -89,6 +89,9 @@ static __always_inline void set_arg(struct sys_args *a, int role, __u64 v)
 	case ARG_PROTO:
 		a->proto = v;
 		break;
+	case ARG_PTR2:
+		a->ptr2 = v;
+		break;
 	}
 }
 

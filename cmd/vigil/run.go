@@ -313,13 +313,19 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger,
 }
 
 // kindsFor selects the event kinds the sensor must deliver: those the rules
-// need, or all of them when every event is written.
+// need, or all of them when every event is written. A kind whose filter
+// admits nothing (its rules' conditions exclude every event of it, as the
+// stable file's SSH rule does sends) is not needed either.
 func kindsFor(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
 	if all {
 		return sensor.AllKinds()
 	}
 	var k [event.NumKinds]bool
+	filters := rs.Filters()
 	for _, kind := range rs.Kinds() {
+		if f, ok := filters[kind]; ok && !f.All && len(f.Clauses) == 0 {
+			continue
+		}
 		k[kind] = true
 	}
 	return k
@@ -332,13 +338,35 @@ func setFilters(s *sensor.Sensor, rs *rules.Ruleset, all bool) error {
 	filters := rs.Filters()
 	for kind, f := range filters {
 		if all {
-			f = nil
+			f = admitAll(kind, f)
 		}
 		if err := s.SetFilter(kind, f); err != nil {
 			return fmt.Errorf("setting kernel %s filter: %w", kind, err)
 		}
 	}
 	return nil
+}
+
+// admitAll is the filter of kind that admits every event, f being the
+// rules' filter of it: nil, except for sends and receives, whose data the
+// kernel searches for the rules' needles (evt.buffer) only for the clauses
+// of a filter that need them, so those clauses stay beside one that admits
+// everything.
+func admitAll(kind event.Kind, f *event.Filter) *event.Filter {
+	if kind != event.KindSendRecv || f == nil || f.All {
+		return nil
+	}
+	var needles []event.Clause
+	for _, c := range f.Clauses {
+		if c.RawContains != "" {
+			needles = append(needles, c)
+		}
+	}
+	if len(needles) == 0 {
+		return nil
+	}
+	every := event.Clause{Types: kind.Types(), Classes: ^uint64(0), Results: event.AllResults, AnyPath: true}
+	return &event.Filter{Clauses: append([]event.Clause{every}, needles...), Ports: f.Ports}
 }
 
 func logLoad(logger *slog.Logger, res *rules.LoadResult, rs *rules.Ruleset) {

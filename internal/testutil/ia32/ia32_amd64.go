@@ -6,6 +6,8 @@ const (
 	SysCreat   = 8
 	SysOpenat  = 295
 	SysConnect = 362
+	SysSendmsg = 370
+	SysRecvmsg = 372
 	SysOpenat2 = 437
 )
 
