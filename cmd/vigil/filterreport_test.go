@@ -60,10 +60,11 @@ func TestKernelFilterReport(t *testing.T) {
 		"connect": {Kind: "connect", Kernel: kernelWhole, Rules: 1, Unbounded: []unboundedRule{{"ssh connects", []string{"connect"}}}, AnyPath: none},
 		"fs": {Kind: "fs", Kernel: kernelFiltered, Rules: 2,
 			Unbounded: []unboundedRule{{"any unlink by rm", []string{"unlinkat"}}}, AnyPath: none},
-		"socket":  {Kind: "socket", Kernel: kernelOff, Unbounded: none, AnyPath: none},
-		"dup":     {Kind: "dup", Kernel: kernelOff, Unbounded: none, AnyPath: none},
-		"priv":    {Kind: "priv", Kernel: kernelOff, Unbounded: none, AnyPath: none},
-		"iouring": {Kind: "iouring", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"socket":   {Kind: "socket", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"dup":      {Kind: "dup", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"priv":     {Kind: "priv", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"iouring":  {Kind: "iouring", Kernel: kernelOff, Unbounded: none, AnyPath: none},
+		"sendrecv": {Kind: "sendrecv", Kernel: kernelOff, Unbounded: none, AnyPath: none},
 	}
 	for kind, w := range want {
 		if g, ok := got[kind]; !ok || !reflect.DeepEqual(g, w) {
