@@ -170,14 +170,27 @@ static __always_inline void exec_ids(struct task_struct *task, struct exec_rec *
  * its dentry with the root's mount in place of its own stops at the file
  * system's root, so it names where the file lives whichever mount it was run
  * through. Only when the root mount shows the whole file system (not inside
- * a container or chroot whose root is a directory of it). Returns the length,
- * PATH_TRUNC possibly set, 0 when it does not apply. */
-static __always_inline __u32 put_exe_root_path(struct rec_buf *rb, __u32 off, struct task_struct *task, struct file *exe)
+ * a container or chroot whose root is a directory of it). Written into the
+ * record buffer at off; returns the length, PATH_TRUNC possibly set, 0 when
+ * it does not apply. A global function, verified once on its own: inlined,
+ * this second walk pushed sched_process_exec past the verifier's budget on
+ * Linux 6.1. The task is the current one (the exec's), whose executable
+ * it reads again: a global function takes no kernel pointers. */
+__noinline __u32 put_exe_root_path(__u32 off)
 {
-	struct vfsmount *emnt = BPF_CORE_READ(exe, f_path.mnt);
-	struct vfsmount *rmnt = BPF_CORE_READ(task, fs, root.mnt);
-	struct super_block *sb = BPF_CORE_READ(emnt, mnt_sb);
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct vfsmount *emnt, *rmnt;
+	struct super_block *sb;
+	struct rec_buf *rb;
+	__u32 zero = 0;
 
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	if (!rb || !exe || off > REC_BUF_SIZE / 2 - 1)
+		return 0;
+	emnt = BPF_CORE_READ(exe, f_path.mnt);
+	rmnt = BPF_CORE_READ(task, fs, root.mnt);
+	sb = BPF_CORE_READ(emnt, mnt_sb);
 	if (!emnt || !rmnt || emnt == rmnt || sb != BPF_CORE_READ(rmnt, mnt_sb) ||
 	    BPF_CORE_READ(rmnt, mnt_root) != BPF_CORE_READ(sb, s_root))
 		return 0;
@@ -307,7 +320,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 
 	n = 0;
 	if (exe) {
-		n = put_exe_root_path(rb, off, task, exe);
+		n = put_exe_root_path(off);
 		if (n & PATH_TRUNC)
 			flags |= VIGIL_EXEC_EXE_TRUNC;
 		n = BOUNDED(n);
