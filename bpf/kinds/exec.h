@@ -182,11 +182,11 @@ __noinline __u32 put_exe_root_path(__u32 off)
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	struct vfsmount *emnt, *rmnt;
 	struct super_block *sb;
+	struct path_buf *pb;
 	struct rec_buf *rb;
-	__u32 zero = 0;
+	__u32 zero = 0, n, len;
 
-	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
-	if (!rb || !exe || off > REC_BUF_SIZE / 2 - 1)
+	if (!exe || off > REC_BUF_SIZE / 2 - 1)
 		return 0;
 	emnt = BPF_CORE_READ(exe, f_path.mnt);
 	rmnt = BPF_CORE_READ(task, fs, root.mnt);
@@ -194,7 +194,19 @@ __noinline __u32 put_exe_root_path(__u32 off)
 	if (!emnt || !rmnt || emnt == rmnt || sb != BPF_CORE_READ(rmnt, mnt_sb) ||
 	    BPF_CORE_READ(rmnt, mnt_root) != BPF_CORE_READ(sb, s_root))
 		return 0;
-	return copy_path(rb, off, walk_path((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)rmnt));
+	n = walk_path((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)rmnt);
+	rb = bpf_map_lookup_elem(&rec_bufs, &zero);
+	pb = bpf_map_lookup_elem(&path_bufs, &zero);
+	if (!rb || !pb)
+		return 0;
+	/* copy_path's copy, with off bounded right before it: 6.1's verifier
+	 * forgets the range of a 32-bit value spilled across a call, which
+	 * the check above gave it. */
+	len = BOUNDED(n);
+	barrier_var(off);
+	off &= REC_BUF_SIZE / 2 - 1;
+	bpf_probe_read_kernel(&rb->b[off], len, &pb->b[(PATH_END - len) & STR_MASK]);
+	return n;
 }
 
 /* Copy [start, end) of the new mm (argv or the environment, which the
