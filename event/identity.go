@@ -37,11 +37,31 @@ func DevEncoded(dev uint32) uint32 {
 // up in the result. Set replaces the whole table; readers never block. The
 // zero value, and nil, are an empty table.
 type FileIdentities struct {
-	m atomic.Pointer[map[FileID]string]
+	m atomic.Pointer[identityTable]
+}
+
+// identityTable is a table of FileIdentities: byIno is keyed by inode
+// number alone, which the runtime's 64-bit map lookup hashes fastest (every
+// open that reaches a rule on fd.identity looks it up), and lists the
+// devices that have that inode.
+type identityTable struct {
+	ids   map[FileID]string
+	byIno map[uint64][]identityEntry
+}
+
+type identityEntry struct {
+	dev  uint32
+	name string
 }
 
 // Set replaces the table with m, which the caller must not change after.
-func (t *FileIdentities) Set(m map[FileID]string) { t.m.Store(&m) }
+func (t *FileIdentities) Set(m map[FileID]string) {
+	tab := &identityTable{ids: m, byIno: make(map[uint64][]identityEntry, len(m))}
+	for id, name := range m {
+		tab.byIno[id.Ino] = append(tab.byIno[id.Ino], identityEntry{dev: id.Dev, name: name})
+	}
+	t.m.Store(tab)
+}
 
 // Name returns the name of the file with identity id; false when the table
 // does not hold it.
@@ -49,12 +69,16 @@ func (t *FileIdentities) Name(id FileID) (string, bool) {
 	if t == nil || id.Ino == 0 {
 		return "", false
 	}
-	m := t.m.Load()
-	if m == nil {
+	tab := t.m.Load()
+	if tab == nil {
 		return "", false
 	}
-	name, ok := (*m)[id]
-	return name, ok
+	for _, e := range tab.byIno[id.Ino] {
+		if e.dev == id.Dev {
+			return e.name, true
+		}
+	}
+	return "", false
 }
 
 // Snapshot returns the current table, which the caller must not change.
@@ -62,8 +86,8 @@ func (t *FileIdentities) Snapshot() map[FileID]string {
 	if t == nil {
 		return nil
 	}
-	if m := t.m.Load(); m != nil {
-		return *m
+	if tab := t.m.Load(); tab != nil {
+		return tab.ids
 	}
 	return nil
 }

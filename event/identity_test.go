@@ -112,3 +112,23 @@ func TestFilterAdmitsIdentity(t *testing.T) {
 		t.Errorf("merged %+v", m)
 	}
 }
+
+// BenchmarkIdentityMiss is fd.identity of an open that is no file the rules
+// name, the common case of every open a rule on fd.identity sees.
+func BenchmarkIdentityMiss(b *testing.B) {
+	ids := &FileIdentities{}
+	m := map[FileID]string{}
+	for i, p := range []string{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers"} {
+		m[FileID{Dev: DevOf(254, 0), Ino: uint64(100 + i)}] = p
+	}
+	ids.Set(m)
+	e := &Event{Type: TypeOpenat, Res: 3, Identities: ids,
+		Open: Open{RealPath: []byte("/usr/lib/python3.11/os.py"), Dev: DevOf(254, 0), Ino: 4242}}
+	f, _ := LookupField("fd.identity")
+	b.ReportAllocs()
+	for b.Loop() {
+		if s, ok := f.Str(e, Arg{}); !ok || len(s) == 0 {
+			b.Fatal("no value")
+		}
+	}
+}
