@@ -219,6 +219,13 @@ struct open_rec {
 	__u16 name_len;
 	__u16 dir_len;
 	__u16 pad[3];
+	/* The opened file's identity, 0 on failure: its inode number, the
+	 * device of its file system (the kernel's s_dev, MAJOR << 20 | MINOR)
+	 * and its link count, which a hard link or a bind mount cannot
+	 * change (fd.ino, fd.dev, fd.nlink, fd.identity). */
+	__u64 ino;
+	__u32 dev;
+	__u32 nlink;
 	__u8 data[];
 };
 
@@ -555,6 +562,7 @@ enum filter_bounds {
 	VIGIL_FILTER_KEYS = 64,        /* values of a kind's key */
 	VIGIL_FILTER_PREFIX_MAX = 254, /* bytes of path in a prefix key: LPM keys hold 256 */
 	VIGIL_FILTER_ENTRIES = 4096,   /* prefixes, and names, of one generation */
+	VIGIL_FILTER_IDENTS = 256,     /* file identities of one generation */
 	VIGIL_FILTER_NEEDLES = 4,      /* distinct raw-path needles per kind */
 	VIGIL_FILTER_NEEDLE_MAX = 8,   /* bytes of a needle compared */
 	VIGIL_FILTER_SUFFIXES = 4,    /* distinct path suffixes per kind */
@@ -589,6 +597,10 @@ struct kind_filter {
 	/* Kinds of two paths (fs): the clauses whose bounds the first, and
 	 * the second, path argument may satisfy (kinds/fs.h). */
 	__u32 path_args[2];
+	/* Opens: the clauses a file may also satisfy by its identity
+	 * (filter_idents), whatever name reached it. */
+	__u32 ident_clauses;
+	__u32 pad;
 };
 
 /* data[0] is the kind, data[1] the generation, then the path prefix;
@@ -606,6 +618,16 @@ struct filter_name_key {
 	__u64 head;
 	__u64 tail;
 	__u32 len;
+	__u16 gen;
+	__u16 kind;
+};
+
+/* A file by its identity (device and inode), for the clauses on the files
+ * the rules name (fd.identity): a hard link or a bind mount gives the file
+ * another path, never another identity. */
+struct filter_ident_key {
+	__u64 ino;
+	__u32 dev; /* s_dev, as struct open_rec's dev */
 	__u16 gen;
 	__u16 kind;
 };

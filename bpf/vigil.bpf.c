@@ -103,6 +103,15 @@ struct {
 	__type(value, __u32); /* clauses */
 } filter_names SEC(".maps");
 
+/* Two generations' file identities of every filtered kind: the clauses
+ * a file satisfies by its device and inode (lib/filter.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * VIGIL_FILTER_IDENTS);
+	__type(key, struct filter_ident_key);
+	__type(value, __u32); /* clauses */
+} filter_idents SEC(".maps");
+
 /* The last peer each unconnected socket sent to or received from, by its
  * struct sock (kinds/sendrecv.h: fd.name_changed). LRU: a socket closed
  * without a word leaves its entry to be evicted. */

@@ -153,6 +153,7 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_KEYS       VigilFilterBounds = 64
 	VigilFilterBoundsVIGIL_FILTER_PREFIX_MAX VigilFilterBounds = 254
 	VigilFilterBoundsVIGIL_FILTER_ENTRIES    VigilFilterBounds = 4096
+	VigilFilterBoundsVIGIL_FILTER_IDENTS     VigilFilterBounds = 256
 	VigilFilterBoundsVIGIL_FILTER_NEEDLES    VigilFilterBounds = 4
 	VigilFilterBoundsVIGIL_FILTER_NEEDLE_MAX VigilFilterBounds = 8
 	VigilFilterBoundsVIGIL_FILTER_SUFFIXES   VigilFilterBounds = 4
@@ -160,6 +161,14 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_UP_MAX     VigilFilterBounds = 16
 	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
 )
+
+type VigilFilterIdentKey struct {
+	_    structs.HostLayout
+	Ino  uint64
+	Dev  uint32
+	Gen  uint16
+	Kind uint16
+}
 
 type VigilFilterNameKey struct {
 	_    structs.HostLayout
@@ -280,6 +289,8 @@ type VigilKindFilter struct {
 	SuffixLen     [4]uint32
 	SuffixClauses [4]uint32
 	PathArgs      [2]uint32
+	IdentClauses  uint32
+	Pad           uint32
 }
 
 type VigilOpenFilterKey uint32
@@ -303,6 +314,9 @@ type VigilOpenRec struct {
 	NameLen  uint16
 	DirLen   uint16
 	Pad      [3]uint16
+	Ino      uint64
+	Dev      uint32
+	Nlink    uint32
 	Data     [0]uint8
 }
 
@@ -324,6 +338,9 @@ type VigilPathBuf struct {
 	Pad     uint32
 	UpGot   uint32
 	UpNames uint32
+	Ino     uint64
+	Dev     uint32
+	Nlink   uint32
 	B       [8192]uint8
 }
 
@@ -615,6 +632,7 @@ const (
 	VigilMapCounters                = "counters"
 	VigilMapEvents                  = "events"
 	VigilMapFilterGen               = "filter_gen"
+	VigilMapFilterIdents            = "filter_idents"
 	VigilMapFilterNames             = "filter_names"
 	VigilMapFilterPrefixes          = "filter_prefixes"
 	VigilMapFilters                 = "filters"
@@ -897,6 +915,7 @@ type VigilMapSpecs struct {
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	FilterGen      *ebpf.MapSpec `ebpf:"filter_gen"`
+	FilterIdents   *ebpf.MapSpec `ebpf:"filter_idents"`
 	FilterNames    *ebpf.MapSpec `ebpf:"filter_names"`
 	FilterPrefixes *ebpf.MapSpec `ebpf:"filter_prefixes"`
 	Filters        *ebpf.MapSpec `ebpf:"filters"`
@@ -945,6 +964,7 @@ type VigilMaps struct {
 	Counters       *ebpf.Map `ebpf:"counters"`
 	Events         *ebpf.Map `ebpf:"events"`
 	FilterGen      *ebpf.Map `ebpf:"filter_gen"`
+	FilterIdents   *ebpf.Map `ebpf:"filter_idents"`
 	FilterNames    *ebpf.Map `ebpf:"filter_names"`
 	FilterPrefixes *ebpf.Map `ebpf:"filter_prefixes"`
 	Filters        *ebpf.Map `ebpf:"filters"`
@@ -960,6 +980,7 @@ func (m *VigilMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.FilterGen,
+		m.FilterIdents,
 		m.FilterNames,
 		m.FilterPrefixes,
 		m.Filters,

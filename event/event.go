@@ -251,6 +251,9 @@ type Event struct {
 
 	// HostNames resolves the fd.*ip.name fields; nil resolves nothing.
 	HostNames *HostNames
+	// Identities names the files the rules name by identity
+	// (fd.identity); nil names none.
+	Identities *FileIdentities
 
 	// derived holds strings rendered on first use by field extractors
 	// (flags, socket tuples), in buffers kept across Reset.
@@ -303,7 +306,7 @@ func (e *Event) Reset() {
 	}
 	d := derived{flags: e.derived.flags[:0], tuple: e.derived.tuple[:0], mode: e.derived.mode[:0]}
 	e.Type, e.Num, e.Time, e.CPU, e.PID, e.TID, e.CgroupID, e.Res = 0, 0, 0, 0, 0, 0, 0, 0
-	e.Proc, e.Container, e.HostNames, e.derived = nil, nil, nil, d
+	e.Proc, e.Container, e.HostNames, e.Identities, e.derived = nil, nil, nil, nil, d
 }
 
 // resetAll clears every payload, for an event of no known kind (a decode
@@ -355,6 +358,12 @@ type Open struct {
 	// Created is set when the open created the file (O_CREAT on a file
 	// that did not exist), as the kernel marked it.
 	Created bool
+	// Dev (the kernel's s_dev of the file's file system, see FileID), Ino
+	// and Nlink are the opened file's identity and link count; 0 for a
+	// failed open.
+	Dev   uint32
+	Ino   uint64
+	Nlink uint32
 }
 
 // Connect is the payload of connect.

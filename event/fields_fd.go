@@ -301,6 +301,22 @@ func fdFields() []Field {
 			"followed, which the caller cannot choose (fd.name is the caller's name for it); empty for a failed "+
 			"open (vigil field).",
 			func(e *Event) (string, bool) { p, ok := openRealPath(e); return bytesString(p), ok }), KindOpen),
+		only(str("fd.identity", "File the kernel opened, named by identity: when it is (same device and inode) a file "+
+			"the loaded rules compare fd.identity with, that file's path, whatever hard link or bind mount reached it; "+
+			"else fd.realpath. The rules' files are stat'ed at load and every few seconds (vigil field).",
+			openIdentity), KindOpen),
+		only(num("fd.dev", FieldInt, "Device number of the file system holding the opened file, encoded as stat's "+
+			"st_dev ((minor & 0xff) | major << 8 | (minor & ~0xff) << 12); 0 for a failed open.",
+			func(e *Event) (int64, bool) { return int64(DevEncoded(e.Open.Dev)), e.Type.Kind() == KindOpen }), KindOpen),
+		only(num("fd.dev.major", FieldInt, "Major device number of the file system holding the opened file.",
+			func(e *Event) (int64, bool) { return int64(DevMajor(e.Open.Dev)), e.Type.Kind() == KindOpen }), KindOpen),
+		only(num("fd.dev.minor", FieldInt, "Minor device number of the file system holding the opened file.",
+			func(e *Event) (int64, bool) { return int64(DevMinor(e.Open.Dev)), e.Type.Kind() == KindOpen }), KindOpen),
+		only(num("fd.ino", FieldInt, "Inode number of the opened file; 0 for a failed open.",
+			func(e *Event) (int64, bool) { return int64(e.Open.Ino), e.Type.Kind() == KindOpen }), KindOpen),
+		only(num("fd.nlink", FieldUint, "Link count of the opened file: more than 1 for a regular file that has other "+
+			"names (hard links); 0 for a failed open (vigil field).",
+			func(e *Event) (int64, bool) { return int64(e.Open.Nlink), e.Type.Kind() == KindOpen }), KindOpen),
 		dirField("fd.realdirectory", "Directory part of fd.realpath (vigil field).", openRealPath),
 		baseField("fd.realfilename", "File name part of fd.realpath (vigil field).", openRealPath),
 		only(str("fd.type", "Descriptor type: file, directory, pipe, ipv4, ipv6, unix.",

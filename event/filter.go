@@ -68,6 +68,11 @@ type Clause struct {
 	// Contains, when not empty, is a string the path of Paths must
 	// contain besides its other bounds (fs kind only).
 	Contains string
+	// Identities are files (absolute paths, opens only) whose identity
+	// (device and inode, FileIdentities) a successful event's file may
+	// have instead of satisfying the path bounds: the rules compare
+	// fd.identity with them, which holds for another name of the file.
+	Identities []string
 }
 
 // Result bits of Clause.Results.
@@ -84,6 +89,9 @@ const (
 type filterFacts struct {
 	class           int
 	real, raw, name []byte
+	// identity is the name of a file the rules name by identity that the
+	// event's file is, "" for none.
+	identity string
 	// byArg: the clauses' bounds judge paths (the fs kind's, as
 	// FSFilterPath gives them) by Clause.Paths, not the open's names.
 	byArg bool
@@ -105,6 +113,7 @@ func filterFactsOf(e *Event, f *Filter) (filterFacts, bool) {
 		if !e.Open.NameTruncated {
 			f.name = e.Open.Name
 		}
+		f.identity, _ = e.Identities.Name(FileID{Dev: e.Open.Dev, Ino: e.Open.Ino})
 		return f, true
 	case KindPriv:
 		// No path: path bounds are unknown facts, which admit.
@@ -170,6 +179,11 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	}
 	name := facts.real
 	if c.AnyPath || len(name) == 0 {
+		return true
+	}
+	if facts.identity != "" && slices.Contains(c.Identities, facts.identity) {
+		// The file the rules name, by another name: the kernel finds
+		// its identity in the filter (filter_ident_clauses).
 		return true
 	}
 	if !c.Resolved && !callerNamesResolved(facts) {
@@ -252,7 +266,8 @@ func callerNamesResolved(f *filterFacts) bool {
 func (c Clause) Equal(o Clause) bool {
 	return c.Types == o.Types && c.Classes == o.Classes && c.Results == o.Results && c.AnyPath == o.AnyPath &&
 		slices.Equal(c.Prefixes, o.Prefixes) && slices.Equal(c.Names, o.Names) && slices.Equal(c.Suffixes, o.Suffixes) &&
-		c.RawContains == o.RawContains && c.Paths == o.Paths && c.Contains == o.Contains && c.Resolved == o.Resolved
+		c.RawContains == o.RawContains && c.Paths == o.Paths && c.Contains == o.Contains && c.Resolved == o.Resolved &&
+		slices.Equal(c.Identities, o.Identities)
 }
 
 // MergeClauses returns one clause that admits whatever a or b admits.
@@ -284,6 +299,7 @@ func MergeClauses(a, b Clause) Clause {
 	m.Prefixes = appendNew(slices.Clone(a.Prefixes), b.Prefixes...)
 	m.Names = appendNew(slices.Clone(a.Names), b.Names...)
 	m.Suffixes = appendNew(slices.Clone(a.Suffixes), b.Suffixes...)
+	m.Identities = appendNew(slices.Clone(a.Identities), b.Identities...)
 	return m
 }
 

@@ -434,6 +434,7 @@ func (l *loader) compileRule(cc *compiler, pr *prepared) *Rule {
 		types:     pr.types,
 		filters:   pr.filters,
 		hostNames: appendHostNames(nil, pr.tree),
+		idPaths:   appendIdentityPaths(nil, pr.tree),
 		ports:     appendSendRecvPorts(nil, pr.tree),
 		pred:      p,
 		out:       out,

@@ -25,7 +25,9 @@ import (
 // name they are on (event.Clause.Resolved): fd.realpath and its parts bound
 // the path the kernel resolved; fd.name, fd.directory and fd.filename the
 // caller's name, which the kernel judges only where it can tell that name
-// is the resolved path.
+// is the resolved path. fd.identity equal to a path bounds the resolved
+// path by it, or the file by that path's identity (event.Clause.Identities),
+// which the sensor learns and the kernel looks up.
 
 // maxRuleClauses bounds the clauses of one rule; past it they are merged
 // into one, which admits at least what each did.
@@ -242,8 +244,19 @@ func intersectClauses(a, b event.Clause) (event.Clause, bool) {
 	switch {
 	case a.AnyPath:
 		c.AnyPath, c.Prefixes, c.Names, c.Suffixes, c.Resolved = b.AnyPath, b.Prefixes, b.Names, b.Suffixes, b.Resolved
+		c.Identities = b.Identities
 	case b.AnyPath:
 		c.Prefixes, c.Names, c.Suffixes, c.Resolved = a.Prefixes, a.Names, a.Suffixes, a.Resolved
+		c.Identities = a.Identities
+	case len(a.Identities)+len(b.Identities) > 0:
+		// A file may satisfy one side by its identity and the other by
+		// its path: either side alone is a sound bound; keep the one
+		// that names files by identity, the smaller if both do.
+		r := a
+		if len(a.Identities) == 0 || len(b.Identities) > 0 && pathBounds(b) < pathBounds(a) {
+			r = b
+		}
+		c.Prefixes, c.Names, c.Suffixes, c.Resolved, c.Identities = r.Prefixes, r.Names, r.Suffixes, r.Resolved, r.Identities
 	case a.Resolved != b.Resolved:
 		// One bounds the resolved path, the other the caller's name:
 		// either alone is sound; the resolved one the kernel judges on
@@ -327,6 +340,9 @@ func intersectArgPaths(c, a, b event.Clause) (event.Clause, bool) {
 	return c, !c.Types.Empty() && c.Classes != 0 && c.Results != 0
 }
 
+// notAbsolute reports whether a value is not an absolute path.
+func notAbsolute(v string) bool { return !strings.HasPrefix(v, "/") }
+
 // judgesPath reports whether c bounds a path at all.
 func judgesPath(c event.Clause) bool { return !c.AnyPath || c.Contains != "" }
 
@@ -361,7 +377,7 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 			return argPathCheck(c, ch.Op, vals, neg, types, path)
 		}
 		switch f.Name {
-		case "fd.name", "fd.directory", "fd.filename", "fd.nameraw":
+		case "fd.name", "fd.directory", "fd.filename", "fd.nameraw", "fd.identity":
 			return c, true
 		}
 	}
@@ -435,6 +451,20 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 			return c, true
 		}
 		c.AnyPath, c.Prefixes, c.Names, c.Resolved = false, prefixes, names, resolved
+	case "fd.identity":
+		// fd.identity is the path of a file the rules name by identity
+		// when the file is one, else fd.realpath: equal to a path, the
+		// file has that path or that file's identity. The names are
+		// learned only from such checks (IdentityPaths); other
+		// operators bound nothing.
+		if neg || (ch.Op != "=" && ch.Op != "==" && ch.Op != "in") || slices.ContainsFunc(vals, notAbsolute) {
+			return c, true
+		}
+		c.AnyPath, c.Prefixes, c.Resolved = false, nil, true
+		for _, v := range vals {
+			c.Prefixes = appendUnique(c.Prefixes, v)
+			c.Identities = appendUnique(c.Identities, v)
+		}
 	case "fd.nameraw":
 		// A raw path equal to, starting or ending with, or containing
 		// a string contains it.

@@ -161,7 +161,17 @@ func TestOpenFilterSound(t *testing.T) {
 			types := []event.Type{event.TypeOpen, event.TypeOpenat, event.TypeOpenat2, event.TypeCreat}
 			flagSet := []uint32{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_PATH,
 				unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, unix.O_RDWR | unix.O_APPEND, unix.O_RDONLY | unix.O_DIRECTORY}
-			matched, dropped, renamed := 0, 0, 0
+			// The files the rules name by identity, each with an
+			// inode some events' files have, whatever their path (a
+			// hard link, a bind mount).
+			idPaths := rs.IdentityPaths()
+			idm := map[event.FileID]string{}
+			for i, p := range idPaths {
+				idm[event.FileID{Dev: 1, Ino: uint64(i + 1)}] = p
+			}
+			ids := &event.FileIdentities{}
+			ids.Set(idm)
+			matched, dropped, renamed, byIdentity := 0, 0, 0, 0
 			byRule := map[string]int{}
 			for range 200000 {
 				var path string
@@ -224,6 +234,10 @@ func TestOpenFilterSound(t *testing.T) {
 				if rng.IntN(8) == 0 {
 					e.Open.FileType = unix.S_IFDIR
 				}
+				e.Identities = ids
+				if res >= 0 && len(idPaths) > 0 && rng.IntN(4) == 0 {
+					e.Open.Dev, e.Open.Ino = 1, uint64(1+rng.IntN(len(idPaths)+1))
+				}
 				admitted := f.Admits(e)
 				if !admitted {
 					dropped++
@@ -233,6 +247,9 @@ func TestOpenFilterSound(t *testing.T) {
 				}
 				if m := matches(rs, e); len(m) > 0 {
 					matched++
+					if _, ok := ids.Name(event.FileID{Dev: e.Open.Dev, Ino: e.Open.Ino}); ok && !bytes.HasPrefix(e.Open.RealPath, []byte("/etc/")) {
+						byIdentity++
+					}
 					for _, r := range m {
 						byRule[r]++
 					}
@@ -242,8 +259,11 @@ func TestOpenFilterSound(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d events matched a rule, %d dropped by the filter, %d named otherwise than resolved, all matches admitted; "+
-				"matches by rule: %v", matched, dropped, renamed, byRule)
+			t.Logf("%d events matched a rule, %d dropped by the filter, %d named otherwise than resolved, %d matched a file "+
+				"by identity outside /etc, all matches admitted; matches by rule: %v", matched, dropped, renamed, byIdentity, byRule)
+			if len(idPaths) > 0 && byIdentity == 0 {
+				t.Errorf("the sample is too weak: no match by identity of %q", idPaths)
+			}
 			if matched == 0 || dropped == 0 || renamed == 0 || byRule[tc.mustMatch] == 0 {
 				t.Errorf("the sample is too weak: %d matched, %d dropped, %d renamed, %d by %s", matched, dropped, renamed,
 					byRule[tc.mustMatch], tc.mustMatch)

@@ -28,8 +28,10 @@ type Rule struct {
 
 	types   typeSet
 	filters kindClauses
-	// hostNames are the names its condition compares fd.*ip.name with.
+	// hostNames are the names its condition compares fd.*ip.name with,
+	// idPaths the files it compares fd.identity with.
 	hostNames []string
+	idPaths   []string
 	pred      pred
 	out       *template
 	// threshold and seq are the vigil keys (aggregate.go, state.go);

@@ -417,6 +417,7 @@ func decodeOpen(raw []byte, r *Record) DecodeReason {
 	o.NameTruncated = o.RawTruncated || x.Rflags&openDirTrunc != 0
 	o.ViaHook = x.Rflags&openViaHook != 0
 	o.Created = x.Rflags&openCreated != 0
+	o.Dev, o.Ino, o.Nlink = x.Dev, x.Ino, x.Nlink
 	data := raw[openSize:]
 	rawName, data, ok1 := cut(data, x.RawLen)
 	real, data, ok2 := cut(data, x.NameLen)

@@ -97,13 +97,15 @@ func TestDecodeOpen(t *testing.T) {
 		rec := bpf.VigilOpenRec{
 			Hdr: hdr(recOpen), Ret: 3, Flags: 0o100101, Mode: 0o640, Dirfd: -100, FileType: 0o100000,
 			Syscall: tc.sys, Rflags: openNameTrunc, RawLen: uint16(len(raw)), NameLen: uint16(len(real)), DirLen: uint16(len(dir)),
+			Ino: 1 << 40, Dev: 254<<20 | 3, Nlink: 2,
 		}
 		r := decode(t, encode(t, rec, raw, real, dir))
 		o := r.Event.Open
 		if r.Event.Type != tc.want || r.Event.Res != 3 {
 			t.Errorf("syscall %d: type %v res %d", tc.sys, r.Event.Type, r.Event.Res)
 		}
-		if o.Flags != 0o100101 || o.Mode != 0o640 || o.DirFD != -100 || o.FileType != 0o100000 {
+		if o.Flags != 0o100101 || o.Mode != 0o640 || o.DirFD != -100 || o.FileType != 0o100000 || o.Ino != 1<<40 ||
+			o.Dev != event.DevOf(254, 3) || o.Nlink != 2 {
 			t.Errorf("open fields: %+v", o)
 		}
 		if !bytes.Equal(o.Raw, raw) || !bytes.Equal(o.RealPath, real) || string(o.Name) != "/tmp/x/file\n\"q'\xff" {

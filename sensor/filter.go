@@ -36,6 +36,8 @@ const (
 	// rawScan is how many bytes of a raw path the kernel searches; a
 	// longer one is admitted.
 	rawScan = int(bpf.VigilFilterBoundsVIGIL_FILTER_RAW_SCAN)
+	// maxIdents is how many file identities one generation may use.
+	maxIdents = int(bpf.VigilFilterBoundsVIGIL_FILTER_IDENTS)
 	// upMax is how many names of a relative raw path the kernel climbs
 	// from the opened file to judge the caller's name; a longer one is
 	// not judged.
@@ -94,11 +96,15 @@ type filterState struct {
 	keys [2]filterKeys // indexed by generation & 1
 	// active is what generation gen holds, for Verify; nil with gen 0.
 	active *kernelFilter
+	// set is the filter SetFilter was last given, which
+	// SetFileIdentities compiles again with the new identities.
+	set *event.Filter
 }
 
 type filterKeys struct {
 	prefixes []bpf.VigilFilterPrefixKey
 	names    []bpf.VigilFilterNameKey
+	idents   []bpf.VigilFilterIdentKey
 }
 
 // SetFilter makes the kernel emit only the events of kind that f admits
@@ -117,13 +123,38 @@ func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
 	if s.closed {
 		return os.ErrClosed
 	}
+	return s.setFilter(kind, keyClass, f)
+}
+
+// SetFileIdentities gives the kernel's open filter the identities of the
+// files the rules name by identity (event.Clause.Identities): ids maps each
+// identity to its file's name, as event.FileIdentities holds them. The
+// open filter in place is written again under a new generation with them,
+// so an open of such a file by another name (a hard link, a bind mount)
+// passes. The caller must not change ids after.
+func (s *Sensor) SetFileIdentities(ids map[event.FileID]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	s.idents = ids
+	st := &s.filters[event.KindOpen]
+	if st.gen == 0 {
+		return nil
+	}
+	return s.setFilter(event.KindOpen, openKeyClass, st.set)
+}
+
+// setFilter is SetFilter with s.mu held.
+func (s *Sensor) setFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter) error {
 	genMap := s.coll.Maps[bpf.VigilMapFilterGen]
 	st := &s.filters[kind]
 	if f == nil || f.All {
 		if err := genMap.Update(uint32(kind), uint32(0), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("turning the %s filter off: %w", kind, err)
 		}
-		st.gen, st.active = 0, nil
+		st.gen, st.active, st.set = 0, nil, nil
 		return nil
 	}
 	// Generations run 1..255: the trie keys carry one byte of it.
@@ -132,7 +163,7 @@ func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
 	if err := s.deleteFilterKeys(old); err != nil {
 		return err
 	}
-	k := compileFilter(kind, keyClass, f.Reduce(maxClauses), gen)
+	k := compileFilter(kind, keyClass, f.Reduce(maxClauses), gen, s.idents)
 	if err := s.coll.Maps[bpf.VigilMapFilters].Update(uint32(kind)*2+(gen&1), &k.filter, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("writing the %s filter: %w", kind, err)
 	}
@@ -148,10 +179,16 @@ func (s *Sensor) SetFilter(kind event.Kind, f *event.Filter) error {
 		}
 		old.names = append(old.names, k.names[i])
 	}
+	for i := range k.idents {
+		if err := s.coll.Maps[bpf.VigilMapFilterIdents].Update(&k.idents[i], k.identMasks[i], ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("writing %s filter identities: %w", kind, err)
+		}
+		old.idents = append(old.idents, k.idents[i])
+	}
 	if err := genMap.Update(uint32(kind), gen, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("switching the %s filter: %w", kind, err)
 	}
-	st.gen, st.active = gen, k
+	st.gen, st.active, st.set = gen, k, f
 	return nil
 }
 
@@ -167,6 +204,11 @@ func (s *Sensor) deleteFilterKeys(k *filterKeys) error {
 			return fmt.Errorf("deleting filter names: %w", err)
 		}
 	}
+	for i := range k.idents {
+		if err := s.coll.Maps[bpf.VigilMapFilterIdents].Delete(&k.idents[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("deleting filter identities: %w", err)
+		}
+	}
 	*k = filterKeys{}
 	return nil
 }
@@ -178,6 +220,8 @@ type kernelFilter struct {
 	prefixMasks []uint32
 	names       []bpf.VigilFilterNameKey
 	nameMasks   []uint32
+	idents      []bpf.VigilFilterIdentKey
+	identMasks  []uint32
 }
 
 // iouringRows are the io_uring kind's rows of a filter's syscalls table
@@ -225,11 +269,13 @@ func suffixSlots(f *bpf.VigilKindFilter, slots map[string]int, suffixes []string
 }
 
 // compileFilter turns at most 32 clauses of kind's filter into the kernel's
-// tables under generation gen. What the kernel cannot hold (a prefix
-// longer than a key, too many entries, a needle past the last) loses that
-// bound, which admits more.
-func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, gen uint32) *kernelFilter {
+// tables under generation gen, with ids the identities of the files the
+// clauses name by identity (SetFileIdentities). What the kernel cannot
+// hold (a prefix longer than a key, too many entries, a needle past the
+// last) loses that bound, which admits more.
+func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, gen uint32, ids map[event.FileID]string) *kernelFilter {
 	k := &kernelFilter{}
+	idents := map[event.FileID]uint32{}
 	prefixes := map[string]uint32{}
 	names := map[string]uint32{}
 	needles := map[string]int{}
@@ -302,6 +348,16 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 			// only where the raw path is the walked one.
 			k.filter.CallerName |= bit
 		}
+		if len(c.Identities) > 0 && kind == event.KindOpen {
+			// The files named by identity: whatever path reached
+			// them, their device and inode admit.
+			k.filter.IdentClauses |= bit
+			for id, name := range ids {
+				if slices.Contains(c.Identities, name) {
+					idents[id] |= bit
+				}
+			}
+		}
 		for _, j := range slots {
 			k.filter.SuffixClauses[j] |= bit
 		}
@@ -327,6 +383,17 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 		for _, p := range f.Ports {
 			k.filter.Pairs[p/32] |= 1 << (p % 32)
 		}
+	}
+	if len(idents) > maxIdents {
+		// More files than the kernel holds: their clauses admit
+		// every path.
+		k.filter.PathAny |= k.filter.IdentClauses
+		k.filter.IdentClauses = 0
+		clear(idents)
+	}
+	for id, mask := range idents {
+		k.idents = append(k.idents, bpf.VigilFilterIdentKey{Ino: id.Ino, Dev: id.Dev, Gen: uint16(gen), Kind: uint16(kind)})
+		k.identMasks = append(k.identMasks, mask)
 	}
 	if len(prefixes) > maxEntries || len(names) > maxEntries {
 		k.filter.PathAny = ^uint32(0)

@@ -204,7 +204,7 @@ func TestCompileFSPaths(t *testing.T) {
 		with(c(0), func(cl *event.Clause) { cl.Prefixes = []string{"/etc/"} }),
 		with(c(event.FSPath1), func(cl *event.Clause) { cl.AnyPath, cl.RawContains = true, "../" }),
 	}}
-	k := compileFilter(event.KindFS, func(key uint32) int { return int(key) }, f, 1)
+	k := compileFilter(event.KindFS, func(key uint32) int { return int(key) }, f, 1, nil)
 	for _, tc := range []struct {
 		what      string
 		got, want uint32
@@ -226,7 +226,7 @@ func TestCompileFSPaths(t *testing.T) {
 	}
 	open := &event.Filter{Clauses: []event.Clause{{Types: event.KindOpen.Types(), Classes: event.OpenAllAccess, Results: event.AllResults,
 		AnyPath: true, Contains: "x"}}}
-	if k := compileFilter(event.KindOpen, openKeyClass, open, 1); k.filter.RawNeed != 0 || k.filter.PathArgs != [2]uint32{} {
+	if k := compileFilter(event.KindOpen, openKeyClass, open, 1, nil); k.filter.RawNeed != 0 || k.filter.PathArgs != [2]uint32{} {
 		t.Errorf("an open clause's Contains reached the kernel: raw_need %#b, path_args %v", k.filter.RawNeed, k.filter.PathArgs)
 	}
 }

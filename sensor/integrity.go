@@ -94,6 +94,7 @@ func (s *Sensor) verifyFilters(found []Tampering) []Tampering {
 		}
 		found = verifyEntries(found, "filter_prefix", kind, prefixes, a.prefixes, a.prefixMasks)
 		found = verifyEntries(found, "filter_name", kind, names, a.names, a.nameMasks)
+		found = verifyEntries(found, "filter_ident", kind, s.coll.Maps[bpf.VigilMapFilterIdents], a.idents, a.identMasks)
 	}
 	return found
 }

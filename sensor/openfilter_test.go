@@ -221,7 +221,7 @@ func TestCompileOpenNeedles(t *testing.T) {
 	f := &event.OpenFilter{Clauses: []event.OpenClause{
 		clause("../"), clause("id_rsa.pub-and-more"), clause("../"), clause(""), clause("a"), clause("bb"), clause("ccc"),
 	}}
-	k := compileFilter(event.KindOpen, openKeyClass, f, 1).filter
+	k := compileFilter(event.KindOpen, openKeyClass, f, 1, nil).filter
 	if want := uint32(0b0110111); k.RawNeed != want {
 		t.Errorf("RawNeed = %#b, want %#b", k.RawNeed, want)
 	}
@@ -270,7 +270,7 @@ func TestFilterKernelBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]int{
-		bpf.VigilMapFilterPrefixes: 2 * maxEntries, bpf.VigilMapFilterNames: 2 * maxEntries,
+		bpf.VigilMapFilterPrefixes: 2 * maxEntries, bpf.VigilMapFilterNames: 2 * maxEntries, bpf.VigilMapFilterIdents: 2 * maxIdents,
 		bpf.VigilMapFilters: 2 * event.NumKinds, bpf.VigilMapFilterGen: event.NumKinds,
 	} {
 		checks = append(checks, struct {

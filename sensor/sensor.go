@@ -147,6 +147,8 @@ type Sensor struct {
 	iouringErr error
 	// filters is the state of SetFilter, by kind.
 	filters [event.NumKinds]filterState
+	// idents are the file identities of SetFileIdentities.
+	idents map[event.FileID]string
 	// rawSyscalls: the syscalls hooked raw come from the raw sys_exit
 	// program; rawErr says why not, when auto chose the tracepoints.
 	rawSyscalls bool

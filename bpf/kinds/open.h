@@ -3,7 +3,8 @@
  * Opens (sensor/decode.go: decodeOpen): open, openat, openat2, creat and
  * open_by_handle_at (whose handle is opaque: no raw path) at syscall exit, filtered by the rules (lib/filter.h) before the record is
  * built, and the optional file_open hook for opens that bypass the
- * syscalls.
+ * syscalls. Each carries the opened file's identity (device, inode, link
+ * count), by which the filter also admits the files the rules name.
  */
 #ifndef VIGIL_KINDS_OPEN_H
 #define VIGIL_KINDS_OPEN_H
@@ -52,11 +53,14 @@ static __always_inline __u32 open_put_dir(struct rec_buf *rb, __u32 off, struct 
 /* Fill the fixed part and the name of an open record for file (may be NULL). */
 static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct open_rec *r, struct file *file)
 {
+	struct inode *inode;
 	__u32 n;
 
 	if (!file)
 		return 0;
-	r->file_type = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+	inode = BPF_CORE_READ(file, f_inode);
+	r->file_type = BPF_CORE_READ(inode, i_mode) & S_IFMT;
+	inode_ident(inode, &r->ino, &r->dev, &r->nlink);
 	n = put_path(rb, off, &file->f_path);
 	if (n & PATH_TRUNC)
 		r->rflags |= VIGIL_OPEN_NAME_TRUNC;
@@ -69,6 +73,9 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, zero = 0, caller = 0;
+	__u32 pre, want, dev = 0, nlink = 0;
+	struct inode *inode = NULL;
+	__u64 ino = 0;
 	__u16 sys = a->syscall;
 	struct path_buf *pb;
 	struct open_rec *r;
@@ -100,14 +107,19 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		if (direct) {
 			name = walk_fd_direct(ret);
 			pb = bpf_map_lookup_elem(&path_bufs, &zero);
-			if (pb)
+			if (pb) {
 				ftype = pb->mode;
+				ino = pb->ino;
+				dev = pb->dev;
+				nlink = pb->nlink;
+			}
 		} else {
 			struct file *file = fd_file(task, ret);
 			struct path path = {};
 
 			if (file) {
-				ftype = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+				inode = BPF_CORE_READ(file, f_inode);
+				ftype = BPF_CORE_READ(inode, i_mode) & S_IFMT;
 				bpf_core_read(&path, sizeof(path), &file->f_path);
 				name = walk_path((__u64)path.dentry, (__u64)path.mnt);
 			}
@@ -115,13 +127,25 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		if (gen) {
 			__u64 v = filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
 
+			pre = mask;
 			mask = (__u32)v;
 			caller = v >> 32;
+			/* A file the rules name reached by another name (a hard
+			 * link, a bind mount): its identity admits it. */
+			if (!(mask & ~raw_need) && (want = filter_ident_wanted(VIGIL_KIND_OPEN, pre & ~mask, gen))) {
+				if (inode)
+					inode_ident(inode, &ino, &dev, &nlink);
+				mask |= filter_ident_clauses(VIGIL_KIND_OPEN, want, gen, dev, ino);
+			}
 		}
 		if (!mask && !caller) {
 			count_filtered(VIGIL_KIND_OPEN);
 			return 0;
 		}
+		/* The helper reads' identity, for the record, once the open
+		 * passed (the raw program has it from the walk). */
+		if (inode && ino == 0)
+			inode_ident(inode, &ino, &dev, &nlink);
 		/* Whether this open created the file, which only O_CREAT can
 		 * do: the kernel marks the file it made. */
 		if (flags & O_CREAT) {
@@ -136,6 +160,9 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		return 0;
 	r->ret = ret;
 	r->mode = mode;
+	r->ino = ino;
+	r->dev = dev;
+	r->nlink = nlink;
 	if (created)
 		r->rflags |= VIGIL_OPEN_CREATED;
 

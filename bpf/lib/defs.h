@@ -74,6 +74,11 @@ struct path_buf {
 	__u32 pad;
 	__u32 up_got;   /* fd_up_is_dir: bytes of names climbed */
 	__u32 up_names; /* fd_up_is_dir: names climbed */
+	/* walk_fd_direct: the file's identity (struct open_rec's ino, dev,
+	 * nlink), read beside its mode. */
+	__u64 ino;
+	__u32 dev;
+	__u32 nlink;
 	__u8 b[PATH_BUF_SIZE];
 };
 

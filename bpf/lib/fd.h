@@ -46,10 +46,39 @@ static __always_inline struct file *fd_file_direct(struct task_struct *task, __s
 	return f ? RDONLY(struct file, f) : NULL;
 }
 
+/* The fields of an inode its identity needs: i_ino and i_nlink, which are
+ * neighbours in struct inode. */
+struct inode_head {
+	__u64 ino;
+	__u32 nlink;
+	__u32 pad;
+};
+
+/* The identity of an inode: its number, its file system's s_dev and its
+ * link count, by helper reads; i_ino and i_nlink with one read where CO-RE
+ * confirms the layout. */
+static __always_inline void inode_ident(struct inode *inode, __u64 *ino, __u32 *dev, __u32 *nlink)
+{
+	__u32 base = bpf_core_field_offset(struct inode, i_ino);
+	struct inode_head h = {};
+
+	if (bpf_core_field_size(struct inode, i_ino) == 8 &&
+	    bpf_core_field_offset(struct inode, __i_nlink) == base + offsetof(struct inode_head, nlink)) {
+		bpf_probe_read_kernel(&h, offsetof(struct inode_head, pad), (void *)inode + base);
+	} else {
+		h.ino = BPF_CORE_READ(inode, i_ino);
+		h.nlink = BPF_CORE_READ(inode, __i_nlink);
+	}
+	*ino = h.ino;
+	*nlink = h.nlink;
+	*dev = BPF_CORE_READ(inode, i_sb, s_dev);
+}
+
 /*
  * Walk the path of the current task's fd, or of its cwd for AT_FDCWD, into
  * the path buffer with direct loads; the buffer's mode gets the file's
- * S_IFMT bits (0 for the cwd). Returns walk_path's length, 0 when fd is not
+ * S_IFMT bits (0 for the cwd), and its ino, dev and nlink the file's
+ * identity (inode_ident). Returns walk_path's length, 0 when fd is not
  * open. It takes the fd rather than pointers because a global function's
  * arguments cannot carry BTF pointers on the kernels this must load on.
  */
@@ -64,12 +93,18 @@ __noinline int walk_fd_direct(__s64 fd)
 	if (!pb)
 		return 0;
 	pb->mode = 0;
+	pb->ino = 0;
+	pb->dev = 0;
+	pb->nlink = 0;
 	if (fd == AT_FDCWD)
 		return walk_path_impl(task->fs->pwd.dentry, task->fs->pwd.mnt, true);
 	f = fd_file_direct(task, fd);
 	if (!f)
 		return 0;
 	pb->mode = f->f_inode->i_mode & S_IFMT;
+	pb->ino = f->f_inode->i_ino;
+	pb->dev = f->f_inode->i_sb->s_dev;
+	pb->nlink = f->f_inode->__i_nlink;
 	return walk_path_impl(f->f_path.dentry, f->f_path.mnt, true);
 }
 

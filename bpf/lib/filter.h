@@ -124,6 +124,35 @@ __noinline __u64 filter_path_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 n)
 	return res | (__u64)(mask & ~res & f->caller_name) << 32;
 }
 
+/* The clauses of mask that a file may satisfy by its identity: 0 when
+ * the filter names no file by identity, so that filters without such
+ * clauses cost one test and the identity need not even be read. */
+static __always_inline __u32 filter_ident_wanted(__u32 kind, __u32 mask, __u32 gen)
+{
+	__u32 slot = filter_slot(kind, gen);
+	struct kind_filter *f = bpf_map_lookup_elem(&filters, &slot);
+
+	return f ? mask & f->ident_clauses : 0;
+}
+
+/* The clauses of mask (filter_ident_wanted's) that the opened file
+ * satisfies by its identity (dev, ino): those filter_idents holds for it in
+ * generation gen. */
+static __always_inline __u32 filter_ident_clauses(__u32 kind, __u32 mask, __u32 gen, __u32 dev, __u64 ino)
+{
+	struct filter_ident_key k = {};
+	__u32 *m;
+
+	if (!mask || ino == 0)
+		return 0;
+	k.ino = ino;
+	k.dev = dev;
+	k.gen = gen;
+	k.kind = kind;
+	m = bpf_map_lookup_elem(&filter_idents, &k);
+	return m ? *m & mask : 0;
+}
+
 /*
  * Whether climbing from the file of fd the names of its last need bytes
  * of walked path ("/name" each), as the path walk climbs (crossing

@@ -383,7 +383,7 @@ const netnsAddr = "192.0.2.1"
 func TestDefaultRulesHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.RequireCommand(t, "busybox")
-	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg", "bpftool"} {
+	for _, c := range []string{"ip", "bash", "sh", "truncate", "find", "grep", "touch", "cp", "cat", "chage", "dpkg", "bpftool", "unshare", "mount"} {
 		testutil.RequireCommand(t, c)
 	}
 	if _, err := os.Stat(loader); err != nil {
@@ -799,7 +799,9 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					t.Fatal(err)
 				}
 				runCommand(t, "cat", notes)
-				return []alert{
+				// And by identity: a hard link, a bind mount of /etc.
+				byIdentity := identityTriggers(t, env)
+				return append([]alert{
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
 						"fd.name": "/etc/shadow", "proc.name": "cat", "proc.cmdline": "cat /etc/shadow", "user.uid": 0,
 					}},
@@ -811,7 +813,7 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 					{key: []string{"fd.name", "proc.cmdline"}, want: fields{
 						"fd.name": notes, "fd.realpath": "/etc/shadow", "proc.cmdline": "cat " + notes,
 					}},
-				}
+				}, byIdentity...)
 			},
 			benign: func(t *testing.T) []alert {
 				// chage reads /etc/shadow by trade (exempt by its path), and
@@ -819,9 +821,10 @@ func hostRuleTests(env *hostEnv) []ruleTest {
 				// scripts).
 				runOK(t, nil, "chage", "-l", "root")
 				runOK(t, nil, "dpkg", "--pre-invoke=cat /etc/shadow", "--configure", "-a")
-				return append(catFile(t, "/etc/hostname"),
+				return append(append(catFile(t, "/etc/hostname"),
 					alert{key: []string{"proc.cmdline"}, want: fields{"proc.cmdline": "chage -l root"}},
-					alert{key: []string{"fd.name", "proc.pname"}, want: fields{"fd.name": "/etc/shadow", "proc.pname": "sh"}})
+					alert{key: []string{"fd.name", "proc.pname"}, want: fields{"fd.name": "/etc/shadow", "proc.pname": "sh"}}),
+					identityBenign(t, env)...)
 			}},
 		{rule: "Read SSH Private Key", priority: "Warning",
 			trigger: func(t *testing.T) []alert {

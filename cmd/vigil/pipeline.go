@@ -30,6 +30,11 @@ type pipeline struct {
 	// fd.*ip.name with resolved into hostNames, which every event carries.
 	names     *resolve.Resolver
 	hostNames *event.HostNames
+	// ids (set by run) keeps the identities of the files the rules
+	// compare fd.identity with learned into identities, which every
+	// event carries.
+	ids        *fileIdentities
+	identities *event.FileIdentities
 	// dedup, when set, holds back identical alerts; respond, when set,
 	// runs the actions of the alerts written (response.go).
 	dedup   *dedup.Deduper
@@ -80,6 +85,7 @@ func (p *pipeline) handle(e *event.Event) {
 	}
 	p.ev = e
 	e.HostNames = p.hostNames
+	e.Identities = p.identities
 	p.rs = p.ruleset.Load()
 	p.rs.Match(e, p.onMatch)
 	if p.events {

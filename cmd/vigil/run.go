@@ -161,11 +161,17 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	}
 	defer s.Close()
 	logger.Info("hooks active", "hooks", s.Hooks())
+	ids := newFileIdentities(s, logger.With("component", "identities"))
+	if err := ids.setPaths(rs.IdentityPaths()); err != nil {
+		return fmt.Errorf("learning the identities of the rules' files: %w", err)
+	}
 	if err := setFilters(s, rs, cfg.events); err != nil {
 		return err
 	}
 
 	p := newPipelineTo(enr, rs, cfg.events, outputs)
+	p.ids, p.identities = ids, ids.table
+	go ids.run(ctx)
 	p.names = resolve.New(resolve.Config{Logger: logger.With("component", "resolve")})
 	p.hostNames = p.names.Table()
 	p.names.SetNames(ctx, cfg.hostNames(rs, logger))
@@ -286,6 +292,13 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 		return fmt.Errorf("updating kernel event filter: %w", err)
 	}
 	p.names.SetNames(context.Background(), cfg.hostNames(rs, logger))
+	if p.ids != nil {
+		// While every open passes: the new rules' files, which the
+		// new filter then admits by identity.
+		if err := p.ids.setPaths(rs.IdentityPaths()); err != nil {
+			return fmt.Errorf("learning the identities of the rules' files: %w", err)
+		}
+	}
 	p.ruleset.Store(rs)
 	if err := setFilters(s, rs, cfg.events); err != nil {
 		return err
