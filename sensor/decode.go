@@ -162,10 +162,10 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
 
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT): event.TypeOpenByHandleAt,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):   event.TypeSendto,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):  event.TypeSendmsg,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM): event.TypeRecvfrom,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):  event.TypeRecvmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):            event.TypeSendto,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):           event.TypeSendmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM):          event.TypeRecvfrom,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):           event.TypeRecvmsg,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
