@@ -136,6 +136,7 @@ const (
 	VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER      VigilExecRecFlags = 256
 	VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE   VigilExecRecFlags = 512
 	VigilExecRecFlagsVIGIL_EXEC_INTERP         VigilExecRecFlags = 1024
+	VigilExecRecFlagsVIGIL_EXEC_COMPAT         VigilExecRecFlags = 2048
 )
 
 type VigilExitRec struct {
@@ -707,6 +708,7 @@ const (
 	VigilProgSysExitOpenat2         = "sys_exit_openat2"
 	VigilProgSysExitPtrace          = "sys_exit_ptrace"
 	VigilProgSysExitRaw             = "sys_exit_raw"
+	VigilProgSysExitRawRead         = "sys_exit_raw_read"
 	VigilProgSysExitRecvfrom        = "sys_exit_recvfrom"
 	VigilProgSysExitRecvmsg         = "sys_exit_recvmsg"
 	VigilProgSysExitRename          = "sys_exit_rename"
@@ -866,6 +868,7 @@ type VigilProgramSpecs struct {
 	SysExitOpenat2         *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.ProgramSpec `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitRawRead         *ebpf.ProgramSpec `ebpf:"sys_exit_raw_read"`
 	SysExitRecvfrom        *ebpf.ProgramSpec `ebpf:"sys_exit_recvfrom"`
 	SysExitRecvmsg         *ebpf.ProgramSpec `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
@@ -1074,6 +1077,7 @@ type VigilPrograms struct {
 	SysExitOpenat2         *ebpf.Program `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.Program `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitRawRead         *ebpf.Program `ebpf:"sys_exit_raw_read"`
 	SysExitRecvfrom        *ebpf.Program `ebpf:"sys_exit_recvfrom"`
 	SysExitRecvmsg         *ebpf.Program `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.Program `ebpf:"sys_exit_rename"`
@@ -1184,6 +1188,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitOpenat2,
 		p.SysExitPtrace,
 		p.SysExitRaw,
+		p.SysExitRawRead,
 		p.SysExitRecvfrom,
 		p.SysExitRecvmsg,
 		p.SysExitRename,
