@@ -39,6 +39,7 @@ const (
 	execExeLower      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER)
 	execExeWritable   = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE)
 	execInterp        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_INTERP)
+	execCompat        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_COMPAT)
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
@@ -162,10 +163,10 @@ var syscallTypes = [numSyscalls]event.Type{
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_CAPSET):       event.TypeCapset,
 
 	uint16(bpf.VigilSyscallIdVIGIL_SYS_OPEN_BY_HANDLE_AT): event.TypeOpenByHandleAt,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):   event.TypeSendto,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):  event.TypeSendmsg,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM): event.TypeRecvfrom,
-	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):  event.TypeRecvmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDTO):            event.TypeSendto,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_SENDMSG):           event.TypeSendmsg,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVFROM):          event.TypeRecvfrom,
+	uint16(bpf.VigilSyscallIdVIGIL_SYS_RECVMSG):           event.TypeRecvmsg,
 }
 
 // syscallType is the event type of syscall id sys, or def for an id the
@@ -362,6 +363,7 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	f.ArgsTruncated = x.Flags&execArgsTrunc != 0
 	f.ExeTruncated = x.Flags&execExeTrunc != 0
 	f.Interp = x.Flags&execInterp != 0
+	f.Compat = x.Flags&execCompat != 0
 	f.CwdTruncated = x.Flags&execCwdTrunc != 0
 	f.ExeFromMemfd = x.Flags&execExeMemfd != 0
 	f.ExeDeleted = x.Flags&execExeDeleted != 0
