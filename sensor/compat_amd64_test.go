@@ -128,6 +128,20 @@ func rawSensors(t *testing.T) map[string]*harness {
 	return out
 }
 
+// compatTracepoints is the sensor on the syscalls tracepoints that the
+// compat tests share: each load costs tens of seconds in the kernel
+// matrix's emulated guests.
+func compatTracepoints(t *testing.T) *harness {
+	t.Helper()
+	sharedTP.once.Do(func() {
+		sharedTP.h, sharedTP.err = newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
+	})
+	if sharedTP.err != nil {
+		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", sharedTP.err)
+	}
+	return sharedTP.h
+}
+
 // TestCompatSyscalls makes 32-bit syscalls (int $0x80 from a 64-bit helper,
 // as an ia32 program would) and requires the raw sys_exit program, in both
 // its variants, to report them with their arguments read from the 32-bit
@@ -136,11 +150,7 @@ func rawSensors(t *testing.T) map[string]*harness {
 func TestCompatSyscalls(t *testing.T) {
 	sensors := rawSensors(t)
 	h := sensors["auto"]
-	tp, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
-	if err != nil {
-		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", err)
-	}
-	defer tp.close()
+	tp := compatTracepoints(t)
 
 	upLoopback(t)
 	dir := realTempDir(t)
@@ -245,11 +255,7 @@ func TestCompatSyscalls(t *testing.T) {
 func TestCompatProgram(t *testing.T) {
 	sensors := rawSensors(t)
 	h := sensors["auto"]
-	tp, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
-	if err != nil {
-		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", err)
-	}
-	defer tp.close()
+	tp := compatTracepoints(t)
 	if tp.s.CompatErr() == nil {
 		t.Errorf("a sensor on the syscalls tracepoints says it sees 32-bit syscalls")
 	}
@@ -267,7 +273,7 @@ func TestCompatProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(prog)
-	err = cmd.Run()
+	err := cmd.Run()
 	if errors.Is(err, unix.ENOEXEC) {
 		testutil.SkipKernelLacks(t, "32-bit programs (CONFIG_IA32_EMULATION, not booted with ia32_emulation=false)", err)
 	}

@@ -106,8 +106,9 @@ func newHarness(cfg Config) (*harness, error) {
 
 // sharedRead is the second shared sensor, on the raw sys_exit program's
 // variant with helper reads (rawSensors), started by the first test that
-// needs it where the shared one loads fields directly.
-var sharedRead struct {
+// needs it where the shared one loads fields directly; sharedTP is the
+// compat tests' sensor on the syscalls tracepoints.
+var sharedRead, sharedTP struct {
 	once sync.Once
 	h    *harness
 	err  error
@@ -119,6 +120,9 @@ func closeHarness() {
 	}
 	if sharedRead.h != nil {
 		sharedRead.h.close()
+	}
+	if sharedTP.h != nil {
+		sharedTP.h.close()
 	}
 }
 
