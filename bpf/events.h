@@ -108,6 +108,9 @@ enum exec_rec_flags {
 	 * bprm->filename); filename is then the script, the exe the
 	 * interpreter. */
 	VIGIL_EXEC_INTERP = 1 << 10,
+	/* The new image is a 32-bit x86 (ia32) program: the kernel set
+	 * TS_COMPAT when it loaded it (set_personality_ia32). */
+	VIGIL_EXEC_COMPAT = 1 << 11,
 };
 
 /* Open record flags. */

@@ -136,6 +136,7 @@ const (
 	VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER      VigilExecRecFlags = 256
 	VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE   VigilExecRecFlags = 512
 	VigilExecRecFlagsVIGIL_EXEC_INTERP         VigilExecRecFlags = 1024
+	VigilExecRecFlagsVIGIL_EXEC_COMPAT         VigilExecRecFlags = 2048
 )
 
 type VigilExitRec struct {
@@ -725,6 +726,7 @@ const (
 	VigilProgSysExitOpenat2         = "sys_exit_openat2"
 	VigilProgSysExitPtrace          = "sys_exit_ptrace"
 	VigilProgSysExitRaw             = "sys_exit_raw"
+	VigilProgSysExitRawRead         = "sys_exit_raw_read"
 	VigilProgSysExitRecvfrom        = "sys_exit_recvfrom"
 	VigilProgSysExitRecvmsg         = "sys_exit_recvmsg"
 	VigilProgSysExitRename          = "sys_exit_rename"
@@ -884,6 +886,7 @@ type VigilProgramSpecs struct {
 	SysExitOpenat2         *ebpf.ProgramSpec `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.ProgramSpec `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitRawRead         *ebpf.ProgramSpec `ebpf:"sys_exit_raw_read"`
 	SysExitRecvfrom        *ebpf.ProgramSpec `ebpf:"sys_exit_recvfrom"`
 	SysExitRecvmsg         *ebpf.ProgramSpec `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.ProgramSpec `ebpf:"sys_exit_rename"`
@@ -1095,6 +1098,7 @@ type VigilPrograms struct {
 	SysExitOpenat2         *ebpf.Program `ebpf:"sys_exit_openat2"`
 	SysExitPtrace          *ebpf.Program `ebpf:"sys_exit_ptrace"`
 	SysExitRaw             *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitRawRead         *ebpf.Program `ebpf:"sys_exit_raw_read"`
 	SysExitRecvfrom        *ebpf.Program `ebpf:"sys_exit_recvfrom"`
 	SysExitRecvmsg         *ebpf.Program `ebpf:"sys_exit_recvmsg"`
 	SysExitRename          *ebpf.Program `ebpf:"sys_exit_rename"`
@@ -1205,6 +1209,7 @@ func (p *VigilPrograms) Close() error {
 		p.SysExitOpenat2,
 		p.SysExitPtrace,
 		p.SysExitRaw,
+		p.SysExitRawRead,
 		p.SysExitRecvfrom,
 		p.SysExitRecvmsg,
 		p.SysExitRename,

@@ -56,7 +56,11 @@ type Process struct {
 	// inode number and times (ns since the Unix epoch); the capability
 	// sets; the ids in the process's own pid namespace and its session
 	// (in the initial namespace); the environment, NUL-separated.
-	ExeUpperLayer, ExeLowerLayer, ExeWritable  bool
+	ExeUpperLayer, ExeLowerLayer, ExeWritable bool
+	// Compat is set when the process runs a 32-bit x86 (ia32) program,
+	// whose syscalls only the raw sys_exit hook sees
+	// (sensor.Sensor.CompatErr).
+	Compat                                     bool
 	ExeIno                                     uint64
 	ExeCtime, ExeMtime                         int64
 	CapInheritable, CapPermitted, CapEffective uint64

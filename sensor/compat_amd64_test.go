@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -98,20 +99,58 @@ func helperCompat(args []string) int {
 	return 0
 }
 
-// TestCompatSyscalls makes 32-bit syscalls (int $0x80 from a 64-bit helper,
-// as an ia32 program would) and requires the raw sys_exit program to report
-// them with their arguments read from the 32-bit registers. The syscalls
-// tracepoints skip compat syscalls on x86-64, so a sensor on them must not.
-func TestCompatSyscalls(t *testing.T) {
+// rawSensors are the sensors on the raw sys_exit program: the shared one,
+// and where that one loads kernel fields directly (bpf_rdonly_cast, Linux
+// 6.2), a second shared one on the variant with helper reads that older
+// kernels run, so that this kernel tests both. It skips where the raw
+// program is unavailable.
+func rawSensors(t *testing.T) map[string]*harness {
+	t.Helper()
 	h := startHarness(t)
 	if !h.s.rawSyscalls {
 		testutil.SkipKernelLacks(t, "the raw sys_exit hook, the only one that sees compat syscalls", h.s.rawErr)
 	}
-	tp, err := newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
-	if err != nil {
-		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", err)
+	out := map[string]*harness{"auto": h}
+	if !h.s.rawDirect {
+		return out
 	}
-	defer tp.close()
+	sharedRead.once.Do(func() {
+		sharedRead.h, sharedRead.err = newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, rawRead: true})
+	})
+	if sharedRead.err != nil {
+		t.Fatalf("starting a sensor on the raw sys_exit program with helper reads: %v", sharedRead.err)
+	}
+	rd := sharedRead.h
+	if !rd.s.rawSyscalls || rd.s.rawDirect {
+		t.Fatalf("rawRead did not select the helper-read raw program: raw %v, direct %v", rd.s.rawSyscalls, rd.s.rawDirect)
+	}
+	out["helper reads"] = rd
+	return out
+}
+
+// compatTracepoints is the sensor on the syscalls tracepoints that the
+// compat tests share: each load costs tens of seconds in the kernel
+// matrix's emulated guests.
+func compatTracepoints(t *testing.T) *harness {
+	t.Helper()
+	sharedTP.once.Do(func() {
+		sharedTP.h, sharedTP.err = newHarness(Config{Kinds: AllKinds(), RingBufferSize: 64 << 20, SyscallHooks: SyscallHooksTracepoint})
+	})
+	if sharedTP.err != nil {
+		t.Fatalf("starting a sensor on the syscalls tracepoints: %v", sharedTP.err)
+	}
+	return sharedTP.h
+}
+
+// TestCompatSyscalls makes 32-bit syscalls (int $0x80 from a 64-bit helper,
+// as an ia32 program would) and requires the raw sys_exit program, in both
+// its variants, to report them with their arguments read from the 32-bit
+// registers. The syscalls tracepoints skip compat syscalls on x86-64, so a
+// sensor on them must not.
+func TestCompatSyscalls(t *testing.T) {
+	sensors := rawSensors(t)
+	h := sensors["auto"]
+	tp := compatTracepoints(t)
 
 	upLoopback(t)
 	dir := realTempDir(t)
@@ -174,25 +213,27 @@ func TestCompatSyscalls(t *testing.T) {
 		if want.Raw != "" {
 			name += " " + filepath.Base(want.Raw)
 		}
-		t.Run(name, func(t *testing.T) {
-			// A signal (the Go runtime's preemption) can interrupt a
-			// slow call: its first exit is -ERESTARTSYS and the kernel
-			// restarts it, so the exit with the final result counts.
-			ev := h.wait(t, c.pid, "ia32 "+want.Type.String(), func(e *captured) bool {
-				return e.PID == c.pid && e.Type == want.Type && string(e.Open.Raw) == want.Raw && e.Res == want.Res
-			})
-			got := fieldsOf(&ev)
-			if want.Type == event.TypeConnect {
-				// The kernel picks the local port.
-				if got.Local.Port() == 0 {
-					t.Errorf("no local port: %s", ev.String())
+		for sname, s := range sensors {
+			t.Run(sname+"/"+name, func(t *testing.T) {
+				// A signal (the Go runtime's preemption) can interrupt a
+				// slow call: its first exit is -ERESTARTSYS and the kernel
+				// restarts it, so the exit with the final result counts.
+				ev := s.wait(t, c.pid, "ia32 "+want.Type.String(), func(e *captured) bool {
+					return e.PID == c.pid && e.Type == want.Type && string(e.Open.Raw) == want.Raw && e.Res == want.Res
+				})
+				got := fieldsOf(&ev)
+				if want.Type == event.TypeConnect {
+					// The kernel picks the local port.
+					if got.Local.Port() == 0 {
+						t.Errorf("no local port: %s", ev.String())
+					}
+					got.Local = netip.AddrPortFrom(got.Local.Addr(), 0)
 				}
-				got.Local = netip.AddrPortFrom(got.Local.Addr(), 0)
-			}
-			if got != want {
-				t.Errorf("got  %+v\nwant %+v", got, want)
-			}
-		})
+				if got != want {
+					t.Errorf("got  %+v\nwant %+v", got, want)
+				}
+			})
+		}
 	}
 
 	// Records are ordered: once the helper's exit is read, so is any record
@@ -203,4 +244,90 @@ func TestCompatSyscalls(t *testing.T) {
 			t.Errorf("the syscalls tracepoints reported an ia32 syscall: %s", e.String())
 		}
 	}
+}
+
+// TestCompatProgram runs a real 32-bit program (an ia32 ELF, as an
+// attacker's -m32 binary would be) that opens a file, and requires its exec
+// to be marked as a 32-bit image by every sensor (the tracepoints' too, for
+// the alert that vigil raises where they are all it has), its open to be
+// reported with path and result by the raw sys_exit program in both its
+// variants, and the exec of a 64-bit program not to be marked.
+func TestCompatProgram(t *testing.T) {
+	sensors := rawSensors(t)
+	h := sensors["auto"]
+	tp := compatTracepoints(t)
+	if tp.s.CompatErr() == nil {
+		t.Errorf("a sensor on the syscalls tracepoints says it sees 32-bit syscalls")
+	}
+	if err := h.s.CompatErr(); err != nil {
+		t.Errorf("a sensor on the raw sys_exit program says it does not see 32-bit syscalls: %v", err)
+	}
+
+	dir := realTempDir(t)
+	secret := filepath.Join(dir, "secret32.txt")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "prog32")
+	if err := os.WriteFile(prog, ia32.OpenProgram(secret), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(prog)
+	err := cmd.Run()
+	if errors.Is(err, unix.ENOEXEC) {
+		testutil.SkipKernelLacks(t, "32-bit programs (CONFIG_IA32_EMULATION, not booted with ia32_emulation=false)", err)
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running the 32-bit program: %v", err)
+	}
+	// The program exits with open's result: a descriptor.
+	fd := cmd.ProcessState.ExitCode()
+	if fd < 3 || fd > 127 {
+		t.Fatalf("the 32-bit program exited with %d (%v), want the descriptor its open returned", fd, cmd.ProcessState)
+	}
+	pid := uint32(cmd.Process.Pid)
+	isExec := func(pid uint32) func(*captured) bool {
+		return func(e *captured) bool { return e.PID == pid && e.Type.Kind() == event.KindExec && e.Res == 0 }
+	}
+
+	for name, s := range sensors {
+		t.Run(name, func(t *testing.T) {
+			ev := s.wait(t, pid, "exec of the 32-bit program", isExec(pid))
+			if ev.Proc == nil || !ev.Proc.Compat {
+				t.Errorf("exec of a 32-bit program not marked 32-bit: %s", ev.String())
+			}
+			ev = s.wait(t, pid, "open of the 32-bit program", func(e *captured) bool {
+				return e.PID == pid && e.Type == event.TypeOpen && string(e.Open.Raw) == secret
+			})
+			if ev.Res != int64(fd) || string(ev.Open.Name) != secret || string(ev.Open.RealPath) != secret || ev.Open.Flags != unix.O_RDONLY {
+				t.Errorf("got %s, want res %d, name and realpath %q, flags O_RDONLY", ev.String(), fd, secret)
+			}
+			if ev.Proc == nil || !ev.Proc.Compat {
+				t.Errorf("open of a 32-bit process not marked 32-bit: %s", ev.String())
+			}
+		})
+	}
+
+	t.Run("tracepoints", func(t *testing.T) {
+		ev := tp.wait(t, pid, "exec of the 32-bit program", isExec(pid))
+		if ev.Proc == nil || !ev.Proc.Compat {
+			t.Errorf("exec of a 32-bit program not marked 32-bit: %s", ev.String())
+		}
+		// Records are ordered: once the exit is read, so would its open be.
+		tp.wait(t, pid, "procexit", isType(pid, event.TypeProcExit))
+		for _, e := range tp.all(pid) {
+			if e.Type.Kind() == event.KindOpen && string(e.Open.Raw) == secret {
+				t.Errorf("the syscalls tracepoints reported an ia32 open: %s", e.String())
+			}
+		}
+	})
+
+	t.Run("64-bit", func(t *testing.T) {
+		c := h.spawn(t, "", "exit")
+		ev := h.wait(t, c.pid, "exec of a 64-bit program", isExec(c.pid))
+		if ev.Proc == nil || ev.Proc.Compat {
+			t.Errorf("exec of a 64-bit program marked 32-bit: %s", ev.String())
+		}
+	})
 }

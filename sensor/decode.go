@@ -39,6 +39,7 @@ const (
 	execExeLower      = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_LOWER)
 	execExeWritable   = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_EXE_WRITABLE)
 	execInterp        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_INTERP)
+	execCompat        = uint32(bpf.VigilExecRecFlagsVIGIL_EXEC_COMPAT)
 
 	openNameTrunc = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_NAME_TRUNC)
 	openRawTrunc  = uint16(bpf.VigilOpenRecFlagsVIGIL_OPEN_RAW_TRUNC)
@@ -362,6 +363,7 @@ func decodeExec(raw []byte, r *Record, failed bool) DecodeReason {
 	f.ArgsTruncated = x.Flags&execArgsTrunc != 0
 	f.ExeTruncated = x.Flags&execExeTrunc != 0
 	f.Interp = x.Flags&execInterp != 0
+	f.Compat = x.Flags&execCompat != 0
 	f.CwdTruncated = x.Flags&execCwdTrunc != 0
 	f.ExeFromMemfd = x.Flags&execExeMemfd != 0
 	f.ExeDeleted = x.Flags&execExeDeleted != 0

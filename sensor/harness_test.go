@@ -104,9 +104,25 @@ func newHarness(cfg Config) (*harness, error) {
 	return h, nil
 }
 
+// sharedRead is the second shared sensor, on the raw sys_exit program's
+// variant with helper reads (rawSensors), started by the first test that
+// needs it where the shared one loads fields directly; sharedTP is the
+// compat tests' sensor on the syscalls tracepoints.
+var sharedRead, sharedTP struct {
+	once sync.Once
+	h    *harness
+	err  error
+}
+
 func closeHarness() {
 	if shared.h != nil {
 		shared.h.close()
+	}
+	if sharedRead.h != nil {
+		sharedRead.h.close()
+	}
+	if sharedTP.h != nil {
+		sharedTP.h.close()
 	}
 }
 
@@ -215,12 +231,12 @@ type child struct {
 }
 
 // spawn runs the test binary in helper mode in dir and waits for it.
-func (h *harness) spawn(t *testing.T, dir, mode string, args ...string) child {
+func (h *harness) spawn(t testing.TB, dir, mode string, args ...string) child {
 	t.Helper()
 	return h.spawnArgv0(t, dir, h.bin, mode, args...)
 }
 
-func (h *harness) spawnArgv0(t *testing.T, dir, argv0, mode string, args ...string) child {
+func (h *harness) spawnArgv0(t testing.TB, dir, argv0, mode string, args ...string) child {
 	t.Helper()
 	cmd := exec.Command(h.bin, args...)
 	cmd.Args[0] = argv0

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -150,27 +151,47 @@ func haveTracepoint(events, group, name string) bool {
 	return err == nil
 }
 
+// rawHooks is what probeRawSyscalls found: whether the raw sys_exit
+// program can run, and how it reads the kernel.
+type rawHooks struct {
+	// direct: the kernel has the bpf_rdonly_cast kfunc (Linux 6.2), so the
+	// program's reports load kernel fields directly (sys_exit_raw) rather
+	// than through helper calls (sys_exit_raw_read).
+	direct bool
+	// taskPtRegs: the kernel has the bpf_task_pt_regs helper (Linux 5.15),
+	// which the file_open hook needs beside the raw program, to tell the
+	// opens of the syscalls it reports.
+	taskPtRegs bool
+}
+
 // probeRawSyscalls tells whether the raw sys_exit program can run here: it
-// reads x86-64 registers, attaches to the raw sys_exit tracepoint and calls
-// the bpf_rdonly_cast kfunc (Linux 6.2), all of which the kernel's BTF
-// names when present.
-func probeRawSyscalls() error {
+// reads x86-64 registers and attaches to the raw sys_exit tracepoint as a
+// tp_btf program (Linux 5.5), which the kernel's BTF names when present.
+func probeRawSyscalls() (rawHooks, error) {
 	if runtime.GOARCH != "amd64" {
-		return fmt.Errorf("it reads x86-64 syscall registers; this is %s", runtime.GOARCH)
+		return rawHooks{}, fmt.Errorf("it reads x86-64 syscall registers; this is %s", runtime.GOARCH)
 	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return fmt.Errorf("reading kernel BTF: %w", err)
+		return rawHooks{}, fmt.Errorf("reading kernel BTF: %w", err)
 	}
-	var fn *btf.Func
-	if err := spec.TypeByName("bpf_rdonly_cast", &fn); err != nil {
-		return fmt.Errorf("the kernel lacks the bpf_rdonly_cast kfunc (Linux 6.2): %w", err)
-	}
+	return probeRawSyscallsBTF(spec)
+}
+
+// probeRawSyscallsBTF is probeRawSyscalls on the kernel BTF spec.
+func probeRawSyscallsBTF(spec *btf.Spec) (rawHooks, error) {
 	var tp *btf.Typedef
 	if err := spec.TypeByName("btf_trace_sys_exit", &tp); err != nil {
-		return fmt.Errorf("the kernel lacks the raw sys_exit tracepoint: %w", err)
+		return rawHooks{}, fmt.Errorf("the kernel lacks the raw sys_exit tracepoint: %w", err)
 	}
-	return nil
+	var h rawHooks
+	var fn *btf.Func
+	h.direct = spec.TypeByName("bpf_rdonly_cast", &fn) == nil
+	var ids *btf.Enum
+	if spec.TypeByName("bpf_func_id", &ids) == nil {
+		h.taskPtRegs = slices.ContainsFunc(ids.Values, func(v btf.EnumValue) bool { return v.Name == "BPF_FUNC_task_pt_regs" })
+	}
+	return h, nil
 }
 
 // probeFileOpenHook tells whether a hook program of the given kind loads and

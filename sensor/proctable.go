@@ -248,6 +248,7 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		ExeUpperLayer:  f.ExeUpperLayer,
 		ExeLowerLayer:  f.ExeLowerLayer,
 		ExeWritable:    f.ExeWritable,
+		Compat:         f.Compat,
 		ExeIno:         f.ExeIno,
 		ExeCtime:       f.ExeCtime,
 		ExeMtime:       f.ExeMtime,

@@ -9,7 +9,10 @@ import "github.com/vigil-sensor/vigil/event"
 // sys_exit program on this machine (nil), or why it falls back to the
 // syscalls tracepoints. Tools that must hook what the sensor hooks, such as
 // the benchmark's eBPF floor, ask it.
-func RawSyscallHooksAvailable() error { return probeRawSyscalls() }
+func RawSyscallHooksAvailable() error {
+	_, err := probeRawSyscalls()
+	return err
+}
 
 // AlwaysTraced reports whether the kernel emits events of kind even when no
 // rule or output needs them: the process table needs exec, fork, exit and

@@ -32,7 +32,9 @@ type ExecFacts struct {
 	// Interp is set when the kernel ran an interpreter for the file the
 	// caller named (a "#!" script, binfmt_misc): Event.Exec.Filename is
 	// that file, ExePath the interpreter.
-	Interp                   bool
+	Interp bool
+	// Compat is set when the new image is a 32-bit x86 (ia32) program.
+	Compat                   bool
 	ExeFromMemfd, ExeDeleted bool
 	// ExeRootPath is the executable's path on the root's mount when it
 	// was run through another mount of that file system (a bind mount),

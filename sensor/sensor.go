@@ -48,12 +48,15 @@ const (
 	// supports it, else the syscalls tracepoints.
 	SyscallHooksAuto = ""
 	// SyscallHooksRaw requires one tp_btf program on the raw sys_exit
-	// tracepoint that reads the arguments from the syscall's registers and
-	// walks paths with direct loads: x86-64 and Linux 6.2 (bpf_rdonly_cast).
-	// Cheaper per syscall, and it also sees 32-bit (ia32) syscalls.
+	// tracepoint that reads the arguments from the syscall's registers:
+	// x86-64 with kernel BTF (every kernel vigil supports there). It walks
+	// paths with direct loads where the kernel has bpf_rdonly_cast (Linux
+	// 6.2), with helper reads before. Cheaper per syscall, and it also
+	// sees 32-bit (ia32) syscalls.
 	SyscallHooksRaw = "raw"
 	// SyscallHooksTracepoint uses a sys_enter and sys_exit tracepoint pair
-	// per syscall, which every supported kernel has.
+	// per syscall, which every supported kernel has. They do not fire for
+	// 32-bit syscalls (CompatErr).
 	SyscallHooksTracepoint = "tracepoint"
 )
 
@@ -86,6 +89,10 @@ type Config struct {
 	// traced: one of the SyscallHooks constants. Auto by default; raw named
 	// explicitly and unsupported makes New fail.
 	SyscallHooks string
+	// rawRead makes the raw sys_exit program read the kernel with helper
+	// calls even where it could load fields directly, as it does on
+	// kernels before 6.2: the tests run that variant here.
+	rawRead bool
 	// Table overrides process-table settings (ProcRoot, Passwd); its
 	// MaxProcesses, BootOffset and Logger are set by New.
 	Table  TableConfig
@@ -150,8 +157,10 @@ type Sensor struct {
 	// idents are the file identities of SetFileIdentities.
 	idents map[event.FileID]string
 	// rawSyscalls: the syscalls hooked raw come from the raw sys_exit
-	// program; rawErr says why not, when auto chose the tracepoints.
+	// program, rawDirect its variant with direct loads; rawErr says why
+	// not, when auto chose the tracepoints.
 	rawSyscalls bool
+	rawDirect   bool
 	rawErr      error
 	reader      *ringbuf.Reader
 	table       *ProcessTable
@@ -307,14 +316,18 @@ func (s *Sensor) load(cfg Config) error {
 		{name: bpf.VigilProgSchedProcessFork, kind: "tp_btf", event: "sched_process_fork"},
 		{name: bpf.VigilProgSchedProcessExit, kind: "tp_btf", event: "sched_process_exit"},
 	}
-	raw, err := s.chooseSyscallHooks(cfg.SyscallHooks)
+	raw, err := s.chooseSyscallHooks(cfg.SyscallHooks, cfg.rawRead)
 	if err != nil {
 		return err
 	}
-	if raw {
-		progs = append(progs, program{name: bpf.VigilProgSysExitRaw, kind: "tp_btf", event: "sys_exit"})
+	if raw.ok {
+		name := bpf.VigilProgSysExitRawRead
+		if s.rawDirect {
+			name = bpf.VigilProgSysExitRaw
+		}
+		progs = append(progs, program{name: name, kind: "tp_btf", event: "sys_exit"})
 	}
-	tps, err := syscallPrograms(rows, raw, func(group, event string) bool { return haveTracepoint(events, group, event) }, s.log)
+	tps, err := syscallPrograms(rows, raw.ok, func(group, event string) bool { return haveTracepoint(events, group, event) }, s.log)
 	if err != nil {
 		return err
 	}
@@ -322,6 +335,16 @@ func (s *Sensor) load(cfg Config) error {
 	hook, err := s.chooseFileOpenHook(cfg.FileOpenHook)
 	if err != nil {
 		return err
+	}
+	if hook != "" && raw.ok && !raw.taskPtRegs {
+		// The hook asks bpf_task_pt_regs which syscall it runs in, to
+		// leave the raw program's opens to it.
+		err := errors.New("beside the raw sys_exit program it needs the bpf_task_pt_regs helper (Linux 5.15)")
+		if cfg.FileOpenHook != FileOpenHookAuto {
+			return &ProbeError{Missing: ErrNoHook, Hint: "the requested " + hook + " file_open hook cannot run on this kernel", Err: err}
+		}
+		s.log.Info("optional file_open hook unavailable", "hook", hook, "reason", err)
+		s.fileOpenErr, hook = err, ""
 	}
 	if hook != "" {
 		name := bpf.VigilProgFentryFileOpen
@@ -351,7 +374,7 @@ func (s *Sensor) load(cfg Config) error {
 	if err := spec.Variables[bpf.VigilVarWakeupBytes].Set(uint64(cfg.RingBufferSize / 4)); err != nil {
 		return fmt.Errorf("setting wakeup_bytes: %w", err)
 	}
-	if err := spec.Variables[bpf.VigilVarRawSyscalls].Set(uint32(btoi(raw))); err != nil {
+	if err := spec.Variables[bpf.VigilVarRawSyscalls].Set(uint32(btoi(raw.ok))); err != nil {
 		return fmt.Errorf("setting raw_syscalls: %w", err)
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
@@ -381,29 +404,51 @@ func (s *Sensor) load(cfg Config) error {
 	return nil
 }
 
+// syscallHooks is chooseSyscallHooks's answer: whether the raw sys_exit
+// program traces the syscalls hooked raw, and what probeRawSyscalls found.
+type syscallHooks struct {
+	rawHooks
+	ok bool
+}
+
 // chooseSyscallHooks decides whether the raw sys_exit program traces the
-// syscalls hooked raw. Auto takes it where probeRawSyscalls finds what it needs;
-// after that, a failure to load it is a real error, not a reason to fall
-// back.
-func (s *Sensor) chooseSyscallHooks(want string) (bool, error) {
+// syscalls hooked raw, and which of its variants (rawRead: the one with
+// helper reads, wherever). Auto takes it where probeRawSyscalls finds what
+// it needs; after that, a failure to load it is a real error, not a reason
+// to fall back.
+func (s *Sensor) chooseSyscallHooks(want string, rawRead bool) (syscallHooks, error) {
 	switch want {
 	case SyscallHooksTracepoint:
 		s.rawErr = errors.New("disabled by configuration")
-		return false, nil
+		return syscallHooks{}, nil
 	case SyscallHooksAuto, SyscallHooksRaw:
 	default:
-		return false, fmt.Errorf("unknown syscall hooks %q", want)
+		return syscallHooks{}, fmt.Errorf("unknown syscall hooks %q", want)
 	}
-	if err := probeRawSyscalls(); err != nil {
+	h, err := probeRawSyscalls()
+	if err != nil {
 		if want == SyscallHooksRaw {
-			return false, &ProbeError{Missing: ErrNoHook, Hint: "the raw sys_exit program needs x86-64 and Linux 6.2 or later", Err: err}
+			return syscallHooks{}, &ProbeError{Missing: ErrNoHook, Hint: "the raw sys_exit program needs x86-64 and a kernel with BTF", Err: err}
 		}
 		s.log.Info("raw syscall hook unavailable, using the syscalls tracepoints", "reason", err)
 		s.rawErr = err
-		return false, nil
+		return syscallHooks{}, nil
 	}
 	s.rawSyscalls = true
-	return true, nil
+	s.rawDirect = h.direct && !rawRead
+	return syscallHooks{rawHooks: h, ok: true}, nil
+}
+
+// CompatErr says why the sensor does not see 32-bit syscalls (ia32
+// processes, and int $0x80 from 64-bit ones): the syscalls tracepoints
+// skip them, and only the raw sys_exit program, on x86-64, reports them.
+// It is nil when they are seen. Execs of 32-bit programs are seen either
+// way (event.Process.Compat).
+func (s *Sensor) CompatErr() error {
+	if s.rawSyscalls {
+		return nil
+	}
+	return fmt.Errorf("the syscalls tracepoints do not fire for 32-bit syscalls, and the raw sys_exit program is not used: %w", s.rawErr)
 }
 
 func btoi(b bool) int {

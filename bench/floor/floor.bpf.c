@@ -142,7 +142,7 @@ TP_PAIR(recvfrom, HOOK_RECVFROM_ENTER, HOOK_RECVFROM_EXIT)
 TP_PAIR(dup2, HOOK_DUP2_ENTER, HOOK_DUP2_EXIT)
 
 /*
- * Where the sensor uses it (x86-64, Linux 6.2+), one program on the raw
+ * Where the sensor uses it (x86-64, every kernel), one program on the raw
  * sys_exit tracepoint replaces those pairs: it runs at the exit of every
  * syscall of the machine and picks the traced ones by number, from the
  * registers the syscall ran with. The floor does the same with the least

@@ -289,6 +289,14 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
 		flags |= VIGIL_EXEC_INTERP;
 
+	/* A 32-bit image: loading an ia32 ELF sets TS_COMPAT until the exec
+	 * returns to user space, loading a 64-bit one clears it. Only x86
+	 * has the field; elsewhere the check is dropped at load. The bit is
+	 * moved, not branched on: a branch here doubles the paths 6.1's
+	 * verifier walks through the rest of the program, past its limit. */
+	if (bpf_core_field_exists(task->thread_info.status))
+		flags |= (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) * (VIGIL_EXEC_COMPAT / TS_COMPAT);
+
 	/* argv, NUL-separated, from the new mm. */
 	n = put_mm_range(rb, off, BPF_CORE_READ(task, mm, arg_start), BPF_CORE_READ(task, mm, arg_end),
 			 &flags, VIGIL_EXEC_ARGS_TRUNC);

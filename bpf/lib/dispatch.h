@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The programs of the syscalls in syscall_table.h, generated from its rows:
- * one raw sys_exit program where the kernel allows it, and a syscalls
- * tracepoint pair per row, which every supported kernel has. Both fill a
- * struct sys_args by the row's roles and hand it to the kind's report.
+ * a raw sys_exit program (two variants; x86-64 loads one of them), and a
+ * syscalls tracepoint pair per row, which every supported kernel has. Both
+ * fill a struct sys_args by the row's roles and hand it to the kind's
+ * report.
  */
 #ifndef VIGIL_LIB_DISPATCH_H
 #define VIGIL_LIB_DISPATCH_H
@@ -34,20 +35,23 @@ static __always_inline int report(__u32 kind, struct sys_args *a, long ret, cons
 }
 
 /*
- * Where the kernel allows it (x86-64 and bpf_rdonly_cast, Linux 6.2+; the
- * Go side probes), one program on the raw sys_exit tracepoint replaces the
- * tracepoint pairs of the rows hooked VIGIL_HOOK_RAW:
+ * On x86-64, one program on the raw sys_exit tracepoint replaces the
+ * tracepoint pairs of the rows hooked VIGIL_HOOK_RAW (tp_btf: Linux 5.5,
+ * below vigil's floor; the Go side probes):
  * - it runs with the registers the syscall ran with, so the arguments need
  *   no sys_enter program and no per-thread slot: x86-64 leaves them in
  *   pt_regs until the syscall returns;
  * - raw tracepoints skip the perf buffer each syscalls tracepoint fills
  *   before its program runs;
- * - the path walk loads fields directly.
- * It also sees 32-bit syscalls (ia32 processes and int 0x80), which the
- * syscalls tracepoints ignore on x86-64.
+ * - it also sees 32-bit syscalls (ia32 processes and int 0x80), which the
+ *   syscalls tracepoints ignore on x86-64.
+ * The registers come from the tracepoint's own arguments, which tp_btf
+ * lets the program load directly on every kernel. direct (a constant)
+ * picks how the reports read the rest of the kernel: loads through
+ * bpf_rdonly_cast (Linux 6.2, the cheaper) or helper reads, as the
+ * tracepoint pairs do.
  */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+static __always_inline int sys_exit_regs(struct pt_regs *regs, long ret, const bool direct)
 {
 	struct syscall_ids ids = syscall_lookup(regs->orig_ax);
 	struct sys_args a = { .fd = AT_FDCWD, .fd2 = AT_FDCWD };
@@ -58,7 +62,7 @@ int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 	 * number alone, before the task is looked at. */
 	if (!(ids.x64 | ids.ia32))
 		return 0;
-	compat = in_compat_syscall(bpf_get_current_task_btf());
+	compat = current_in_compat_syscall(direct);
 	a.syscall = compat ? ids.ia32 : ids.x64;
 	switch (a.syscall) {
 #define RAW_ROW(name, id, x64, ia32, k, hook, roles) \
@@ -75,7 +79,23 @@ int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 	}
 	if (is_self() || !kind_on(kind))
 		return 0;
-	return report(kind, &a, ret, true);
+	return report(kind, &a, ret, direct);
+}
+
+/* The raw program where bpf_rdonly_cast exists (Linux 6.2). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return sys_exit_regs(regs, ret, true);
+}
+
+/* The raw program for kernels without bpf_rdonly_cast (Linux 5.8 to 6.1):
+ * the same reports with helper reads, so that ia32 syscalls are seen
+ * there too. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_raw_read, struct pt_regs *regs, long ret)
+{
+	return sys_exit_regs(regs, ret, false);
 }
 
 /* sys_enter of a row: save its arguments in the thread's slot. */

@@ -39,9 +39,24 @@ static __always_inline struct syscall_ids syscall_lookup(long nr)
 	return syscall_ids[n];
 }
 
+/* Whether task is in a 32-bit (ia32) syscall: x86's entry code sets
+ * TS_COMPAT for the syscall's duration. task must be a trusted pointer. */
 static __always_inline bool in_compat_syscall(struct task_struct *task)
 {
 	return task->thread_info.status & TS_COMPAT;
+}
+
+/* The same for the current task; direct (a constant) picks the direct load
+ * (bpf_get_current_task_btf, Linux 5.11) over a helper read, which every
+ * supported kernel allows. */
+static __always_inline bool current_in_compat_syscall(const bool direct)
+{
+	struct task_struct *task;
+
+	if (direct)
+		return in_compat_syscall(bpf_get_current_task_btf());
+	task = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
 }
 
 static __always_inline void set_arg(struct sys_args *a, int role, __u64 v)

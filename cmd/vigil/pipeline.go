@@ -39,6 +39,9 @@ type pipeline struct {
 	// runs the actions of the alerts written (response.go).
 	dedup   *dedup.Deduper
 	respond *response.Responder
+	// compat, when set (the sensor does not see 32-bit syscalls), raises
+	// an alert on every exec of a 32-bit program (compat.go).
+	compat *compatAlert
 
 	// Reused across events: the event being matched and the rules it is
 	// matched against, the rendered output and its fields, the alert,
@@ -88,6 +91,11 @@ func (p *pipeline) handle(e *event.Event) {
 	e.Identities = p.identities
 	p.rs = p.ruleset.Load()
 	p.rs.Match(e, p.onMatch)
+	if p.compat != nil {
+		if n := p.compat.check(e, p.out); n > 0 {
+			p.alertDrops.Add(uint64(n))
+		}
+	}
 	if p.events {
 		if n := p.out.Event(e); n > 0 {
 			p.eventDrops[e.Type.Kind()].Add(uint64(n))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -172,6 +173,18 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 	p := newPipelineTo(enr, rs, cfg.events, outputs)
 	p.ids, p.identities = ids, ids.table
 	go ids.run(ctx)
+	if err := s.CompatErr(); err != nil && runtime.GOARCH != "amd64" {
+		// The kernel marks 32-bit images only on x86 (TS_COMPAT).
+		logger.Warn("32-bit (compat) syscalls are not seen: the files, connections and privilege changes of 32-bit programs go unwatched", "reason", err)
+	} else if err != nil {
+		logger.Warn("32-bit (ia32) syscalls are not seen: the files, connections and privilege changes of 32-bit programs go unwatched, and every exec of a 32-bit program raises the alert \""+ruleCompatExec+"\"", "reason", err)
+		if p.compat, err = newCompatAlert(); err != nil {
+			return err
+		}
+		if err := s.SetKinds(p.kinds(rs, cfg.events)); err != nil {
+			return fmt.Errorf("updating kernel event filter: %w", err)
+		}
+	}
 	p.names = resolve.New(resolve.Config{Logger: logger.With("component", "resolve")})
 	p.hostNames = p.names.Table()
 	p.names.SetNames(ctx, cfg.hostNames(rs, logger))
@@ -288,7 +301,7 @@ func (cfg *runConfig) reload(logger *slog.Logger, p *pipeline, s *sensor.Sensor)
 	if err := setFilters(s, rs, true); err != nil {
 		return err
 	}
-	if err := s.SetKinds(kindsFor(rs, cfg.events)); err != nil {
+	if err := s.SetKinds(p.kinds(rs, cfg.events)); err != nil {
 		return fmt.Errorf("updating kernel event filter: %w", err)
 	}
 	p.names.SetNames(context.Background(), cfg.hostNames(rs, logger))
@@ -323,6 +336,17 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger,
 			logger.Info("rules reloaded")
 		}
 	}
+}
+
+// kinds selects the event kinds the sensor must deliver to p: kindsFor's,
+// and every exec when p raises the alert on 32-bit programs, whatever the
+// rules ask for.
+func (p *pipeline) kinds(rs *rules.Ruleset, all bool) [event.NumKinds]bool {
+	k := kindsFor(rs, all)
+	if p.compat != nil {
+		k[event.KindExec] = true
+	}
+	return k
 }
 
 // kindsFor selects the event kinds the sensor must deliver: those the rules

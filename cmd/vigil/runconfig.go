@@ -129,7 +129,7 @@ func (cfg *runConfig) options() []runOption {
 		{name: "syscall-hooks", ptr: &cfg.syscallHooks, check: func() error {
 			_, err := parseSyscallHooks(cfg.syscallHooks)
 			return err
-		}, usage: "how open and connect are traced: auto, raw (one raw sys_exit program, x86-64 and Linux 6.2+) or tracepoint"},
+		}, usage: "how open, connect and the other syscall kinds are traced: auto, raw (one raw sys_exit program, x86-64; it also sees 32-bit syscalls) or tracepoint"},
 		{name: "response", ptr: &cfg.response, check: func() error { return response.CheckMode(cfg.response) },
 			usage: "what the configuration file's actions do when their rules fire: run, log (record what would run, run nothing) or off"},
 		{name: "response-concurrency", ptr: &cfg.responseConcurrency, check: positive("the response concurrency", &cfg.responseConcurrency),

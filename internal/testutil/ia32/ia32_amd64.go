@@ -9,6 +9,8 @@ const (
 	SysSendmsg = 370
 	SysRecvmsg = 372
 	SysOpenat2 = 437
+
+	sysExit = 1
 )
 
 // Syscall makes ia32 system call trap with a1..a4 in ebx, ecx, edx and esi
