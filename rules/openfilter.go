@@ -406,13 +406,13 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 		if len(vals) != 1 || (ch.Op != "=" && ch.Op != "==" && ch.Op != "!=") {
 			return c, true
 		}
-		success := vals[0] == "SUCCESS"
-		if (ch.Op == "!=") != neg {
-			success = !success
-		}
-		if success {
+		// SUCCESS is every success; an error's name is one failure,
+		// and every other result differs from it.
+		success, equal := vals[0] == "SUCCESS", (ch.Op == "!=") == neg
+		switch {
+		case success && equal:
 			c.Results = event.ResultSucceeded
-		} else {
+		case success || equal:
 			c.Results = event.ResultFailed
 		}
 	case "fd.name", "fd.directory", "fd.filename", "fd.realpath", "fd.realdirectory", "fd.realfilename":
