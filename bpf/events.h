@@ -536,8 +536,8 @@ struct kind_counters {
  * may satisfy one of up to VIGIL_FILTER_CLAUSES clauses, one bit each in
  * every mask below. Before the path is known, an event satisfies the
  * clauses in syscalls[its syscall id] & keys[its kind's key] &
- * results[failed]. The key is a small value the kind's header reads from
- * the arguments (open: enum open_filter_key) and Go maps to the classes
+ * results[its result's class] (enum filter_result). The key is a small
+ * value the kind's header reads from the arguments (open: enum open_filter_key) and Go maps to the classes
  * rules name. path_any holds the clauses that do not constrain the path;
  * the others' paths are in filter_prefixes (an LPM trie) and filter_names
  * (file names), under the kind and the filter's generation so that a
@@ -574,6 +574,19 @@ enum filter_bounds {
 	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
 };
 
+/* The classes of a syscall's result, the index of kind_filter.results: a
+ * failure (-errno), a result of 0 to VIGIL_FILTER_LOW_RESULT (the 0 most
+ * syscalls return, or a standard stream's descriptor: Falco's rules look
+ * for a dup onto 0, 1 or 2), and a greater one. A kind can be judged on
+ * its result before anything is read (kinds/dup.h). */
+enum filter_result {
+	VIGIL_FILTER_RESULT_HIGH = 0,
+	VIGIL_FILTER_RESULT_FAILED = 1,
+	VIGIL_FILTER_RESULT_LOW = 2,
+	VIGIL_FILTER_RESULTS = 3,
+	VIGIL_FILTER_LOW_RESULT = 2,
+};
+
 /* The key of an open: its O_ACCMODE bits, and VIGIL_OPEN_KEY_PATH when
  * O_PATH is set; event.OpenAccessOf gives the class of each. */
 enum open_filter_key {
@@ -584,7 +597,7 @@ enum open_filter_key {
 struct kind_filter {
 	__u32 syscalls[VIGIL_FILTER_SYSCALLS];
 	__u32 keys[VIGIL_FILTER_KEYS];
-	__u32 results[2]; /* [0] success, [1] failure */
+	__u32 results[VIGIL_FILTER_RESULTS]; /* by enum filter_result */
 	__u32 path_any;
 	__u32 raw_need;
 	__u32 caller_name;

@@ -158,6 +158,7 @@ struct btf_anchor {
 	enum exec_rec_flags exec_flags;
 	enum open_rec_flags open_flags;
 	enum filter_bounds filter_bounds;
+	enum filter_result filter_result;
 	enum open_filter_key open_key;
 	enum priv_filter_key priv_key;
 	enum bpf_obj_type bpf_obj;

@@ -186,6 +186,16 @@ type VigilFilterPrefixKey struct {
 	Data      [256]uint8
 }
 
+type VigilFilterResult uint32
+
+const (
+	VigilFilterResultVIGIL_FILTER_RESULT_HIGH   VigilFilterResult = 0
+	VigilFilterResultVIGIL_FILTER_RESULT_FAILED VigilFilterResult = 1
+	VigilFilterResultVIGIL_FILTER_RESULT_LOW    VigilFilterResult = 2
+	VigilFilterResultVIGIL_FILTER_RESULTS       VigilFilterResult = 3
+	VigilFilterResultVIGIL_FILTER_LOW_RESULT    VigilFilterResult = 2
+)
+
 type VigilForkRec struct {
 	_           structs.HostLayout
 	Hdr         VigilRecHdr
@@ -275,13 +285,12 @@ type VigilKindFilter struct {
 	_             structs.HostLayout
 	Syscalls      [64]uint32
 	Keys          [64]uint32
-	Results       [2]uint32
+	Results       [3]uint32
 	PathAny       uint32
 	RawNeed       uint32
 	CallerName    uint32
 	NameLens      [8]uint32
 	Pairs         [2048]uint32
-	_             [4]byte
 	Needle        [4]uint64
 	NeedleMask    [4]uint64
 	NeedleLen     [4]uint32

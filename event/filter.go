@@ -42,7 +42,8 @@ type Clause struct {
 	// Classes is the set of the kind's classes, bit 1<<class: a small
 	// number an event's arguments give (opens: OpenAccessOf).
 	Classes uint64
-	// Results is the set of ResultSucceeded and ResultFailed bits.
+	// Results is the set of result classes, ResultLow, ResultHigh and
+	// ResultFailed bits (ResultOf).
 	Results uint8
 	// AnyPath: the path is not constrained. Otherwise a successful event
 	// must have a path starting with one of Prefixes, a file name equal to
@@ -75,13 +76,36 @@ type Clause struct {
 	Identities []string
 }
 
-// Result bits of Clause.Results.
+// Result bits of Clause.Results: the classes of a result the kernel tells
+// apart before it reads anything else (bpf/events.h, enum filter_result).
 const (
-	ResultSucceeded = 1 << 0
-	ResultFailed    = 1 << 1
-	// AllResults is both.
+	// ResultHigh is a success with a result above LowResult.
+	ResultHigh = 1 << 0
+	// ResultFailed is a failure, a negative result.
+	ResultFailed = 1 << 1
+	// ResultLow is a result of 0 to LowResult: the 0 most syscalls
+	// return on success, or a descriptor of a standard stream (Falco's
+	// rules look for a dup onto 0, 1 or 2).
+	ResultLow = 1 << 2
+	// ResultSucceeded is any success.
+	ResultSucceeded = ResultLow | ResultHigh
+	// AllResults is every result.
 	AllResults = ResultSucceeded | ResultFailed
 )
+
+// LowResult is the greatest result of the ResultLow class.
+const LowResult = 2
+
+// ResultOf returns the Clause.Results bit of the class of result res.
+func ResultOf(res int64) uint8 {
+	switch {
+	case res < 0:
+		return ResultFailed
+	case res <= LowResult:
+		return ResultLow
+	}
+	return ResultHigh
+}
 
 // filterFacts are what a filter judges of an event besides its type and
 // result: the resolved path (real) and the path as the caller passed it
@@ -171,7 +195,7 @@ func (c *Clause) admits(e *Event, facts *filterFacts) bool {
 	if e.Res < 0 {
 		return c.Results&ResultFailed != 0
 	}
-	if c.Results&ResultSucceeded == 0 {
+	if c.Results&ResultOf(e.Res) == 0 {
 		return false
 	}
 	if facts.byArg {

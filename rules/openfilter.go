@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -394,41 +395,25 @@ func (k *filterKind) check(ch *ast.Check, neg bool) (event.Clause, bool) {
 			c.Results = event.ResultFailed
 		}
 	case "fd.num", "evt.rawres":
-		if len(vals) != 1 || (f.Name == "fd.num" && !k.failedFD) {
+		if f.Name == "fd.num" && !k.failedFD {
 			return c, true
 		}
-		v, err := strconv.ParseInt(vals[0], 0, 64)
-		if err != nil {
+		results, ok := numResults(f.Name == "fd.num", ch.Op, vals, neg)
+		if !ok {
 			return c, true
 		}
-		op := ch.Op
-		if neg {
-			op = negateNumOp(op)
-		}
-		// fd.num is the result, or -1 on failure; evt.rawres is the
-		// result, negative on failure.
-		failLo, failHi := int64(-4095), int64(-1)
-		if f.Name == "fd.num" {
-			failLo = -1
-		}
-		c.Results = 0
-		if numSatisfiable(op, v, 0, 1<<31) {
-			c.Results |= event.ResultSucceeded
-		}
-		if numSatisfiable(op, v, failLo, failHi) {
-			c.Results |= event.ResultFailed
-		}
+		c.Results = results
 	case "evt.res":
 		if len(vals) != 1 || (ch.Op != "=" && ch.Op != "==" && ch.Op != "!=") {
 			return c, true
 		}
-		success := vals[0] == "SUCCESS"
-		if (ch.Op == "!=") != neg {
-			success = !success
-		}
-		if success {
+		// SUCCESS is every success; an error's name is one failure,
+		// and every other result differs from it.
+		success, equal := vals[0] == "SUCCESS", (ch.Op == "!=") == neg
+		switch {
+		case success && equal:
 			c.Results = event.ResultSucceeded
-		} else {
+		case success || equal:
 			c.Results = event.ResultFailed
 		}
 	case "fd.name", "fd.directory", "fd.filename", "fd.realpath", "fd.realdirectory", "fd.realfilename":
@@ -564,6 +549,71 @@ func boolCheck(op string, vals []string, neg bool) (want, ok bool) {
 		want = !want
 	}
 	return want, true
+}
+
+// numResults returns the result classes (event.ResultOf) in which some
+// result satisfies a check of fd.num (the result, or -1 on failure) or of
+// evt.rawres (the result, a negative errno on failure), negated when neg;
+// false when the check bounds no class (an operator or value it cannot
+// judge).
+func numResults(fdNum bool, op string, vals []string, neg bool) (uint8, bool) {
+	nums := make([]int64, len(vals))
+	for i, v := range vals {
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil {
+			return 0, false
+		}
+		nums[i] = n
+	}
+	failLo := int64(-4095)
+	if fdNum {
+		failLo = -1
+	}
+	classes := [...]struct {
+		bit    uint8
+		lo, hi int64
+	}{
+		{event.ResultFailed, failLo, -1},
+		{event.ResultLow, 0, event.LowResult},
+		{event.ResultHigh, event.LowResult + 1, math.MaxInt64},
+	}
+	var out uint8
+	for _, cl := range classes {
+		if op == "in" {
+			// One of the values, or (negated) none of them.
+			if inSatisfiable(nums, neg, cl.lo, cl.hi) {
+				out |= cl.bit
+			}
+			continue
+		}
+		if len(nums) != 1 {
+			return 0, false
+		}
+		o := op
+		if neg {
+			o = negateNumOp(op)
+		}
+		if numSatisfiable(o, nums[0], cl.lo, cl.hi) {
+			out |= cl.bit
+		}
+	}
+	return out, true
+}
+
+// inSatisfiable reports whether some x in [lo, hi] is one of vals, or,
+// when neg, none of them.
+func inSatisfiable(vals []int64, neg bool, lo, hi int64) bool {
+	var in uint64
+	for i, v := range vals {
+		if lo <= v && v <= hi && !slices.Contains(vals[:i], v) {
+			in++
+		}
+	}
+	if !neg {
+		return in > 0
+	}
+	// Some x of the range is left out: it holds more than the values.
+	return uint64(hi-lo) >= in
 }
 
 func negateNumOp(op string) string {

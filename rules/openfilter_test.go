@@ -61,6 +61,14 @@ func TestOpenFilterBounds(t *testing.T) {
 		admit: []*event.Event{open("/x", rd, -2)},
 		not:   []*event.Event{open("/x", rd, 3)},
 	}, {
+		// An error's name differs from every other result, failures
+		// with other errors included.
+		cond:  "evt.type = openat and evt.res != ENOENT",
+		admit: []*event.Event{open("/x", rd, 3), open("/x", rd, -13)},
+	}, {
+		cond:  "evt.type = openat and not evt.res = ENOENT",
+		admit: []*event.Event{open("/x", rd, -13)},
+	}, {
 		// Process checks bound nothing.
 		cond:  "evt.type = openat and proc.name = cat",
 		admit: []*event.Event{open("/x", rd, 3), open("/x", wr, -2)},

@@ -240,6 +240,14 @@ func filterRows(kind event.Kind) []event.Type {
 	return syscallTypes[:]
 }
 
+// filterResults is the event.Clause result bit of each class of a
+// filter's results (bpf/events.h, enum filter_result).
+var filterResults = [...]uint8{
+	bpf.VigilFilterResultVIGIL_FILTER_RESULT_HIGH:   event.ResultHigh,
+	bpf.VigilFilterResultVIGIL_FILTER_RESULT_FAILED: event.ResultFailed,
+	bpf.VigilFilterResultVIGIL_FILTER_RESULT_LOW:    event.ResultLow,
+}
+
 // kernelNeedle is the part of a raw-path needle the kernel compares.
 func kernelNeedle(s string) string { return s[:min(len(s), needleMax)] }
 
@@ -323,11 +331,10 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 				k.filter.Keys[key] |= bit
 			}
 		}
-		if c.Results&event.ResultSucceeded != 0 {
-			k.filter.Results[0] |= bit
-		}
-		if c.Results&event.ResultFailed != 0 {
-			k.filter.Results[1] |= bit
+		for class, r := range filterResults {
+			if c.Results&r != 0 {
+				k.filter.Results[class] |= bit
+			}
 		}
 		anyPath := c.AnyPath || len(c.Prefixes) > maxEntries || len(c.Names) > maxEntries
 		for _, p := range c.Prefixes {

@@ -83,6 +83,8 @@ func runHelper(mode string, args []string) int {
 		return runSendRecvHelper()
 	case "fsop":
 		return runFsopHelper()
+	case "dup":
+		return helperDup(args)
 	case "fspath":
 		for _, op := range args {
 			fmt.Printf("res=%d\n", helperFSPath(op))

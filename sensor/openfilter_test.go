@@ -261,6 +261,9 @@ func TestFilterKernelBounds(t *testing.T) {
 		{"prefix key bytes", len(pk.Data), 2 + maxPrefix},
 		{"kinds", int(bpf.VigilEventKindVIGIL_NUM_KINDS), event.NumKinds},
 		{"fs path bytes judged", event.FSFilterPathMax, rawScan},
+		{"result classes", len(f.Results), int(bpf.VigilFilterResultVIGIL_FILTER_RESULTS)},
+		{"result classes given a bit", len(filterResults), len(f.Results)},
+		{"greatest low result", event.LowResult, int(bpf.VigilFilterResultVIGIL_FILTER_LOW_RESULT)},
 	}
 	if numSyscalls > len(f.Syscalls) {
 		t.Errorf("%d syscall ids, the filter tells %d apart", numSyscalls, len(f.Syscalls))
@@ -293,6 +296,24 @@ func TestFilterKernelBounds(t *testing.T) {
 		}
 		if got, want := openKeyClass(key), event.OpenAccessOf(flags); got != want {
 			t.Errorf("flags %#o: key %d has class %d, want %d", flags, key, got, want)
+		}
+	}
+	// Each result has the class of the kernel's (bpf/lib/filter.h,
+	// filter_result): its class's bit, one bit per class.
+	var bits uint8
+	for _, b := range filterResults {
+		bits |= b
+	}
+	if bits != event.AllResults {
+		t.Errorf("result classes' bits %#b, want every result's (%#b)", bits, event.AllResults)
+	}
+	for res, class := range map[int64]bpf.VigilFilterResult{
+		-4095: bpf.VigilFilterResultVIGIL_FILTER_RESULT_FAILED, -1: bpf.VigilFilterResultVIGIL_FILTER_RESULT_FAILED,
+		0: bpf.VigilFilterResultVIGIL_FILTER_RESULT_LOW, 2: bpf.VigilFilterResultVIGIL_FILTER_RESULT_LOW,
+		3: bpf.VigilFilterResultVIGIL_FILTER_RESULT_HIGH, 1 << 40: bpf.VigilFilterResultVIGIL_FILTER_RESULT_HIGH,
+	} {
+		if got, want := event.ResultOf(res), filterResults[class]; got != want {
+			t.Errorf("result %d: class bit %#b, want the kernel class %d's %#b", res, got, class, want)
 		}
 	}
 	if filterKeyClass(event.KindConnect) != nil {

@@ -41,6 +41,9 @@ type harness struct {
 	dir string
 	// execArgv is the exec loop's program and argv.
 	execArgv []string
+	// own are the programs the rounds' tracers loaded, which never
+	// count as another tracer's.
+	own ownPrograms
 }
 
 // load is what the loadgen runs in a round.
@@ -113,6 +116,13 @@ func (h *harness) round(ctx context.Context, t *tracer, ld load) (sample, error)
 			return sample{}, fmt.Errorf("waiting for %s to start: %w", t.name, err)
 		}
 		attach = time.Since(started)
+		// Attached: whatever programs it holds now are its own.
+		if h.own == nil {
+			h.own = ownPrograms{}
+		}
+		if err := h.own.addProcess("/proc", tr.pid()); err != nil {
+			return sample{}, fmt.Errorf("listing %s's BPF programs: %w", t.name, err)
+		}
 	}
 
 	var cpu0 time.Duration

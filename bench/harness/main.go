@@ -331,7 +331,7 @@ func (h *harness) compare(ctx context.Context, o options, ts []*tracer, tn *tain
 				if !t.appliesTo(l) || failures[t.name] != "" {
 					continue
 				}
-				before, err := foreignTracers(ctx, foreignWait)
+				before, err := foreignTracers(ctx, foreignWait, h.own)
 				if err != nil {
 					return nil, err
 				}
@@ -346,7 +346,7 @@ func (h *harness) compare(ctx context.Context, o options, ts []*tracer, tn *tain
 				}
 				// Checked on both sides: another tracer may come or go
 				// during the round.
-				after, err := foreignTracers(ctx, foreignWait)
+				after, err := foreignTracers(ctx, foreignWait, h.own)
 				if err != nil {
 					return nil, err
 				}

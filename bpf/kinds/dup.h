@@ -17,6 +17,13 @@ static __always_inline int dup_report(struct sys_args *a, long ret, const bool d
 	struct dup_rec *r;
 	struct rec_buf *rb;
 
+	/* What no rule can match stays here. Step 1: the syscall and the
+	 * result, the new descriptor (a register), before the fd table is
+	 * read: a shell's stdio moved onto a socket is a dup onto 0, 1 or 2,
+	 * and most dups are not (lib/filter.h; enum filter_result). */
+	if (!filter_mask_any_key(VIGIL_KIND_DUP, a->syscall, ret))
+		goto filtered;
+	/* Step 2: what the fd is (enum dup_filter_key). */
 	file = fd_file((void *)bpf_get_current_task(), fd);
 	if (file) {
 		ftype = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
@@ -25,12 +32,8 @@ static __always_inline int dup_report(struct sys_args *a, long ret, const bool d
 		if (si.family >= VIGIL_DUP_KEY_FILE)
 			key = VIGIL_DUP_KEY_OTHER;
 	}
-	/* What no rule can match stays here: judged on the syscall, what
-	 * the fd is and the result (lib/filter.h; enum dup_filter_key). */
-	if (!filter_mask(VIGIL_KIND_DUP, a->syscall, key, ret, &gen, &raw_need)) {
-		count_filtered(VIGIL_KIND_DUP);
-		return 0;
-	}
+	if (!filter_mask(VIGIL_KIND_DUP, a->syscall, key, ret, &gen, &raw_need))
+		goto filtered;
 
 	r = scratch_rec(&rb, sizeof(*r));
 	if (!r)
@@ -54,6 +57,9 @@ static __always_inline int dup_report(struct sys_args *a, long ret, const bool d
 	off = (off + n) & (REC_BUF_SIZE - 1);
 	fill_hdr(&r->hdr, VIGIL_REC_DUP, off);
 	emit(r, off, VIGIL_KIND_DUP);
+	return 0;
+filtered:
+	count_filtered(VIGIL_KIND_DUP);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * The in-kernel filters (events.h, struct kind_filter): events that no
  * loaded rule can match stay in the kernel, counted as filtered. A kind's
  * header asks filter_mask with what it knows before the path (syscall, key,
- * result), then filter_path_clauses once the path is walked, and
+ * result; a kind whose key costs reads asks filter_mask_any_key first),
+ * then filter_path_clauses once the path is walked, and
  * filter_raw_admitted for clauses that need a needle in the caller's path,
  * and filter_caller_is_walked for clauses bounded on the caller's name.
  * Every step admits what it cannot judge.
@@ -17,30 +18,68 @@ static __always_inline __u32 filter_slot(__u32 kind, __u32 gen)
 	return INDEX(kind, 16) * 2 + (gen & 1);
 }
 
+/* The class of result ret in a filter's results (events.h, enum
+ * filter_result). */
+static __always_inline __u32 filter_result(long ret)
+{
+	if (ret < 0)
+		return VIGIL_FILTER_RESULT_FAILED;
+	return ret <= VIGIL_FILTER_LOW_RESULT ? VIGIL_FILTER_RESULT_LOW : VIGIL_FILTER_RESULT_HIGH;
+}
+
 /*
- * The clauses an event of kind with syscall id sys, key and result ret may
- * satisfy before its path is known; in *gen the filter's generation, in
- * *raw_need its clauses that need a raw-path needle. All clauses, and *gen
- * 0, when the kind is not filtered. filter_gen[kind] names the active
- * generation; Go writes a new filter under the next one, then switches it,
- * so an event is judged by one filter or the other, never a mix.
+ * kind's active filter, and in *gen its generation; NULL, and *gen 0, when
+ * the kind is not filtered. filter_gen[kind] names the active generation;
+ * Go writes a new filter under the next one, then switches it, so an event
+ * is judged by one filter or the other, never a mix.
  */
-static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long ret, __u32 *gen, __u32 *raw_need)
+static __always_inline struct kind_filter *filter_active(__u32 kind, __u32 *gen)
 {
 	__u32 *g = bpf_map_lookup_elem(&filter_gen, &kind), slot, gv;
 	struct kind_filter *f;
 
 	*gen = 0;
-	*raw_need = 0;
 	if (!g || !(gv = *g))
-		return ~0u;
+		return NULL;
 	slot = filter_slot(kind, gv);
 	f = bpf_map_lookup_elem(&filters, &slot);
+	if (f)
+		*gen = gv;
+	return f;
+}
+
+/*
+ * The clauses an event of kind with syscall id sys, key and result ret may
+ * satisfy before its path is known; in *gen the filter's generation, in
+ * *raw_need its clauses that need a raw-path needle. All clauses, and *gen
+ * 0, when the kind is not filtered.
+ */
+static __always_inline __u32 filter_mask(__u32 kind, __u16 sys, __u32 key, long ret, __u32 *gen, __u32 *raw_need)
+{
+	struct kind_filter *f = filter_active(kind, gen);
+
+	*raw_need = 0;
 	if (!f)
 		return ~0u;
-	*gen = gv;
 	*raw_need = f->raw_need;
-	return f->syscalls[INDEX(sys, VIGIL_FILTER_SYSCALLS)] & f->keys[INDEX(key, VIGIL_FILTER_KEYS)] & f->results[ret < 0];
+	return f->syscalls[INDEX(sys, VIGIL_FILTER_SYSCALLS)] & f->keys[INDEX(key, VIGIL_FILTER_KEYS)] & f->results[filter_result(ret)];
+}
+
+/*
+ * The clauses an event of kind with syscall id sys and result ret may
+ * satisfy whatever its key turns out to be: a first judgement for a kind
+ * whose key costs reads (kinds/dup.h), which filter_mask then narrows. All
+ * clauses when the kind is not filtered.
+ */
+static __always_inline __u32 filter_mask_any_key(__u32 kind, __u16 sys, long ret)
+{
+	struct kind_filter *f;
+	__u32 gen;
+
+	f = filter_active(kind, &gen);
+	if (!f)
+		return ~0u;
+	return f->syscalls[INDEX(sys, VIGIL_FILTER_SYSCALLS)] & f->results[filter_result(ret)];
 }
 
 /*
