@@ -23,6 +23,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# The Debian archive the host's apt uses (the only one reachable here).
+mirror() {
+	local uri
+	uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n 1)
+	[ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list | awk '{print $2}' | grep -v security | head -n 1)
+	[ -n "$uri" ] || { echo "rehearse-fresh: no Debian archive in the host's apt sources" >&2; exit 1; }
+	echo "$uri"
+}
+
 mkdir -p "$dir"
 if [ ! -f "$dir/base.tar" ]; then
 	command -v debootstrap >/dev/null || {
