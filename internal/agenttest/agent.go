@@ -29,9 +29,15 @@ const (
 	StopTimeout = 20 * time.Second
 	// scrapeTimeout bounds one request to /metrics.
 	scrapeTimeout = 5 * time.Second
-	// lineBuffer is how many decoded lines wait for the test to read them
-	// before the driver stops reading stdout (and vigil's queue fills).
-	lineBuffer = 200000
+	// rawBuffer is how many lines the driver reads off the pipe ahead of
+	// their decoding, before it stops reading stdout (and vigil's queue
+	// fills). Reading is a copy; decoding a line of `--events` costs tens of
+	// microseconds, so a test that decoded as it read would hold vigil
+	// back whenever the host is busy (other test packages run beside it)
+	// and make vigil drop the very line the test waits for.
+	rawBuffer = 400000
+	// lineBuffer is how many decoded lines wait for the test to read them.
+	lineBuffer = 1024
 )
 
 // Stdout says what the driver does with vigil's stdout.
@@ -70,6 +76,7 @@ type Agent struct {
 	lines       chan Line     // closed when stdout ends
 	quit        chan struct{} // closed at cleanup: the reader stops
 	exited      chan struct{} // closed once vigil exited; exitAt is then set
+	decoded     chan struct{} // closed once every line read was decoded
 	exitAt      time.Time
 	metrics     string
 	lineTimeout time.Duration
@@ -93,6 +100,7 @@ func Start(t testing.TB, cfg Config) *Agent {
 		lines:       make(chan Line, lineBuffer),
 		quit:        make(chan struct{}),
 		exited:      make(chan struct{}),
+		decoded:     make(chan struct{}),
 		lineTimeout: cfg.LineTimeout,
 		client:      &http.Client{Timeout: scrapeTimeout},
 	}
@@ -123,6 +131,7 @@ func Start(t testing.TB, cfg Config) *Agent {
 		go a.read(r)
 	} else {
 		close(a.lines)
+		close(a.decoded)
 	}
 	go func() {
 		a.cmd.Wait()
@@ -142,6 +151,11 @@ func Start(t testing.TB, cfg Config) *Agent {
 		close(a.quit)
 		if unread != nil {
 			unread.Close()
+		}
+		select {
+		case <-a.decoded:
+		case <-time.After(StopTimeout):
+			t.Errorf("the driver did not finish checking vigil's stdout within %v of its end", StopTimeout)
 		}
 		a.CheckJSON(t)
 		if t.Failed() {
@@ -185,35 +199,68 @@ func hasFlag(args []string, flag string) bool {
 	return false
 }
 
-// read decodes stdout line by line until it ends or the test does.
+// read copies stdout line by line, as fast as vigil writes it, until it
+// ends or the test does, and hands the lines to decode.
 func (a *Agent) read(r io.ReadCloser) {
 	defer r.Close()
-	defer close(a.lines)
+	raws := make(chan []byte, rawBuffer)
+	go a.decode(raws)
+	defer close(raws)
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
 		raw, err := br.ReadBytes('\n')
 		if len(raw) > 0 {
-			var l Line
-			if jerr := json.Unmarshal(raw, &l); jerr != nil || raw[len(raw)-1] != '\n' {
-				if jerr == nil {
-					jerr = errors.New("no newline at the end")
-				}
-				a.mu.Lock()
-				a.invalid = append(a.invalid, fmt.Sprintf("%q: %v", tail(string(raw), 300), jerr))
-				a.mu.Unlock()
-			} else {
-				l.Raw = string(raw)
-				select {
-				case a.lines <- l:
-				case <-a.quit:
-					return
-				}
+			select {
+			case raws <- raw:
+			case <-a.quit:
+				return
 			}
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// decode turns the lines read into Lines for the test, and records those
+// that are not JSON. Once the test ended it only checks the lines left, so
+// that CheckJSON judges every line vigil wrote.
+func (a *Agent) decode(raws <-chan []byte) {
+	defer close(a.decoded)
+	defer close(a.lines)
+	quit := a.quit
+	for raw := range raws {
+		if quit == nil {
+			if !json.Valid(raw) || raw[len(raw)-1] != '\n' {
+				a.invalidLine(raw, nil)
+			}
+			continue
+		}
+		var l Line
+		if err := json.Unmarshal(raw, &l); err != nil || raw[len(raw)-1] != '\n' {
+			a.invalidLine(raw, err)
+			continue
+		}
+		l.Raw = string(raw)
+		select {
+		case a.lines <- l:
+		case <-quit:
+			quit = nil
+		}
+	}
+}
+
+// invalidLine records a stdout line that is not a JSON object ending in a
+// newline.
+func (a *Agent) invalidLine(raw []byte, err error) {
+	if err == nil && json.Valid(raw) {
+		err = errors.New("no newline at the end")
+	} else if err == nil {
+		err = errors.New("not JSON")
+	}
+	a.mu.Lock()
+	a.invalid = append(a.invalid, fmt.Sprintf("%q: %v", tail(string(raw), 300), err))
+	a.mu.Unlock()
 }
 
 // Next returns the next line of stdout, waiting until deadline; it returns
