@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -27,6 +29,7 @@ type config struct {
 	accel    string
 	memory   string
 	cpus     int
+	parallel int           // guests booted at once (0: as the accelerator allows)
 	timeout  time.Duration // per kernel: boot, tests and power-off
 	cmdline  string        // kernel command line
 	verbose  bool
@@ -52,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.accel, "accel", accelAuto, "qemu accelerator: auto (KVM if a probe boot works, else TCG), kvm or tcg")
 	fs.StringVar(&cfg.memory, "memory", "2G", "guest memory")
 	fs.IntVar(&cfg.cpus, "cpus", 2, "guest CPUs")
+	fs.IntVar(&cfg.parallel, "parallel", 0, "guests booted at once (0: one per host CPU under TCG, host CPUs / -cpus under KVM)")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "time limit per kernel for boot, tests and power-off")
 	fs.StringVar(&cfg.cmdline, "cmdline", "console=ttyS0 panic=-1 quiet lsm=lockdown,capability,yama,bpf",
 		"guest kernel command line (CI=true is added when set on the host)")
@@ -74,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-timeout %s: want at least 1m", cfg.timeout)
 	case cfg.cpus < 1:
 		return config{}, fmt.Errorf("-cpus %d: want at least 1", cfg.cpus)
+	case cfg.parallel < 0:
+		return config{}, fmt.Errorf("-parallel %d: want 0 (automatic) or more", cfg.parallel)
 	}
 	if os.Getenv("CI") == "true" {
 		cfg.cmdline += " CI=true"
@@ -160,7 +166,13 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 
-	results, err := r.bootKernels(ctx, kernels, accel, probe, func(k kernel, accel string, probe bool) (kernelResult, error) {
+	parallel := func(accel string) int {
+		if r.cfg.parallel > 0 {
+			return r.cfg.parallel
+		}
+		return bootParallelism(accel, r.cfg.cpus)
+	}
+	results, err := r.bootKernels(ctx, kernels, accel, probe, parallel, func(k kernel, accel string, probe bool) (kernelResult, error) {
 		return r.runKernel(ctx, qemu, work, logDir, k, tests, accel, probe)
 	})
 	if err != nil {
@@ -189,28 +201,63 @@ func (r *runner) run(ctx context.Context) error {
 	return nil
 }
 
-// bootKernels boots each kernel in turn with boot. When probe is set, the
-// first boot tries KVM; if that probe fails before the guest's init runs,
-// the failure is logged once and that kernel and every later one use TCG.
-func (r *runner) bootKernels(ctx context.Context, kernels []kernel, accel string, probe bool, boot func(k kernel, accel string, probe bool) (kernelResult, error)) ([]kernelResult, error) {
-	var results []kernelResult
-	for _, k := range kernels {
-		res, err := boot(k, accel, probe)
-		if errors.Is(err, errProbe) && probe {
-			r.log.Info("KVM does not work here, using TCG for every kernel", "kernel", k.release, "reason", err)
+// bootKernels boots the kernels with boot, up to parallel at once, and
+// returns their results in the order of kernels. When probe is set, the
+// first kernel boots alone and tries KVM; if that probe fails before the
+// guest's init runs, the failure is logged once and every kernel, that one
+// included, uses TCG. The others boot once the accelerator is settled.
+func (r *runner) bootKernels(ctx context.Context, kernels []kernel, accel string, probe bool, parallel func(accel string) int, boot func(k kernel, accel string, probe bool) (kernelResult, error)) ([]kernelResult, error) {
+	results := make([]kernelResult, len(kernels))
+	rest := kernels
+	if probe && len(kernels) > 0 {
+		res, err := boot(kernels[0], accel, true)
+		switch {
+		case errors.Is(err, errProbe):
+			r.log.Info("KVM does not work here, using TCG for every kernel", "kernel", kernels[0].release, "reason", err)
 			accel = accelTCG
-			res, err = boot(k, accel, false)
-		}
-		if err != nil && res.boot.output == nil {
-			return results, err
-		}
-		probe = false // KVM either reached init on this boot or was given up
-		results = append(results, res)
-		if ctx.Err() != nil {
-			return results, ctx.Err()
+		case err != nil && res.boot.output == nil:
+			return nil, err
+		default:
+			results[0], rest = res, kernels[1:]
 		}
 	}
-	return results, nil
+	first := len(kernels) - len(rest)
+	errs := make([]error, len(rest))
+	sem := make(chan struct{}, max(parallel(accel), 1))
+	var wg sync.WaitGroup
+	for i, k := range rest {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			res, err := boot(k, accel, false)
+			if err != nil && res.boot.output == nil {
+				errs[i] = err
+				return
+			}
+			results[first+i] = res
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return results, ctx.Err()
+}
+
+// bootParallelism is how many guests boot at once by default: TCG runs a
+// guest on one host thread (thread=single), so one guest per host CPU;
+// under KVM each guest's vCPUs are host threads of their own.
+func bootParallelism(accel string, guestCPUs int) int {
+	if accel == accelKVM {
+		return max(runtime.NumCPU()/guestCPUs, 1)
+	}
+	return runtime.NumCPU()
 }
 
 // runKernel boots one kernel with the tests. Its error is about running the

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -76,9 +79,15 @@ func TestBootKernelsFallsBackToTCG(t *testing.T) {
 	var logs bytes.Buffer
 	r := &runner{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	kernels := []kernel{{release: "6.1.0-fake"}, {release: "6.12.0-fake"}}
-	var accels []string
-	results, err := r.bootKernels(context.Background(), kernels, accelKVM, true, func(k kernel, accel string, probe bool) (kernelResult, error) {
+	var (
+		mu     sync.Mutex
+		accels []string
+	)
+	one := func(string) int { return 2 }
+	results, err := r.bootKernels(context.Background(), kernels, accelKVM, true, one, func(k kernel, accel string, probe bool) (kernelResult, error) {
+		mu.Lock()
 		accels = append(accels, k.release+"/"+accel)
+		mu.Unlock()
 		res := kernelResult{kernel: k, accel: accel}
 		var err error
 		res.boot, err = fakeBoot(t, qemu, accel, probe).run(context.Background())
@@ -91,19 +100,67 @@ func TestBootKernelsFallsBackToTCG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The probe boots first and alone; the TCG boots that follow run
+	// together, in either order.
 	want := []string{"6.1.0-fake/kvm", "6.1.0-fake/tcg", "6.12.0-fake/tcg"}
+	if len(accels) == 3 {
+		slices.Sort(accels[1:])
+	}
 	if strings.Join(accels, " ") != strings.Join(want, " ") {
 		t.Errorf("boots = %v, want %v", accels, want)
 	}
 	if len(results) != 2 {
 		t.Fatalf("got %d results, want 2", len(results))
 	}
-	for _, res := range results {
+	for i, res := range results {
+		if res.kernel.release != kernels[i].release {
+			t.Errorf("result %d is of %s, want %s (the order of the kernels)", i, res.kernel.release, kernels[i].release)
+		}
 		if res.accel != accelTCG || !res.boot.exited || res.boot.status != 0 || res.report.passed != 1 {
 			t.Errorf("%s: accel %s, exited %v, status %d, passed %d; want a TCG pass", res.kernel.release, res.accel, res.boot.exited, res.boot.status, res.report.passed)
 		}
 	}
 	if n := strings.Count(logs.String(), "using TCG"); n != 1 {
 		t.Errorf("the fallback was logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestBootKernelsInParallel boots three kernels two at a time: two guests
+// run together, never three, and the results keep the kernels' order.
+func TestBootKernelsInParallel(t *testing.T) {
+	r := &runner{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	kernels := []kernel{{release: "a"}, {release: "b"}, {release: "c"}}
+	var (
+		mu               sync.Mutex
+		running, highest int
+		both             = make(chan struct{})
+	)
+	results, err := r.bootKernels(context.Background(), kernels, accelTCG, false, func(string) int { return 2 }, func(k kernel, accel string, probe bool) (kernelResult, error) {
+		mu.Lock()
+		running++
+		highest = max(highest, running)
+		if running == 2 && highest == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		select {
+		case <-both:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return kernelResult{kernel: k, accel: accel}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if highest != 2 {
+		t.Errorf("at most %d guests ran at once, want 2", highest)
+	}
+	for i, res := range results {
+		if res.kernel.release != kernels[i].release || res.accel != accelTCG {
+			t.Errorf("result %d: %s/%s, want %s/tcg", i, res.kernel.release, res.accel, kernels[i].release)
+		}
 	}
 }
