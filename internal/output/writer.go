@@ -164,9 +164,27 @@ func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
 	return w.Submit(appendRecord(w.Buffer()))
 }
 
+// SubmitBulkFunc is SubmitFunc for a record that yields to the others
+// (an event record of --events): it is let in only while the queue is under
+// three quarters of its bounds, so that a flood of events leaves the last
+// quarter to alerts instead of making them drop.
+func (w *Writer) SubmitBulkFunc(appendRecord func([]byte) []byte) bool {
+	if !w.bulkRoom() {
+		w.dropped.Add(1)
+		return false
+	}
+	return w.Submit(appendRecord(w.Buffer()))
+}
+
 // Room reports whether the queue has room for a record now.
 func (w *Writer) Room() bool {
 	return len(w.queue) < cap(w.queue) && w.queuedBytes.Load() < w.maxBytes
+}
+
+// bulkRoom reports whether the queue has room for a record of
+// SubmitBulkFunc now.
+func (w *Writer) bulkRoom() bool {
+	return len(w.queue) < cap(w.queue)-cap(w.queue)/4 && w.queuedBytes.Load() < w.maxBytes-w.maxBytes/4
 }
 
 // SubmitUrgent queues a record ahead of those of Submit, in a queue of its

@@ -131,3 +131,36 @@ func TestWriterSubmitFuncSkipsEncodingWhenFull(t *testing.T) {
 		t.Errorf("close: %v, written %d", err, w.Stats().Written)
 	}
 }
+
+// TestWriterBulkLeavesRoomForAlerts floods a stalled writer with bulk
+// records (events): they fill three quarters of the queue and no more, and
+// the alerts submitted after them still fit in the quarter left.
+func TestWriterBulkLeavesRoomForAlerts(t *testing.T) {
+	bw := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{}), w: io.Discard}
+	w := NewWriter(bw, 8)
+	rec := func(s string) func([]byte) []byte { return func(b []byte) []byte { return append(b, s...) } }
+	w.SubmitFunc(rec("first\n"))
+	<-bw.entered
+	events := 0
+	for range 100 {
+		if w.SubmitBulkFunc(rec("event\n")) {
+			events++
+		}
+	}
+	alerts := 0
+	for range 3 {
+		if w.SubmitFunc(rec("alert\n")) {
+			alerts++
+		}
+	}
+	if events != 6 || alerts != 2 {
+		t.Errorf("a queue of 8 took %d events and %d alerts after them, want 6 and 2", events, alerts)
+	}
+	if st := w.Stats(); st.Dropped != 94+1 {
+		t.Errorf("dropped %d, want the 94 events and 1 alert that found no room", st.Dropped)
+	}
+	close(bw.release)
+	if err := w.Close(); err != nil || w.Stats().Written != 9 {
+		t.Errorf("close: %v, written %d, want 9", err, w.Stats().Written)
+	}
+}

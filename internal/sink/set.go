@@ -359,11 +359,12 @@ func (k *sink) alertRecord(b []byte) []byte {
 }
 
 // Event queues e's event record to every sink that takes event records,
-// and returns how many dropped it.
+// and returns how many dropped it. Events yield to alerts: they never take
+// the last quarter of a queue (Writer.SubmitBulkFunc).
 func (s *Set) Event(e *event.Event) (dropped int) {
 	s.event, s.evDone = e, false
 	for _, k := range *s.sinks.Load() {
-		if k.cfg.events() && !k.w.SubmitFunc(k.appendEvent) {
+		if k.cfg.events() && !k.w.SubmitBulkFunc(k.appendEvent) {
 			dropped++
 		}
 	}
