@@ -134,13 +134,16 @@ func TestBootKernelsInParallel(t *testing.T) {
 		mu               sync.Mutex
 		running, highest int
 		both             = make(chan struct{})
+		closeBoth        sync.Once
 	)
 	results, err := r.bootKernels(context.Background(), kernels, accelTCG, false, func(string) int { return 2 }, func(k kernel, accel string, probe bool) (kernelResult, error) {
 		mu.Lock()
 		running++
 		highest = max(highest, running)
-		if running == 2 && highest == 2 {
-			close(both)
+		if running == 2 {
+			// The third guest starts once one of the first two has
+			// ended, and brings running back to two: close only once.
+			closeBoth.Do(func() { close(both) })
 		}
 		mu.Unlock()
 		select {
