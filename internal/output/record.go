@@ -22,6 +22,10 @@ type Encoder struct {
 	hostname string
 	version  string
 	byKind   [event.NumKinds][]recordField
+	// segs splits byKind into per-event fields and runs of process-scoped
+	// ones (eventcache.go); runs counts the distinct runs.
+	segs [event.NumKinds][]segment
+	runs int
 	ocsf     []compiled
 	ecs      []compiled
 	cef      []compiled
@@ -54,6 +58,7 @@ func NewEncoder(hostname string) *Encoder {
 			}
 		}
 	}
+	enc.segments()
 	return enc
 }
 

@@ -59,6 +59,9 @@ type Set struct {
 	event    *event.Event
 	evLine   []byte
 	evDone   bool
+	// evCache holds the rendered process fields of the latest processes'
+	// events (output.EventCache), used only by Event's goroutine.
+	evCache output.EventCache
 }
 
 // sink is one configured sink: its queue and writer goroutine, its
@@ -374,7 +377,7 @@ func (s *Set) Event(e *event.Event) (dropped int) {
 func (k *sink) eventRecord(b []byte) []byte {
 	s := k.set
 	if !s.evDone {
-		s.evLine = s.deps.Encoder.AppendEvent(s.evLine[:0], s.event)
+		s.evLine = s.deps.Encoder.AppendEventCached(s.evLine[:0], s.event, &s.evCache)
 		s.evDone = true
 	}
 	return k.frame.frame(b, s.evLine, s.event.Time, severityOf(0), msgEvent)
