@@ -26,9 +26,9 @@ type Encoder struct {
 	// ones (eventcache.go); runs counts the distinct runs.
 	segs [event.NumKinds][]segment
 	runs int
-	ocsf     []compiled
-	ecs      []compiled
-	cef      []compiled
+	ocsf []compiled
+	ecs  []compiled
+	cef  []compiled
 }
 
 // recordField is a field of an event record with its JSON key, `"name":`,
