@@ -74,8 +74,8 @@ type BatchDestination interface {
 // write error stops the writer; Failed is closed and Err returns it (for
 // stdout closed by the reader, EPIPE: the caller exits with that error).
 //
-// The queue is a batch: records are appended to one buffer, under a mutex
-// held for the append only, and the writer goroutine takes the whole batch
+// The queue is a batch: records are appended to chunks of one buffer,
+// under a mutex held for the append only, and the writer goroutine takes the whole batch
 // whenever it is ready for more. It is woken only when a batch starts, so
 // under load it is woken once per batch, not once per record, and a batch
 // grows while the previous one is written.
@@ -96,6 +96,7 @@ type Writer struct {
 	// mu guards the queued batches and closed.
 	mu              sync.Mutex
 	queue, urgent   batch
+	spare           []*chunk
 	closed          bool
 	queued, urgentN atomic.Int64 // records queued, for Stats and Room
 	// pending counts the records the writer took and has not yet handed
@@ -111,23 +112,58 @@ type Writer struct {
 	lastErr                           atomic.Pointer[error]
 }
 
-// batch is records back to back in buf; ends[i] is where record i ends.
+// batch is queued records, in chunks of whole records back to back, so
+// that a growing batch never copies what it holds; n counts its records.
 type batch struct {
+	chunks []*chunk
+	n      int
+}
+
+// chunk is records back to back in buf; ends[i] is where record i ends.
+type chunk struct {
 	buf  []byte
 	ends []int
 }
 
-func (b *batch) reset() {
-	// A batch grown by a burst is not kept: the queue's byte bound can
-	// be large, and idle agents should not hold it.
-	if cap(b.buf) > maxKeptBatch {
-		b.buf = nil
+// Chunks are chunkSize bytes; a record starts a new chunk when the last
+// has less than chunkReserve left (a record larger than that grows its
+// chunk), and the writer keeps maxSpareChunks emptied chunks for reuse.
+const (
+	chunkSize      = 256 << 10
+	chunkReserve   = 32 << 10
+	maxSpareChunks = 16
+)
+
+// tail returns the chunk a record is appended to.
+func (w *Writer) tail(b *batch) *chunk {
+	if n := len(b.chunks); n > 0 {
+		if c := b.chunks[n-1]; cap(c.buf)-len(c.buf) >= chunkReserve {
+			return c
+		}
 	}
-	b.buf, b.ends = b.buf[:0], b.ends[:0]
+	var c *chunk
+	if n := len(w.spare); n > 0 {
+		c, w.spare = w.spare[n-1], w.spare[:n-1]
+	} else {
+		c = &chunk{buf: make([]byte, 0, chunkSize)}
+	}
+	b.chunks = append(b.chunks, c)
+	return c
 }
 
-// maxKeptBatch bounds the capacity of a batch buffer kept for reuse.
-const maxKeptBatch = 4 << 20
+// release returns b's chunks to the writer's spares and empties b.
+func (w *Writer) release(b *batch) {
+	w.mu.Lock()
+	for _, c := range b.chunks {
+		if cap(c.buf) == chunkSize && len(w.spare) < maxSpareChunks {
+			c.buf, c.ends = c.buf[:0], c.ends[:0]
+			w.spare = append(w.spare, c)
+		}
+	}
+	w.mu.Unlock()
+	clear(b.chunks)
+	b.chunks, b.n = b.chunks[:0], 0
+}
 
 // NewWriter starts a writer to w holding at most depth queued records and
 // DefaultMaxQueueBytes bytes.
@@ -220,19 +256,21 @@ func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
 		w.dropped.Add(1)
 		return false
 	}
-	start := len(q.buf)
-	q.buf = appendRecord(q.buf)
-	n := int64(len(q.buf) - start)
+	c := w.tail(q)
+	start := len(c.buf)
+	c.buf = appendRecord(c.buf)
+	n := int64(len(c.buf) - start)
 	// The first record is always let in, however large, so that a single
 	// huge record cannot wedge the queue.
-	if total := w.queuedBytes.Load() + n; total > w.maxBytes && len(q.ends) > 0 {
-		q.buf = q.buf[:start]
+	if total := w.queuedBytes.Load() + n; total > w.maxBytes && q.n > 0 {
+		c.buf = c.buf[:start]
 		w.mu.Unlock()
 		w.dropped.Add(1)
 		return false
 	}
-	q.ends = append(q.ends, len(q.buf))
-	first := len(q.ends) == 1
+	c.ends = append(c.ends, len(c.buf))
+	q.n++
+	first := q.n == 1
 	w.queuedBytes.Add(n)
 	w.queued.Add(1)
 	w.mu.Unlock()
@@ -255,7 +293,7 @@ func (w *Writer) Room() bool {
 }
 
 func (w *Writer) roomLocked() bool {
-	return len(w.queue.ends) < w.depth && w.queuedBytes.Load() < w.maxBytes
+	return w.queue.n < w.depth && w.queuedBytes.Load() < w.maxBytes
 }
 
 // SubmitUrgent queues a record ahead of those of Submit, in a queue of its
@@ -264,14 +302,16 @@ func (w *Writer) roomLocked() bool {
 func (w *Writer) SubmitUrgent(b []byte) bool {
 	w.mu.Lock()
 	u := &w.urgent
-	if w.closed || w.err.Load() != nil || len(u.ends) >= UrgentDepth {
+	if w.closed || w.err.Load() != nil || u.n >= UrgentDepth {
 		w.mu.Unlock()
 		w.dropped.Add(1)
 		w.recycle(b)
 		return false
 	}
-	u.buf = append(u.buf, b...)
-	u.ends = append(u.ends, len(u.buf))
+	c := w.tail(u)
+	c.buf = append(c.buf, b...)
+	c.ends = append(c.ends, len(c.buf))
+	u.n++
 	w.urgentN.Add(1)
 	w.mu.Unlock()
 	w.recycle(b)
@@ -299,11 +339,10 @@ func (w *Writer) loop() {
 		urgent, w.urgent = w.urgent, urgent
 		closed := w.closed
 		w.mu.Unlock()
-		w.pending.Add(int64(len(queue.ends) + len(urgent.ends)))
-		w.queued.Add(-int64(len(queue.ends)))
-		w.urgentN.Add(-int64(len(urgent.ends)))
-		w.queuedBytes.Add(-int64(len(queue.buf)))
-		if len(queue.ends) == 0 && len(urgent.ends) == 0 {
+		w.pending.Add(int64(queue.n + urgent.n))
+		w.queued.Add(-int64(queue.n))
+		w.urgentN.Add(-int64(urgent.n))
+		if queue.n == 0 && urgent.n == 0 {
 			if closed {
 				break
 			}
@@ -315,10 +354,10 @@ func (w *Writer) loop() {
 			<-w.wake
 			continue
 		}
-		w.deliver(&urgent)
-		w.deliver(&queue)
-		urgent.reset()
-		queue.reset()
+		w.deliver(&urgent, false)
+		w.deliver(&queue, true)
+		w.release(&urgent)
+		w.release(&queue)
 	}
 	if w.err.Load() == nil {
 		if err := w.dest.Flush(w.ctx); err != nil {
@@ -332,10 +371,20 @@ func (w *Writer) loop() {
 	}
 }
 
-// deliver writes the records of b: in one call to a BatchDestination,
-// else one by one.
-func (w *Writer) deliver(b *batch) {
-	n := len(b.ends)
+// deliver writes the records of b, chunk by chunk: in one call per chunk
+// to a BatchDestination, else one by one. charged says b's bytes count
+// against the queue's byte bound until delivered.
+func (w *Writer) deliver(b *batch, charged bool) {
+	for _, c := range b.chunks {
+		w.deliverChunk(c)
+		if charged {
+			w.queuedBytes.Add(-int64(len(c.buf)))
+		}
+	}
+}
+
+func (w *Writer) deliverChunk(c *chunk) {
+	n := len(c.ends)
 	if n == 0 {
 		return
 	}
@@ -347,7 +396,7 @@ func (w *Writer) deliver(b *batch) {
 	if w.batchDst != nil {
 		w.pending.Add(-int64(n))
 		w.busy.Store(true)
-		err := w.batchDst.WriteBatch(w.ctx, b.buf)
+		err := w.batchDst.WriteBatch(w.ctx, c.buf)
 		w.busy.Store(false)
 		w.failing.Store(err != nil)
 		if err != nil {
@@ -358,12 +407,12 @@ func (w *Writer) deliver(b *batch) {
 			return
 		}
 		w.written.Add(uint64(n))
-		w.bytes.Add(uint64(len(b.buf)))
+		w.bytes.Add(uint64(len(c.buf)))
 		return
 	}
 	start := 0
-	for _, end := range b.ends {
-		rec := b.buf[start:end]
+	for _, end := range c.ends {
+		rec := c.buf[start:end]
 		start = end
 		w.pending.Add(-1)
 		if w.err.Load() != nil {
