@@ -74,11 +74,11 @@ type BatchDestination interface {
 // write error stops the writer; Failed is closed and Err returns it (for
 // stdout closed by the reader, EPIPE: the caller exits with that error).
 //
-// The queue is a batch: records are appended to chunks of one buffer,
-// under a mutex held for the append only, and the writer goroutine takes the whole batch
-// whenever it is ready for more. It is woken only when a batch starts, so
-// under load it is woken once per batch, not once per record, and a batch
-// grows while the previous one is written.
+// The queue is a batch: records are appended to it, under a mutex held for
+// the append only, and the writer goroutine takes the whole batch whenever
+// it is ready for more. It is woken only when a batch starts, so under
+// load it is woken once per batch, not once per record, and a batch grows
+// while the previous one is written.
 type Writer struct {
 	dest     Destination
 	batchDst BatchDestination // dest, when it takes batches
@@ -200,19 +200,30 @@ func NewDestinationWriter(d Destination, o WriterOptions) *Writer {
 	return wr
 }
 
-// Stream is a Destination writing through a 256 KiB buffer to w; batches
-// larger than the buffer go to w in one write.
-func Stream(w io.Writer) Destination { return &stream{bufio.NewWriterSize(w, 256<<10)} }
+// Stream is a Destination writing to w: each batch of records in one
+// write, single records through a 64 KiB buffer.
+func Stream(w io.Writer) Destination { return &stream{w: w, bw: bufio.NewWriterSize(w, 64<<10)} }
 
-type stream struct{ bw *bufio.Writer }
+type stream struct {
+	w  io.Writer
+	bw *bufio.Writer
+}
 
 func (s *stream) Write(_ context.Context, rec []byte) error {
 	_, err := s.bw.Write(rec)
 	return err
 }
 
+// WriteBatch writes recs straight to the stream: a batch is already as
+// large as a buffer would make it, and copying it there would cost a copy
+// of every byte.
 func (s *stream) WriteBatch(_ context.Context, recs []byte) error {
-	_, err := s.bw.Write(recs)
+	if s.bw.Buffered() > 0 {
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := s.w.Write(recs)
 	return err
 }
 
@@ -373,13 +384,14 @@ func (w *Writer) loop() {
 
 // deliver writes the records of b, chunk by chunk: in one call per chunk
 // to a BatchDestination, else one by one. charged says b's bytes count
-// against the queue's byte bound until delivered.
+// against the queue's byte bound until their chunk is handed to the
+// destination, so that the bound covers the batch the writer holds too.
 func (w *Writer) deliver(b *batch, charged bool) {
 	for _, c := range b.chunks {
-		w.deliverChunk(c)
 		if charged {
 			w.queuedBytes.Add(-int64(len(c.buf)))
 		}
+		w.deliverChunk(c)
 	}
 }
 
