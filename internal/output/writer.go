@@ -151,16 +151,15 @@ func (w *Writer) tail(b *batch) *chunk {
 	return c
 }
 
-// release returns b's chunks to the writer's spares and empties b.
-func (w *Writer) release(b *batch) {
-	w.mu.Lock()
+// releaseLocked returns the chunks of b, delivered, to the writer's spares
+// and empties b. w.mu is held.
+func (w *Writer) releaseLocked(b *batch) {
 	for _, c := range b.chunks {
 		if cap(c.buf) == chunkSize && len(w.spare) < maxSpareChunks {
 			c.buf, c.ends = c.buf[:0], c.ends[:0]
 			w.spare = append(w.spare, c)
 		}
 	}
-	w.mu.Unlock()
 	clear(b.chunks)
 	b.chunks, b.n = b.chunks[:0], 0
 }
@@ -345,7 +344,11 @@ func (w *Writer) loop() {
 	defer w.cancel()
 	var queue, urgent batch
 	for {
+		// One lock a round: the chunks delivered last round go back to
+		// the spares as the next batch is taken.
 		w.mu.Lock()
+		w.releaseLocked(&urgent)
+		w.releaseLocked(&queue)
 		queue, w.queue = w.queue, queue
 		urgent, w.urgent = w.urgent, urgent
 		closed := w.closed
@@ -367,8 +370,6 @@ func (w *Writer) loop() {
 		}
 		w.deliver(&urgent, false)
 		w.deliver(&queue, true)
-		w.release(&urgent)
-		w.release(&queue)
 	}
 	if w.err.Load() == nil {
 		if err := w.dest.Flush(w.ctx); err != nil {
