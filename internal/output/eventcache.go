@@ -110,17 +110,15 @@ func (enc *Encoder) AppendEventCached(b []byte, e *event.Event, c *EventCache) [
 	for _, sg := range enc.segs[e.Type.Kind()] {
 		if sg.run < 0 {
 			rf := &sg.fields[0]
-			mark := len(b)
+			str, num, ip, ok := extract(rf.f, e, event.Arg{})
+			if !ok || rf.f.Type == 0 {
+				continue // null: AppendEvent leaves it out
+			}
 			if !first {
 				b = append(b, ',')
 			}
 			b = append(b, rf.key...)
-			v := len(b)
-			b = AppendValue(b, rf.f, e, event.Arg{})
-			if string(b[v:]) == "null" {
-				b = b[:mark]
-				continue
-			}
+			b = AppendTyped(b, rf.f.Type, true, str, num, ip)
 			first = false
 			continue
 		}
@@ -148,18 +146,17 @@ func (enc *Encoder) AppendEventCached(b []byte, e *event.Event, c *EventCache) [
 }
 
 // appendRun appends `,"name":value` for each field of fields that has
-// a value for e.
+// a value for e (AppendTyped renders null exactly when it has none).
 func appendRun(b []byte, fields []recordField, e *event.Event) []byte {
 	for i := range fields {
 		rf := &fields[i]
-		mark := len(b)
+		str, num, ip, ok := extract(rf.f, e, event.Arg{})
+		if !ok || rf.f.Type == 0 {
+			continue
+		}
 		b = append(b, ',')
 		b = append(b, rf.key...)
-		v := len(b)
-		b = AppendValue(b, rf.f, e, event.Arg{})
-		if string(b[v:]) == "null" {
-			b = b[:mark]
-		}
+		b = AppendTyped(b, rf.f.Type, true, str, num, ip)
 	}
 	return b
 }
