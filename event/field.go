@@ -89,6 +89,14 @@ type Field struct {
 	// the name output prefers (evt.rawtime for evt.time, fd.lip for fd.cip on
 	// a connect); event records omit aliases.
 	Alias bool
+	// ProcScoped marks a field whose value is a function of the event's
+	// Process and Container alone. Both are immutable once an event
+	// carries them (the process table and the enricher replace them
+	// rather than change them), so an encoder may reuse its rendering of
+	// such fields across the events of one process (output.EventCache).
+	// A field that also reads anything else of the event (its time, its
+	// thread) must not be marked.
+	ProcScoped bool
 	// Kinds lists the event kinds the field can have a value for; empty
 	// means every kind.
 	Kinds []Kind

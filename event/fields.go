@@ -29,6 +29,13 @@ func num(name string, typ FieldType, desc string, fn func(e *Event) (int64, bool
 	return Field{Name: name, Type: typ, Desc: desc, Num: func(e *Event, _ Arg) (int64, bool) { return fn(e) }}
 }
 
+// scoped marks f as a function of the event's process and container alone
+// (Field.ProcScoped).
+func scoped(f Field) Field {
+	f.ProcScoped = true
+	return f
+}
+
 func boolean(name, desc string, fn func(e *Event) (bool, bool)) Field {
 	return Field{Name: name, Type: FieldBool, Desc: desc, Num: func(e *Event, _ Arg) (int64, bool) {
 		v, ok := fn(e)

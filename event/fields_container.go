@@ -6,55 +6,55 @@ const hostID = "host"
 // ctrStr is a container metadata string: missing on the host and while the
 // runtime has not answered for the container.
 func ctrStr(name, desc string, fn func(c *Container) string) Field {
-	return str(name, desc, func(e *Event) (string, bool) {
+	return scoped(str(name, desc, func(e *Event) (string, bool) {
 		if e.Container == nil || !e.Container.Known {
 			return "", false
 		}
 		return nonEmpty(fn(e.Container))
-	})
+	}))
 }
 
 func containerFields() []Field {
 	return []Field{
-		str("container.id", "Short (12 character) container id, or \"host\" outside containers.",
+		scoped(str("container.id", "Short (12 character) container id, or \"host\" outside containers.",
 			func(e *Event) (string, bool) {
 				if e.Container == nil {
 					return hostID, true
 				}
 				return e.Container.ID, true
-			}),
-		str("container.full_id", "Full container id, or \"host\".",
+			})),
+		scoped(str("container.full_id", "Full container id, or \"host\".",
 			func(e *Event) (string, bool) {
 				if e.Container == nil {
 					return hostID, true
 				}
 				return e.Container.FullID, true
-			}),
-		str("container.name", "Container name, or \"host\".",
+			})),
+		scoped(str("container.name", "Container name, or \"host\".",
 			func(e *Event) (string, bool) {
 				if e.Container == nil {
 					return hostID, true
 				}
 				return nonEmpty(e.Container.Name)
-			}),
-		str("container.type", "Container runtime: containerd, cri-o, docker, podman; \"host\" outside containers.",
+			})),
+		scoped(str("container.type", "Container runtime: containerd, cri-o, docker, podman; \"host\" outside containers.",
 			func(e *Event) (string, bool) {
 				if e.Container == nil {
 					return hostID, true
 				}
 				return nonEmpty(e.Container.Type)
-			}),
+			})),
 		ctrStr("container.image", "Image reference the container was created from.", func(c *Container) string { return c.Image }),
 		ctrStr("container.image.repository", "Repository part of the image reference.", func(c *Container) string { return c.ImageRepository }),
 		ctrStr("container.image.tag", "Tag part of the image reference.", func(c *Container) string { return c.ImageTag }),
 		ctrStr("container.image.digest", "Digest of the image.", func(c *Container) string { return c.ImageDigest }),
-		boolean("container.privileged", "True for a privileged container.",
+		scoped(boolean("container.privileged", "True for a privileged container.",
 			func(e *Event) (bool, bool) {
 				if e.Container == nil || !e.Container.Known {
 					return false, false
 				}
 				return e.Container.Privileged, true
-			}),
+			})),
 		num("container.start_ts", FieldAbsTime, "Container start time in nanoseconds since the epoch.",
 			func(e *Event) (int64, bool) {
 				if e.Container == nil || e.Container.StartTime == 0 {

@@ -45,21 +45,21 @@ func EnvValue(env, name string) (string, bool) {
 }
 
 func procNum(name string, typ FieldType, desc string, fn func(p *Process) (int64, bool)) Field {
-	return num(name, typ, desc, func(e *Event) (int64, bool) {
+	return scoped(num(name, typ, desc, func(e *Event) (int64, bool) {
 		if e.Proc == nil {
 			return 0, false
 		}
 		return fn(e.Proc)
-	})
+	}))
 }
 
 func procBool(name, desc string, fn func(p *Process) bool) Field {
-	return boolean(name, desc, func(e *Event) (bool, bool) {
+	return scoped(boolean(name, desc, func(e *Event) (bool, bool) {
 		if e.Proc == nil {
 			return false, false
 		}
 		return fn(e.Proc), true
-	})
+	}))
 }
 
 // known is v, ok when the process's exec was seen: facts only an exec
@@ -104,7 +104,7 @@ func execFactFields() []Field {
 			func(p *Process) bool { return p.SID != 0 && p.SID == p.PID }),
 		procStr("proc.sname", "Name of the process's session leader.", func(p *Process) string { return p.SessionName }),
 		{
-			Name: "proc.env", Type: FieldString, Arg: ArgKey,
+			Name: "proc.env", Type: FieldString, Arg: ArgKey, ProcScoped: true,
 			Desc: "Environment of the process as NAME=value entries separated by spaces; proc.env[NAME] is one variable's value.",
 			Str: func(e *Event, a Arg) (string, bool) {
 				if e.Proc == nil || e.Proc.Env == "" {
@@ -124,10 +124,10 @@ func execFactFields() []Field {
 // procCaps reads a capability set as rendered at exec or at a change of
 // credentials (CapNames).
 func procCaps(name, desc string, names func(p *Process) string) Field {
-	return str(name, desc, func(e *Event) (string, bool) {
+	return scoped(str(name, desc, func(e *Event) (string, bool) {
 		if e.Proc == nil || !e.Proc.CapsKnown {
 			return "", false
 		}
 		return names(e.Proc), true
-	})
+	}))
 }

@@ -2,22 +2,22 @@ package event
 
 // procStr is a string field of the event's process.
 func procStr(name, desc string, fn func(p *Process) string) Field {
-	return str(name, desc, func(e *Event) (string, bool) {
+	return scoped(str(name, desc, func(e *Event) (string, bool) {
 		if e.Proc == nil {
 			return "", false
 		}
 		return nonEmpty(fn(e.Proc))
-	})
+	}))
 }
 
 // parentStr is a string field of the parent of the event's process.
 func parentStr(name, desc string, fn func(p *Process) string) Field {
-	return str(name, desc, func(e *Event) (string, bool) {
+	return scoped(str(name, desc, func(e *Event) (string, bool) {
 		if e.Proc == nil || e.Proc.Parent == nil {
 			return "", false
 		}
 		return nonEmpty(fn(e.Proc.Parent))
-	})
+	}))
 }
 
 // ancestorValues is the Multi of the proc.a* fields: value i is the
@@ -65,38 +65,38 @@ func procFields() []Field {
 			func(e *Event) (int64, bool) { return int64(e.PID), true }),
 		num("thread.tid", FieldInt, "Thread id in the initial pid namespace.",
 			func(e *Event) (int64, bool) { return int64(e.TID), true }),
-		num("proc.ppid", FieldInt, "Parent process id.",
+		scoped(num("proc.ppid", FieldInt, "Parent process id.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
 				}
 				return int64(e.Proc.PPID), true
-			}),
+			})),
 		procStr("proc.name", "Process name (the kernel's comm, at most 15 bytes).", name),
 		procStr("proc.exe", "First command-line argument (argv[0]) as the process was started.", exe),
 		procStr("proc.exepath", "Full path of the process's executable file.", exepath),
-		boolean("proc.is_exepath_truncated", "True when the executable's path was too deep or long to resolve whole: proc.exepath then holds only its last components and does not say where the file is (vigil field).",
-			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeTruncated, e.Proc != nil }),
+		scoped(boolean("proc.is_exepath_truncated", "True when the executable's path was too deep or long to resolve whole: proc.exepath then holds only its last components and does not say where the file is (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeTruncated, e.Proc != nil })),
 		procStr("proc.exepath_rootfs", "When the executable was run through another mount of the root file system (a bind mount of one of its directories), its path on the root's own mount: where the file lives. Absent otherwise (vigil field).",
 			func(p *Process) string { return p.ExeRootPath }),
 		procStr("proc.target", "The script or binary the caller asked to run when the executable is an interpreter or the dynamic loader: the file a #! script was exec'd by, or the file a known shell, interpreter or ld.so was given as its first non-option argument; absolute, cleaned (vigil field).",
 			func(p *Process) string { return p.Target }),
-		str("proc.args", "Command-line arguments after argv[0], joined by spaces.",
+		scoped(str("proc.args", "Command-line arguments after argv[0], joined by spaces.",
 			func(e *Event) (string, bool) {
 				if e.Proc == nil {
 					return "", false
 				}
 				return e.Proc.Args, true
-			}),
+			})),
 		procStr("proc.cmdline", "Process name followed by its arguments.", cmdline),
 		procStr("proc.cwd", "Current working directory of the process.", func(p *Process) string { return p.Cwd }),
-		num("proc.tty", FieldInt, "Controlling terminal device number, 0 when the process has none.",
+		scoped(num("proc.tty", FieldInt, "Controlling terminal device number, 0 when the process has none.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
 				}
 				return int64(e.Proc.TTY), true
-			}),
+			})),
 		num("proc.duration", FieldRelTime, "Nanoseconds since the process (or its current image) started.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil || e.Proc.StartTime == 0 {
@@ -104,12 +104,12 @@ func procFields() []Field {
 				}
 				return e.Time - e.Proc.StartTime, true
 			}),
-		boolean("proc.is_exe_from_memfd", "True when the executable was loaded from a memfd_create file.",
-			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeFromMemfd, e.Proc != nil }),
-		boolean("proc.is_exe_deleted", "True when the executable file has been unlinked from every directory (vigil field).",
-			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeDeleted, e.Proc != nil }),
-		boolean("proc.is_args_truncated", "True when the argument list was longer than the sensor's bound (vigil field).",
-			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ArgsTruncated, e.Proc != nil }),
+		scoped(boolean("proc.is_exe_from_memfd", "True when the executable was loaded from a memfd_create file.",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeFromMemfd, e.Proc != nil })),
+		scoped(boolean("proc.is_exe_deleted", "True when the executable file has been unlinked from every directory (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ExeDeleted, e.Proc != nil })),
+		scoped(boolean("proc.is_args_truncated", "True when the argument list was longer than the sensor's bound (vigil field).",
+			func(e *Event) (bool, bool) { return e.Proc != nil && e.Proc.ArgsTruncated, e.Proc != nil })),
 		num("proc.cgroup_id", FieldUint, "Id of the process's cgroup v2 (vigil field).",
 			func(e *Event) (int64, bool) { return int64(e.CgroupID), true }),
 		parentStr("proc.pname", "Name of the parent process.", name),
@@ -143,7 +143,7 @@ func procFields() []Field {
 // the host's name the process table looked up (host).
 func accountField(name, desc string, own func(c *Container) map[uint32]string, id func(p *Process) (uint32, bool),
 	host func(p *Process) string) Field {
-	return str(name, desc, func(e *Event) (string, bool) {
+	return scoped(str(name, desc, func(e *Event) (string, bool) {
 		if e.Proc == nil {
 			return "", false
 		}
@@ -157,7 +157,7 @@ func accountField(name, desc string, own func(c *Container) map[uint32]string, i
 			}
 		}
 		return nonEmpty(host(e.Proc))
-	})
+	}))
 }
 
 func containerUsers(c *Container) map[uint32]string { return c.Users }
@@ -167,16 +167,16 @@ const unsetUID = 1<<32 - 1
 
 func userFields() []Field {
 	return []Field{
-		num("user.uid", FieldInt, "User id of the process.",
+		scoped(num("user.uid", FieldInt, "User id of the process.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
 				}
 				return int64(e.Proc.UID), true
-			}),
+			})),
 		accountField("user.name", "User name of the process's uid, from its own user database (host or container).",
 			containerUsers, func(p *Process) (uint32, bool) { return p.UID, true }, func(p *Process) string { return p.UserName }),
-		num("user.loginuid", FieldInt, "Audit login uid (-1 when the process never logged in).",
+		scoped(num("user.loginuid", FieldInt, "Audit login uid (-1 when the process never logged in).",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
@@ -185,26 +185,26 @@ func userFields() []Field {
 					return -1, true
 				}
 				return int64(e.Proc.LoginUID), true
-			}),
-		num("user.euid", FieldInt, "Effective user id of the process (vigil field).",
+			})),
+		scoped(num("user.euid", FieldInt, "Effective user id of the process (vigil field).",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
 				}
 				return int64(e.Proc.EUID), true
-			}),
+			})),
 		accountField("user.loginname", "Name of the audit login uid's user, from the process's own user database (host or container).",
 			containerUsers, func(p *Process) (uint32, bool) { return p.LoginUID, p.LoginUID != unsetUID },
 			func(p *Process) string { return p.LoginName }),
 		accountField("group.name", "Group name of the process's gid, from its own group database (host or container).",
 			func(c *Container) map[uint32]string { return c.Groups }, func(p *Process) (uint32, bool) { return p.GID, true },
 			func(p *Process) string { return p.GroupName }),
-		num("group.gid", FieldInt, "Group id of the process.",
+		scoped(num("group.gid", FieldInt, "Group id of the process.",
 			func(e *Event) (int64, bool) {
 				if e.Proc == nil {
 					return 0, false
 				}
 				return int64(e.Proc.GID), true
-			}),
+			})),
 	}
 }

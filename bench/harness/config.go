@@ -177,8 +177,11 @@ func tracers() []*tracer {
 				if err != nil {
 					return o, err
 				}
-				o.kernel, err = parseFinalCounts(stderr)
-				return o, err
+				if o.kernel, err = parseFinalCounts(stderr); err != nil {
+					return o, err
+				}
+				reconcileDrops(&o)
+				return o, nil
 			},
 			command: func(p *paths) (string, error) {
 				vigil, err := bin(p)

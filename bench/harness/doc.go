@@ -42,12 +42,15 @@
 // process, and vigil's are counted from its --events output, a separate
 // configuration because encoding every event is work the alerts-only
 // configuration does not do. Drops are the floor's failed reserves, vigil's
-// internal drop records, and the tools' "Lost N events" reports.
+// internal drop records (kernel ring buffer, and output queue: with
+// --events its stdout is a file, as a log shipper tails it) or its final
+// counts where those say more, and the tools' "Lost N events" reports.
 //
 // Saturation (-saturate, on by default outside -quick) steps a fixed rate
 // (open loop: the target is offered whatever the tracer costs), issued by
 // one loadgen worker per CPU, upward for each of -saturate-configs, finds
-// the highest rate without drops by bisection, and shows a few rates past
+// the highest rate without drops (reported, or, where events are counted,
+// fewer delivered than issued) by bisection, and shows a few rates past
 // it. A search that the generator cannot push to drops says so.
 //
 // The memory step (-processes N, 10000 by default, 200 with -quick, 0 to

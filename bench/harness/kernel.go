@@ -25,8 +25,9 @@ import (
 type kindCounts struct {
 	// emitted: records the kernel wrote to the ring buffer; filtered:
 	// events the kind's kernel filter left out (no loaded rule can match
-	// them); dropped: records lost to a full ring buffer.
-	emitted, filtered, dropped uint64
+	// them); dropped: records lost to a full ring buffer; outputDropped:
+	// records of the kind the output queues refused (--events).
+	emitted, filtered, dropped, outputDropped uint64
 }
 
 // kernelCounts are the counters by kind name.
@@ -39,13 +40,14 @@ func (k kernelCounts) add(o kernelCounts) {
 		s.emitted += c.emitted
 		s.filtered += c.filtered
 		s.dropped += c.dropped
+		s.outputDropped += c.outputDropped
 		k[kind] = s
 	}
 }
 
 // finalCountsRE matches one kind's counter in the "final counts" line
 // (slog text: kind.counter=N); output_* groups are the sinks', not kinds.
-var finalCountsRE = regexp.MustCompile(`(?:^| )(\w+)\.(emitted|filtered|dropped)=(\d+)`)
+var finalCountsRE = regexp.MustCompile(`(?:^| )(\w+)\.(emitted|filtered|dropped|output_dropped)=(\d+)`)
 
 // parseFinalCounts reads the per-kind kernel counters of the last "final
 // counts" line in vigil's stderr; nil when there is none (a build that
@@ -78,6 +80,8 @@ func parseFinalCounts(stderr []byte) (kernelCounts, error) {
 			c.filtered = n
 		case "dropped":
 			c.dropped = n
+		case "output_dropped":
+			c.outputDropped = n
 		}
 		out[kind] = c
 	}

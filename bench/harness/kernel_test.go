@@ -10,7 +10,7 @@ import (
 )
 
 // A "final counts" line as vigil's slog text handler writes it.
-const finalCountsLine = `time=2026-12-02T15:00:00.000Z level=INFO msg="final counts" exec.emitted=12 exec.dropped=0 exec.filtered=0 exec.delivered=12 exec.skipped=0 exec.undecodable=0 exec.output_dropped=0 open.emitted=40 open.dropped=1 open.filtered=100000 open.delivered=39 fs.emitted=0 fs.dropped=0 fs.filtered=0 undecodable=0 records_written=3 records_dropped=0 output_http.sent=1 output_http.dropped=5 output_http.failed=0`
+const finalCountsLine = `time=2026-12-02T15:00:00.000Z level=INFO msg="final counts" exec.emitted=12 exec.dropped=0 exec.filtered=0 exec.delivered=12 exec.skipped=0 exec.undecodable=0 exec.output_dropped=0 open.emitted=40 open.output_dropped=7 open.dropped=1 open.filtered=100000 open.delivered=39 fs.emitted=0 fs.dropped=0 fs.filtered=0 undecodable=0 records_written=3 records_dropped=0 output_http.sent=1 output_http.dropped=5 output_http.failed=0`
 
 func TestParseFinalCounts(t *testing.T) {
 	stderr := "time=x level=INFO msg=\"sensor attached\"\n" + finalCountsLine + "\n"
@@ -18,7 +18,7 @@ func TestParseFinalCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := kernelCounts{"exec": {emitted: 12}, "open": {emitted: 40, dropped: 1, filtered: 100000}, "fs": {}}
+	want := kernelCounts{"exec": {emitted: 12}, "open": {emitted: 40, dropped: 1, filtered: 100000, outputDropped: 7}, "fs": {}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -127,5 +127,34 @@ func TestWriteFlowing(t *testing.T) {
 	// Below the share, and configurations without a report, are left out.
 	if strings.Contains(out, "fs vigil-falco-all: open") || strings.Contains(out, "fs vigil:") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// A drop record that never reached the output (its queue full, the run
+// cut before the last status) must not make a round look clean: the final
+// counts win when they say more, and the difference is noted.
+func TestReconcileDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		drops, out         uint64
+		wantDrops, wantOut uint64
+		wantAnomalies      int
+	}{
+		{"records agree", 1, 7, 1, 7, 0},
+		{"records missed some", 0, 2, 1, 7, 2},
+		{"records say more", 5, 9, 5, 9, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc, err := parseFinalCounts([]byte(finalCountsLine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := observed{drops: tc.drops, outputDrops: tc.out, kernel: kc}
+			reconcileDrops(&o)
+			if o.drops != tc.wantDrops || o.outputDrops != tc.wantOut || len(o.anomalies) != tc.wantAnomalies {
+				t.Errorf("drops %d+%dout, anomalies %q; want %d+%dout and %d anomalies",
+					o.drops, o.outputDrops, o.anomalies, tc.wantDrops, tc.wantOut, tc.wantAnomalies)
+			}
+		})
 	}
 }

@@ -279,3 +279,24 @@ func parseToolOutput(stdout io.Reader, stderr []byte, match lineMatcher, pid int
 	}
 	return o, nil
 }
+
+// reconcileDrops makes vigil's losses the larger of what its drop records
+// reported and what its final counts say (per kind, kernel ring buffer and
+// output queue): a drop record that was itself lost (its queue full, or
+// the run cut short before the last status interval) must not make a
+// round look clean. A difference is noted as an anomaly.
+func reconcileDrops(o *observed) {
+	var kernel, out uint64
+	for _, c := range o.kernel {
+		kernel += c.dropped
+		out += c.outputDropped
+	}
+	if kernel > o.drops {
+		o.anomalies = append(o.anomalies, fmt.Sprintf("vigil's final counts: %d kernel drops, its drop records %d", kernel, o.drops))
+		o.drops = kernel
+	}
+	if out > o.outputDrops {
+		o.anomalies = append(o.anomalies, fmt.Sprintf("vigil's final counts: %d output drops, its drop records %d", out, o.outputDrops))
+		o.outputDrops = out
+	}
+}

@@ -35,8 +35,13 @@ type satStep struct {
 	s      sample
 }
 
-// dropped reports any loss: kernel ring buffer or output.
-func (st satStep) dropped() bool { return st.s.obs.drops+st.s.obs.outputDrops > 0 }
+// dropped reports any loss: kernel ring buffer or output, reported or
+// not: where the tracer's events are counted, fewer delivered than issued
+// is a loss too.
+func (st satStep) dropped() bool {
+	o := st.s.obs
+	return o.drops+o.outputDrops > 0 || (o.counted && o.delivered < uint64(st.s.res.Ops))
+}
 
 // short reports a step whose generator could not offer the target rate:
 // it issued fewer operations than the rate asks for over the run time.

@@ -122,3 +122,23 @@ func TestSearch(t *testing.T) {
 		t.Errorf("cpu-bound search: ran %v, result %+v", ran, r)
 	}
 }
+
+// A counted step that delivered fewer events than it issued lost some,
+// whether or not the tracer reported the loss.
+func TestSatStepDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		obs  observed
+		want bool
+	}{
+		{"clean", observed{counted: true, delivered: 1000}, false},
+		{"reported", observed{counted: true, delivered: 1000, outputDrops: 3}, true},
+		{"unreported", observed{counted: true, delivered: 990}, true},
+		{"not counted", observed{}, false},
+	} {
+		st := satStep{target: 500, s: sample{res: loadgen.Result{Ops: 1000}, obs: tc.obs}}
+		if got := st.dropped(); got != tc.want {
+			t.Errorf("%s: dropped() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -34,6 +34,7 @@ type runConfig struct {
 	duration         time.Duration
 	ringBufferSize   int
 	metricsAddr      string
+	pprofAddr        string
 	containerdSocket string
 	noContainerd     bool
 	noResolveNames   bool
@@ -220,6 +221,14 @@ func runCmd(args []string, stdout, stderr io.Writer, logger *slog.Logger) error 
 		}
 		defer srv.Close()
 		logger.Info("serving metrics", "addr", srv.Addr())
+	}
+	if cfg.pprofAddr != "" {
+		srv, err := listenPprof(cfg.pprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		logger.Info("serving pprof", "addr", srv.Addr())
 	}
 
 	// Shutdown detaches the programs first, then drains what the ring

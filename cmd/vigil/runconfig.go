@@ -84,6 +84,13 @@ func (cfg *runConfig) options() []runOption {
 			usage: "kernel ring buffer size in bytes (power of two)"},
 		{name: "metrics-addr", ptr: &cfg.metricsAddr,
 			usage: "serve Prometheus metrics and /healthz on this address (\":9090\" binds loopback)"},
+		{name: "pprof-addr", ptr: &cfg.pprofAddr, check: func() error {
+			if cfg.pprofAddr == "" || strings.HasPrefix(cfg.pprofAddr, ":") {
+				return nil
+			}
+			return checkLoopback(cfg.pprofAddr)
+		},
+			usage: "serve Go's runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060 (\":6060\" binds loopback; other hosts are refused)"},
 		{name: "containerd-socket", ptr: &cfg.containerdSocket,
 			usage: "containerd's socket, for container metadata"},
 		{name: "no-containerd", ptr: &cfg.noContainerd,

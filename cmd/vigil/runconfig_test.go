@@ -42,7 +42,8 @@ func sample(o runOption) (arg string, yaml string) {
 	case *stringList:
 		return "a", "[a]"
 	}
-	v := map[string]string{"min-priority": "warning", "rule-matching": "all", "syscall-hooks": "tracepoint", "response": "log"}[o.name]
+	v := map[string]string{"min-priority": "warning", "rule-matching": "all", "syscall-hooks": "tracepoint", "response": "log",
+		"pprof-addr": "127.0.0.1:6060"}[o.name]
 	if v == "" {
 		v = "/run/x"
 	}

@@ -22,9 +22,13 @@ type Encoder struct {
 	hostname string
 	version  string
 	byKind   [event.NumKinds][]recordField
-	ocsf     []compiled
-	ecs      []compiled
-	cef      []compiled
+	// segs splits byKind into per-event fields and runs of process-scoped
+	// ones (eventcache.go); runs counts the distinct runs.
+	segs [event.NumKinds][]segment
+	runs int
+	ocsf []compiled
+	ecs  []compiled
+	cef  []compiled
 }
 
 // recordField is a field of an event record with its JSON key, `"name":`,
@@ -54,6 +58,7 @@ func NewEncoder(hostname string) *Encoder {
 			}
 		}
 	}
+	enc.segments()
 	return enc
 }
 

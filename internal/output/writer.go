@@ -55,6 +55,17 @@ type WriterOptions struct {
 	FailFast bool
 }
 
+// BatchDestination is a Destination that takes many records, concatenated,
+// in one call: a byte stream (stdout, a file), where a record needs no
+// framing of its own. The Writer hands it everything queued at once, so a
+// busy stream costs one write(2) per batch, not one per record.
+type BatchDestination interface {
+	Destination
+	// WriteBatch delivers the records in recs, which are whole records
+	// back to back; an error means none of them may count as delivered.
+	WriteBatch(ctx context.Context, recs []byte) error
+}
+
 // Writer writes records to a Destination from its own goroutine, through a
 // queue bounded both in records and in bytes. The producer never blocks:
 // when the queue is full the record is dropped and counted. A second, small
@@ -62,24 +73,36 @@ type WriterOptions struct {
 // first and do not compete with events for room. With FailFast the first
 // write error stops the writer; Failed is closed and Err returns it (for
 // stdout closed by the reader, EPIPE: the caller exits with that error).
+//
+// The queue is a batch: records are appended to it, under a mutex held for
+// the append only, and the writer goroutine takes the whole batch whenever
+// it is ready for more. It is woken only when a batch starts, so under
+// load it is woken once per batch, not once per record, and a batch grows
+// while the previous one is written.
 type Writer struct {
 	dest     Destination
+	batchDst BatchDestination // dest, when it takes batches
 	failFast bool
-	queue    chan []byte
-	urgent   chan []byte
 	free     chan []byte
+	wake     chan struct{}
 	failed   chan struct{}
 	done     chan struct{}
+	depth    int
 	maxBytes int64
 	// ctx ends when Shutdown gives up on the queued records.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// mu orders Submit (read side) before Close (write side), so a record is
-	// never sent on the closed queue.
-	mu     sync.RWMutex
-	closed bool
-	err    atomic.Pointer[error]
+	// mu guards the queued batches and closed.
+	mu              sync.Mutex
+	queue, urgent   batch
+	spare           []*chunk
+	closed          bool
+	queued, urgentN atomic.Int64 // records queued, for Stats and Room
+	// pending counts the records the writer took and has not yet handed
+	// to the destination.
+	pending atomic.Int64
+	err     atomic.Pointer[error]
 
 	// busy is set while a record is with the destination; failing while
 	// its latest delivery failed.
@@ -87,6 +110,58 @@ type Writer struct {
 	written, dropped, failures, bytes atomic.Uint64
 	queuedBytes                       atomic.Int64
 	lastErr                           atomic.Pointer[error]
+}
+
+// batch is queued records, in chunks of whole records back to back, so
+// that a growing batch never copies what it holds; n counts its records.
+type batch struct {
+	chunks []*chunk
+	n      int
+}
+
+// chunk is records back to back in buf; ends[i] is where record i ends.
+type chunk struct {
+	buf  []byte
+	ends []int
+}
+
+// Chunks are chunkSize bytes; a record starts a new chunk when the last
+// has less than chunkReserve left (a record larger than that grows its
+// chunk), and the writer keeps maxSpareChunks emptied chunks for reuse.
+const (
+	chunkSize      = 256 << 10
+	chunkReserve   = 32 << 10
+	maxSpareChunks = 16
+)
+
+// tail returns the chunk a record is appended to.
+func (w *Writer) tail(b *batch) *chunk {
+	if n := len(b.chunks); n > 0 {
+		if c := b.chunks[n-1]; cap(c.buf)-len(c.buf) >= chunkReserve {
+			return c
+		}
+	}
+	var c *chunk
+	if n := len(w.spare); n > 0 {
+		c, w.spare = w.spare[n-1], w.spare[:n-1]
+	} else {
+		c = &chunk{buf: make([]byte, 0, chunkSize)}
+	}
+	b.chunks = append(b.chunks, c)
+	return c
+}
+
+// releaseLocked returns the chunks of b, delivered, to the writer's spares
+// and empties b. w.mu is held.
+func (w *Writer) releaseLocked(b *batch) {
+	for _, c := range b.chunks {
+		if cap(c.buf) == chunkSize && len(w.spare) < maxSpareChunks {
+			c.buf, c.ends = c.buf[:0], c.ends[:0]
+			w.spare = append(w.spare, c)
+		}
+	}
+	clear(b.chunks)
+	b.chunks, b.n = b.chunks[:0], 0
 }
 
 // NewWriter starts a writer to w holding at most depth queued records and
@@ -110,26 +185,44 @@ func NewDestinationWriter(d Destination, o WriterOptions) *Writer {
 	wr := &Writer{
 		dest:     d,
 		failFast: o.FailFast,
-		queue:    make(chan []byte, depth),
-		urgent:   make(chan []byte, UrgentDepth),
 		free:     make(chan []byte, min(depth, maxPooled)),
+		wake:     make(chan struct{}, 1),
 		failed:   make(chan struct{}),
 		done:     make(chan struct{}),
+		depth:    depth,
 		maxBytes: int64(max(o.MaxBytes, 1)),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	wr.batchDst, _ = d.(BatchDestination)
 	go wr.loop()
 	return wr
 }
 
-// Stream is a Destination writing through a 64 KiB buffer to w.
-func Stream(w io.Writer) Destination { return &stream{bufio.NewWriterSize(w, 64<<10)} }
+// Stream is a Destination writing to w: each batch of records in one
+// write, single records through a 64 KiB buffer.
+func Stream(w io.Writer) Destination { return &stream{w: w, bw: bufio.NewWriterSize(w, 64<<10)} }
 
-type stream struct{ bw *bufio.Writer }
+type stream struct {
+	w  io.Writer
+	bw *bufio.Writer
+}
 
 func (s *stream) Write(_ context.Context, rec []byte) error {
 	_, err := s.bw.Write(rec)
+	return err
+}
+
+// WriteBatch writes recs straight to the stream: a batch is already as
+// large as a buffer would make it, and copying it there would cost a copy
+// of every byte.
+func (s *stream) WriteBatch(_ context.Context, recs []byte) error {
+	if s.bw.Buffered() > 0 {
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := s.w.Write(recs)
 	return err
 }
 
@@ -148,20 +241,66 @@ func (w *Writer) Buffer() []byte {
 
 // Submit queues one encoded record (ending in a newline). It reports false
 // when the record was dropped because the queue is full (in records or in
-// bytes) or the writer failed or closed; drops are counted in Stats.
+// bytes) or the writer failed or closed; drops are counted in Stats. b is
+// copied; the writer takes it back for Buffer.
 func (w *Writer) Submit(b []byte) bool {
-	return w.submit(w.queue, b, true)
+	ok := w.SubmitFunc(func(q []byte) []byte { return append(q, b...) })
+	w.recycle(b)
+	return ok
 }
 
-// SubmitFunc is Submit for a record that appendRecord encodes into one of
-// the writer's buffers; it is called only when the queue has room, so a
-// full queue costs no encoding.
+// SubmitFunc is Submit for a record that appendRecord appends to the queue
+// (it must append exactly one record, and may be called with the queue's
+// lock held); it is called only when the queue has room, so a full queue
+// costs no encoding.
 func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
-	if !w.Room() {
+	return w.submitFunc(appendRecord, w.depth, w.maxBytes)
+}
+
+// submitFunc queues the record appendRecord appends while the queue holds
+// fewer than depth records and maxBytes bytes.
+func (w *Writer) submitFunc(appendRecord func([]byte) []byte, depth int, maxBytes int64) bool {
+	if w.queued.Load() >= int64(depth) || w.queuedBytes.Load() >= maxBytes {
+		// A full queue (a stalled sink) costs no lock.
 		w.dropped.Add(1)
 		return false
 	}
-	return w.Submit(appendRecord(w.Buffer()))
+	w.mu.Lock()
+	q := &w.queue
+	if w.closed || w.err.Load() != nil || q.n >= depth || w.queuedBytes.Load() >= maxBytes {
+		w.mu.Unlock()
+		w.dropped.Add(1)
+		return false
+	}
+	c := w.tail(q)
+	start := len(c.buf)
+	c.buf = appendRecord(c.buf)
+	n := int64(len(c.buf) - start)
+	// The first record is always let in, however large, so that a single
+	// huge record cannot wedge the queue.
+	if total := w.queuedBytes.Load() + n; total > maxBytes && q.n > 0 {
+		c.buf = c.buf[:start]
+		w.mu.Unlock()
+		w.dropped.Add(1)
+		return false
+	}
+	c.ends = append(c.ends, len(c.buf))
+	q.n++
+	first := q.n == 1
+	w.queuedBytes.Add(n)
+	w.queued.Add(1)
+	w.mu.Unlock()
+	if first {
+		w.signal()
+	}
+	return true
+}
+
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // SubmitBulkFunc is SubmitFunc for a record that yields to the others
@@ -169,133 +308,78 @@ func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
 // three quarters of its bounds, so that a flood of events leaves the last
 // quarter to alerts instead of making them drop.
 func (w *Writer) SubmitBulkFunc(appendRecord func([]byte) []byte) bool {
-	if !w.bulkRoom() {
-		w.dropped.Add(1)
-		return false
-	}
-	return w.Submit(appendRecord(w.Buffer()))
+	return w.submitFunc(appendRecord, max(w.depth-w.depth/4, 1), max(w.maxBytes-w.maxBytes/4, 1))
 }
 
 // Room reports whether the queue has room for a record now.
 func (w *Writer) Room() bool {
-	return len(w.queue) < cap(w.queue) && w.queuedBytes.Load() < w.maxBytes
-}
-
-// bulkRoom reports whether the queue has room for a record of
-// SubmitBulkFunc now.
-func (w *Writer) bulkRoom() bool {
-	return len(w.queue) < cap(w.queue)-cap(w.queue)/4 && w.queuedBytes.Load() < w.maxBytes-w.maxBytes/4
+	return w.queued.Load() < int64(w.depth) && w.queuedBytes.Load() < w.maxBytes
 }
 
 // SubmitUrgent queues a record ahead of those of Submit, in a queue of its
 // own of UrgentDepth records that is not charged to the byte bound; it
 // drops and counts like Submit when that queue is full.
 func (w *Writer) SubmitUrgent(b []byte) bool {
-	return w.submit(w.urgent, b, false)
-}
-
-func (w *Writer) submit(q chan []byte, b []byte, charge bool) bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed || w.err.Load() != nil {
-		w.dropped.Add(1)
-		return false
-	}
-	n := int64(len(b))
-	if charge {
-		// The first record is always let in, however large, so that a
-		// single huge record cannot wedge the queue.
-		if total := w.queuedBytes.Add(n); total > w.maxBytes && total != n {
-			w.queuedBytes.Add(-n)
-			w.dropped.Add(1)
-			w.recycle(b)
-			return false
-		}
-	}
-	select {
-	case q <- b:
-		return true
-	default:
-		if charge {
-			w.queuedBytes.Add(-n)
-		}
+	w.mu.Lock()
+	u := &w.urgent
+	if w.closed || w.err.Load() != nil || u.n >= UrgentDepth {
+		w.mu.Unlock()
 		w.dropped.Add(1)
 		w.recycle(b)
 		return false
 	}
+	c := w.tail(u)
+	c.buf = append(c.buf, b...)
+	c.ends = append(c.ends, len(c.buf))
+	u.n++
+	w.urgentN.Add(1)
+	w.mu.Unlock()
+	w.recycle(b)
+	w.signal()
+	return true
 }
 
 func (w *Writer) recycle(b []byte) {
-	if cap(b) > maxPooledCap {
+	if cap(b) == 0 || cap(b) > maxPooledCap {
 		return // do not keep a huge buffer for every later record
 	}
 	select {
-	case w.free <- b:
+	case w.free <- b[:0]:
 	default:
 	}
-}
-
-// next returns the next record, urgent ones first; ok is false once both
-// queues are closed and empty.
-func (w *Writer) next(queue, urgent *chan []byte) (b []byte, fromQueue, ok bool) {
-	for *queue != nil || *urgent != nil {
-		select {
-		case b, ok := <-*urgent:
-			if ok {
-				return b, false, true
-			}
-			*urgent = nil
-			continue
-		default:
-		}
-		select {
-		case b, ok := <-*urgent:
-			if ok {
-				return b, false, true
-			}
-			*urgent = nil
-		case b, ok := <-*queue:
-			if ok {
-				return b, true, true
-			}
-			*queue = nil
-		}
-	}
-	return nil, false, false
 }
 
 func (w *Writer) loop() {
 	defer close(w.done)
 	defer w.cancel()
-	queue, urgent := w.queue, w.urgent
+	var queue, urgent batch
 	for {
-		b, fromQueue, ok := w.next(&queue, &urgent)
-		if !ok {
-			break
-		}
-		if fromQueue {
-			w.queuedBytes.Add(-int64(len(b)))
-		}
-		if w.err.Load() != nil {
-			w.dropped.Add(1)
-			continue
-		}
-		w.busy.Store(true)
-		err := w.dest.Write(w.ctx, b)
-		w.busy.Store(false)
-		w.failing.Store(err != nil)
-		if err != nil {
-			w.fail(err)
-			continue
-		}
-		w.written.Add(1)
-		w.bytes.Add(uint64(len(b)))
-		w.recycle(b)
-		if len(w.queue) == 0 && len(w.urgent) == 0 {
-			if err := w.dest.Flush(w.ctx); err != nil {
-				w.fail(err)
+		// One lock a round: the chunks delivered last round go back to
+		// the spares as the next batch is taken.
+		w.mu.Lock()
+		w.releaseLocked(&urgent)
+		w.releaseLocked(&queue)
+		queue, w.queue = w.queue, queue
+		urgent, w.urgent = w.urgent, urgent
+		closed := w.closed
+		w.mu.Unlock()
+		w.pending.Add(int64(queue.n + urgent.n))
+		w.queued.Add(-int64(queue.n))
+		w.urgentN.Add(-int64(urgent.n))
+		if queue.n == 0 && urgent.n == 0 {
+			if closed {
+				break
 			}
+			if w.err.Load() == nil {
+				if err := w.dest.Flush(w.ctx); err != nil {
+					w.fail(err)
+				}
+			}
+			<-w.wake
+			continue
 		}
+		w.deliver(&urgent, false)
+		w.deliver(&queue, true)
 	}
 	if w.err.Load() == nil {
 		if err := w.dest.Flush(w.ctx); err != nil {
@@ -306,6 +390,76 @@ func (w *Writer) loop() {
 		if err := c.Close(); err != nil {
 			w.lastErr.Store(&err)
 		}
+	}
+}
+
+// deliver writes the records of b, chunk by chunk: in one call per chunk
+// to a BatchDestination, else one by one. charged says b's bytes count
+// against the queue's byte bound until their chunk is handed to the
+// destination, so that the bound covers the batch the writer holds too.
+func (w *Writer) deliver(b *batch, charged bool) {
+	for _, c := range b.chunks {
+		if charged {
+			w.queuedBytes.Add(-int64(len(c.buf)))
+		}
+		w.deliverChunk(c)
+	}
+}
+
+func (w *Writer) deliverChunk(c *chunk) {
+	n := len(c.ends)
+	if n == 0 {
+		return
+	}
+	if w.err.Load() != nil {
+		w.pending.Add(-int64(n))
+		w.dropped.Add(uint64(n))
+		return
+	}
+	if w.batchDst != nil {
+		w.pending.Add(-int64(n))
+		w.busy.Store(true)
+		err := w.batchDst.WriteBatch(w.ctx, c.buf)
+		w.busy.Store(false)
+		w.failing.Store(err != nil)
+		if err != nil {
+			if w.failFast {
+				w.dropped.Add(uint64(n))
+			}
+			w.failN(err, n)
+			return
+		}
+		w.written.Add(uint64(n))
+		w.bytes.Add(uint64(len(c.buf)))
+		return
+	}
+	start := 0
+	for _, end := range c.ends {
+		rec := c.buf[start:end]
+		start = end
+		w.pending.Add(-1)
+		if w.err.Load() != nil {
+			w.dropped.Add(1)
+			continue
+		}
+		w.busy.Store(true)
+		err := w.dest.Write(w.ctx, rec)
+		w.busy.Store(false)
+		w.failing.Store(err != nil)
+		if err != nil {
+			w.fail(err)
+			continue
+		}
+		w.written.Add(1)
+		w.bytes.Add(uint64(len(rec)))
+	}
+}
+
+// failN records the failed write of n records at once.
+func (w *Writer) failN(err error, n int) {
+	w.fail(err)
+	if !w.failFast {
+		w.failures.Add(uint64(n - 1))
 	}
 }
 
@@ -358,7 +512,7 @@ type Stats struct {
 // Stats returns the current counters.
 func (w *Writer) Stats() Stats {
 	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failures.Load(), Bytes: w.bytes.Load(),
-		Queued: len(w.queue) + len(w.urgent), QueuedBytes: w.queuedBytes.Load()}
+		Queued: int(w.queued.Load() + w.urgentN.Load() + w.pending.Load()), QueuedBytes: w.queuedBytes.Load()}
 }
 
 // Close writes what is queued, flushes and stops the writer. It returns the
@@ -374,12 +528,9 @@ func (w *Writer) Close() error {
 // fail at once; a write blocked in the kernel (stdout) stays blocked.
 func (w *Writer) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.queue)
-		close(w.urgent)
-	}
+	w.closed = true
 	w.mu.Unlock()
+	w.signal()
 	select {
 	case <-w.done:
 		return w.Err()
@@ -389,7 +540,7 @@ func (w *Writer) Shutdown(ctx context.Context) error {
 	case <-w.done:
 		return w.Err()
 	case <-ctx.Done():
-		left, busy := len(w.queue)+len(w.urgent), w.busy.Load()
+		left, busy := w.queued.Load()+w.urgentN.Load()+w.pending.Load(), w.busy.Load()
 		w.cancel()
 		if busy {
 			return fmt.Errorf("%d queued records not written, one still being delivered: %w", left, ErrStalled)

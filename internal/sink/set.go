@@ -59,6 +59,12 @@ type Set struct {
 	event    *event.Event
 	evLine   []byte
 	evDone   bool
+	// evDirect is set while the event goes to one sink only, which then
+	// encodes it straight into its queue, without the copy through evLine.
+	evDirect bool
+	// evCache holds the rendered process fields of the latest processes'
+	// events (output.EventCache), used only by Event's goroutine.
+	evCache output.EventCache
 }
 
 // sink is one configured sink: its queue and writer goroutine, its
@@ -362,8 +368,15 @@ func (k *sink) alertRecord(b []byte) []byte {
 // and returns how many dropped it. Events yield to alerts: they never take
 // the last quarter of a queue (Writer.SubmitBulkFunc).
 func (s *Set) Event(e *event.Event) (dropped int) {
-	s.event, s.evDone = e, false
-	for _, k := range *s.sinks.Load() {
+	sinks := *s.sinks.Load()
+	n := 0
+	for _, k := range sinks {
+		if k.cfg.events() {
+			n++
+		}
+	}
+	s.event, s.evDone, s.evDirect = e, false, n == 1
+	for _, k := range sinks {
 		if k.cfg.events() && !k.w.SubmitBulkFunc(k.appendEvent) {
 			dropped++
 		}
@@ -374,8 +387,11 @@ func (s *Set) Event(e *event.Event) (dropped int) {
 
 func (k *sink) eventRecord(b []byte) []byte {
 	s := k.set
+	if _, ok := k.frame.(lines); ok && s.evDirect {
+		return s.deps.Encoder.AppendEventCached(b, s.event, &s.evCache)
+	}
 	if !s.evDone {
-		s.evLine = s.deps.Encoder.AppendEvent(s.evLine[:0], s.event)
+		s.evLine = s.deps.Encoder.AppendEventCached(s.evLine[:0], s.event, &s.evCache)
 		s.evDone = true
 	}
 	return k.frame.frame(b, s.evLine, s.event.Time, severityOf(0), msgEvent)

@@ -1,0 +1,90 @@
+package output
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/vigil-sensor/vigil/event"
+)
+
+// richProcess is a process with every process-scoped field set, as an exec
+// record and the process table leave it, under a parent.
+func richProcess(pid uint32, name string) *event.Process {
+	parent := &event.Process{PID: 1, Name: "systemd", Exe: "/sbin/init", ExePath: "/usr/lib/systemd/systemd", Cmdline: "systemd"}
+	return &event.Process{PID: pid, PPID: 1, Name: name, Exe: name, ExePath: "/usr/bin/" + name, Args: "-c \"x\"\ty",
+		Cmdline: name + " -c \"x\"\ty", Cwd: "/srv", UID: 1000, GID: 1000, EUID: 0, LoginUID: 1000, TTY: 34816,
+		UserName: "u", GroupName: "g", LoginName: "u", StartTime: 1_699_999_999_000_000_000, CgroupID: 7,
+		ExeWritable: true, ExeIno: 42, ExeCtime: 1_600_000_000_000_000_000, ExeMtime: 1_600_000_000_000_000_000,
+		CapPermitted: 1 << 21, CapEffective: 1 << 21, VPID: pid, VPGID: pid, SID: pid,
+		Env: "HOME=/root\x00PATH=/bin\x00", ExecSeen: true, CapsKnown: true,
+		CapPermittedNames: "CAP_SYS_ADMIN", CapEffectiveNames: "CAP_SYS_ADMIN", SessionName: name, Parent: parent}
+}
+
+// TestAppendEventCached holds the cached encoding to AppendEvent's bytes,
+// the first time (rendered), the second
+// (read from the cache), and when the process or the container is another
+// (a new exec, a change of credentials, containerd's answer), for every
+// event type.
+func TestAppendEventCached(t *testing.T) {
+	enc := NewEncoder("host-1")
+	var c EventCache
+	p1, p2 := richProcess(10, "bash"), richProcess(10, "python3")
+	p2.UserName, p2.CapEffectiveNames = "root", ""
+	ctr := &event.Container{ID: "0123456789ab", FullID: "0123456789abcdef", Type: "containerd", Known: true, Name: "web",
+		Image: "nginx:1", Users: map[uint32]string{1000: "www"}}
+	for typ := event.Type(1); int(typ) < event.NumTypes; typ++ {
+		for _, step := range []struct {
+			proc *event.Process
+			ctr  *event.Container
+		}{{p1, nil}, {p1, nil}, {p2, nil}, {p2, ctr}, {p1, nil}, {nil, nil}} {
+			e := openEvent()
+			e.Type, e.Proc, e.Container = typ, step.proc, step.ctr
+			want := enc.AppendEvent(nil, e)
+			got := enc.AppendEventCached(nil, e, &c)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s (process %v, container %v):\n got %s\nwant %s", typ, step.proc != nil, step.ctr != nil, got, want)
+			}
+		}
+	}
+	if c.Hits == 0 || c.Misses == 0 {
+		t.Errorf("cache hits %d, misses %d: want both", c.Hits, c.Misses)
+	}
+}
+
+// TestAppendEventCachedAllocs keeps cached event encoding free of
+// allocations once the cache holds the process.
+func TestAppendEventCachedAllocs(t *testing.T) {
+	enc := NewEncoder("host-1")
+	e := openEvent()
+	e.Proc = richProcess(10, "bash")
+	var c EventCache
+	buf := enc.AppendEventCached(make([]byte, 0, 8192), e, &c)
+	if n := testing.AllocsPerRun(100, func() { buf = enc.AppendEventCached(buf[:0], e, &c) }); n != 0 {
+		t.Errorf("AppendEventCached: %v allocations per event, want 0", n)
+	}
+}
+
+// BenchmarkAppendEventCached is BenchmarkAppendEvent for a process whose
+// fields the cache holds, as for every event of a process after its first.
+func BenchmarkAppendEventCached(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		cached bool
+	}{{"uncached", false}, {"cached", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			enc := NewEncoder("host-1")
+			e := openEvent()
+			e.Proc = richProcess(10, "bash")
+			var c *EventCache
+			if tc.cached {
+				c = &EventCache{}
+			}
+			buf := make([]byte, 0, 8192)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = enc.AppendEventCached(buf[:0], e, c)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
