@@ -123,7 +123,11 @@ struct {
 } sr_peers SEC(".maps");
 
 /* Records larger than the stack are built here; per CPU because tracepoint
- * programs run with preemption disabled and cannot interleave on one CPU. */
+ * programs run with preemption disabled and cannot interleave on one CPU.
+ * The syscall tracepoints, faultable since Linux 6.13, still wrap their BPF
+ * programs in preempt_disable_notrace (as the 6.13 series does; on 6.18 no
+ * interleaving was seen); a kernel that runs them preemptibly breaks this,
+ * which sensor's TestScratchIsolation shows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

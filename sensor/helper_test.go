@@ -71,6 +71,8 @@ func runHelper(mode string, args []string) int {
 		}
 		fmt.Printf("privileges=%v\n%v\n", errors.Is(err, ErrPrivileges), err)
 		return 0
+	case "scratch":
+		return helperScratch(args)
 	case "openloop":
 		return helperOpenLoop(args)
 	case "compat":
