@@ -31,6 +31,16 @@ const (
 	scratchExecs = 10   // execs per worker
 )
 
+// scratchVolume is the opens and execs per worker: a tenth under -short,
+// as the kernel matrix runs its guests (software-emulated CPUs, where the
+// full volume takes minutes and the interleavings are as real).
+func scratchVolume() (opens, execs int) {
+	if testing.Short() {
+		return scratchOpens / 10, scratchExecs / 2
+	}
+	return scratchOpens, scratchExecs
+}
+
 // TestScratchIsolation runs 4 workers per CPU, each opening a path of its
 // own (its pid in the name, read by the kernel from a page the worker
 // unmaps between opens, so that every open faults it in again) and sleeping
@@ -54,7 +64,8 @@ func testScratchIsolation(t *testing.T, hooks string) {
 	defer h.close()
 	dir := realTempDir(t)
 	workers := 4 * runtime.NumCPU()
-	pids := runScratchWorkers(t, h, dir, workers, scratchOpens, scratchExecs)
+	nOpens, nExecs := scratchVolume()
+	pids := runScratchWorkers(t, h, dir, workers, nOpens, nExecs)
 
 	prefix := []byte(dir + "/w")
 	byPID := make(map[uint32]bool, workers)
@@ -110,9 +121,9 @@ func testScratchIsolation(t *testing.T, hooks string) {
 	// The check is only as good as the records it saw: every open and
 	// exec must have arrived (the ring is large enough not to drop them).
 	for _, pid := range pids {
-		if opens[pid] != scratchOpens || execs[pid] != scratchExecs {
-			t.Errorf("worker %d: %d open records of %d, %d exec records of %d (drops: open %d, exec %d)", pid, opens[pid], scratchOpens,
-				execs[pid], scratchExecs, st.Kinds[event.KindOpen].Dropped, st.Kinds[event.KindExec].Dropped)
+		if opens[pid] != nOpens || execs[pid] != nExecs {
+			t.Errorf("worker %d: %d open records of %d, %d exec records of %d (drops: open %d, exec %d)", pid, opens[pid], nOpens,
+				execs[pid], nExecs, st.Kinds[event.KindOpen].Dropped, st.Kinds[event.KindExec].Dropped)
 		}
 	}
 
@@ -126,7 +137,7 @@ func testScratchIsolation(t *testing.T, hooks string) {
 	}
 	before := h.s.Stats().Kinds[event.KindOpen].Filtered
 	fdir := realTempDir(t)
-	runScratchWorkers(t, h, fdir, workers, scratchOpens, 1)
+	runScratchWorkers(t, h, fdir, workers, nOpens, 1)
 	filtered := h.s.Stats().Kinds[event.KindOpen].Filtered - before
 	leaked := 0
 	h.mu.Lock()
@@ -142,7 +153,7 @@ func testScratchIsolation(t *testing.T, hooks string) {
 		}
 	}
 	t.Logf("filtered: %d opens kept in the kernel, %d of the workers' reached userspace", filtered, leaked)
-	if want := uint64(workers * scratchOpens); filtered < want {
+	if want := uint64(workers * nOpens); filtered < want {
 		t.Errorf("%d opens filtered, want at least the workers' %d", filtered, want)
 	}
 }

@@ -56,7 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.memory, "memory", "2G", "guest memory")
 	fs.IntVar(&cfg.cpus, "cpus", 2, "guest CPUs")
 	fs.IntVar(&cfg.parallel, "parallel", 0, "guests booted at once (0: one per host CPU under TCG, host CPUs / -cpus under KVM)")
-	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "time limit per kernel for boot, tests and power-off")
+	fs.DurationVar(&cfg.timeout, "timeout", 20*time.Minute, "time limit per kernel for boot, tests and power-off")
 	fs.StringVar(&cfg.cmdline, "cmdline", "console=ttyS0 panic=-1 quiet lsm=lockdown,capability,yama,bpf",
 		"guest kernel command line (CI=true is added when set on the host)")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every guest's serial output, not only failing ones")
