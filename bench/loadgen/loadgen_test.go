@@ -240,19 +240,31 @@ func TestWorkers(t *testing.T) {
 				// shared machine.
 				rate = 1000
 			}
-			g, err := New(Config{Loop: l, Duration: d, Rate: rate, Workers: 3})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			res, err := g.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The workers share the rate.
+			// The workers share the rate: never more, and all of it when
+			// they get the CPU. A run that fell short is tried again (up
+			// to three runs): other tests and benchmarks on the machine
+			// can starve the workers for a whole 300 ms run.
 			want := rate * d.Seconds()
-			if res.Workers != 3 || float64(res.Ops) < 0.9*want || float64(res.Ops) > 1.02*want {
-				t.Errorf("3 workers at %v/s for %v: %d operations (workers %d), want about %.0f", rate, d, res.Ops, res.Workers, want)
+			for try := 1; ; try++ {
+				g, err := New(Config{Loop: l, Duration: d, Rate: rate, Workers: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := g.Run(context.Background())
+				g.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Workers != 3 || float64(res.Ops) > 1.02*want {
+					t.Fatalf("3 workers at %v/s for %v: %d operations (workers %d), want about %.0f", rate, d, res.Ops, res.Workers, want)
+				}
+				if float64(res.Ops) >= 0.9*want {
+					break
+				}
+				if try == 3 {
+					t.Fatalf("3 workers at %v/s for %v: %d operations in each of %d runs (the last), want about %.0f", rate, d, res.Ops, try, want)
+				}
+				t.Logf("run %d: %d operations of %.0f (starved?); trying again", try, res.Ops, want)
 			}
 		})
 	}
