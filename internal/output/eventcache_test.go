@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -86,5 +87,37 @@ func BenchmarkAppendEventCached(b *testing.B) {
 			}
 			b.SetBytes(int64(len(buf)))
 		})
+	}
+}
+
+// goldenEventRecords are event records of processes with every
+// process-scoped field set (environment, capability names, a container),
+// one per kind the golden files pin.
+func goldenEventRecords() map[string]*event.Event {
+	ctr := &event.Container{ID: "0123456789ab", FullID: "0123456789abcdef", Type: "containerd", Known: true, Name: "web",
+		Image: "nginx:1", Users: map[uint32]string{1000: "www"}}
+	exec := execEvent()
+	exec.Proc = richProcess(1000, "nc")
+	open := openEvent()
+	open.Proc, open.Container = richProcess(10, "cat"), ctr
+	conn := connectEvent()
+	conn.Proc = richProcess(20, "curl")
+	return map[string]*event.Event{"exec": exec, "open": open, "connect": conn}
+}
+
+// TestGoldenEventRecords pins the bytes of rich event records, encoded
+// directly and through the cache (rendered, then read back); regenerate
+// with `go test ./internal/output -update` after an intended change.
+func TestGoldenEventRecords(t *testing.T) {
+	enc := NewEncoder("host-1")
+	var c EventCache
+	for kind, e := range goldenEventRecords() {
+		got := enc.AppendEvent(nil, e)
+		checkGolden(t, filepath.Join("testdata", "event_rich_"+kind+".json"), got)
+		for range 2 {
+			if cached := enc.AppendEventCached(nil, e, &c); !bytes.Equal(cached, got) {
+				t.Errorf("%s: cached record\n got %s\nwant %s", kind, cached, got)
+			}
+		}
 	}
 }
