@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -117,6 +118,33 @@ func TestGoldenEventRecords(t *testing.T) {
 		for range 2 {
 			if cached := enc.AppendEventCached(nil, e, &c); !bytes.Equal(cached, got) {
 				t.Errorf("%s: cached record\n got %s\nwant %s", kind, cached, got)
+			}
+		}
+	}
+}
+
+// TestEnvOnlyInExecRecords holds proc.env to the records of execs: every
+// other event type of the same process leaves it out, directly and through
+// the cache.
+func TestEnvOnlyInExecRecords(t *testing.T) {
+	enc := NewEncoder("host-1")
+	var c EventCache
+	p := richProcess(10, "bash")
+	for typ := event.Type(1); int(typ) < event.NumTypes; typ++ {
+		e := openEvent()
+		e.Type, e.Proc = typ, p
+		for _, rec := range [][]byte{enc.AppendEvent(nil, e), enc.AppendEventCached(nil, e, &c)} {
+			var line struct {
+				Fields map[string]any `json:"fields"`
+			}
+			if err := json.Unmarshal(rec, &line); err != nil {
+				t.Fatalf("%s: %v: %s", typ, err, rec)
+			}
+			env, has := line.Fields["proc.env"]
+			if want := typ.Kind() == event.KindExec; has != want {
+				t.Errorf("%s: proc.env in the record %v, want %v", typ, has, want)
+			} else if has && env != "HOME=/root PATH=/bin" {
+				t.Errorf("%s: proc.env %q, want %q", typ, env, "HOME=/root PATH=/bin")
 			}
 		}
 	}

@@ -38,6 +38,13 @@ type recordField struct {
 	key string
 }
 
+// execOnlyField is the field only the event records of execs carry: the
+// environment, a third of a record's bytes, is the same in every later event
+// of the process, so the stream carries it once, with the exec that set it,
+// and consumers join on proc.pid. Secrets in environments are not copied into
+// every record either.
+const execOnlyField = "proc.env"
+
 // NewEncoder returns an encoder that stamps records with hostname.
 func NewEncoder(hostname string) *Encoder {
 	enc := &Encoder{hostname: hostname, version: "unknown",
@@ -51,6 +58,9 @@ func NewEncoder(hostname string) *Encoder {
 			// (proc.p* and fd.s*/fd.c* name those), and aliases repeat
 			// another field.
 			if f.ArgRequired || f.Multi != nil || f.Alias {
+				continue
+			}
+			if f.Name == execOnlyField && event.Kind(k) != event.KindExec {
 				continue
 			}
 			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
@@ -75,7 +85,8 @@ func (enc *Encoder) Hostname() string { return enc.hostname }
 
 // AppendEvent appends e as an event record: time, hostname, source, event
 // (evt.type) and fields, an object keyed by field name holding every field
-// of e's kind that has a value. It ends with a newline.
+// of e's kind that has a value, except proc.env outside exec records
+// (execOnlyField). It ends with a newline.
 func (enc *Encoder) AppendEvent(b []byte, e *event.Event) []byte {
 	b = enc.appendHead(b, e.Time, SourceSyscall)
 	b = append(b, `,"event":`...)
