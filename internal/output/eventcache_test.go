@@ -149,3 +149,23 @@ func TestEnvOnlyInExecRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEventCachedHead holds the record's head, whose date and time of
+// day the cache renders once a second, to AppendEvent's bytes for times in
+// one second, the next, an earlier one, on a second's boundary and before
+// 1970, and for an event type the encoder does not know.
+func TestAppendEventCachedHead(t *testing.T) {
+	enc := NewEncoder("host \"1\"")
+	var c EventCache
+	for _, ns := range []int64{1_700_000_000_000_000_001, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000,
+		1_700_000_000_500_000_000, 1_700_003_600_000_000_007, -1, -1_000_000_000, -1_500_000_000, 0, 1<<63 - 1} {
+		for _, typ := range []event.Type{event.TypeOpenat, event.TypeConnect, event.Type(event.NumTypes + 3)} {
+			e := openEvent()
+			e.Time, e.Type = ns, typ
+			want := enc.AppendEvent(nil, e)
+			if got := enc.AppendEventCached(nil, e, &c); !bytes.Equal(got, want) {
+				t.Errorf("time %d, type %d:\n got %s\nwant %s", ns, typ, got, want)
+			}
+		}
+	}
+}

@@ -26,9 +26,14 @@ type Encoder struct {
 	// ones (eventcache.go); runs counts the distinct runs.
 	segs [event.NumKinds][]segment
 	runs int
-	ocsf []compiled
-	ecs  []compiled
-	cef  []compiled
+	// ops are segs compiled for AppendEventCached, and typeHead[t] what
+	// follows an event record's time up to its fields for type t:
+	// `Z","hostname":...,"source":"syscall","event":"openat","fields":{`.
+	ops      [event.NumKinds][]eventOp
+	typeHead [event.NumTypes]string
+	ocsf     []compiled
+	ecs      []compiled
+	cef      []compiled
 }
 
 // recordField is a field of an event record with its JSON key, `"name":`,
@@ -69,6 +74,14 @@ func NewEncoder(hostname string) *Encoder {
 		}
 	}
 	enc.segments()
+	for t := range enc.typeHead {
+		h := append([]byte(`Z","hostname":`), AppendString(nil, hostname)...)
+		h = append(h, `,"source":`...)
+		h = AppendString(h, SourceSyscall)
+		h = append(h, `,"event":`...)
+		h = AppendString(h, event.Type(t).String())
+		enc.typeHead[t] = string(append(h, `,"fields":{`...))
+	}
 	return enc
 }
 
