@@ -2,6 +2,8 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/vigil-sensor/vigil/event"
@@ -86,5 +88,84 @@ func BenchmarkAppendEventCached(b *testing.B) {
 			}
 			b.SetBytes(int64(len(buf)))
 		})
+	}
+}
+
+// goldenEventRecords are event records of processes with every
+// process-scoped field set (environment, capability names, a container),
+// one per kind the golden files pin.
+func goldenEventRecords() map[string]*event.Event {
+	ctr := &event.Container{ID: "0123456789ab", FullID: "0123456789abcdef", Type: "containerd", Known: true, Name: "web",
+		Image: "nginx:1", Users: map[uint32]string{1000: "www"}}
+	exec := execEvent()
+	exec.Proc = richProcess(1000, "nc")
+	open := openEvent()
+	open.Proc, open.Container = richProcess(10, "cat"), ctr
+	conn := connectEvent()
+	conn.Proc = richProcess(20, "curl")
+	return map[string]*event.Event{"exec": exec, "open": open, "connect": conn}
+}
+
+// TestGoldenEventRecords pins the bytes of rich event records, encoded
+// directly and through the cache (rendered, then read back); regenerate
+// with `go test ./internal/output -update` after an intended change.
+func TestGoldenEventRecords(t *testing.T) {
+	enc := NewEncoder("host-1")
+	var c EventCache
+	for kind, e := range goldenEventRecords() {
+		got := enc.AppendEvent(nil, e)
+		checkGolden(t, filepath.Join("testdata", "event_rich_"+kind+".json"), got)
+		for range 2 {
+			if cached := enc.AppendEventCached(nil, e, &c); !bytes.Equal(cached, got) {
+				t.Errorf("%s: cached record\n got %s\nwant %s", kind, cached, got)
+			}
+		}
+	}
+}
+
+// TestEnvOnlyInExecRecords holds proc.env to the records of execs: every
+// other event type of the same process leaves it out, directly and through
+// the cache.
+func TestEnvOnlyInExecRecords(t *testing.T) {
+	enc := NewEncoder("host-1")
+	var c EventCache
+	p := richProcess(10, "bash")
+	for typ := event.Type(1); int(typ) < event.NumTypes; typ++ {
+		e := openEvent()
+		e.Type, e.Proc = typ, p
+		for _, rec := range [][]byte{enc.AppendEvent(nil, e), enc.AppendEventCached(nil, e, &c)} {
+			var line struct {
+				Fields map[string]any `json:"fields"`
+			}
+			if err := json.Unmarshal(rec, &line); err != nil {
+				t.Fatalf("%s: %v: %s", typ, err, rec)
+			}
+			env, has := line.Fields["proc.env"]
+			if want := typ.Kind() == event.KindExec; has != want {
+				t.Errorf("%s: proc.env in the record %v, want %v", typ, has, want)
+			} else if has && env != "HOME=/root PATH=/bin" {
+				t.Errorf("%s: proc.env %q, want %q", typ, env, "HOME=/root PATH=/bin")
+			}
+		}
+	}
+}
+
+// TestAppendEventCachedHead holds the record's head, whose date and time of
+// day the cache renders once a second, to AppendEvent's bytes for times in
+// one second, the next, an earlier one, on a second's boundary and before
+// 1970, and for an event type the encoder does not know.
+func TestAppendEventCachedHead(t *testing.T) {
+	enc := NewEncoder("host \"1\"")
+	var c EventCache
+	for _, ns := range []int64{1_700_000_000_000_000_001, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000,
+		1_700_000_000_500_000_000, 1_700_003_600_000_000_007, -1, -1_000_000_000, -1_500_000_000, 0, 1<<63 - 1} {
+		for _, typ := range []event.Type{event.TypeOpenat, event.TypeConnect, event.Type(event.NumTypes + 3)} {
+			e := openEvent()
+			e.Time, e.Type = ns, typ
+			want := enc.AppendEvent(nil, e)
+			if got := enc.AppendEventCached(nil, e, &c); !bytes.Equal(got, want) {
+				t.Errorf("time %d, type %d:\n got %s\nwant %s", ns, typ, got, want)
+			}
+		}
 	}
 }

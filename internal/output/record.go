@@ -26,9 +26,14 @@ type Encoder struct {
 	// ones (eventcache.go); runs counts the distinct runs.
 	segs [event.NumKinds][]segment
 	runs int
-	ocsf []compiled
-	ecs  []compiled
-	cef  []compiled
+	// ops are segs compiled for AppendEventCached, and typeHead[t] what
+	// follows an event record's time up to its fields for type t:
+	// `Z","hostname":...,"source":"syscall","event":"openat","fields":{`.
+	ops      [event.NumKinds][]eventOp
+	typeHead [event.NumTypes]string
+	ocsf     []compiled
+	ecs      []compiled
+	cef      []compiled
 }
 
 // recordField is a field of an event record with its JSON key, `"name":`,
@@ -37,6 +42,13 @@ type recordField struct {
 	f   *event.Field
 	key string
 }
+
+// execOnlyField is the field only the event records of execs carry: the
+// environment, a third of a record's bytes, is the same in every later event
+// of the process, so the stream carries it once, with the exec that set it,
+// and consumers join on proc.pid. Secrets in environments are not copied into
+// every record either.
+const execOnlyField = "proc.env"
 
 // NewEncoder returns an encoder that stamps records with hostname.
 func NewEncoder(hostname string) *Encoder {
@@ -53,12 +65,23 @@ func NewEncoder(hostname string) *Encoder {
 			if f.ArgRequired || f.Multi != nil || f.Alias {
 				continue
 			}
+			if f.Name == execOnlyField && event.Kind(k) != event.KindExec {
+				continue
+			}
 			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
 				enc.byKind[k] = append(enc.byKind[k], recordField{f: f, key: string(AppendString(nil, f.Name)) + ":"})
 			}
 		}
 	}
 	enc.segments()
+	for t := range enc.typeHead {
+		h := append([]byte(`Z","hostname":`), AppendString(nil, hostname)...)
+		h = append(h, `,"source":`...)
+		h = AppendString(h, SourceSyscall)
+		h = append(h, `,"event":`...)
+		h = AppendString(h, event.Type(t).String())
+		enc.typeHead[t] = string(append(h, `,"fields":{`...))
+	}
 	return enc
 }
 
@@ -75,7 +98,8 @@ func (enc *Encoder) Hostname() string { return enc.hostname }
 
 // AppendEvent appends e as an event record: time, hostname, source, event
 // (evt.type) and fields, an object keyed by field name holding every field
-// of e's kind that has a value. It ends with a newline.
+// of e's kind that has a value, except proc.env outside exec records
+// (execOnlyField). It ends with a newline.
 func (enc *Encoder) AppendEvent(b []byte, e *event.Event) []byte {
 	b = enc.appendHead(b, e.Time, SourceSyscall)
 	b = append(b, `,"event":`...)

@@ -97,6 +97,8 @@ type Writer struct {
 	mu              sync.Mutex
 	queue, urgent   batch
 	spare           []*chunk
+	maxSpare        int
+	chunksMade      int // chunks allocated, for tests
 	closed          bool
 	queued, urgentN atomic.Int64 // records queued, for Stats and Room
 	// pending counts the records the writer took and has not yet handed
@@ -127,12 +129,28 @@ type chunk struct {
 
 // Chunks are chunkSize bytes; a record starts a new chunk when the last
 // has less than chunkReserve left (a record larger than that grows its
-// chunk), and the writer keeps maxSpareChunks emptied chunks for reuse.
+// chunk). The writer keeps emptied chunks for reuse, as many as its queue's
+// byte bound can fill (spareChunks), at most maxSpareChunks: a chunk made
+// afresh is memory the kernel must fault in and Go must zero and later
+// collect, which under a sustained backlog cost more than the copy of the
+// records into it.
 const (
 	chunkSize      = 256 << 10
 	chunkReserve   = 32 << 10
-	maxSpareChunks = 16
+	maxSpareChunks = 256
 )
+
+// spareChunks is how many emptied chunks a writer whose queue holds at most
+// maxBytes keeps: every chunk but the last of a batch holds more than
+// chunkSize-chunkReserve bytes, which the bound counts until the writer
+// hands the chunk to the destination, so a full queue behind a stalled
+// destination needs that many, and a few more: the last chunks of the queue
+// and of the writer's batch, the one being written, and the delivered ones
+// the writer returns with its next batch. The spares hold no more memory
+// than the full queue did.
+func spareChunks(maxBytes int64) int {
+	return int(min(maxBytes/(chunkSize-chunkReserve)+4, maxSpareChunks))
+}
 
 // tail returns the chunk a record is appended to.
 func (w *Writer) tail(b *batch) *chunk {
@@ -146,6 +164,7 @@ func (w *Writer) tail(b *batch) *chunk {
 		c, w.spare = w.spare[n-1], w.spare[:n-1]
 	} else {
 		c = &chunk{buf: make([]byte, 0, chunkSize)}
+		w.chunksMade++
 	}
 	b.chunks = append(b.chunks, c)
 	return c
@@ -155,7 +174,7 @@ func (w *Writer) tail(b *batch) *chunk {
 // and empties b. w.mu is held.
 func (w *Writer) releaseLocked(b *batch) {
 	for _, c := range b.chunks {
-		if cap(c.buf) == chunkSize && len(w.spare) < maxSpareChunks {
+		if cap(c.buf) == chunkSize && len(w.spare) < w.maxSpare {
 			c.buf, c.ends = c.buf[:0], c.ends[:0]
 			w.spare = append(w.spare, c)
 		}
@@ -191,6 +210,7 @@ func NewDestinationWriter(d Destination, o WriterOptions) *Writer {
 		done:     make(chan struct{}),
 		depth:    depth,
 		maxBytes: int64(max(o.MaxBytes, 1)),
+		maxSpare: spareChunks(int64(max(o.MaxBytes, 1))),
 		ctx:      ctx,
 		cancel:   cancel,
 	}

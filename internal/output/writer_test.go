@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -162,5 +163,54 @@ func TestWriterBulkLeavesRoomForAlerts(t *testing.T) {
 	close(bw.release)
 	if err := w.Close(); err != nil || w.Stats().Written != 9 {
 		t.Errorf("close: %v, written %d, want 9", err, w.Stats().Written)
+	}
+}
+
+// gateWriter blocks every Write while its mutex is held.
+type gateWriter struct{ mu sync.Mutex }
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	g.mu.Unlock()
+	return len(p), nil
+}
+
+// TestWriterReusesChunks fills a writer's queue to its byte bound behind a
+// blocked destination, drains it, and does it again: the later backlogs
+// must be held in the chunks the first ones made, not in new ones the
+// kernel faults in and Go collects, so that all the backlogs together never
+// made more chunks than the writer keeps.
+func TestWriterReusesChunks(t *testing.T) {
+	g := &gateWriter{}
+	w := NewWriterSize(g, 1<<20, 8<<20)
+	rec := func(q []byte) []byte { return append(append(q, strings.Repeat("r", 3000)...), '\n') }
+	made := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.chunksMade
+	}
+	for cycle := range 6 {
+		g.mu.Lock()
+		n := 0
+		for w.SubmitFunc(rec) {
+			n++
+		}
+		if n < 2000 {
+			t.Fatalf("cycle %d: the queue took %d records of 3 KB, want the 8 MiB bound's worth", cycle, n)
+		}
+		g.mu.Unlock()
+		deadline := time.Now().Add(10 * time.Second)
+		for w.Stats().Queued > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("cycle %d: queue not drained: %+v", cycle, w.Stats())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if m := made(); m > w.maxSpare {
+		t.Errorf("6 backlogs of 8 MiB made %d chunks of %d KiB, the writer keeps %d: want no more than it keeps", m, chunkSize>>10, w.maxSpare)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
