@@ -572,6 +572,7 @@ enum filter_bounds {
 	VIGIL_FILTER_RAW_SCAN = 256,   /* bytes of raw path searched */
 	VIGIL_FILTER_UP_MAX = 16,      /* names of a relative raw path judged */
 	VIGIL_NAME_MAX = 255,          /* bytes of a file name (NAME_MAX) */
+	VIGIL_FILTER_HINTS = 4096,     /* bits of a name or identity prefilter */
 };
 
 /* The classes of a syscall's result, the index of kind_filter.results: a
@@ -617,7 +618,18 @@ struct kind_filter {
 	 * (filter_idents), whatever name reached it. */
 	__u32 ident_clauses;
 	__u32 pad;
+	/* Prefilters that spare most events a hash lookup: bit
+	 * VIGIL_NAME_HINT(len, first byte, last byte) of every file name in
+	 * filter_names, and bit VIGIL_IDENT_HINT(ino) of every file in
+	 * filter_idents. */
+	__u32 name_hints[VIGIL_FILTER_HINTS / 32];
+	__u32 ident_hints[VIGIL_FILTER_HINTS / 32];
 };
+
+/* The prefilters' bit of a file name and of an inode number; Go computes
+ * the same (sensor/filter.go: nameHint, identHint). */
+#define VIGIL_NAME_HINT(len, first, last) (((first) ^ ((last) << 4) ^ ((len) << 7)) & (VIGIL_FILTER_HINTS - 1))
+#define VIGIL_IDENT_HINT(ino) (((ino) ^ ((ino) >> 12)) & (VIGIL_FILTER_HINTS - 1))
 
 /* data[0] is the kind, data[1] the generation, then the path prefix;
  * prefixlen counts all three, in bits. */

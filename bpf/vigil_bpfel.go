@@ -161,6 +161,7 @@ const (
 	VigilFilterBoundsVIGIL_FILTER_RAW_SCAN   VigilFilterBounds = 256
 	VigilFilterBoundsVIGIL_FILTER_UP_MAX     VigilFilterBounds = 16
 	VigilFilterBoundsVIGIL_NAME_MAX          VigilFilterBounds = 255
+	VigilFilterBoundsVIGIL_FILTER_HINTS      VigilFilterBounds = 4096
 )
 
 type VigilFilterIdentKey struct {
@@ -301,6 +302,8 @@ type VigilKindFilter struct {
 	PathArgs      [2]uint32
 	IdentClauses  uint32
 	Pad           uint32
+	NameHints     [128]uint32
+	IdentHints    [128]uint32
 }
 
 type VigilOpenFilterKey uint32
@@ -351,6 +354,8 @@ type VigilPathBuf struct {
 	Ino     uint64
 	Dev     uint32
 	Nlink   uint32
+	RawLast uint32
+	RawLen  uint32
 	B       [8192]uint8
 }
 

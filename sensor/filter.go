@@ -401,6 +401,8 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 	for id, mask := range idents {
 		k.idents = append(k.idents, bpf.VigilFilterIdentKey{Ino: id.Ino, Dev: id.Dev, Gen: uint16(gen), Kind: uint16(kind)})
 		k.identMasks = append(k.identMasks, mask)
+		h := identHint(id.Ino)
+		k.filter.IdentHints[h/32] |= 1 << (h % 32)
 	}
 	if len(prefixes) > maxEntries || len(names) > maxEntries {
 		k.filter.PathAny = ^uint32(0)
@@ -434,6 +436,8 @@ func compileFilter(kind event.Kind, keyClass func(uint32) int, f *event.Filter, 
 	for n, mask := range names {
 		byKey[nameKey(kind, n, gen)] |= mask
 		k.filter.NameLens[len(n)/32] |= 1 << (len(n) % 32)
+		h := nameHint(n)
+		k.filter.NameHints[h/32] |= 1 << (h % 32)
 	}
 	for key, mask := range byKey {
 		k.names = append(k.names, key)
@@ -454,6 +458,24 @@ func setPairBits(f *bpf.VigilKindFilter, p string) {
 	}
 	pair := int(p[1])<<8 | int(p[2])
 	f.Pairs[pair/32] |= 1 << (pair % 32)
+}
+
+// filterHints is how many bits each of the kernel's name and identity
+// prefilters holds.
+const filterHints = uint32(bpf.VigilFilterBoundsVIGIL_FILTER_HINTS)
+
+// nameHint is the bit of a (non-empty) file name in the kernel's name
+// prefilter, VIGIL_NAME_HINT of bpf/events.h: its length, first and last
+// byte.
+func nameHint(name string) uint32 {
+	first, last := uint32(name[0]), uint32(name[len(name)-1])
+	return (first ^ last<<4 ^ uint32(len(name))<<7) & (filterHints - 1)
+}
+
+// identHint is the bit of an inode number in the kernel's identity
+// prefilter, VIGIL_IDENT_HINT of bpf/events.h.
+func identHint(ino uint64) uint32 {
+	return uint32(ino^ino>>12) & (filterHints - 1)
 }
 
 // nameKey is the kernel's key for a file name: its length and its first

@@ -67,20 +67,36 @@ static __always_inline __u32 open_put_file(struct rec_buf *rb, __u32 off, struct
 	return BOUNDED(n);
 }
 
+/* Walk the path of fd with direct loads (walk_fd_direct) and take the
+ * file's type and identity from the path buffer; returns the walk's
+ * length. */
+static __always_inline __u32 open_walk_direct(__s64 fd, __u32 *ftype, __u64 *ino, __u32 *dev, __u32 *nlink)
+{
+	__u32 zero = 0, n = walk_fd_direct(fd);
+	struct path_buf *pb = bpf_map_lookup_elem(&path_bufs, &zero);
+
+	if (pb) {
+		*ftype = pb->mode;
+		*ino = pb->ino;
+		*dev = pb->dev;
+		*nlink = pb->nlink;
+	}
+	return n;
+}
+
 /* Build and emit the open record of the call with arguments a, which
  * returned ret. direct (a constant) picks the raw program's direct loads. */
 static __always_inline int open_report(struct sys_args *a, long ret, const bool direct)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, zero = 0, caller = 0;
+	__u32 n, off, ftype = 0, mask, gen, raw_need, flags = a->flags, mode = a->mode, name = 0, caller = 0;
 	__u32 pre, want, dev = 0, nlink = 0;
 	struct inode *inode = NULL;
 	__u64 ino = 0;
 	__u16 sys = a->syscall;
-	struct path_buf *pb;
 	struct open_rec *r;
 	struct rec_buf *rb;
-	bool trunc = false, created = false;
+	bool trunc = false, created = false, unwalked = false;
 	char first = 0;
 
 	/* The arguments that are not plain registers: openat2's flags and
@@ -101,18 +117,33 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 		count_filtered(VIGIL_KIND_OPEN);
 		return 0;
 	}
+	/* Clauses all on the caller's name or the raw path (Falco's rules)
+	 * are judged on the raw path first, where it is its own fd.name,
+	 * before the file is looked at; the raw program only. */
+	if (direct && gen && ret >= 0 && filter_caller_only(VIGIL_KIND_OPEN, mask, gen)) {
+		__u32 rest = mask;
+
+		r = open_rec_new(&rb, sys, a->fd, flags);
+		if (!r)
+			return 0;
+		n = put_user_str(rb, sizeof(*r), (void *)a->path, &trunc);
+		if (!trunc && (rest & raw_need) && !filter_raw_admitted(VIGIL_KIND_OPEN, rest & raw_need, gen, sizeof(*r), n))
+			rest &= ~raw_need;
+		if (!trunc && (!rest || !filter_raw_name_may_match(VIGIL_KIND_OPEN, rest, gen, sizeof(*r), n))) {
+			count_filtered(VIGIL_KIND_OPEN);
+			return 0;
+		}
+		trunc = false;
+	}
 	if (ret >= 0) {
 		/* The fd is installed by now: its file gives the real target
-		 * whatever relative path, "..", dirfd or symlink led to it. */
+		 * whatever relative path, "..", dirfd or symlink led to it.
+		 * The raw program first judges the path's bounds without
+		 * walking it, and walks only an open that may pass. */
 		if (direct) {
-			name = walk_fd_direct(ret);
-			pb = bpf_map_lookup_elem(&path_bufs, &zero);
-			if (pb) {
-				ftype = pb->mode;
-				ino = pb->ino;
-				dev = pb->dev;
-				nlink = pb->nlink;
-			}
+			unwalked = gen && !open_path_may_match(ret, mask, gen);
+			if (!unwalked)
+				name = open_walk_direct(ret, &ftype, &ino, &dev, &nlink);
 		} else {
 			struct file *file = fd_file(task, ret);
 			struct path path = {};
@@ -125,14 +156,18 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 			}
 		}
 		if (gen) {
-			__u64 v = filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
+			/* Unwalked, no path bound holds: what filter_path_clauses
+			 * gives a path that fails every one. */
+			__u64 v = unwalked ? filter_unbounded_clauses(VIGIL_KIND_OPEN, mask, gen) :
+					     filter_path_clauses(VIGIL_KIND_OPEN, mask, gen, name);
 
 			pre = mask;
 			mask = (__u32)v;
 			caller = v >> 32;
 			/* A file the rules name reached by another name (a hard
-			 * link, a bind mount): its identity admits it. */
-			if (!(mask & ~raw_need) && (want = filter_ident_wanted(VIGIL_KIND_OPEN, pre & ~mask, gen))) {
+			 * link, a bind mount): its identity admits it. Unwalked,
+			 * open_path_may_match has found it is no such file. */
+			if (!unwalked && !(mask & ~raw_need) && (want = filter_ident_wanted(VIGIL_KIND_OPEN, pre & ~mask, gen))) {
 				if (inode)
 					inode_ident(inode, &ino, &dev, &nlink);
 				mask |= filter_ident_clauses(VIGIL_KIND_OPEN, want, gen, dev, ino);
@@ -142,6 +177,9 @@ static __always_inline int open_report(struct sys_args *a, long ret, const bool 
 			count_filtered(VIGIL_KIND_OPEN);
 			return 0;
 		}
+		/* It may pass: the record and the caller's name need the path. */
+		if (unwalked)
+			name = open_walk_direct(ret, &ftype, &ino, &dev, &nlink);
 		/* The helper reads' identity, for the record, once the open
 		 * passed (the raw program has it from the walk). */
 		if (inode && ino == 0)

@@ -79,6 +79,10 @@ struct path_buf {
 	__u64 ino;
 	__u32 dev;
 	__u32 nlink;
+	/* filter_raw_name_may_match: the raw path's last slash, and its
+	 * length as the scan reads it back. */
+	__u32 raw_last;
+	__u32 raw_len;
 	__u8 b[PATH_BUF_SIZE];
 };
 

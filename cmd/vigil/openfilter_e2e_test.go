@@ -9,8 +9,8 @@ import (
 )
 
 // TestOpenFilterDefaultRules runs the agent with its default rules, whose
-// open rules all name paths or file names: a benign open is left in the
-// kernel (counted, not emitted), and an open a rule matches still alerts.
+// open rules all name paths or file names: benign opens are left in the
+// kernel (counted as filtered), and an open a rule matches still alerts.
 func TestOpenFilterDefaultRules(t *testing.T) {
 	a := startAgent(t, "--no-containerd")
 	benign := filepath.Join(t.TempDir(), "benign.txt")
@@ -33,15 +33,16 @@ func TestOpenFilterDefaultRules(t *testing.T) {
 	a.Expect(t, "the shadow read alert", func(r agenttest.Line) bool {
 		return r.Rule == "Read Shadow or Sudoers File" && r.OutputFields["fd.name"] == "/etc/shadow"
 	})
+	// The counters are the machine's: others' opens only add to the
+	// filtered count, so it holds the benign ones at least. Whether any of
+	// this process's own benign opens left the kernel, which the
+	// machine-wide emitted count cannot tell while other processes open
+	// files, sensor's TestOpenFilterDefaultRules checks on the decoded
+	// events of its helper.
 	m := a.Metrics(t)
-	filtered, emitted := m.Get(t, `vigil_kernel_filtered_total{kind="open"}`), m.Get(t, `vigil_kernel_events_total{kind="open"}`)
-	t.Logf("opens filtered in the kernel: %v, emitted: %v", filtered, emitted)
+	filtered := m.Get(t, `vigil_kernel_filtered_total{kind="open"}`)
+	t.Logf("opens filtered in the kernel: %v", filtered)
 	if filtered < n {
 		t.Errorf("%v opens filtered, want at least the %d benign ones", filtered, n)
-	}
-	// Everything else the machine opened meanwhile may be emitted, but
-	// not the benign opens.
-	if emitted >= n {
-		t.Errorf("%v opens emitted: the benign ones were not filtered", emitted)
 	}
 }
