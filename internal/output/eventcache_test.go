@@ -123,16 +123,21 @@ func TestGoldenEventRecords(t *testing.T) {
 	}
 }
 
-// TestEnvOnlyInExecRecords holds proc.env to the records of execs: every
-// other event type of the same process leaves it out, directly and through
-// the cache.
-func TestEnvOnlyInExecRecords(t *testing.T) {
+// TestProcessFactsOnlyWhereSet holds the environment to the records of
+// execs and forks, and the capability names to those and the credential
+// changes: every other event type of the same process leaves them out,
+// directly and through the cache.
+func TestProcessFactsOnlyWhereSet(t *testing.T) {
 	enc := NewEncoder("host-1")
 	var c EventCache
 	p := richProcess(10, "bash")
+	want := map[string]any{"proc.env": "HOME=/root PATH=/bin", "thread.cap_effective": "CAP_SYS_ADMIN",
+		"thread.cap_permitted": "CAP_SYS_ADMIN", "thread.cap_inheritable": ""}
+	carried := 0
 	for typ := event.Type(1); int(typ) < event.NumTypes; typ++ {
 		e := openEvent()
 		e.Type, e.Proc = typ, p
+		k := typ.Kind()
 		for _, rec := range [][]byte{enc.AppendEvent(nil, e), enc.AppendEventCached(nil, e, &c)} {
 			var line struct {
 				Fields map[string]any `json:"fields"`
@@ -140,13 +145,23 @@ func TestEnvOnlyInExecRecords(t *testing.T) {
 			if err := json.Unmarshal(rec, &line); err != nil {
 				t.Fatalf("%s: %v: %s", typ, err, rec)
 			}
-			env, has := line.Fields["proc.env"]
-			if want := typ.Kind() == event.KindExec; has != want {
-				t.Errorf("%s: proc.env in the record %v, want %v", typ, has, want)
-			} else if has && env != "HOME=/root PATH=/bin" {
-				t.Errorf("%s: proc.env %q, want %q", typ, env, "HOME=/root PATH=/bin")
+			for name, v := range want {
+				got, has := line.Fields[name]
+				wantHas := k == event.KindExec || k == event.KindFork || (k == event.KindCred && name != "proc.env")
+				if has != wantHas {
+					t.Errorf("%s: %s in the record %v, want %v", typ, name, has, wantHas)
+				} else if has && got != v {
+					t.Errorf("%s: %s %q, want %q", typ, name, got, v)
+				}
+				if has {
+					carried++
+				}
 			}
 		}
+	}
+	// execve, execveat, clone and the cred types, each encoded twice.
+	if carried < 2*(2*4+4+6*3) {
+		t.Errorf("the facts were carried %d times, want them in every exec, fork and cred record", carried)
 	}
 }
 

@@ -209,3 +209,33 @@ func TestAppendTime(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain8 holds the word-at-a-time test of AppendString to the byte
+// table: a word is plain only when each of its bytes is, for every byte
+// value at every position among plain bytes, and for random words.
+func TestPlain8(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			if got := plain8(load64(string(w), 0)); got != plain[c] {
+				t.Errorf("byte %#x at %d: plain8 %v, want %v", c, pos, got, plain[c])
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		var w [8]byte
+		want := true
+		for i := range w {
+			w[i] = byte(r.IntN(256))
+			if r.IntN(2) == 0 {
+				w[i] = byte(0x20 + r.IntN(0x60))
+			}
+			want = want && plain[w[i]]
+		}
+		if got := plain8(load64(string(w[:]), 0)); got != want {
+			t.Fatalf("word % x: plain8 %v, want %v", w, got, want)
+		}
+	}
+}

@@ -43,12 +43,21 @@ type recordField struct {
 	key string
 }
 
-// execOnlyField is the field only the event records of execs carry: the
-// environment, a third of a record's bytes, is the same in every later event
-// of the process, so the stream carries it once, with the exec that set it,
-// and consumers join on proc.pid. Secrets in environments are not copied into
-// every record either.
-const execOnlyField = "proc.env"
+// carriedBy names the process fields that event records carry only where
+// the process gets them, and which kinds those are: the exec that sets them,
+// the fork whose child inherits them (the child's first record), and, for
+// capabilities, the credential change (setuid family, capset) that changes
+// them. They are the same in every other event of the process, and they are
+// most of a record's bytes (the environment a third, the capability names
+// of a root process 1.2 KB), so the stream carries each value once and
+// consumers join on proc.pid with that pid's latest such record. Secrets in
+// environments are not copied into every record either.
+var carriedBy = map[string][]event.Kind{
+	"proc.env":               {event.KindExec, event.KindFork},
+	"thread.cap_effective":   {event.KindExec, event.KindFork, event.KindCred},
+	"thread.cap_permitted":   {event.KindExec, event.KindFork, event.KindCred},
+	"thread.cap_inheritable": {event.KindExec, event.KindFork, event.KindCred},
+}
 
 // NewEncoder returns an encoder that stamps records with hostname.
 func NewEncoder(hostname string) *Encoder {
@@ -65,7 +74,7 @@ func NewEncoder(hostname string) *Encoder {
 			if f.ArgRequired || f.Multi != nil || f.Alias {
 				continue
 			}
-			if f.Name == execOnlyField && event.Kind(k) != event.KindExec {
+			if kinds, only := carriedBy[f.Name]; only && !slices.Contains(kinds, event.Kind(k)) {
 				continue
 			}
 			if len(f.Kinds) == 0 || slices.Contains(f.Kinds, event.Kind(k)) {
@@ -98,8 +107,8 @@ func (enc *Encoder) Hostname() string { return enc.hostname }
 
 // AppendEvent appends e as an event record: time, hostname, source, event
 // (evt.type) and fields, an object keyed by field name holding every field
-// of e's kind that has a value, except proc.env outside exec records
-// (execOnlyField). It ends with a newline.
+// of e's kind that has a value, except the environment and capabilities
+// outside the records of the events that set them (carriedBy). It ends with a newline.
 func (enc *Encoder) AppendEvent(b []byte, e *event.Event) []byte {
 	b = enc.appendHead(b, e.Time, SourceSyscall)
 	b = append(b, `,"event":`...)
