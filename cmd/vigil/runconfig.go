@@ -77,7 +77,7 @@ func (cfg *runConfig) options() []runOption {
 		{name: "rules", ptr: &cfg.rules, reloadable: true,
 			usage: "rules file to load (repeatable; default: the embedded vigil rules)"},
 		{name: "events", ptr: &cfg.events,
-			usage: "also write every event as a JSON line (the environment, proc.env, only in the records of execs)"},
+			usage: "also write every event as a JSON line (the environment and capabilities only in the records of execs, forks and credential changes)"},
 		{name: "duration", ptr: &cfg.duration,
 			usage: "stop cleanly after this long (0: run until SIGINT/SIGTERM)"},
 		{name: "ring-buffer-size", ptr: &cfg.ringBufferSize, check: positive("the ring buffer size", &cfg.ringBufferSize),
