@@ -264,46 +264,64 @@ func (w *Writer) Buffer() []byte {
 // bytes) or the writer failed or closed; drops are counted in Stats. b is
 // copied; the writer takes it back for Buffer.
 func (w *Writer) Submit(b []byte) bool {
-	ok := w.SubmitFunc(func(q []byte) []byte { return append(q, b...) })
+	ok := false
+	if w.queued.Load() < int64(w.depth) && w.queuedBytes.Load() < w.maxBytes {
+		ok = w.queueRecord(b, w.depth, w.maxBytes)
+	} else {
+		w.dropped.Add(1)
+	}
 	w.recycle(b)
 	return ok
 }
 
-// SubmitFunc is Submit for a record that appendRecord appends to the queue
-// (it must append exactly one record, and may be called with the queue's
-// lock held); it is called only when the queue has room, so a full queue
+// SubmitFunc is Submit for a record that appendRecord appends to the buffer
+// it is given (it must append exactly one record, and may keep nothing of
+// the buffer); it is called only when the queue has room, so a full queue
 // costs no encoding.
 func (w *Writer) SubmitFunc(appendRecord func([]byte) []byte) bool {
 	return w.submitFunc(appendRecord, w.depth, w.maxBytes)
 }
 
 // submitFunc queues the record appendRecord appends while the queue holds
-// fewer than depth records and maxBytes bytes.
+// fewer than depth records and maxBytes bytes. The record is encoded into a
+// scratch buffer of the caller's before the lock is taken and copied into
+// the queue under it: the writer goroutine takes the lock for every batch,
+// and with a fast destination (a pipe, /dev/null) it would otherwise wait
+// on (and the producer wake it from) the whole encoding of a record.
 func (w *Writer) submitFunc(appendRecord func([]byte) []byte, depth int, maxBytes int64) bool {
 	if w.queued.Load() >= int64(depth) || w.queuedBytes.Load() >= maxBytes {
-		// A full queue (a stalled sink) costs no lock.
+		// A full queue (a stalled sink) costs no lock and no encoding.
 		w.dropped.Add(1)
 		return false
 	}
+	sp := scratchPool.Get().(*[]byte)
+	rec := appendRecord((*sp)[:0])
+	ok := w.queueRecord(rec, depth, maxBytes)
+	if cap(rec) <= maxPooledCap {
+		*sp = rec[:0]
+	}
+	scratchPool.Put(sp)
+	return ok
+}
+
+// scratchPool holds the buffers submitFunc encodes records into.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// queueRecord copies rec into the queue, as submitFunc says.
+func (w *Writer) queueRecord(rec []byte, depth int, maxBytes int64) bool {
+	n := int64(len(rec))
 	w.mu.Lock()
 	q := &w.queue
-	if w.closed || w.err.Load() != nil || q.n >= depth || w.queuedBytes.Load() >= maxBytes {
+	// The first record is always let in, however large, so that a single
+	// huge record cannot wedge the queue.
+	if w.closed || w.err.Load() != nil || q.n >= depth || w.queuedBytes.Load() >= maxBytes ||
+		(w.queuedBytes.Load()+n > maxBytes && q.n > 0) {
 		w.mu.Unlock()
 		w.dropped.Add(1)
 		return false
 	}
 	c := w.tail(q)
-	start := len(c.buf)
-	c.buf = appendRecord(c.buf)
-	n := int64(len(c.buf) - start)
-	// The first record is always let in, however large, so that a single
-	// huge record cannot wedge the queue.
-	if total := w.queuedBytes.Load() + n; total > maxBytes && q.n > 0 {
-		c.buf = c.buf[:start]
-		w.mu.Unlock()
-		w.dropped.Add(1)
-		return false
-	}
+	c.buf = append(c.buf, rec...)
 	c.ends = append(c.ends, len(c.buf))
 	q.n++
 	first := q.n == 1
