@@ -84,10 +84,39 @@ func TestRunEventsStream(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pid := runCommand(t, "cat", path)
+	// sh, started after vigil, forks cat: the fork (the child's first
+	// record) and the exec carry cat's environment and capabilities, which
+	// its open leaves out. (A process that was running when vigil started
+	// has neither known until it execs.)
+	runCommand(t, "sh", "-c", `cat "$0"; true`, path)
+	seen := map[int64]map[string]agenttest.Line{}
 	r := a.Expect(t, "open of a hostile file name", func(r agenttest.Line) bool {
-		return r.Event == "openat" && agenttest.Int(r.Fields["proc.pid"]) == int64(pid) && strings.HasPrefix(fmt.Sprint(r.Fields["fd.name"]), dir)
+		pid := agenttest.Int(r.Fields["proc.pid"])
+		if r.Event == "clone" || r.Event == "execve" {
+			if seen[pid] == nil {
+				seen[pid] = map[string]agenttest.Line{}
+			}
+			seen[pid][r.Event] = r
+		}
+		return r.Event == "openat" && r.Fields["proc.name"] == "cat" && strings.HasPrefix(fmt.Sprint(r.Fields["fd.name"]), dir)
 	})
+	pid := agenttest.Int(r.Fields["proc.pid"])
+	for _, ev := range []string{"clone", "execve"} {
+		l, ok := seen[pid][ev]
+		if !ok {
+			t.Errorf("no %s record of pid %d before its open", ev, pid)
+			continue
+		}
+		if !strings.Contains(fmt.Sprint(l.Fields["thread.cap_effective"]), "CAP_SYS_ADMIN") || l.Fields["proc.env"] == nil {
+			t.Errorf("%s record: thread.cap_effective %v, proc.env %v, want root's capabilities and the environment",
+				ev, l.Fields["thread.cap_effective"], l.Fields["proc.env"])
+		}
+	}
+	for _, f := range []string{"proc.env", "thread.cap_effective", "thread.cap_permitted", "thread.cap_inheritable"} {
+		if v, has := r.Fields[f]; has {
+			t.Errorf("open record carries %s (%v): only execs, forks and credential changes do", f, v)
+		}
+	}
 	if want := dir + "/line\nbreak\"quote\ufffd"; r.Fields["fd.name"] != want {
 		t.Errorf("fd.name = %q, want %q", r.Fields["fd.name"], want)
 	}
