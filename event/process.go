@@ -68,8 +68,8 @@ type Process struct {
 	Env                                        string
 	EnvTruncated                               bool
 	// ExecSeen is set when the facts above come from an exec record
-	// (not /proc), CapsKnown when the capability sets do (an exec or a
-	// change of credentials); the Cap*Names are the sets rendered
+	// (not /proc), CapsKnown when the capability sets are known (from an
+	// exec, a change of credentials or /proc); the Cap*Names are the sets rendered
 	// (CapNames) and SessionName the session leader's name, as of the exec.
 	ExecSeen, CapsKnown                                       bool
 	CapInheritableNames, CapPermittedNames, CapEffectiveNames string

@@ -55,8 +55,14 @@ func (fs procDir) read(pid uint32, users *userDB) (*event.Process, bool) {
 		return nil, false
 	}
 	p := &event.Process{PID: pid, Name: st.Comm, PPID: st.PPID, TTY: st.TTY, StartTime: st.StartBootNs() + fs.bootOffset}
-	if status, err := procfs.ReadStatus(fs.root, pid); err == nil && status.HasIDs {
-		p.UID, p.EUID, p.GID = status.UID[0], status.UID[1], status.GID[0]
+	if status, err := procfs.ReadStatus(fs.root, pid); err == nil {
+		if status.HasIDs {
+			p.UID, p.EUID, p.GID = status.UID[0], status.UID[1], status.GID[0]
+		}
+		if status.HasCaps {
+			p.CapInheritable, p.CapPermitted, p.CapEffective = status.CapInh, status.CapPrm, status.CapEff
+			p.CapsKnown = true
+		}
 	}
 	dir := filepath.Join(fs.root, strconv.FormatUint(uint64(pid), 10))
 	p.LoginUID = ^uint32(0)

@@ -263,9 +263,6 @@ func (t *ProcessTable) exec(r *Record) *event.Process {
 		ExecSeen:       true,
 		CapsKnown:      true,
 	}
-	p.CapInheritableNames = t.capNames(f.CapInheritable)
-	p.CapPermittedNames = t.capNames(f.CapPermitted)
-	p.CapEffectiveNames = t.capNames(f.CapEffective)
 	p.SessionName = p.Name
 	if f.SID != e.PID {
 		if s := t.Lookup(f.SID); s != nil {
@@ -303,9 +300,6 @@ func (t *ProcessTable) cred(e *event.Event) *event.Process {
 	p.UID, p.GID, p.EUID = c.UID, c.GID, c.EUID
 	p.CapsKnown = true
 	p.CapInheritable, p.CapPermitted, p.CapEffective = c.CapInheritable, c.CapPermitted, c.CapEffective
-	p.CapInheritableNames = t.capNames(c.CapInheritable)
-	p.CapPermittedNames = t.capNames(c.CapPermitted)
-	p.CapEffectiveNames = t.capNames(c.CapEffective)
 	if p.UID != old.UID {
 		p.UserName = t.users.name(p.UID, time.Now())
 	}
@@ -316,13 +310,19 @@ func (t *ProcessTable) cred(e *event.Event) *event.Process {
 	return p
 }
 
-// names sets the host's names of p's group and login uid.
+// names sets the host's names of p's group and login uid, and renders its
+// capability sets when they are known.
 func (t *ProcessTable) names(p *event.Process) {
 	now := time.Now()
 	p.GroupName = t.groups.name(p.GID, now)
 	p.LoginName = ""
 	if p.LoginUID != unsetLoginUID {
 		p.LoginName = t.users.name(p.LoginUID, now)
+	}
+	if p.CapsKnown {
+		p.CapInheritableNames = t.capNames(p.CapInheritable)
+		p.CapPermittedNames = t.capNames(p.CapPermitted)
+		p.CapEffectiveNames = t.capNames(p.CapEffective)
 	}
 }
 

@@ -36,6 +36,10 @@ type fakeProcess struct {
 	uid, euid, gid   uint32
 	tty              uint32
 	startTicks       uint64
+	// capPrm, capEff: the CapPrm and CapEff lines of status (with CapInh
+	// 0) when hasCaps.
+	capPrm, capEff uint64
+	hasCaps        bool
 }
 
 func (fp *fakeProc) add(p fakeProcess) {
@@ -49,6 +53,9 @@ func (fp *fakeProc) add(p fakeProcess) {
 		"cmdline":  p.argv,
 		"loginuid": "1000",
 		"cgroup":   "4:memory:/x\n0::" + p.cgroup + "\n",
+	}
+	if p.hasCaps {
+		files["status"] += fmt.Sprintf("CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\n", 0, p.capPrm, p.capEff)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fp.t.Fatal(err)
@@ -89,7 +96,8 @@ func TestTableSeed(t *testing.T) {
 	fp := newFakeProc(t)
 	fp.add(fakeProcess{pid: 1, comm: "init", argv: "/sbin/init\x00", exe: "/usr/lib/systemd/systemd", cwd: "/", cgroup: "/"})
 	fp.add(fakeProcess{pid: 50, ppid: 1, comm: "odd) name", argv: "/usr/bin/app\x00--flag\x00x y\x00", exe: "/opt/app (deleted)",
-		cwd: "/srv", cgroup: "/svc/app", uid: 1000, euid: 0, gid: 1000, tty: 34816, startTicks: 250})
+		cwd: "/srv", cgroup: "/svc/app", uid: 1000, euid: 0, gid: 1000, tty: 34816, startTicks: 250,
+		capPrm: 1<<21 | 1<<12, capEff: 1 << 21, hasCaps: true})
 	fp.add(fakeProcess{pid: 60, ppid: 50, comm: "payload", argv: "x\x00", exe: "/memfd:p (deleted)", cwd: "/", cgroup: "/svc"})
 	tab := fp.table(0)
 	if err := tab.Seed(); err != nil {
@@ -104,11 +112,16 @@ func TestTableSeed(t *testing.T) {
 		Cmdline: "odd) name --flag x y", Cwd: "/srv", UID: 1000, GID: 1000, EUID: 0, LoginUID: 1000, TTY: 34816,
 		UserName: "alice", StartTime: 1e18 + 250*1e7, CgroupID: fp.cgroupIno("svc/app"), ExeDeleted: true,
 		GroupName: "staff", LoginName: "alice", Parent: tab.Lookup(1),
+		// The capability sets, from status: a process that was running
+		// before vigil has them before its next exec.
+		CapPermitted: 1<<21 | 1<<12, CapEffective: 1 << 21, CapsKnown: true,
+		CapPermittedNames: "CAP_NET_ADMIN CAP_SYS_ADMIN", CapEffectiveNames: "CAP_SYS_ADMIN",
 	}
 	if p == nil || *p != want {
 		t.Errorf("seeded process:\n got %+v\nwant %+v", p, want)
 	}
-	if m := tab.Lookup(60); m == nil || !m.ExeFromMemfd || m.ExeDeleted || m.ExePath != "/memfd:p" || m.Parent != p {
+	if m := tab.Lookup(60); m == nil || !m.ExeFromMemfd || m.ExeDeleted || m.ExePath != "/memfd:p" || m.Parent != p ||
+		m.CapsKnown || m.CapEffectiveNames != "" {
 		t.Errorf("memfd process: %+v", m)
 	}
 	if init := tab.Lookup(1); init.Parent != nil || init.UserName != "root" || init.CgroupID != fp.cgroupIno("") {

@@ -87,7 +87,7 @@ func TestRunEventsStream(t *testing.T) {
 	// sh, started after vigil, forks cat: the fork (the child's first
 	// record) and the exec carry cat's environment and capabilities, which
 	// its open leaves out. (A process that was running when vigil started
-	// has neither known until it execs.)
+	// has no environment known until it execs.)
 	runCommand(t, "sh", "-c", `cat "$0"; true`, path)
 	seen := map[int64]map[string]agenttest.Line{}
 	r := a.Expect(t, "open of a hostile file name", func(r agenttest.Line) bool {

@@ -16,10 +16,14 @@ type Status struct {
 	UID, GID [4]uint32
 	// VmRSS and VmHWM are the resident set now and at its peak, in bytes.
 	VmRSS, VmHWM uint64
+	// CapInh, CapPrm and CapEff are the inheritable, permitted and
+	// effective capability sets (bit n: capability n).
+	CapInh, CapPrm, CapEff uint64
 	// HasIDs says the Uid and Gid lines were there, as they always are;
 	// HasMemory says the VmRSS and VmHWM lines were, which kernel threads
-	// and zombies lack.
-	HasIDs, HasMemory bool
+	// and zombies lack; HasCaps says the CapInh, CapPrm and CapEff lines
+	// were.
+	HasIDs, HasMemory, HasCaps bool
 }
 
 // ParseStatus parses the contents of /proc/<pid>/status. Lines it does not
@@ -30,6 +34,7 @@ func ParseStatus(b []byte) (Status, error) {
 		return Status{}, fmt.Errorf("parsing status: %w", ErrTooLarge)
 	}
 	var uid, gid, rss, hwm bool
+	var caps int
 	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
 		key, val, ok := bytes.Cut(line, []byte{':'})
 		if !ok {
@@ -49,6 +54,15 @@ func ParseStatus(b []byte) (Status, error) {
 		case "VmHWM":
 			s.VmHWM, err = parseKB(val)
 			hwm = true
+		case "CapInh":
+			s.CapInh, err = parseCaps(val)
+			caps |= 1
+		case "CapPrm":
+			s.CapPrm, err = parseCaps(val)
+			caps |= 2
+		case "CapEff":
+			s.CapEff, err = parseCaps(val)
+			caps |= 4
 		default:
 			continue
 		}
@@ -56,8 +70,17 @@ func ParseStatus(b []byte) (Status, error) {
 			return Status{}, fmt.Errorf("parsing status %s: %w", key, err)
 		}
 	}
-	s.HasIDs, s.HasMemory = uid && gid, rss && hwm
+	s.HasIDs, s.HasMemory, s.HasCaps = uid && gid, rss && hwm, caps == 7
 	return s, nil
+}
+
+// parseCaps parses a capability set line's value: 16 hex digits.
+func parseCaps(val []byte) (uint64, error) {
+	v, err := strconv.ParseUint(string(bytes.TrimSpace(val)), 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return v, nil
 }
 
 // parseIDs parses the four ids of a Uid or Gid line.
