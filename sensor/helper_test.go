@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,17 @@ import (
 // the test binary keeps them free of any tool (the kernel-matrix VMs have
 // only busybox).
 const helperEnv = "VIGIL_SENSOR_TEST_HELPER"
+
+// init pins a helper's main goroutine to the process's main thread (an
+// init runs there), so that the syscalls of a helper mode come from the
+// thread whose id is the pid, as tests that check an event's thread
+// expect; unpinned, the Go scheduler may move it to another thread
+// (TestIOURingOpenat once saw its submit from tid pid+2).
+func init() {
+	if os.Getenv(helperEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
