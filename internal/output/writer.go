@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -221,12 +222,28 @@ func NewDestinationWriter(d Destination, o WriterOptions) *Writer {
 
 // Stream is a Destination writing to w: each batch of records in one
 // write, single records through a 64 KiB buffer.
-func Stream(w io.Writer) Destination { return &stream{w: w, bw: bufio.NewWriterSize(w, 64<<10)} }
+func Stream(w io.Writer) Destination { return StreamDropBehind(w, nil) }
+
+// StreamDropBehind is Stream, writing batches with RWF_DONTCACHE when w is
+// a regular file (DropBehind); off, if not nil, is told once if the kernel
+// refuses the flag.
+func StreamDropBehind(w io.Writer, off func(error)) Destination {
+	s := &stream{w: w, bw: bufio.NewWriterSize(w, 64<<10)}
+	if f, ok := w.(*os.File); ok {
+		s.db = NewDropBehind(f, off)
+	}
+	return s
+}
 
 type stream struct {
 	w  io.Writer
 	bw *bufio.Writer
+	db *DropBehind
 }
+
+// DropBehind reports whether the stream's batches leave the page cache
+// behind them (DropBehind.Active).
+func (s *stream) DropBehind() bool { return s.db.Active() }
 
 func (s *stream) Write(_ context.Context, rec []byte) error {
 	_, err := s.bw.Write(rec)
@@ -241,6 +258,9 @@ func (s *stream) WriteBatch(_ context.Context, recs []byte) error {
 		if err := s.bw.Flush(); err != nil {
 			return err
 		}
+	}
+	if done, err := s.db.Write(recs); done {
+		return err
 	}
 	_, err := s.w.Write(recs)
 	return err

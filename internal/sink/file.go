@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vigil-sensor/vigil/internal/output"
 )
 
 // fileDest appends records to a file, one write per record or batch, so a
@@ -13,8 +15,10 @@ import (
 // that was.
 type fileDest struct {
 	path    string
-	mu      sync.Mutex // guards f against Reopen
+	mu      sync.Mutex // guards f and db against Reopen
 	f       *os.File
+	db      *output.DropBehind // batches leave the page cache behind them
+	off     func(error)
 	reopens atomic.Uint64
 }
 
@@ -26,12 +30,14 @@ func openFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-func newFileDest(path string) (*fileDest, error) {
+// newFileDest opens path; off is told once if the kernel refuses
+// RWF_DONTCACHE for its batches (output.DropBehind).
+func newFileDest(path string, off func(error)) (*fileDest, error) {
 	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return &fileDest{path: path, f: f}, nil
+	return &fileDest{path: path, f: f, db: output.NewDropBehind(f, off), off: off}, nil
 }
 
 func (d *fileDest) Write(_ context.Context, rec []byte) error {
@@ -41,9 +47,18 @@ func (d *fileDest) Write(_ context.Context, rec []byte) error {
 	return err
 }
 
-// WriteBatch appends many records in one write: each is in the file once
-// the write returns, as with Write.
-func (d *fileDest) WriteBatch(ctx context.Context, recs []byte) error { return d.Write(ctx, recs) }
+// WriteBatch appends many records in one write, leaving the page cache
+// behind it where the kernel can (output.DropBehind): each is in the file
+// once the write returns, as with Write.
+func (d *fileDest) WriteBatch(_ context.Context, recs []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if done, err := d.db.Write(recs); done {
+		return err
+	}
+	_, err := d.f.Write(recs)
+	return err
+}
 
 func (d *fileDest) Flush(context.Context) error { return nil }
 
@@ -58,6 +73,11 @@ func (d *fileDest) Reopen() error {
 	d.mu.Lock()
 	old := d.f
 	d.f = f
+	if d.db.Active() {
+		// A refusal holds for the kernel and file system: a new file
+		// there is written normally too, without asking again.
+		d.db = output.NewDropBehind(f, d.off)
+	}
 	d.mu.Unlock()
 	d.reopens.Add(1)
 	return old.Close()

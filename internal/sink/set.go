@@ -222,9 +222,9 @@ func (s *Set) start(cfg *Config) (*sink, error) {
 	)
 	switch cfg.Type {
 	case TypeStdout:
-		dest, failFast = output.Stream(s.deps.Stdout), true
+		dest, failFast = output.StreamDropBehind(s.deps.Stdout, s.dropBehindOff(cfg)), true
 	case TypeFile:
-		dest, err = newFileDest(cfg.File.Path)
+		dest, err = newFileDest(cfg.File.Path, s.dropBehindOff(cfg))
 	case TypeHTTP:
 		contentType := "application/json"
 		if !cfg.Format.JSON() {
@@ -254,6 +254,16 @@ func (s *Set) start(cfg *Config) (*sink, error) {
 		s.watch(k)
 	}
 	return k, nil
+}
+
+// dropBehindOff returns what a stream or file output calls when the kernel
+// refuses RWF_DONTCACHE (output.DropBehind): it says so once, and the
+// output goes on with plain writes.
+func (s *Set) dropBehindOff(cfg *Config) func(error) {
+	return func(err error) {
+		s.deps.Logger.Info("output written through the page cache: the kernel or file system refuses RWF_DONTCACHE (Linux 6.14+)",
+			"output", cfg.SinkName(), "err", err)
+	}
 }
 
 // watch makes a fail-fast sink's failure the set's.
