@@ -1,9 +1,9 @@
 package output
 
 import (
-	"errors"
 	"os"
-	"syscall"
+	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,55 +23,53 @@ const rwfDontCache = 0x80
 // turns it off for good and is reported to off; the batch and all later
 // ones are then written normally.
 type DropBehind struct {
-	rc  syscall.RawConn // nil: not a regular file, or the flag was refused
+	f   *os.File // nil: not a regular file, or the flag was refused
+	fd  uintptr
 	off func(error)
 }
 
 // NewDropBehind returns a DropBehind for f, active when f is a regular file;
-// off, if not nil, is called once if the kernel refuses the flag.
+// off, if not nil, is called once if the kernel refuses the flag. f must stay
+// open while the DropBehind is used.
 func NewDropBehind(f *os.File, off func(error)) *DropBehind {
 	d := &DropBehind{off: off}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		return d
 	}
-	if rc, err := f.SyscallConn(); err == nil {
-		d.rc = rc
-	}
+	// A regular file is not in Go's poller, so Fd leaves its mode alone.
+	d.f, d.fd = f, f.Fd()
 	return d
 }
 
 // Active reports whether writes still carry RWF_DONTCACHE.
-func (d *DropBehind) Active() bool { return d != nil && d.rc != nil }
+func (d *DropBehind) Active() bool { return d != nil && d.f != nil }
 
 // Write writes b to the file at its offset (appending under O_APPEND) with
-// RWF_DONTCACHE, all of it. It reports false, having written nothing, when
-// the flag is off or was just refused: the caller writes b normally.
+// RWF_DONTCACHE, all of it, allocating nothing. It reports false, having
+// written nothing, when the flag is off or was just refused: the caller
+// writes b normally.
 func (d *DropBehind) Write(b []byte) (bool, error) {
 	if !d.Active() {
 		return false, nil
 	}
 	for len(b) > 0 {
-		var (
-			n   int
-			err error
-		)
-		if cerr := d.rc.Write(func(fd uintptr) bool {
-			n, err = unix.Pwritev2(int(fd), [][]byte{b}, -1, rwfDontCache)
-			return true
-		}); cerr != nil {
-			return true, cerr
-		}
+		iov := unix.Iovec{Base: &b[0]}
+		iov.SetLen(len(b))
+		// pwritev2(fd, iov, 1, pos -1 (the file's offset), 0, flags).
+		n, _, errno := unix.Syscall6(unix.SYS_PWRITEV2, d.fd, uintptr(unsafe.Pointer(&iov)), 1,
+			^uintptr(0), 0, rwfDontCache)
+		runtime.KeepAlive(d.f)
 		switch {
-		case errors.Is(err, unix.EINTR):
+		case errno == unix.EINTR:
 			continue
-		case errors.Is(err, unix.EOPNOTSUPP) && n <= 0:
-			d.rc = nil
+		case errno == unix.EOPNOTSUPP:
+			d.f = nil
 			if d.off != nil {
-				d.off(err)
+				d.off(errno)
 			}
 			return false, nil
-		case err != nil:
-			return true, &os.PathError{Op: "write", Path: "output", Err: err}
+		case errno != 0:
+			return true, &os.PathError{Op: "write", Path: d.f.Name(), Err: errno}
 		}
 		b = b[n:]
 	}

@@ -94,6 +94,9 @@ type Writer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// scratchMu guards scratch, the buffer submitFunc encodes into.
+	scratchMu sync.Mutex
+	scratch   []byte
 	// mu guards the queued batches and closed.
 	mu              sync.Mutex
 	queue, urgent   batch
@@ -314,18 +317,18 @@ func (w *Writer) submitFunc(appendRecord func([]byte) []byte, depth int, maxByte
 		w.dropped.Add(1)
 		return false
 	}
-	sp := scratchPool.Get().(*[]byte)
-	rec := appendRecord((*sp)[:0])
+	// Producers take turns on one scratch buffer (one goroutine, the
+	// sensor's, submits nearly all records); the writer goroutine never
+	// takes scratchMu.
+	w.scratchMu.Lock()
+	rec := appendRecord(w.scratch[:0])
 	ok := w.queueRecord(rec, depth, maxBytes)
 	if cap(rec) <= maxPooledCap {
-		*sp = rec[:0]
+		w.scratch = rec[:0]
 	}
-	scratchPool.Put(sp)
+	w.scratchMu.Unlock()
 	return ok
 }
-
-// scratchPool holds the buffers submitFunc encodes records into.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // queueRecord copies rec into the queue, as submitFunc says.
 func (w *Writer) queueRecord(rec []byte, depth int, maxBytes int64) bool {
